@@ -1,0 +1,167 @@
+//! "Hold new connections": a breakpoint on connect. While holding, every
+//! connection the connect chain accepted waits here for an explicit Accept
+//! or Deny (from the UI or a command), or is denied after a timeout.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use super::events::{ConnectionId, Event};
+use super::query::Query;
+use super::shared::EngineShared;
+
+/// The user's verdict on a held connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalDecision {
+    /// Let it upgrade.
+    Accept,
+    /// Refuse with 401 and this reason.
+    Deny(String),
+}
+
+/// A held connection, for display.
+#[derive(Clone, Debug)]
+pub struct PendingApproval {
+    /// The id the connect chain saw.
+    pub connection_id: ConnectionId,
+    /// The client's address.
+    pub remote_addr: SocketAddr,
+    /// Request path.
+    pub path: String,
+    /// Parsed query string.
+    pub query: Query,
+    /// When it started waiting.
+    pub since: DateTime<Utc>,
+}
+
+struct Waiting {
+    details: PendingApproval,
+    decide: oneshot::Sender<ApprovalDecision>,
+}
+
+/// The approval gate.
+pub struct Approvals {
+    is_holding: AtomicBool,
+    timeout: Duration,
+    waiting: Mutex<HashMap<ConnectionId, Waiting>>,
+}
+
+/// Asked to decide on a connection that is not waiting.
+#[derive(Debug, thiserror::Error)]
+#[error("connection {0} is not waiting for approval (already decided or timed out)")]
+pub struct NotWaiting(pub ConnectionId);
+
+impl Approvals {
+    /// A gate that is open (not holding); held connections time out after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            is_holding: AtomicBool::new(false),
+            timeout,
+            waiting: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether new connections are held.
+    pub fn is_holding(&self) -> bool {
+        self.is_holding.load(Ordering::Acquire)
+    }
+
+    /// Starts or stops holding. Stopping lets every waiting connection in.
+    pub fn set_holding(&self, hold: bool) {
+        self.is_holding.store(hold, Ordering::Release);
+        if !hold {
+            let released: Vec<Waiting> = self
+                .waiting
+                .lock()
+                .drain()
+                .map(|(_, waiting)| waiting)
+                .collect();
+            for waiting in released {
+                let _ = waiting.decide.send(ApprovalDecision::Accept);
+            }
+        }
+    }
+
+    /// Decides on a waiting connection.
+    pub fn resolve(
+        &self,
+        connection_id: ConnectionId,
+        decision: ApprovalDecision,
+    ) -> Result<(), NotWaiting> {
+        let waiting = self
+            .waiting
+            .lock()
+            .remove(&connection_id)
+            .ok_or(NotWaiting(connection_id))?;
+        waiting
+            .decide
+            .send(decision)
+            .map_err(|_| NotWaiting(connection_id))
+    }
+
+    /// Connections waiting now, oldest first.
+    pub fn pending(&self) -> Vec<PendingApproval> {
+        let mut pending: Vec<PendingApproval> = self
+            .waiting
+            .lock()
+            .values()
+            .map(|waiting| waiting.details.clone())
+            .collect();
+        pending.sort_by_key(|details| (details.since, details.connection_id));
+        pending
+    }
+
+    /// Waits for a decision if holding; accepts at once otherwise.
+    pub(crate) async fn decide(
+        &self,
+        shared: &EngineShared,
+        connection_id: ConnectionId,
+        remote_addr: SocketAddr,
+        path: &str,
+        query: &Query,
+    ) -> ApprovalDecision {
+        if !self.is_holding() {
+            return ApprovalDecision::Accept;
+        }
+        let (decide, decision) = oneshot::channel();
+        let details = PendingApproval {
+            connection_id,
+            remote_addr,
+            path: path.to_owned(),
+            query: query.clone(),
+            since: Utc::now(),
+        };
+        self.waiting.lock().insert(
+            connection_id,
+            Waiting {
+                details: details.clone(),
+                decide,
+            },
+        );
+        shared
+            .bus
+            .publish(Event::ApprovalPending { pending: details });
+        let decision = match tokio::time::timeout(self.timeout, decision).await {
+            Ok(Ok(decision)) => decision,
+            Ok(Err(_)) => ApprovalDecision::Deny("approval withdrawn".to_owned()),
+            Err(_) => {
+                self.waiting.lock().remove(&connection_id);
+                ApprovalDecision::Deny(format!(
+                    "no approval decision within {} s",
+                    self.timeout.as_secs_f32()
+                ))
+            }
+        };
+        shared.bus.publish(Event::ApprovalResolved {
+            connection_id,
+            decision: decision.clone(),
+            at: Utc::now(),
+        });
+        decision
+    }
+}

@@ -1,0 +1,104 @@
+//! What the UI (or any client of the engine) may ask it to do. The UI never
+//! touches engine state directly; it sends one of these.
+
+use super::approvals::{ApprovalDecision, NotWaiting};
+use super::events::{ConnectionId, Payload, ScriptFailure};
+use super::outbound::QueueError;
+use crate::kv::KvError;
+
+/// A request to the engine.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Close a connection with a close frame.
+    CloseConnection {
+        /// Which connection.
+        connection_id: ConnectionId,
+        /// Close code (1000, 1001, 1008, 3000–4999, …).
+        code: u16,
+        /// Close reason (at most 123 bytes are sent).
+        reason: String,
+    },
+    /// Send a frame to a connection, as `socket.send` would.
+    SendToConnection {
+        /// Which connection.
+        connection_id: ConnectionId,
+        /// The frame.
+        payload: Payload,
+    },
+    /// Set a kv value.
+    KvSet {
+        /// Store name.
+        store: String,
+        /// Key.
+        key: String,
+        /// New value.
+        value: serde_json::Value,
+    },
+    /// Delete a kv key.
+    KvDelete {
+        /// Store name.
+        store: String,
+        /// Key.
+        key: String,
+    },
+    /// Reload the handler script: from its file (`None`) or from this text
+    /// (an editor buffer). A failed reload keeps the old handlers.
+    ReloadScript {
+        /// New source, or `None` to re-read the file.
+        source: Option<String>,
+    },
+    /// Start or stop holding new connections for approval.
+    SetHoldConnections(bool),
+    /// Accept or deny a held connection.
+    ResolveApproval {
+        /// Which connection.
+        connection_id: ConnectionId,
+        /// The verdict.
+        decision: ApprovalDecision,
+    },
+    /// Stop the server: close everyone with 1001 and stop accepting.
+    Shutdown,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// No such live connection.
+    #[error("no open connection with id {0}")]
+    UnknownConnection(ConnectionId),
+    /// The close code may not be sent by an endpoint (RFC 6455 §7.4).
+    #[error("close code {0} cannot be sent; use 1000–1003, 1007–1014 or 3000–4999")]
+    InvalidCloseCode(u16),
+    /// The connection's queue refused the frame.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// The kv store failed.
+    #[error(transparent)]
+    Kv(#[from] KvError),
+    /// A store or key name is empty.
+    #[error("store and key names must not be empty")]
+    EmptyName,
+    /// The script could not be read.
+    #[error("cannot read script {path}: {source}")]
+    ScriptRead {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The new script failed to load; the old one keeps running.
+    #[error("script not reloaded, old handlers keep running: {0}")]
+    ScriptLoad(ScriptFailure),
+    /// The connection is not waiting for approval.
+    #[error(transparent)]
+    NotWaiting(#[from] NotWaiting),
+    /// A blocking kv task was lost.
+    #[error("engine task failed: {0}")]
+    Task(String),
+}
+
+/// Whether `code` may appear in a close frame sent by an endpoint.
+pub fn is_sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}

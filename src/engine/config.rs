@@ -1,0 +1,107 @@
+//! What an engine is told at start.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the kv store lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvLocation {
+    /// A redb file, created if missing (its folder too).
+    File(PathBuf),
+    /// Nothing survives the process (`--kv :memory:`).
+    Memory,
+}
+
+impl KvLocation {
+    /// `:memory:` means in-memory; anything else is a file path.
+    pub fn parse(raw: &str) -> Self {
+        if raw == ":memory:" {
+            KvLocation::Memory
+        } else {
+            KvLocation::File(PathBuf::from(raw))
+        }
+    }
+}
+
+impl std::fmt::Display for KvLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvLocation::File(path) => write!(f, "{}", path.display()),
+            KvLocation::Memory => f.write_str(":memory:"),
+        }
+    }
+}
+
+/// Resource limits. Every limit a client or script can hit is here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message accepted from a client; larger ones close with 1009.
+    pub max_message_bytes: usize,
+    /// Connections beyond this get HTTP 503 before the connect chain runs.
+    pub max_connections: usize,
+    /// Time one handler chain may run before it is interrupted.
+    pub handler_timeout: Duration,
+    /// Memory cap of the script runtime.
+    pub script_memory_bytes: usize,
+    /// Unsent bytes per connection before a non-reading client gets 1008.
+    pub outbound_queue_bytes: usize,
+    /// A client that sends nothing for this long is closed (1001); `None` = never.
+    pub idle_timeout: Option<Duration>,
+    /// Time a client has to finish its HTTP upgrade request.
+    pub handshake_timeout: Duration,
+    /// Time the server waits for the client's close reply after its own close frame.
+    pub close_timeout: Duration,
+    /// Time a held connection waits for Accept/Deny before it is denied.
+    pub approval_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 1024 * 1024,
+            max_connections: 100_000,
+            handler_timeout: Duration::from_millis(1000),
+            script_memory_bytes: 256 * 1024 * 1024,
+            outbound_queue_bytes: 16 * 1024 * 1024,
+            idle_timeout: None,
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(2),
+            approval_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything needed to start an engine.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Address to listen on (127.0.0.1 unless told otherwise).
+    pub bind: IpAddr,
+    /// Port; 0 picks a free one.
+    pub port: u16,
+    /// The handler script.
+    pub script_path: PathBuf,
+    /// The kv store.
+    pub kv: KvLocation,
+    /// Limits.
+    pub limits: Limits,
+    /// Reload the script when its file changes on disk.
+    pub watch_script: bool,
+    /// How far a lossy bus subscriber may lag before it loses events.
+    pub bus_capacity: usize,
+}
+
+impl EngineConfig {
+    /// Defaults for everything but the script: 127.0.0.1:4001, in-memory kv.
+    pub fn new(script_path: impl Into<PathBuf>) -> Self {
+        Self {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 4001,
+            script_path: script_path.into(),
+            kv: KvLocation::Memory,
+            limits: Limits::default(),
+            watch_script: false,
+            bus_capacity: 65_536,
+        }
+    }
+}

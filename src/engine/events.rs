@@ -1,0 +1,318 @@
+//! Everything the engine reports, as typed events on the bus.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use uuid::Uuid;
+
+use super::query::Query;
+
+/// Server-assigned connection id (UUIDv4, created before the connect chain).
+pub type ConnectionId = Uuid;
+
+/// The body of one websocket data frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// A text frame (always valid UTF-8).
+    Text(Utf8Bytes),
+    /// A binary frame.
+    Binary(Bytes),
+}
+
+impl Payload {
+    /// Payload size in bytes, as on the wire (before framing).
+    pub fn len_bytes(&self) -> usize {
+        match self {
+            Payload::Text(text) => text.len(),
+            Payload::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    /// `"text"` or `"binary"`, for logs and tables.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::Text(_) => "text",
+            Payload::Binary(_) => "binary",
+        }
+    }
+
+    /// A one-line preview of at most `max_chars` characters: text as is
+    /// (newlines escaped), binary as hex.
+    pub fn preview(&self, max_chars: usize) -> String {
+        match self {
+            Payload::Text(text) => {
+                let mut preview = String::with_capacity(text.len().min(max_chars + 8));
+                for c in text.chars().take(max_chars) {
+                    push_escaped(&mut preview, c);
+                }
+                if text.chars().nth(max_chars).is_some() {
+                    preview.push('…');
+                }
+                preview
+            }
+            Payload::Binary(bytes) => {
+                let shown = bytes.len().min(max_chars / 3);
+                let mut preview: Vec<String> =
+                    bytes[..shown].iter().map(|b| format!("{b:02x}")).collect();
+                if bytes.len() > shown {
+                    preview.push("…".to_owned());
+                }
+                preview.join(" ")
+            }
+        }
+    }
+}
+
+/// Escapes control characters so a preview stays on one line.
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if c.is_control() => out.extend(c.escape_unicode()),
+        c => out.push(c),
+    }
+}
+
+/// Who ended a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClosedBy {
+    /// The client sent a close frame or dropped the socket.
+    Client,
+    /// The handler script called `socket.close(id)`.
+    Script,
+    /// A user action in the UI or a command.
+    User,
+    /// The server enforced a limit or protocol rule, or is shutting down.
+    Server,
+}
+
+/// Which handler chain an error or log line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HandlerKind {
+    /// `on('connect')`, runs before the HTTP upgrade.
+    Connect,
+    /// `on('message')`.
+    Message,
+    /// `on('disconnect')`.
+    Disconnect,
+}
+
+impl HandlerKind {
+    /// The event name as scripts spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandlerKind::Connect => "connect",
+            HandlerKind::Message => "message",
+            HandlerKind::Disconnect => "disconnect",
+        }
+    }
+}
+
+/// Console level of a script log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// `console.debug`.
+    Debug,
+    /// `console.log` / `console.info`.
+    Info,
+    /// `console.warn` and engine warnings about scripts.
+    Warn,
+    /// `console.error`.
+    Error,
+}
+
+/// Where in a script something happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptLocation {
+    /// Script file name as the engine loaded it.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, when QuickJS reported one.
+    pub column: Option<u32>,
+}
+
+impl std::fmt::Display for ScriptLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.column {
+            Some(column) => write!(f, "{}:{}:{}", self.file, self.line, column),
+            None => write!(f, "{}:{}", self.file, self.line),
+        }
+    }
+}
+
+/// A script failure: a throw, a timeout, a parse error, an unhandled rejection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptFailure {
+    /// Human-readable message, e.g. `TypeError: x is undefined`.
+    pub message: String,
+    /// Where it happened, if known.
+    pub location: Option<ScriptLocation>,
+    /// The JS stack, if any.
+    pub stack: Option<String>,
+}
+
+impl std::fmt::Display for ScriptFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.location {
+            Some(location) => write!(f, "{} (at {location})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// What happened to a kv key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvChange {
+    /// The key now holds this JSON value (serialised).
+    Set(Arc<str>),
+    /// The key was deleted.
+    Deleted,
+}
+
+/// Everything the engine reports. Subscribers get these in order.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The server is accepting connections.
+    Listening {
+        /// The address actually bound (port 0 resolved).
+        local_addr: SocketAddr,
+    },
+    /// A client passed the connect chain and the upgrade completed.
+    ConnectionOpened {
+        /// The new connection.
+        connection_id: ConnectionId,
+        /// The client's address.
+        remote_addr: SocketAddr,
+        /// Request path, e.g. `/` or `/chat`.
+        path: String,
+        /// Parsed query string.
+        query: Query,
+        /// When the upgrade completed.
+        at: DateTime<Utc>,
+    },
+    /// A client was refused before the upgrade.
+    ConnectionDenied {
+        /// The id the connect chain saw.
+        connection_id: ConnectionId,
+        /// The client's address.
+        remote_addr: SocketAddr,
+        /// Request path.
+        path: String,
+        /// Parsed query string.
+        query: Query,
+        /// HTTP status sent (401 denied, 500 handler error, 503 full, …).
+        status: u16,
+        /// Why, in words.
+        reason: String,
+        /// When it was refused.
+        at: DateTime<Utc>,
+    },
+    /// An accepted connection ended (after its disconnect chain was queued).
+    ConnectionClosed {
+        /// The connection that ended.
+        connection_id: ConnectionId,
+        /// Close code, if a close frame was exchanged.
+        code: Option<u16>,
+        /// Close reason or the error that ended the connection.
+        reason: String,
+        /// Who ended it.
+        by: ClosedBy,
+        /// When it ended.
+        at: DateTime<Utc>,
+    },
+    /// A data frame from a client.
+    FrameIn {
+        /// Sender.
+        connection_id: ConnectionId,
+        /// Frame body.
+        payload: Payload,
+        /// When it was read.
+        at: DateTime<Utc>,
+    },
+    /// A data frame queued to a client.
+    FrameOut {
+        /// Recipient.
+        connection_id: ConnectionId,
+        /// Frame body.
+        payload: Payload,
+        /// When it was queued.
+        at: DateTime<Utc>,
+    },
+    /// A kv key changed (by a handler or a command).
+    KvChanged {
+        /// Store name (`kv('connections')` → `connections`).
+        store: String,
+        /// The key.
+        key: String,
+        /// New value or deletion.
+        change: KvChange,
+        /// Connection whose handler made the change; `None` for commands.
+        connection_id: Option<ConnectionId>,
+        /// When it was committed.
+        at: DateTime<Utc>,
+    },
+    /// `console.*` output or an engine warning about the script.
+    Log {
+        /// Connection whose handler logged, if any.
+        connection_id: Option<ConnectionId>,
+        /// Level.
+        level: LogLevel,
+        /// The text.
+        message: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A handler threw, timed out, ran out of memory, or never settled.
+    ScriptError {
+        /// Connection whose handler failed, if any.
+        connection_id: Option<ConnectionId>,
+        /// Which chain.
+        handler: Option<HandlerKind>,
+        /// What and where.
+        failure: ScriptFailure,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A new script version is live.
+    ScriptReloaded {
+        /// The script file.
+        path: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A reload was refused (parse or evaluation error); old handlers keep running.
+    ScriptReloadFailed {
+        /// The script file.
+        path: String,
+        /// Why.
+        failure: ScriptFailure,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// "Hold new connections" is on and this connection waits for a decision.
+    ApprovalPending {
+        /// Who is waiting.
+        pending: super::approvals::PendingApproval,
+    },
+    /// A held connection was accepted, denied, or timed out.
+    ApprovalResolved {
+        /// Which connection.
+        connection_id: ConnectionId,
+        /// The outcome.
+        decision: super::approvals::ApprovalDecision,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The server stopped accepting and closed everything.
+    Stopped {
+        /// When.
+        at: DateTime<Utc>,
+    },
+}

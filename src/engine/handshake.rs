@@ -1,0 +1,278 @@
+//! The HTTP side of a connection: validate the upgrade request, run the
+//! connect chain *before* answering, then answer 101 (or 401/500/503) and
+//! hand the upgraded stream to the websocket loop.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::Utc;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use uuid::Uuid;
+
+use super::approvals::ApprovalDecision;
+use super::connection::run_connection;
+use super::events::{ClosedBy, ConnectionId, Event};
+use super::outbound::{CloseRequest, outbound_queue};
+use super::query::{Query, parse_query};
+use super::registry::{LiveConnection, TrafficCounters};
+use super::shared::EngineShared;
+use crate::script::ConnectVerdict;
+
+const UPGRADE_REQUIRED_BODY: &str = "426 Upgrade Required\n\nThis is a sockscope websocket endpoint. Connect with a websocket client, e.g.\n  python -m websockets ws://HOST:PORT/?name=ann\n";
+
+/// Serves one TCP connection's HTTP exchange (a single request: no keep-alive).
+pub(crate) async fn serve_http(
+    shared: Arc<EngineShared>,
+    stream: TcpStream,
+    remote_addr: SocketAddr,
+) {
+    let handshake_timeout = shared.config.limits.handshake_timeout;
+    let service =
+        service_fn(move |request| handle_request(Arc::clone(&shared), remote_addr, request));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(handshake_timeout)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    if let Err(error) = connection.await {
+        tracing::debug!(target: "sockscope::http", %remote_addr, "HTTP connection ended: {error}");
+    }
+}
+
+fn respond(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn header_has_token(request: &Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
+    request.headers().get_all(name).iter().any(|value| {
+        value
+            .to_str()
+            .map(|value| {
+                value
+                    .split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+            .unwrap_or(false)
+    })
+}
+
+/// Why an upgrade request is malformed (answered with 400).
+fn invalid_upgrade(request: &Request<Incoming>) -> Option<&'static str> {
+    if request.method() != hyper::Method::GET {
+        return Some("websocket upgrade must use GET");
+    }
+    let version = request.headers().get(header::SEC_WEBSOCKET_VERSION);
+    if version.map(HeaderValue::as_bytes) != Some(b"13") {
+        return Some("unsupported Sec-WebSocket-Version: this server speaks version 13");
+    }
+    let key = request.headers().get(header::SEC_WEBSOCKET_KEY);
+    let key_is_valid = key
+        .and_then(|key| {
+            base64::engine::general_purpose::STANDARD
+                .decode(key.as_bytes())
+                .ok()
+        })
+        .is_some_and(|nonce| nonce.len() == 16);
+    if !key_is_valid {
+        return Some("missing or malformed Sec-WebSocket-Key (must be 16 bytes, base64)");
+    }
+    None
+}
+
+struct Refusal<'a> {
+    connection_id: ConnectionId,
+    remote_addr: SocketAddr,
+    path: &'a str,
+    query: &'a Query,
+}
+
+impl Refusal<'_> {
+    fn publish(
+        &self,
+        shared: &EngineShared,
+        status: StatusCode,
+        reason: String,
+    ) -> Response<Full<Bytes>> {
+        shared.bus.publish(Event::ConnectionDenied {
+            connection_id: self.connection_id,
+            remote_addr: self.remote_addr,
+            path: self.path.to_owned(),
+            query: self.query.clone(),
+            status: status.as_u16(),
+            reason: reason.clone(),
+            at: Utc::now(),
+        });
+        respond(status, format!("{status}\n\n{reason}\n"))
+    }
+}
+
+async fn handle_request(
+    shared: Arc<EngineShared>,
+    remote_addr: SocketAddr,
+    mut request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let is_upgrade = header_has_token(&request, header::CONNECTION, "upgrade")
+        && header_has_token(&request, header::UPGRADE, "websocket");
+    if !is_upgrade {
+        let mut response = respond(StatusCode::UPGRADE_REQUIRED, UPGRADE_REQUIRED_BODY);
+        response
+            .headers_mut()
+            .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        return Ok(response);
+    }
+    if let Some(problem) = invalid_upgrade(&request) {
+        let mut response = respond(
+            StatusCode::BAD_REQUEST,
+            format!("400 Bad Request\n\n{problem}\n"),
+        );
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return Ok(response);
+    }
+
+    let path = request.uri().path().to_owned();
+    let query = parse_query(request.uri().query().unwrap_or(""));
+    let refusal = Refusal {
+        connection_id: Uuid::new_v4(),
+        remote_addr,
+        path: &path,
+        query: &query,
+    };
+    let connection_id = refusal.connection_id;
+    let max_connections = shared.config.limits.max_connections;
+    if shared.shutdown.is_cancelled() {
+        return Ok(refusal.publish(
+            &shared,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server is shutting down".to_owned(),
+        ));
+    }
+    if shared.open_connections.load(Ordering::Acquire) >= max_connections {
+        let reason = format!(
+            "connection limit reached ({max_connections}; raise it with --max-connections)"
+        );
+        return Ok(refusal.publish(&shared, StatusCode::SERVICE_UNAVAILABLE, reason));
+    }
+
+    match shared.script.connect(connection_id, query.clone()).await {
+        ConnectVerdict::Accept => {}
+        ConnectVerdict::Deny => {
+            let reason = "denied by the connect handler (ctx.res.success = false)".to_owned();
+            return Ok(refusal.publish(&shared, StatusCode::UNAUTHORIZED, reason));
+        }
+        ConnectVerdict::Failed(failure) => {
+            let reason = format!("connect handler failed: {failure}");
+            return Ok(refusal.publish(&shared, StatusCode::INTERNAL_SERVER_ERROR, reason));
+        }
+    }
+    // The handler accepted, so its disconnect chain is owed from here on,
+    // whatever happens to the upgrade.
+    if let ApprovalDecision::Deny(reason) = shared
+        .approvals
+        .decide(&shared, connection_id, remote_addr, &path, &query)
+        .await
+    {
+        shared.script.disconnect(connection_id).await;
+        return Ok(refusal.publish(&shared, StatusCode::UNAUTHORIZED, reason));
+    }
+
+    let accept_key = derive_accept_key(
+        request
+            .headers()
+            .get(header::SEC_WEBSOCKET_KEY)
+            .map_or(&b""[..], HeaderValue::as_bytes),
+    );
+    let Ok(accept_header) = HeaderValue::from_str(&accept_key) else {
+        shared.script.disconnect(connection_id).await;
+        return Ok(respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot encode Sec-WebSocket-Accept",
+        ));
+    };
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    shared.open_connections.fetch_add(1, Ordering::AcqRel);
+    let task_shared = Arc::clone(&shared);
+    shared.connection_tasks.spawn(async move {
+        let shared = task_shared;
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let websocket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(shared.websocket_config),
+                )
+                .await;
+                let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
+                let live = Arc::new(LiveConnection {
+                    connection_id,
+                    remote_addr,
+                    path,
+                    query,
+                    connected_at: Utc::now(),
+                    traffic: TrafficCounters::default(),
+                    outbound: outbound.clone(),
+                });
+                shared.script.opened(connection_id, outbound).await;
+                shared.registry.insert(Arc::clone(&live));
+                shared.bus.publish(Event::ConnectionOpened {
+                    connection_id,
+                    remote_addr,
+                    path: live.path.clone(),
+                    query: live.query.clone(),
+                    at: live.connected_at,
+                });
+                if shared.shutdown.is_cancelled() {
+                    live.outbound.request_close(CloseRequest {
+                        code: 1001,
+                        reason: "server shutting down".to_owned(),
+                        by: ClosedBy::Server,
+                    });
+                }
+                run_connection(Arc::clone(&shared), websocket, live, outbound_receiver).await;
+            }
+            Err(error) => {
+                tracing::warn!(target: "sockscope::http", %connection_id, "upgrade failed after 101: {error}");
+                shared.script.disconnect(connection_id).await;
+                shared.bus.publish(Event::ConnectionClosed {
+                    connection_id,
+                    code: None,
+                    reason: format!("upgrade failed: {error}"),
+                    by: ClosedBy::Client,
+                    at: Utc::now(),
+                });
+            }
+        }
+        shared.open_connections.fetch_sub(1, Ordering::AcqRel);
+    });
+
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_header);
+    Ok(response)
+}

@@ -1,0 +1,210 @@
+//! A connection's outbound side: a byte-bounded queue of frames plus a
+//! one-shot close request, shared by the script thread, commands and the
+//! connection's writer task.
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::events::{ClosedBy, Payload};
+
+/// Per-frame bookkeeping charged against the queue limit, so that a flood of
+/// empty frames is bounded too.
+const FRAME_OVERHEAD_BYTES: usize = 64;
+
+/// Close code for "policy violation", used when a client stops reading.
+pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
+
+/// Why and how a connection should be closed by the server side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseRequest {
+    /// Close code sent to the client.
+    pub code: u16,
+    /// Close reason sent to the client (at most 123 bytes are sent).
+    pub reason: String,
+    /// Who asked.
+    pub by: ClosedBy,
+}
+
+/// Why a frame could not be queued.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueueError {
+    /// The connection is closing or closed.
+    #[error("connection is closed")]
+    Closed,
+    /// The client is not reading; the connection is being closed with 1008.
+    #[error("outbound queue full ({limit_bytes} bytes): client is not reading; closing with 1008")]
+    Full {
+        /// The configured limit.
+        limit_bytes: usize,
+    },
+}
+
+/// Cloneable handle that queues frames to one client.
+#[derive(Clone)]
+pub struct Outbound {
+    frames: mpsc::UnboundedSender<Payload>,
+    shared: Arc<OutboundShared>,
+}
+
+struct OutboundShared {
+    queued_bytes: AtomicUsize,
+    limit_bytes: usize,
+    close: OnceLock<CloseRequest>,
+    closing: CancellationToken,
+}
+
+/// The writer task's end of an [`Outbound`].
+pub struct OutboundReceiver {
+    frames: mpsc::UnboundedReceiver<Payload>,
+    shared: Arc<OutboundShared>,
+}
+
+/// A new outbound queue holding at most `limit_bytes` of unsent frames.
+pub fn outbound_queue(limit_bytes: usize) -> (Outbound, OutboundReceiver) {
+    let (frames, receiver) = mpsc::unbounded_channel();
+    let shared = Arc::new(OutboundShared {
+        queued_bytes: AtomicUsize::new(0),
+        limit_bytes,
+        close: OnceLock::new(),
+        closing: CancellationToken::new(),
+    });
+    (
+        Outbound {
+            frames,
+            shared: Arc::clone(&shared),
+        },
+        OutboundReceiver {
+            frames: receiver,
+            shared,
+        },
+    )
+}
+
+impl Outbound {
+    /// Queues a frame without waiting. Past the byte limit the connection is
+    /// asked to close with 1008 and the frame is refused.
+    pub fn send(&self, payload: Payload) -> Result<(), QueueError> {
+        if self.shared.closing.is_cancelled() {
+            return Err(QueueError::Closed);
+        }
+        let charge = payload.len_bytes() + FRAME_OVERHEAD_BYTES;
+        let queued = self.shared.queued_bytes.fetch_add(charge, Ordering::AcqRel) + charge;
+        if queued > self.shared.limit_bytes {
+            self.shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
+            let limit_bytes = self.shared.limit_bytes;
+            self.request_close(CloseRequest {
+                code: CLOSE_POLICY_VIOLATION,
+                reason: "client is not reading: outbound queue full".to_owned(),
+                by: ClosedBy::Server,
+            });
+            return Err(QueueError::Full { limit_bytes });
+        }
+        self.frames.send(payload).map_err(|_| QueueError::Closed)
+    }
+
+    /// Asks the writer to send a close frame and end the connection. The
+    /// first request wins; later ones are ignored.
+    pub fn request_close(&self, request: CloseRequest) {
+        let _ = self.shared.close.set(request);
+        self.shared.closing.cancel();
+    }
+
+    /// Whether a close was requested (by anyone) or the writer is gone.
+    pub fn is_closing(&self) -> bool {
+        self.shared.closing.is_cancelled()
+    }
+
+    /// The close that was requested, if any.
+    pub fn close_request(&self) -> Option<CloseRequest> {
+        self.shared.close.get().cloned()
+    }
+
+    /// Bytes waiting to be written to the socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.queued_bytes.load(Ordering::Relaxed)
+    }
+}
+
+impl OutboundReceiver {
+    /// The next frame to write, or `None` once a close was requested and
+    /// the caller should send [`OutboundReceiver::close_request`].
+    pub async fn next(&mut self) -> Option<Payload> {
+        tokio::select! {
+            biased;
+            () = self.shared.closing.cancelled() => None,
+            payload = self.frames.recv() => {
+                let payload = payload?;
+                self.release(&payload);
+                Some(payload)
+            }
+        }
+    }
+
+    /// A frame that is already queued, without waiting (for write batching).
+    pub fn try_next(&mut self) -> Option<Payload> {
+        if self.shared.closing.is_cancelled() {
+            return None;
+        }
+        let payload = self.frames.try_recv().ok()?;
+        self.release(&payload);
+        Some(payload)
+    }
+
+    fn release(&self, payload: &Payload) {
+        self.shared
+            .queued_bytes
+            .fetch_sub(payload.len_bytes() + FRAME_OVERHEAD_BYTES, Ordering::AcqRel);
+    }
+
+    /// The close that was requested, if any.
+    pub fn close_request(&self) -> Option<&CloseRequest> {
+        self.shared.close.get()
+    }
+
+    /// Marks the connection as closing from the reader's side (client
+    /// closed or errored), so senders stop queueing and the writer stops.
+    pub fn token(&self) -> CancellationToken {
+        self.shared.closing.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(len: usize) -> Payload {
+        Payload::Text("x".repeat(len).into())
+    }
+
+    #[tokio::test]
+    async fn full_queue_requests_close_1008_and_refuses() {
+        let (outbound, mut receiver) = outbound_queue(1000);
+        outbound.send(text(500)).expect("first frame fits");
+        let refused = outbound.send(text(500));
+        assert_eq!(refused, Err(QueueError::Full { limit_bytes: 1000 }));
+        assert!(outbound.is_closing());
+        assert_eq!(receiver.close_request().map(|close| close.code), Some(1008));
+        assert_eq!(
+            receiver.next().await,
+            None,
+            "closing wins over queued frames"
+        );
+        assert_eq!(outbound.send(text(1)), Err(QueueError::Closed));
+    }
+
+    #[tokio::test]
+    async fn written_frames_free_their_bytes() {
+        let (outbound, mut receiver) = outbound_queue(1000);
+        for _ in 0..10 {
+            outbound
+                .send(text(500))
+                .expect("fits after the previous was written");
+            assert!(receiver.next().await.is_some());
+        }
+        assert_eq!(outbound.queued_bytes(), 0);
+    }
+}

@@ -1,0 +1,159 @@
+//! The live connections: who is connected and how much they have sent.
+//!
+//! Touched under a lock only on connect and disconnect; per-frame counters
+//! are atomics on the connection itself.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use parking_lot::RwLock;
+
+use super::events::ConnectionId;
+use super::outbound::Outbound;
+use super::query::Query;
+
+/// Frame and byte counters of one connection, in one direction each.
+#[derive(Default)]
+pub struct TrafficCounters {
+    frames_in: AtomicU64,
+    bytes_in: AtomicU64,
+    frames_out: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+impl TrafficCounters {
+    /// Counts a frame read from the client.
+    pub fn record_in(&self, size_bytes: usize) {
+        self.frames_in.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in
+            .fetch_add(size_bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a frame written to the client.
+    pub fn record_out(&self, size_bytes: usize) {
+        self.frames_out.fetch_add(1, Ordering::Relaxed);
+        self.bytes_out
+            .fetch_add(size_bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Current values.
+    pub fn snapshot(&self) -> TrafficSnapshot {
+        TrafficSnapshot {
+            frames_in: self.frames_in.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            frames_out: self.frames_out.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A copy of [`TrafficCounters`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrafficSnapshot {
+    /// Data frames received from the client.
+    pub frames_in: u64,
+    /// Payload bytes received from the client.
+    pub bytes_in: u64,
+    /// Data frames sent to the client.
+    pub frames_out: u64,
+    /// Payload bytes sent to the client.
+    pub bytes_out: u64,
+}
+
+/// One accepted connection.
+pub struct LiveConnection {
+    /// Server-assigned id.
+    pub connection_id: ConnectionId,
+    /// The client's address.
+    pub remote_addr: SocketAddr,
+    /// Request path.
+    pub path: String,
+    /// Parsed query string.
+    pub query: Query,
+    /// When the upgrade completed.
+    pub connected_at: DateTime<Utc>,
+    /// Traffic so far.
+    pub traffic: TrafficCounters,
+    /// Queue frames or ask for a close.
+    pub outbound: Outbound,
+}
+
+/// Copy of a [`LiveConnection`] for display.
+#[derive(Clone, Debug)]
+pub struct ConnectionSnapshot {
+    /// Server-assigned id.
+    pub connection_id: ConnectionId,
+    /// The client's address.
+    pub remote_addr: SocketAddr,
+    /// Request path.
+    pub path: String,
+    /// Parsed query string.
+    pub query: Query,
+    /// When the upgrade completed.
+    pub connected_at: DateTime<Utc>,
+    /// Traffic so far.
+    pub traffic: TrafficSnapshot,
+}
+
+/// All live connections.
+#[derive(Clone, Default)]
+pub struct Registry {
+    connections: Arc<RwLock<HashMap<ConnectionId, Arc<LiveConnection>>>>,
+}
+
+impl Registry {
+    /// Adds an accepted connection.
+    pub fn insert(&self, connection: Arc<LiveConnection>) {
+        self.connections
+            .write()
+            .insert(connection.connection_id, connection);
+    }
+
+    /// Removes a connection that ended.
+    pub fn remove(&self, connection_id: &ConnectionId) -> Option<Arc<LiveConnection>> {
+        self.connections.write().remove(connection_id)
+    }
+
+    /// Looks a connection up.
+    pub fn get(&self, connection_id: &ConnectionId) -> Option<Arc<LiveConnection>> {
+        self.connections.read().get(connection_id).cloned()
+    }
+
+    /// Number of live connections.
+    pub fn len(&self) -> usize {
+        self.connections.read().len()
+    }
+
+    /// Whether nobody is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every live connection, oldest first (ties broken by id, so the order
+    /// is stable for display and tests).
+    pub fn snapshot(&self) -> Vec<ConnectionSnapshot> {
+        let mut snapshots: Vec<ConnectionSnapshot> = self
+            .connections
+            .read()
+            .values()
+            .map(|connection| ConnectionSnapshot {
+                connection_id: connection.connection_id,
+                remote_addr: connection.remote_addr,
+                path: connection.path.clone(),
+                query: connection.query.clone(),
+                connected_at: connection.connected_at,
+                traffic: connection.traffic.snapshot(),
+            })
+            .collect();
+        snapshots.sort_by_key(|snapshot| (snapshot.connected_at, snapshot.connection_id));
+        snapshots
+    }
+
+    /// Every live connection's handle (for shutdown).
+    pub fn all(&self) -> Vec<Arc<LiveConnection>> {
+        self.connections.read().values().cloned().collect()
+    }
+}

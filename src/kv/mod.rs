@@ -1,0 +1,264 @@
+//! The persistent key-value store behind `kv(name)`: one redb file, one table
+//! per store name, values kept as JSON text.
+//!
+//! Every write is its own durable transaction, so a write whose promise
+//! resolved survives `kill -9`, and redb's copy-on-write commit means a crash
+//! mid-write leaves the previous state, never a file that fails to open.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use redb::{Database, ReadableDatabase, TableDefinition, TableError, TableHandle};
+
+use crate::engine::bus::EventBus;
+use crate::engine::config::KvLocation;
+use crate::engine::events::{ConnectionId, Event, KvChange};
+
+/// Errors from the kv store, with the store and key they concern.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    /// The file could not be created or opened.
+    #[error("cannot open kv store {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: redb::Error,
+    },
+    /// Reading or writing failed.
+    #[error("kv store '{store}': {source}")]
+    Storage {
+        /// Store name.
+        store: String,
+        /// Why.
+        #[source]
+        source: redb::Error,
+    },
+    /// A value that is not JSON was offered.
+    #[error("kv store '{store}', key '{key}': value is not valid JSON: {source}")]
+    InvalidJson {
+        /// Store name.
+        store: String,
+        /// Key.
+        key: String,
+        /// Parser error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Thread-safe handle to the store; clones share one database.
+#[derive(Clone)]
+pub struct KvStore {
+    database: Arc<Database>,
+    bus: EventBus,
+}
+
+fn table(store: &str) -> TableDefinition<'_, &'static str, &'static str> {
+    TableDefinition::new(store)
+}
+
+impl KvStore {
+    /// Opens (or creates) the store and publishes its changes on `bus`.
+    pub fn open(location: &KvLocation, bus: EventBus) -> Result<Self, KvError> {
+        let database = match location {
+            KvLocation::Memory => Database::builder()
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .map_err(|source| KvError::Open {
+                    path: PathBuf::from(":memory:"),
+                    source: source.into(),
+                })?,
+            KvLocation::File(path) => {
+                let open_error = |source: redb::Error| KvError::Open {
+                    path: path.clone(),
+                    source,
+                };
+                if let Some(parent) = path
+                    .parent()
+                    .filter(|parent| !parent.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(parent).map_err(|error| open_error(error.into()))?;
+                }
+                Database::create(path).map_err(|error| open_error(error.into()))?
+            }
+        };
+        Ok(Self {
+            database: Arc::new(database),
+            bus,
+        })
+    }
+
+    fn storage_error(store: &str) -> impl Fn(redb::Error) -> KvError + '_ {
+        move |source| KvError::Storage {
+            store: store.to_owned(),
+            source,
+        }
+    }
+
+    /// The JSON text stored under `key`, or `None`.
+    pub fn get(&self, store: &str, key: &str) -> Result<Option<String>, KvError> {
+        let error = Self::storage_error(store);
+        let transaction = self.database.begin_read().map_err(|e| error(e.into()))?;
+        let table = match transaction.open_table(table(store)) {
+            Ok(table) => table,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(other) => return Err(error(other.into())),
+        };
+        let value = table.get(key).map_err(|e| error(e.into()))?;
+        Ok(value.map(|guard| guard.value().to_owned()))
+    }
+
+    /// Stores `json` (validated) under `key` and commits durably.
+    pub fn set(
+        &self,
+        store: &str,
+        key: &str,
+        json: &str,
+        connection_id: Option<ConnectionId>,
+    ) -> Result<(), KvError> {
+        if let Err(source) = serde_json::from_str::<serde::de::IgnoredAny>(json) {
+            return Err(KvError::InvalidJson {
+                store: store.to_owned(),
+                key: key.to_owned(),
+                source,
+            });
+        }
+        let error = Self::storage_error(store);
+        let transaction = self.database.begin_write().map_err(|e| error(e.into()))?;
+        {
+            let mut table = transaction
+                .open_table(table(store))
+                .map_err(|e| error(e.into()))?;
+            table.insert(key, json).map_err(|e| error(e.into()))?;
+        }
+        transaction.commit().map_err(|e| error(e.into()))?;
+        self.bus.publish(Event::KvChanged {
+            store: store.to_owned(),
+            key: key.to_owned(),
+            change: KvChange::Set(Arc::from(json)),
+            connection_id,
+            at: Utc::now(),
+        });
+        Ok(())
+    }
+
+    /// Deletes `key`; returns whether it existed. Deleting a missing key is
+    /// not an error (as in Nitric).
+    pub fn delete(
+        &self,
+        store: &str,
+        key: &str,
+        connection_id: Option<ConnectionId>,
+    ) -> Result<bool, KvError> {
+        let error = Self::storage_error(store);
+        let transaction = self.database.begin_write().map_err(|e| error(e.into()))?;
+        let existed = {
+            let mut table = transaction
+                .open_table(table(store))
+                .map_err(|e| error(e.into()))?;
+            table.remove(key).map_err(|e| error(e.into()))?.is_some()
+        };
+        transaction.commit().map_err(|e| error(e.into()))?;
+        if existed {
+            self.bus.publish(Event::KvChanged {
+                store: store.to_owned(),
+                key: key.to_owned(),
+                change: KvChange::Deleted,
+                connection_id,
+                at: Utc::now(),
+            });
+        }
+        Ok(existed)
+    }
+
+    /// Keys that start with `prefix`, in byte order.
+    pub fn keys(&self, store: &str, prefix: &str) -> Result<Vec<String>, KvError> {
+        Ok(self
+            .entries(store, prefix)?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect())
+    }
+
+    /// Key/value pairs whose key starts with `prefix`, in key order.
+    pub fn entries(&self, store: &str, prefix: &str) -> Result<Vec<(String, String)>, KvError> {
+        let error = Self::storage_error(store);
+        let transaction = self.database.begin_read().map_err(|e| error(e.into()))?;
+        let table = match transaction.open_table(table(store)) {
+            Ok(table) => table,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(other) => return Err(error(other.into())),
+        };
+        let mut entries = Vec::new();
+        for entry in table.range::<&str>(prefix..).map_err(|e| error(e.into()))? {
+            let (key, value) = entry.map_err(|e| error(e.into()))?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            entries.push((key.value().to_owned(), value.value().to_owned()));
+        }
+        Ok(entries)
+    }
+
+    /// Names of all stores that were ever written, sorted.
+    pub fn stores(&self) -> Result<Vec<String>, KvError> {
+        let error = Self::storage_error("*");
+        let transaction = self.database.begin_read().map_err(|e| error(e.into()))?;
+        let mut names: Vec<String> = transaction
+            .list_tables()
+            .map_err(|e| error(e.into()))?
+            .map(|handle| handle.name().to_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> KvStore {
+        KvStore::open(&KvLocation::Memory, EventBus::new(16)).expect("in-memory store opens")
+    }
+
+    #[test]
+    fn set_get_delete_round_trip() {
+        let kv = store();
+        assert_eq!(kv.get("users", "ann").expect("get"), None);
+        kv.set("users", "ann", r#"{"age":3}"#, None).expect("set");
+        assert_eq!(
+            kv.get("users", "ann").expect("get").as_deref(),
+            Some(r#"{"age":3}"#)
+        );
+        assert!(kv.delete("users", "ann", None).expect("delete"));
+        assert!(!kv.delete("users", "ann", None).expect("delete again"));
+        assert_eq!(kv.get("users", "ann").expect("get"), None);
+    }
+
+    #[test]
+    fn keys_filter_by_prefix_in_order() {
+        let kv = store();
+        for key in ["room:b", "room:a", "user:z", "room"] {
+            kv.set("s", key, "{}", None).expect("set");
+        }
+        assert_eq!(
+            kv.keys("s", "room:").expect("keys"),
+            vec!["room:a", "room:b"]
+        );
+        assert_eq!(kv.keys("s", "").expect("keys").len(), 4);
+        assert_eq!(kv.keys("missing", "").expect("keys"), Vec::<String>::new());
+        assert_eq!(kv.stores().expect("stores"), vec!["s"]);
+    }
+
+    #[test]
+    fn invalid_json_is_refused() {
+        let kv = store();
+        let error = kv
+            .set("s", "k", "{not json", None)
+            .expect_err("must refuse");
+        assert!(error.to_string().contains("not valid JSON"), "{error}");
+    }
+}

@@ -1,0 +1,243 @@
+//! The host functions behind the SDK: the only doors out of the sandbox.
+//!
+//! They live on one object that the SDK captures and then removes from the
+//! global scope, so user code reaches them only through the SDK's API.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use chrono::Utc;
+use rquickjs::{Ctx, Exception, Function, Object, Result, TypedArray, Value};
+use uuid::Uuid;
+
+use crate::engine::bus::EventBus;
+use crate::engine::events::{ClosedBy, ConnectionId, Event, LogLevel, Payload};
+use crate::engine::outbound::{CloseRequest, Outbound};
+use crate::kv::KvStore;
+
+/// State the host functions share with the script thread.
+pub(crate) struct HostState {
+    /// Open connections a script may send to, by id.
+    pub outbound: HashMap<ConnectionId, Outbound>,
+    /// The connection whose handler is running (for console attribution).
+    pub current_connection: Option<ConnectionId>,
+    /// The kv store.
+    pub kv: KvStore,
+    /// Where log lines go.
+    pub bus: EventBus,
+    /// `ws://host:port` of the server, for `socket.url()`.
+    pub url: String,
+    /// Module name of the user script, for error locations.
+    pub script_name: String,
+}
+
+pub(crate) type SharedHost = Rc<RefCell<HostState>>;
+
+impl HostState {
+    /// Publishes a script log line and mirrors it to tracing.
+    pub(crate) fn log(&self, level: LogLevel, message: String) {
+        self.bus.publish(Event::Log {
+            connection_id: self.current_connection,
+            level,
+            message,
+            at: Utc::now(),
+        });
+    }
+}
+
+fn parse_connection_id<'js>(ctx: &Ctx<'js>, operation: &str, raw: &str) -> Result<ConnectionId> {
+    Uuid::parse_str(raw).map_err(|_| {
+        Exception::throw_message(ctx, &format!("{operation}: '{raw}' is not a connection id"))
+    })
+}
+
+fn unknown_connection<'js>(ctx: &Ctx<'js>, operation: &str, raw: &str) -> rquickjs::Error {
+    Exception::throw_message(
+        ctx,
+        &format!(
+            "{operation}: no open connection with id '{raw}' (never connected, or already closed)"
+        ),
+    )
+}
+
+fn bytes_of(array: &TypedArray<'_, u8>) -> Option<Vec<u8>> {
+    // SAFETY: the slice is copied out before any JS can run and detach it.
+    unsafe { array.as_bytes() }.map(<[u8]>::to_vec)
+}
+
+/// Creates the host object, installs it as `globalThis.__sockscope`, and
+/// returns it so the engine can later read `dispatch` from it.
+pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'js>> {
+    let object = Object::new(ctx.clone())?;
+
+    let state = Rc::clone(host);
+    object.set(
+        "send",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, raw_id: String, data: Value<'js>| -> Result<()> {
+                let connection_id = parse_connection_id(&ctx, "socket.send", &raw_id)?;
+                let payload = if let Some(text) = data.as_string() {
+                    Payload::Text(text.to_string()?.into())
+                } else if let Ok(array) = TypedArray::<u8>::from_value(data) {
+                    let bytes = bytes_of(&array).ok_or_else(|| {
+                        Exception::throw_type(
+                            &ctx,
+                            "socket.send: the Uint8Array's buffer is detached",
+                        )
+                    })?;
+                    Payload::Binary(Bytes::from(bytes))
+                } else {
+                    return Err(Exception::throw_type(
+                        &ctx,
+                        "socket.send: data must be a string or Uint8Array",
+                    ));
+                };
+                let state = state.borrow();
+                let outbound = state
+                    .outbound
+                    .get(&connection_id)
+                    .ok_or_else(|| unknown_connection(&ctx, "socket.send", &raw_id))?;
+                outbound.send(payload).map_err(|error| {
+                    Exception::throw_message(&ctx, &format!("socket.send to '{raw_id}': {error}"))
+                })
+            },
+        )?,
+    )?;
+
+    let state = Rc::clone(host);
+    object.set(
+        "close",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, raw_id: String| -> Result<()> {
+                let connection_id = parse_connection_id(&ctx, "socket.close", &raw_id)?;
+                let state = state.borrow();
+                let outbound = state
+                    .outbound
+                    .get(&connection_id)
+                    .ok_or_else(|| unknown_connection(&ctx, "socket.close", &raw_id))?;
+                outbound.request_close(CloseRequest {
+                    code: 1000,
+                    reason: String::new(),
+                    by: ClosedBy::Script,
+                });
+                Ok(())
+            },
+        )?,
+    )?;
+
+    let state = Rc::clone(host);
+    object.set(
+        "url",
+        Function::new(ctx.clone(), move || state.borrow().url.clone())?,
+    )?;
+
+    let state = Rc::clone(host);
+    object.set(
+        "log",
+        Function::new(ctx.clone(), move |level: String, message: String| {
+            let level = match level.as_str() {
+                "debug" => LogLevel::Debug,
+                "warn" => LogLevel::Warn,
+                "error" => LogLevel::Error,
+                _ => LogLevel::Info,
+            };
+            state.borrow().log(level, message);
+        })?,
+    )?;
+
+    install_kv(ctx, &object, host)?;
+
+    object.set(
+        "utf8Encode",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, text: String| {
+            TypedArray::<u8>::new(ctx, text.into_bytes())
+        })?,
+    )?;
+    object.set(
+        "utf8Decode",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, array: TypedArray<'js, u8>| -> Result<String> {
+                let bytes = bytes_of(&array).ok_or_else(|| {
+                    Exception::throw_type(&ctx, "TextDecoder: the buffer is detached")
+                })?;
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
+            },
+        )?,
+    )?;
+
+    ctx.globals().set("__sockscope", object.clone())?;
+    Ok(object)
+}
+
+fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> Result<()> {
+    let kv_error = |ctx: &Ctx<'js>, error: crate::kv::KvError| {
+        Exception::throw_message(ctx, &error.to_string())
+    };
+
+    let state = Rc::clone(host);
+    object.set(
+        "kvGet",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, store: String, key: String| {
+                state
+                    .borrow()
+                    .kv
+                    .get(&store, &key)
+                    .map_err(|error| kv_error(&ctx, error))
+            },
+        )?,
+    )?;
+
+    let state = Rc::clone(host);
+    object.set(
+        "kvSet",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, store: String, key: String, json: String| {
+                let state = state.borrow();
+                state
+                    .kv
+                    .set(&store, &key, &json, state.current_connection)
+                    .map_err(|error| kv_error(&ctx, error))
+            },
+        )?,
+    )?;
+
+    let state = Rc::clone(host);
+    object.set(
+        "kvDelete",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, store: String, key: String| {
+                let state = state.borrow();
+                state
+                    .kv
+                    .delete(&store, &key, state.current_connection)
+                    .map(|_| ())
+                    .map_err(|error| kv_error(&ctx, error))
+            },
+        )?,
+    )?;
+
+    let state = Rc::clone(host);
+    object.set(
+        "kvKeys",
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, store: String, prefix: String| {
+                state
+                    .borrow()
+                    .kv
+                    .keys(&store, &prefix)
+                    .map_err(|error| kv_error(&ctx, error))
+            },
+        )?,
+    )?;
+    Ok(())
+}

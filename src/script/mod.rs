@@ -1,0 +1,293 @@
+//! The JavaScript side: a dedicated thread that owns a QuickJS runtime and
+//! runs the handler chains one at a time, fed through a bounded job queue.
+
+pub mod bundled;
+mod failure;
+mod host;
+mod loader;
+mod runtime;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::engine::bus::EventBus;
+use crate::engine::events::{ConnectionId, Event, HandlerKind, Payload, ScriptFailure};
+use crate::engine::outbound::Outbound;
+use crate::engine::query::Query;
+use crate::kv::KvStore;
+use host::HostState;
+use runtime::JsRuntime;
+
+/// Jobs waiting for the script thread before readers feel back-pressure.
+const JOB_QUEUE_CAPACITY: usize = 4096;
+
+/// The script thread's stack: QuickJS's recursion guard plus headroom.
+const THREAD_STACK_BYTES: usize = runtime::JS_STACK_BYTES + 12 * 1024 * 1024;
+
+/// What the connect chain decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectVerdict {
+    /// `res.success` stayed true: upgrade.
+    Accept,
+    /// `res.success = false`: HTTP 401.
+    Deny,
+    /// The chain threw or timed out: HTTP 500.
+    Failed(ScriptFailure),
+}
+
+enum ScriptJob {
+    Connect {
+        connection_id: ConnectionId,
+        query: Query,
+        reply: oneshot::Sender<ConnectVerdict>,
+    },
+    Opened {
+        connection_id: ConnectionId,
+        outbound: Outbound,
+    },
+    Message {
+        connection_id: ConnectionId,
+        payload: Payload,
+    },
+    Disconnect {
+        connection_id: ConnectionId,
+    },
+    Load {
+        name: String,
+        source: String,
+        reply: oneshot::Sender<Result<Vec<String>, ScriptFailure>>,
+    },
+}
+
+/// Settings of the script thread.
+pub struct ScriptSettings {
+    /// Time one handler chain may run.
+    pub handler_timeout: Duration,
+    /// Memory cap of the runtime.
+    pub memory_limit_bytes: usize,
+    /// `ws://host:port`, returned by `socket.url()`.
+    pub url: String,
+}
+
+/// Errors starting the script thread.
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptStartError {
+    /// The OS refused a thread.
+    #[error("cannot start the script thread: {0}")]
+    Thread(#[from] std::io::Error),
+    /// The runtime could not be created.
+    #[error("cannot start the JavaScript runtime: {0}")]
+    Runtime(ScriptFailure),
+}
+
+/// Async handle to the script thread; cheap to clone.
+#[derive(Clone)]
+pub struct ScriptHost {
+    jobs: mpsc::Sender<ScriptJob>,
+}
+
+fn engine_stopped() -> ScriptFailure {
+    ScriptFailure {
+        message: "the script engine has stopped".to_owned(),
+        location: None,
+        stack: None,
+    }
+}
+
+impl ScriptHost {
+    /// Starts the script thread with no script loaded (every connection is
+    /// accepted until [`ScriptHost::load`] succeeds).
+    pub fn start(
+        settings: ScriptSettings,
+        kv: KvStore,
+        bus: EventBus,
+    ) -> Result<Self, ScriptStartError> {
+        let (jobs, receiver) = mpsc::channel(JOB_QUEUE_CAPACITY);
+        let (ready_sender, ready) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("sockscope-script".to_owned())
+            .stack_size(THREAD_STACK_BYTES)
+            .spawn(move || {
+                let host = Rc::new(RefCell::new(HostState {
+                    outbound: HashMap::new(),
+                    current_connection: None,
+                    kv,
+                    bus: bus.clone(),
+                    url: settings.url,
+                    script_name: String::new(),
+                }));
+                match JsRuntime::new(
+                    host.clone(),
+                    settings.memory_limit_bytes,
+                    settings.handler_timeout,
+                ) {
+                    Ok(runtime) => {
+                        let _ = ready_sender.send(Ok(()));
+                        run_jobs(runtime, host, bus, receiver);
+                    }
+                    Err(failure) => {
+                        let _ = ready_sender.send(Err(failure));
+                    }
+                }
+            })?;
+        match ready.recv() {
+            Ok(Ok(())) => Ok(Self { jobs }),
+            Ok(Err(failure)) => Err(ScriptStartError::Runtime(failure)),
+            Err(_) => Err(ScriptStartError::Runtime(engine_stopped())),
+        }
+    }
+
+    /// Runs the connect chain for a client that wants to upgrade.
+    pub async fn connect(&self, connection_id: ConnectionId, query: Query) -> ConnectVerdict {
+        let (reply, verdict) = oneshot::channel();
+        let job = ScriptJob::Connect {
+            connection_id,
+            query,
+            reply,
+        };
+        if self.jobs.send(job).await.is_err() {
+            return ConnectVerdict::Failed(engine_stopped());
+        }
+        verdict
+            .await
+            .unwrap_or_else(|_| ConnectVerdict::Failed(engine_stopped()))
+    }
+
+    /// Makes an upgraded connection reachable by `socket.send`.
+    pub async fn opened(&self, connection_id: ConnectionId, outbound: Outbound) {
+        let _ = self
+            .jobs
+            .send(ScriptJob::Opened {
+                connection_id,
+                outbound,
+            })
+            .await;
+    }
+
+    /// Queues a message for the message chain; waits only when the queue is
+    /// full (back-pressure to the reading socket).
+    pub async fn message(&self, connection_id: ConnectionId, payload: Payload) {
+        let _ = self
+            .jobs
+            .send(ScriptJob::Message {
+                connection_id,
+                payload,
+            })
+            .await;
+    }
+
+    /// Runs the disconnect chain and forgets the connection.
+    pub async fn disconnect(&self, connection_id: ConnectionId) {
+        let _ = self
+            .jobs
+            .send(ScriptJob::Disconnect { connection_id })
+            .await;
+    }
+
+    /// Loads a new script version; the old one keeps running if this fails.
+    /// Returns warnings about the script on success.
+    pub async fn load(&self, name: String, source: String) -> Result<Vec<String>, ScriptFailure> {
+        let (reply, result) = oneshot::channel();
+        if self
+            .jobs
+            .send(ScriptJob::Load {
+                name,
+                source,
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            return Err(engine_stopped());
+        }
+        result.await.unwrap_or_else(|_| Err(engine_stopped()))
+    }
+}
+
+fn run_jobs(
+    mut runtime: JsRuntime,
+    host: Rc<RefCell<HostState>>,
+    bus: EventBus,
+    mut jobs: mpsc::Receiver<ScriptJob>,
+) {
+    let report = |connection_id: Option<ConnectionId>,
+                  handler: Option<HandlerKind>,
+                  failure: ScriptFailure| {
+        bus.publish(Event::ScriptError {
+            connection_id,
+            handler,
+            failure,
+            at: Utc::now(),
+        });
+    };
+    while let Some(job) = jobs.blocking_recv() {
+        match job {
+            ScriptJob::Connect {
+                connection_id,
+                query,
+                reply,
+            } => {
+                let (result, rejections) =
+                    runtime.dispatch(HandlerKind::Connect, connection_id, Some(&query), None);
+                for failure in rejections {
+                    report(Some(connection_id), Some(HandlerKind::Connect), failure);
+                }
+                let verdict = match result {
+                    Ok(true) => ConnectVerdict::Accept,
+                    Ok(false) => ConnectVerdict::Deny,
+                    Err(failure) => {
+                        report(
+                            Some(connection_id),
+                            Some(HandlerKind::Connect),
+                            failure.clone(),
+                        );
+                        ConnectVerdict::Failed(failure)
+                    }
+                };
+                let _ = reply.send(verdict);
+            }
+            ScriptJob::Opened {
+                connection_id,
+                outbound,
+            } => {
+                host.borrow_mut().outbound.insert(connection_id, outbound);
+            }
+            ScriptJob::Message {
+                connection_id,
+                payload,
+            } => {
+                let (result, rejections) =
+                    runtime.dispatch(HandlerKind::Message, connection_id, None, Some(&payload));
+                for failure in rejections.into_iter().chain(result.err()) {
+                    report(Some(connection_id), Some(HandlerKind::Message), failure);
+                }
+            }
+            ScriptJob::Disconnect { connection_id } => {
+                let (result, rejections) =
+                    runtime.dispatch(HandlerKind::Disconnect, connection_id, None, None);
+                for failure in rejections.into_iter().chain(result.err()) {
+                    report(Some(connection_id), Some(HandlerKind::Disconnect), failure);
+                }
+                host.borrow_mut().outbound.remove(&connection_id);
+            }
+            ScriptJob::Load {
+                name,
+                source,
+                reply,
+            } => {
+                let result = runtime.load(&name, &source);
+                if let Ok(warnings) = &result {
+                    for warning in warnings {
+                        runtime.warn(warning.clone());
+                    }
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
+}

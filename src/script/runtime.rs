@@ -1,0 +1,274 @@
+//! One QuickJS runtime and the loaded script. Lives on the script thread.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use rquickjs::{
+    CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Runtime,
+    TypedArray, Value,
+};
+
+use super::failure::describe_caught;
+use super::host::{self, SharedHost};
+use super::loader::{SDK_MODULE, SdkLoader, SdkResolver};
+use crate::engine::events::{ConnectionId, HandlerKind, LogLevel, Payload, ScriptFailure};
+use crate::engine::query::Query;
+
+const PRELUDE_JS: &str = include_str!("prelude.js");
+const SDK_JS: &str = include_str!("sdk.js");
+
+/// QuickJS's own recursion guard; the thread's stack is larger than this.
+pub(crate) const JS_STACK_BYTES: usize = 4 * 1024 * 1024;
+
+/// A rejected promise nobody handled (yet).
+struct Rejection {
+    promise: Persistent<Value<'static>>,
+    failure: ScriptFailure,
+}
+
+/// A loaded script: its context and the SDK's dispatch function.
+struct Loaded {
+    // Field order is drop order: the persistent handle before its context.
+    dispatch: Persistent<Function<'static>>,
+    context: Context,
+}
+
+/// The runtime, the current script, and the handler time budget.
+pub(crate) struct JsRuntime {
+    loaded: Option<Loaded>,
+    rejections: Rc<RefCell<Vec<Rejection>>>,
+    deadline: Rc<Cell<Option<Instant>>>,
+    host: SharedHost,
+    handler_timeout: Duration,
+    runtime: Runtime,
+}
+
+impl Drop for JsRuntime {
+    fn drop(&mut self) {
+        // Every handle into the runtime must go before the runtime itself.
+        self.rejections.borrow_mut().clear();
+        self.loaded = None;
+    }
+}
+
+impl JsRuntime {
+    /// A runtime with the given limits and no script loaded.
+    pub(crate) fn new(
+        host: SharedHost,
+        memory_limit_bytes: usize,
+        handler_timeout: Duration,
+    ) -> Result<Self, ScriptFailure> {
+        let runtime = Runtime::new().map_err(|error| ScriptFailure {
+            message: format!("cannot create the JavaScript runtime: {error}"),
+            location: None,
+            stack: None,
+        })?;
+        runtime.set_memory_limit(memory_limit_bytes);
+        runtime.set_max_stack_size(JS_STACK_BYTES);
+        runtime.set_loader(SdkResolver, SdkLoader { source: SDK_JS });
+
+        let deadline: Rc<Cell<Option<Instant>>> = Rc::default();
+        let interrupt_deadline = Rc::clone(&deadline);
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            interrupt_deadline
+                .get()
+                .is_some_and(|deadline| Instant::now() >= deadline)
+        })));
+
+        let rejections: Rc<RefCell<Vec<Rejection>>> = Rc::default();
+        let tracked = Rc::clone(&rejections);
+        let tracker_host = Rc::clone(&host);
+        runtime.set_host_promise_rejection_tracker(Some(Box::new(
+            move |ctx: Ctx<'_>, promise: Value<'_>, reason: Value<'_>, is_handled: bool| {
+                if is_handled {
+                    tracked.borrow_mut().retain(|rejection| {
+                        rejection
+                            .promise
+                            .clone()
+                            .restore(&ctx)
+                            .map(|known| known != promise)
+                            .unwrap_or(false)
+                    });
+                    return;
+                }
+                let caught = match reason.as_exception() {
+                    Some(exception) => CaughtError::Exception(exception.clone()),
+                    None => CaughtError::Value(reason),
+                };
+                let script_name = tracker_host.borrow().script_name.clone();
+                let failure = describe_caught(&ctx, caught, &script_name);
+                tracked.borrow_mut().push(Rejection {
+                    promise: Persistent::save(&ctx, promise),
+                    failure,
+                });
+            },
+        )));
+
+        Ok(Self {
+            loaded: None,
+            rejections,
+            deadline,
+            host,
+            handler_timeout,
+            runtime,
+        })
+    }
+
+    /// Compiles and runs `source` as the ES module `name` in a fresh context.
+    /// On success the new handlers replace the old ones; on failure the old
+    /// ones stay. Returns warnings about the script (e.g. no websocket).
+    pub(crate) fn load(&mut self, name: &str, source: &str) -> Result<Vec<String>, ScriptFailure> {
+        let context = Context::full(&self.runtime).map_err(|error| ScriptFailure {
+            message: format!("cannot create a JavaScript context: {error}"),
+            location: None,
+            stack: None,
+        })?;
+        let previous_name =
+            std::mem::replace(&mut self.host.borrow_mut().script_name, name.to_owned());
+        self.deadline
+            .set(Some(Instant::now() + self.handler_timeout));
+        let result = context.with(|ctx| {
+            let evaluated = (|| -> rquickjs::Result<(Function<'_>, Vec<String>)> {
+                let host_object = host::install(&ctx, &self.host)?;
+                ctx.eval::<(), _>(PRELUDE_JS)?;
+                Module::import(&ctx, SDK_MODULE)?.finish::<Object>()?;
+                let (_module, done) = Module::declare(ctx.clone(), name, source)?.eval()?;
+                done.finish::<()>()?;
+                let dispatch: Function = host_object.get("dispatch")?;
+                let socket_names: Function = host_object.get("socketNames")?;
+                let sockets: Vec<String> = socket_names.call(())?;
+                Ok((dispatch, sockets))
+            })();
+            match evaluated.catch(&ctx) {
+                Ok((dispatch, sockets)) => Ok((Persistent::save(&ctx, dispatch), sockets)),
+                Err(caught) => Err(self.failure_from(&ctx, caught, name)),
+            }
+        });
+        self.deadline.set(None);
+        let pending = self.take_rejections();
+        match result {
+            Ok((dispatch, sockets)) => {
+                self.loaded = Some(Loaded { dispatch, context });
+                let mut warnings: Vec<String> = pending
+                    .into_iter()
+                    .map(|failure| format!("unhandled promise rejection while loading: {failure}"))
+                    .collect();
+                match sockets.as_slice() {
+                    [] => warnings.push(format!(
+                        "{name} declares no websocket(): every connection is accepted and messages are ignored"
+                    )),
+                    [_] => {}
+                    [first, ..] => warnings.push(format!(
+                        "{name} declares {} websockets; sockscope serves the first, '{first}'",
+                        sockets.len()
+                    )),
+                }
+                Ok(warnings)
+            }
+            Err(failure) => {
+                self.host.borrow_mut().script_name = previous_name;
+                Err(failure)
+            }
+        }
+    }
+
+    /// Runs one handler chain. `Ok(accepted)` is the chain's `res.success`;
+    /// an error is a throw, a timeout, or a promise that never settles.
+    /// Unhandled rejections raised meanwhile are returned alongside.
+    pub(crate) fn dispatch(
+        &mut self,
+        kind: HandlerKind,
+        connection_id: ConnectionId,
+        query: Option<&Query>,
+        payload: Option<&Payload>,
+    ) -> (Result<bool, ScriptFailure>, Vec<ScriptFailure>) {
+        let Some(loaded) = &self.loaded else {
+            return (Ok(true), Vec::new());
+        };
+        self.host.borrow_mut().current_connection = Some(connection_id);
+        self.deadline
+            .set(Some(Instant::now() + self.handler_timeout));
+        let script_name = self.host.borrow().script_name.clone();
+        let result = loaded.context.with(|ctx| {
+            let called = (|| -> rquickjs::Result<bool> {
+                let dispatch = loaded.dispatch.clone().restore(&ctx)?;
+                let query_object = Object::new(ctx.clone())?;
+                for (key, values) in query.into_iter().flatten() {
+                    query_object.set(key.as_str(), values.clone())?;
+                }
+                let data: Value = match payload {
+                    None => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),
+                    Some(Payload::Text(text)) => {
+                        rquickjs::String::from_str(ctx.clone(), text)?.into_value()
+                    }
+                    Some(Payload::Binary(bytes)) => {
+                        TypedArray::<u8>::new_copy(ctx.clone(), bytes)?.into_value()
+                    }
+                };
+                let outcome: Value = dispatch.call((
+                    kind.as_str(),
+                    connection_id.to_string(),
+                    query_object,
+                    data,
+                ))?;
+                match outcome.as_promise() {
+                    Some(promise) => promise.finish::<bool>(),
+                    None => Ok(outcome.as_bool().unwrap_or(true)),
+                }
+            })();
+            called
+                .catch(&ctx)
+                .map_err(|caught| self.failure_from(&ctx, caught, &script_name))
+        });
+        self.deadline.set(None);
+        self.host.borrow_mut().current_connection = None;
+        let rejections = self.take_rejections();
+        (result, rejections)
+    }
+
+    /// Names a failure, recognising timeouts and never-settling promises.
+    fn failure_from<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        caught: CaughtError<'js>,
+        script_name: &str,
+    ) -> ScriptFailure {
+        let timed_out = self
+            .deadline
+            .get()
+            .is_some_and(|deadline| Instant::now() >= deadline);
+        let would_block = matches!(caught, CaughtError::Error(rquickjs::Error::WouldBlock));
+        let mut failure = describe_caught(ctx, caught, script_name);
+        let budget_ms = self.handler_timeout.as_millis();
+        if timed_out {
+            failure.message =
+                format!("handler ran longer than its {budget_ms} ms budget and was stopped");
+        } else if would_block {
+            failure.message =
+                "handler's promise never settled: it awaits something that never resolves"
+                    .to_owned();
+        }
+        if failure.message.contains("out of memory") {
+            // Give the memory back before the next handler runs.
+            ctx.run_gc();
+        }
+        failure
+    }
+
+    fn take_rejections(&self) -> Vec<ScriptFailure> {
+        self.rejections
+            .borrow_mut()
+            .drain(..)
+            .map(|rejection| ScriptFailure {
+                message: format!("unhandled promise rejection: {}", rejection.failure.message),
+                ..rejection.failure
+            })
+            .collect()
+    }
+
+    /// Logs a warning about the script as if the script had said it.
+    pub(crate) fn warn(&self, message: String) {
+        self.host.borrow().log(LogLevel::Warn, message);
+    }
+}

@@ -1,0 +1,208 @@
+// The '@nitric/sdk' module as sockscope emulates it: websocket() and kv()
+// with the semantics of Nitric's Node SDK, over host functions from Rust.
+const host = globalThis.__sockscope;
+delete globalThis.__sockscope;
+
+export class NotFoundError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class PermissionDeniedError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'PermissionDeniedError';
+  }
+}
+
+export class InvalidArgumentError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+const EVENT_TYPES = ['connect', 'disconnect', 'message'];
+
+// Runs middleware in order; the chain goes on only through next(ctx), and a
+// handler returning undefined stands for "return ctx" (Nitric's createHandler).
+// Synchronous chains stay synchronous so the hot path allocates no promises.
+const compose = (middleware) => (ctx) => {
+  const run = (index, current) => {
+    if (index === middleware.length) return current;
+    const next = (nextCtx) => run(index + 1, nextCtx === undefined ? current : nextCtx);
+    const result = middleware[index](current, next);
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+      return result.then((settled) => (settled === undefined ? current : settled));
+    }
+    return result === undefined ? current : result;
+  };
+  return run(0, ctx);
+};
+
+const textOf = (data) => (typeof data === 'string' ? data : host.utf8Decode(data));
+
+class WebsocketRequest {
+  constructor(socket, eventType, connectionId, query, data) {
+    this.socket = socket;
+    this.eventType = eventType;
+    this.connectionId = connectionId;
+    this.query = query;
+    this.data = data;
+  }
+  text() {
+    return textOf(this.data);
+  }
+  json() {
+    return JSON.parse(textOf(this.data));
+  }
+}
+
+const sockets = new Map();
+
+class Websocket {
+  constructor(name) {
+    this.name = name;
+    this.chains = {};
+  }
+
+  on(eventType, ...middleware) {
+    if (!EVENT_TYPES.includes(eventType)) {
+      throw new TypeError(`websocket('${this.name}').on: unknown event "${eventType}", expected connect, disconnect or message`);
+    }
+    if (middleware.length === 0) {
+      throw new TypeError(`websocket('${this.name}').on('${eventType}') needs at least one handler`);
+    }
+    middleware.forEach((handler, index) => {
+      if (typeof handler !== 'function') {
+        throw new TypeError(`websocket('${this.name}').on('${eventType}'): handler ${index + 1} is ${typeof handler}, not a function`);
+      }
+    });
+    if (this.chains[eventType]) {
+      throw new Error(`websocket('${this.name}').on('${eventType}') is registered twice; pass all middleware to one on() call`);
+    }
+    this.chains[eventType] = compose(middleware);
+  }
+
+  async send(connectionId, data) {
+    if (typeof data === 'string') {
+      host.send(String(connectionId), data);
+    } else if (data instanceof Uint8Array) {
+      host.send(String(connectionId), data);
+    } else if (data instanceof ArrayBuffer) {
+      host.send(String(connectionId), new Uint8Array(data));
+    } else if (data !== undefined) {
+      host.send(String(connectionId), JSON.stringify(data));
+    } else {
+      throw new InvalidArgumentError(`socket.send(${connectionId}): data is undefined`);
+    }
+  }
+
+  async close(connectionId) {
+    host.close(String(connectionId));
+  }
+
+  async url() {
+    return host.url();
+  }
+}
+
+export const websocket = (name) => {
+  if (typeof name !== 'string' || name === '') throw new TypeError('websocket(name): name must be a non-empty string');
+  let socket = sockets.get(name);
+  if (!socket) {
+    socket = new Websocket(name);
+    sockets.set(name, socket);
+  }
+  return socket;
+};
+
+const PERMISSIONS = ['get', 'set', 'delete'];
+
+const isPlainObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+class KeyValueStore {
+  constructor(name, permissions) {
+    this.name = name;
+    this.permissions = permissions;
+  }
+
+  check(operation, permission = operation) {
+    if (!this.permissions.includes(permission)) {
+      throw new PermissionDeniedError(
+        `kv('${this.name}').${operation}: permission '${permission}' was not requested; add it to .allow(...)`,
+      );
+    }
+  }
+
+  async get(key) {
+    this.check('get');
+    const raw = host.kvGet(this.name, String(key));
+    if (raw === undefined) throw new NotFoundError(`key "${key}" not found in store "${this.name}"`);
+    return JSON.parse(raw);
+  }
+
+  async set(key, value) {
+    this.check('set');
+    if (value === undefined) throw new InvalidArgumentError(`kv('${this.name}').set("${key}"): value is undefined`);
+    if (!isPlainObject(value)) {
+      host.log(
+        'warn',
+        `kv('${this.name}').set("${key}"): value is ${Array.isArray(value) ? 'an array' : typeof value}, not an object; deployed Nitric stores only objects (arrays become {"0": …})`,
+      );
+    }
+    host.kvSet(this.name, String(key), JSON.stringify(value));
+  }
+
+  async delete(key) {
+    this.check('delete');
+    host.kvDelete(this.name, String(key));
+  }
+
+  async *keys(prefix = '') {
+    this.check('keys', 'get');
+    for (const key of host.kvKeys(this.name, String(prefix))) yield key;
+  }
+}
+
+class KeyValueStoreResource {
+  constructor(name) {
+    this.name = name;
+  }
+  allow(...permissions) {
+    permissions.forEach((permission) => {
+      if (!PERMISSIONS.includes(permission)) {
+        throw new TypeError(`kv('${this.name}').allow: unknown permission "${permission}", expected get, set or delete`);
+      }
+    });
+    return new KeyValueStore(this.name, permissions);
+  }
+}
+
+export const kv = (name) => {
+  if (typeof name !== 'string' || name === '') throw new TypeError('kv(name): name must be a non-empty string');
+  return new KeyValueStoreResource(name);
+};
+
+// Entry point for the engine: runs one chain, returns whether the connection
+// is accepted (connect) / the handler succeeded, as a boolean or a Promise of one.
+host.dispatch = (eventType, connectionId, query, data) => {
+  const socket = sockets.values().next().value;
+  const chain = socket && socket.chains[eventType];
+  if (!chain) return true;
+  const ctx = {
+    req: new WebsocketRequest(socket.name, eventType, connectionId, query, data),
+    res: { success: true },
+  };
+  const outcome = (settled) => {
+    const final = settled !== null && typeof settled === 'object' && settled.res ? settled : ctx;
+    return final.res.success !== false;
+  };
+  const result = chain(ctx);
+  if (result !== null && typeof result === 'object' && typeof result.then === 'function') return result.then(outcome);
+  return outcome(result);
+};
+
+host.socketNames = () => Array.from(sockets.keys());
