@@ -34,7 +34,9 @@ use crate::script::ConnectVerdict;
 
 const UPGRADE_REQUIRED_BODY: &str = "426 Upgrade Required\n\nThis is a sockscope websocket endpoint. Connect with a websocket client, e.g.\n  python -m websockets ws://HOST:PORT/?name=ann\n";
 
-/// Serves one TCP connection's HTTP exchange (a single request: no keep-alive).
+/// Serves one TCP connection's HTTP exchange. Every refusal carries
+/// `Connection: close`, so a connection sees one request; hyper's own
+/// `keep_alive(false)` would also rewrite the 101's `Connection: Upgrade`.
 pub(crate) async fn serve_http(
     shared: Arc<EngineShared>,
     stream: TcpStream,
@@ -46,7 +48,6 @@ pub(crate) async fn serve_http(
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(handshake_timeout)
-        .keep_alive(false)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     if let Err(error) = connection.await {
@@ -61,6 +62,9 @@ fn respond(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> 
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

@@ -310,9 +310,9 @@ impl EngineHandle {
     }
 
     /// Stops accepting, closes every connection with 1001, waits for their
-    /// disconnect handlers (bounded by the close timeout), then reports
-    /// [`Event::Stopped`]. The kv store needs no flush: every write is
-    /// committed durably when it is made.
+    /// disconnect handlers (bounded by the close timeout), stops the script
+    /// thread, closes the kv store (every write was already durable) and
+    /// reports [`Event::Stopped`].
     pub async fn shutdown(&self) {
         let shared = &self.shared;
         if shared.shutdown.is_cancelled() {
@@ -334,6 +334,10 @@ impl EngineHandle {
                 grace.as_millis()
             );
         }
+        // Disconnect handlers were queued by the connection tasks; they run
+        // before the script thread stops, and only then is the store closed.
+        shared.script.stop().await;
+        shared.kv.close();
         shared.bus.publish(Event::Stopped { at: Utc::now() });
     }
 }

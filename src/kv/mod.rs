@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
+use parking_lot::RwLock;
 use redb::{Database, ReadableDatabase, TableDefinition, TableError, TableHandle};
 
 use crate::engine::bus::EventBus;
@@ -36,6 +37,9 @@ pub enum KvError {
         #[source]
         source: redb::Error,
     },
+    /// The engine stopped and closed the store.
+    #[error("kv store is closed (the server stopped)")]
+    Closed,
     /// A value that is not JSON was offered.
     #[error("kv store '{store}', key '{key}': value is not valid JSON: {source}")]
     InvalidJson {
@@ -52,7 +56,9 @@ pub enum KvError {
 /// Thread-safe handle to the store; clones share one database.
 #[derive(Clone)]
 pub struct KvStore {
-    database: Arc<Database>,
+    // `None` once closed: the file lock is released at a known moment
+    // (shutdown), not whenever the last clone happens to drop.
+    database: Arc<RwLock<Option<Database>>>,
     bus: EventBus,
 }
 
@@ -85,7 +91,7 @@ impl KvStore {
             }
         };
         Ok(Self {
-            database: Arc::new(database),
+            database: Arc::new(RwLock::new(Some(database))),
             bus,
         })
     }
@@ -97,10 +103,19 @@ impl KvStore {
         }
     }
 
+    /// Closes the database file. Every later operation fails with
+    /// [`KvError::Closed`]. Writes were already durable; this releases the
+    /// file so another process (or a restart) can open it.
+    pub fn close(&self) {
+        self.database.write().take();
+    }
+
     /// The JSON text stored under `key`, or `None`.
     pub fn get(&self, store: &str, key: &str) -> Result<Option<String>, KvError> {
         let error = Self::storage_error(store);
-        let transaction = self.database.begin_read().map_err(|e| error(e.into()))?;
+        let database = self.database.read();
+        let database = database.as_ref().ok_or(KvError::Closed)?;
+        let transaction = database.begin_read().map_err(|e| error(e.into()))?;
         let table = match transaction.open_table(table(store)) {
             Ok(table) => table,
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -126,7 +141,9 @@ impl KvStore {
             });
         }
         let error = Self::storage_error(store);
-        let transaction = self.database.begin_write().map_err(|e| error(e.into()))?;
+        let database = self.database.read();
+        let database = database.as_ref().ok_or(KvError::Closed)?;
+        let transaction = database.begin_write().map_err(|e| error(e.into()))?;
         {
             let mut table = transaction
                 .open_table(table(store))
@@ -153,7 +170,9 @@ impl KvStore {
         connection_id: Option<ConnectionId>,
     ) -> Result<bool, KvError> {
         let error = Self::storage_error(store);
-        let transaction = self.database.begin_write().map_err(|e| error(e.into()))?;
+        let database = self.database.read();
+        let database = database.as_ref().ok_or(KvError::Closed)?;
+        let transaction = database.begin_write().map_err(|e| error(e.into()))?;
         let existed = {
             let mut table = transaction
                 .open_table(table(store))
@@ -185,7 +204,9 @@ impl KvStore {
     /// Key/value pairs whose key starts with `prefix`, in key order.
     pub fn entries(&self, store: &str, prefix: &str) -> Result<Vec<(String, String)>, KvError> {
         let error = Self::storage_error(store);
-        let transaction = self.database.begin_read().map_err(|e| error(e.into()))?;
+        let database = self.database.read();
+        let database = database.as_ref().ok_or(KvError::Closed)?;
+        let transaction = database.begin_read().map_err(|e| error(e.into()))?;
         let table = match transaction.open_table(table(store)) {
             Ok(table) => table,
             Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -205,7 +226,9 @@ impl KvStore {
     /// Names of all stores that were ever written, sorted.
     pub fn stores(&self) -> Result<Vec<String>, KvError> {
         let error = Self::storage_error("*");
-        let transaction = self.database.begin_read().map_err(|e| error(e.into()))?;
+        let database = self.database.read();
+        let database = database.as_ref().ok_or(KvError::Closed)?;
+        let transaction = database.begin_read().map_err(|e| error(e.into()))?;
         let mut names: Vec<String> = transaction
             .list_tables()
             .map_err(|e| error(e.into()))?

@@ -62,6 +62,9 @@ enum ScriptJob {
         source: String,
         reply: oneshot::Sender<Result<Vec<String>, ScriptFailure>>,
     },
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Settings of the script thread.
@@ -207,14 +210,25 @@ impl ScriptHost {
         }
         result.await.unwrap_or_else(|_| Err(engine_stopped()))
     }
+
+    /// Runs every job queued so far (disconnect handlers included), then
+    /// stops the thread and frees the runtime. Later calls do nothing.
+    pub async fn stop(&self) {
+        let (reply, stopped) = oneshot::channel();
+        if self.jobs.send(ScriptJob::Stop { reply }).await.is_ok() {
+            let _ = stopped.await;
+        }
+    }
 }
 
+/// Runs jobs until a stop request (returned, so it is answered after the
+/// runtime was dropped) or until every sender is gone.
 fn run_jobs(
     mut runtime: JsRuntime,
     host: Rc<RefCell<HostState>>,
     bus: EventBus,
     mut jobs: mpsc::Receiver<ScriptJob>,
-) {
+) -> Option<oneshot::Sender<()>> {
     let report = |connection_id: Option<ConnectionId>,
                   handler: Option<HandlerKind>,
                   failure: ScriptFailure| {
@@ -288,6 +302,12 @@ fn run_jobs(
                 }
                 let _ = reply.send(result);
             }
+            ScriptJob::Stop { reply } => {
+                jobs.close();
+                drop(runtime);
+                return Some(reply);
+            }
         }
     }
+    None
 }

@@ -134,7 +134,7 @@ impl JsRuntime {
                 ctx.eval::<(), _>(PRELUDE_JS)?;
                 Module::import(&ctx, SDK_MODULE)?.finish::<Object>()?;
                 let (_module, done) = Module::declare(ctx.clone(), name, source)?.eval()?;
-                done.finish::<()>()?;
+                self.settle::<()>(&ctx, &done)?;
                 let dispatch: Function = host_object.get("dispatch")?;
                 let socket_names: Function = host_object.get("socketNames")?;
                 let sockets: Vec<String> = socket_names.call(())?;
@@ -223,8 +223,39 @@ impl JsRuntime {
         });
         self.deadline.set(None);
         self.host.borrow_mut().current_connection = None;
-        let rejections = self.take_rejections();
+        let mut rejections = self.take_rejections();
+        if let Err(failure) = &result {
+            // Stack overflow and out-of-memory unwind through the SDK's own
+            // promise plumbing, which then cannot mark its promises handled:
+            // the same failure would be reported twice.
+            rejections.retain(|rejection| {
+                rejection.location != failure.location
+                    || !rejection.message.ends_with(&failure.message)
+            });
+        }
         (result, rejections)
+    }
+
+    /// Drives `promise` to completion. Its rejection is ours to report, so it
+    /// is not also reported as an unhandled rejection.
+    fn settle<'js, T: rquickjs::FromJs<'js>>(
+        &self,
+        ctx: &Ctx<'js>,
+        promise: &rquickjs::Promise<'js>,
+    ) -> rquickjs::Result<T> {
+        let result = promise.finish::<T>();
+        if result.is_err() {
+            let settled = promise.clone().into_value();
+            self.rejections.borrow_mut().retain(|rejection| {
+                rejection
+                    .promise
+                    .clone()
+                    .restore(ctx)
+                    .map(|known| known != settled)
+                    .unwrap_or(false)
+            });
+        }
+        result
     }
 
     /// Names a failure, recognising timeouts and never-settling promises.

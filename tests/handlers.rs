@@ -1,0 +1,295 @@
+//! Handler semantics from DESIGN.md, through real sockets and the real engine.
+
+use futures_util::SinkExt;
+use sockscope::engine::events::{Event, HandlerKind, LogLevel};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::util::{TestServer, recv, recv_close_code, recv_json, recv_text, script, send_text};
+
+#[tokio::test]
+async fn connect_accepts_by_default_and_denies_with_401() {
+    let mut server = TestServer::start(&script(
+        "const socket = websocket('s');
+         socket.on('connect', (ctx) => { if (ctx.req.query.token?.[0] !== 'good') ctx.res.success = false; });",
+    ))
+    .await;
+    server.connect("/?token=good").await;
+    assert_eq!(server.refused_status("/?token=bad").await, 401);
+    let denied = server
+        .wait_for("denied event", |event| {
+            matches!(event, Event::ConnectionDenied { .. })
+        })
+        .await;
+    let Event::ConnectionDenied { status, query, .. } = denied.as_ref() else {
+        unreachable!()
+    };
+    assert_eq!(*status, 401);
+    assert_eq!(query["token"], vec!["bad"]);
+}
+
+#[tokio::test]
+async fn connect_handler_that_throws_gives_500_and_the_line() {
+    let mut server = TestServer::start(&script(
+        "const socket = websocket('s');
+         socket.on('connect', (ctx) => {
+           throw new TypeError('boom');
+         });",
+    ))
+    .await;
+    assert_eq!(server.refused_status("/").await, 500);
+    let error = server
+        .wait_for("script error", |event| {
+            matches!(event, Event::ScriptError { .. })
+        })
+        .await;
+    let Event::ScriptError {
+        failure, handler, ..
+    } = error.as_ref()
+    else {
+        unreachable!()
+    };
+    assert_eq!(*handler, Some(HandlerKind::Connect));
+    assert_eq!(failure.message, "TypeError: boom");
+    let location = failure.location.as_ref().expect("a location");
+    assert_eq!((location.file.as_str(), location.line), ("handler.js", 4));
+}
+
+#[tokio::test]
+async fn query_values_are_arrays_in_order_and_other_events_see_empty_query() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+         const seen = kv('seen').allow('get', 'set');
+         socket.on('connect', async (ctx) => { await seen.set('query', ctx.req.query); });
+         socket.on('message', (ctx) => socket.send(ctx.req.connectionId, ctx.req.query));",
+    ))
+    .await;
+    let mut client = server
+        .connect("/room/1?tag=b&name=J%C3%BCrgen&tag=a&flag")
+        .await;
+    let stored = server
+        .kv_json("seen", "query")
+        .expect("connect stored the query");
+    assert_eq!(
+        stored,
+        serde_json::json!({"tag": ["b", "a"], "name": ["Jürgen"], "flag": [""]})
+    );
+    send_text(&mut client, "hi").await;
+    assert_eq!(recv_json(&mut client).await, serde_json::json!({}));
+}
+
+#[tokio::test]
+async fn middleware_runs_in_order_and_stops_without_next() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+         const log = [];
+         const first = (ctx, next) => { log.push('first'); ctx.tag = 'a'; return next(ctx); };
+         const second = async (ctx, next) => {
+           log.push('second:' + ctx.tag);
+           if (ctx.req.text() === 'stop') return ctx;
+           return next(ctx);
+         };
+         const third = (ctx) => { log.push('third'); };
+         const report = (ctx) => { socket.send(ctx.req.connectionId, log.splice(0)); };
+         socket.on('message', (ctx, next) => next(ctx).then(report), first, second, third);",
+    ))
+    .await;
+    let mut client = server.connect("/").await;
+    send_text(&mut client, "go").await;
+    assert_eq!(
+        recv_json(&mut client).await,
+        serde_json::json!(["first", "second:a", "third"])
+    );
+    send_text(&mut client, "stop").await;
+    assert_eq!(
+        recv_json(&mut client).await,
+        serde_json::json!(["first", "second:a"])
+    );
+}
+
+#[tokio::test]
+async fn connect_chain_short_circuit_keeps_the_returned_ctx_decision() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+         const guard = (ctx, next) => {
+           if (!ctx.req.query.key) { ctx.res.success = false; return ctx; }
+           return next(ctx);
+         };
+         socket.on('connect', guard, (ctx) => { ctx.res.success = ctx.req.query.key[0] === 'k'; });",
+    ))
+    .await;
+    assert_eq!(server.refused_status("/").await, 401);
+    assert_eq!(server.refused_status("/?key=x").await, 401);
+    server.connect("/?key=k").await;
+}
+
+#[tokio::test]
+async fn messages_of_one_connection_are_handled_in_order() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+         socket.on('message', async (ctx) => {
+           await Promise.resolve();
+           await socket.send(ctx.req.connectionId, ctx.req.text());
+         });",
+    ))
+    .await;
+    let mut client = server.connect("/").await;
+    for index in 0..200 {
+        client
+            .feed(Message::text(index.to_string()))
+            .await
+            .expect("feed");
+    }
+    client.flush().await.expect("flush");
+    for index in 0..200 {
+        assert_eq!(recv_text(&mut client).await, index.to_string());
+    }
+}
+
+#[tokio::test]
+async fn send_maps_strings_bytes_and_objects_to_frames() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+         socket.on('message', async (ctx) => {
+           const id = ctx.req.connectionId;
+           await socket.send(id, 'text');
+           await socket.send(id, new Uint8Array([0, 255, 7]));
+           await socket.send(id, { n: 1, list: [true] });
+           await socket.send(id, new TextEncoder().encode('é'));
+           const data = ctx.req.data;
+           await socket.send(id, data instanceof Uint8Array ? 'binary:' + data.length + ':' + ctx.req.text() : 'text:' + data);
+         });",
+    ))
+    .await;
+    let mut client = server.connect("/").await;
+    client
+        .send(Message::binary(b"hi".to_vec()))
+        .await
+        .expect("send");
+    assert_eq!(recv(&mut client).await, Message::text("text"));
+    assert_eq!(recv(&mut client).await, Message::binary(vec![0u8, 255, 7]));
+    assert_eq!(
+        recv_json(&mut client).await,
+        serde_json::json!({"n": 1, "list": [true]})
+    );
+    assert_eq!(
+        recv(&mut client).await,
+        Message::binary("é".as_bytes().to_vec())
+    );
+    assert_eq!(recv_text(&mut client).await, "binary:2:hi");
+}
+
+#[tokio::test]
+async fn send_to_unknown_id_rejects_naming_the_id() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+         socket.on('message', async (ctx) => {
+           try {
+             await socket.send('00000000-0000-4000-8000-000000000000', 'x');
+           } catch (error) {
+             await socket.send(ctx.req.connectionId, error.message);
+           }
+         });",
+    ))
+    .await;
+    let mut client = server.connect("/").await;
+    send_text(&mut client, "go").await;
+    let message = recv_text(&mut client).await;
+    assert!(
+        message.contains("00000000-0000-4000-8000-000000000000")
+            && message.contains("no open connection"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn close_from_script_sends_1000_and_fires_disconnect() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+         const seen = kv('seen').allow('set');
+         socket.on('message', (ctx) => socket.close(ctx.req.connectionId));
+         socket.on('disconnect', async (ctx) => { await seen.set(ctx.req.connectionId, { eventType: ctx.req.eventType, data: ctx.req.data }); });",
+    ))
+    .await;
+    let mut client = server.connect("/").await;
+    let connection_id = server.engine.connections()[0].connection_id.to_string();
+    send_text(&mut client, "bye").await;
+    assert_eq!(recv_close_code(&mut client).await, Some(1000));
+    let stored = server.wait_for_kv("seen", &connection_id, |_| true).await;
+    assert_eq!(
+        stored,
+        serde_json::json!({"eventType": "disconnect", "data": ""})
+    );
+}
+
+#[tokio::test]
+async fn registering_an_event_twice_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("twice.js");
+    std::fs::write(
+        &path,
+        script("const s = websocket('s');\ns.on('message', () => {});\ns.on('message', () => {});"),
+    )
+    .expect("write");
+    let mut config = sockscope::engine::config::EngineConfig::new(&path);
+    config.port = 0;
+    let Err(error) = sockscope::engine::EngineHandle::start(config).await else {
+        panic!("a script that registers message twice must not load");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("registered twice") && message.contains("twice.js:4"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn imports_other_than_the_sdk_are_refused() {
+    for module in ["fs", "os", "std", "./other.js", "node:child_process"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("escape.js");
+        std::fs::write(&path, format!("import * as m from '{module}';\n")).expect("write");
+        let mut config = sockscope::engine::config::EngineConfig::new(&path);
+        config.port = 0;
+        let Err(error) = sockscope::engine::EngineHandle::start(config).await else {
+            panic!("import of {module} must fail");
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains(module) && message.contains("only '@nitric/sdk' can be imported"),
+            "{module}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn console_output_is_attributed_to_the_connection() {
+    let mut server = TestServer::start(&script(
+        "const socket = websocket('s');
+         socket.on('message', (ctx) => { console.warn('got', ctx.req.text(), { n: 1 }); });",
+    ))
+    .await;
+    let mut client = server.connect("/").await;
+    let connection_id = server.engine.connections()[0].connection_id;
+    send_text(&mut client, "hello").await;
+    let log = server
+        .wait_for("log line", |event| {
+            matches!(
+                event,
+                Event::Log {
+                    level: LogLevel::Warn,
+                    ..
+                }
+            )
+        })
+        .await;
+    let Event::Log {
+        connection_id: from,
+        message,
+        ..
+    } = log.as_ref()
+    else {
+        unreachable!()
+    };
+    assert_eq!(*from, Some(connection_id));
+    assert_eq!(message, r#"got hello {"n":1}"#);
+}

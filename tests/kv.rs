@@ -1,0 +1,247 @@
+//! kv(name) semantics and persistence, through handlers and commands.
+
+use sockscope::engine::command::Command;
+use sockscope::engine::events::{Event, KvChange, LogLevel};
+
+use crate::util::{TestServer, recv_json, script, send_text};
+
+const KV_PROBE: &str = "const socket = websocket('s');
+const full = kv('store').allow('get', 'set', 'delete');
+const readOnly = kv('store').allow('get');
+const run = async (op) => {
+  switch (op.do) {
+    case 'set': await full.set(op.key, op.value); return 'ok';
+    case 'get': return await full.get(op.key);
+    case 'delete': await full.delete(op.key); return 'ok';
+    case 'keys': { const keys = []; for await (const key of full.keys(op.prefix)) keys.push(key); return keys; }
+    case 'readOnlySet': await readOnly.set(op.key, {}); return 'ok';
+    case 'readOnlyDelete': await readOnly.delete(op.key); return 'ok';
+  }
+};
+socket.on('message', async (ctx) => {
+  try {
+    socket.send(ctx.req.connectionId, { result: await run(ctx.req.json()) });
+  } catch (e) {
+    socket.send(ctx.req.connectionId, {
+      error: e.name,
+      message: e.message,
+      notFound: e instanceof NotFoundError,
+      denied: e instanceof PermissionDeniedError,
+    });
+  }
+});";
+
+async fn ask(client: &mut crate::util::Client, op: serde_json::Value) -> serde_json::Value {
+    send_text(client, &op.to_string()).await;
+    recv_json(client).await
+}
+
+#[tokio::test]
+async fn get_set_delete_keys_follow_nitric() {
+    let server = TestServer::start(&script(KV_PROBE)).await;
+    let mut client = server.connect("/").await;
+    let missing = ask(&mut client, serde_json::json!({"do": "get", "key": "nope"})).await;
+    assert_eq!(missing["error"], "NotFoundError");
+    assert_eq!(missing["notFound"], true);
+    assert!(
+        missing["message"].as_str().unwrap_or("").contains("nope"),
+        "{missing}"
+    );
+
+    for key in ["user:2", "user:1", "room:1"] {
+        let set = ask(
+            &mut client,
+            serde_json::json!({"do": "set", "key": key, "value": {"k": key}}),
+        )
+        .await;
+        assert_eq!(set["result"], "ok");
+    }
+    let got = ask(
+        &mut client,
+        serde_json::json!({"do": "get", "key": "user:1"}),
+    )
+    .await;
+    assert_eq!(got["result"], serde_json::json!({"k": "user:1"}));
+    let keys = ask(
+        &mut client,
+        serde_json::json!({"do": "keys", "prefix": "user:"}),
+    )
+    .await;
+    assert_eq!(keys["result"], serde_json::json!(["user:1", "user:2"]));
+    let all = ask(&mut client, serde_json::json!({"do": "keys"})).await;
+    assert_eq!(all["result"].as_array().map(Vec::len), Some(3));
+
+    assert_eq!(
+        ask(
+            &mut client,
+            serde_json::json!({"do": "delete", "key": "user:1"})
+        )
+        .await["result"],
+        "ok"
+    );
+    let gone = ask(
+        &mut client,
+        serde_json::json!({"do": "get", "key": "user:1"}),
+    )
+    .await;
+    assert_eq!(gone["error"], "NotFoundError");
+    // Deleting a missing key is not an error in Nitric.
+    assert_eq!(
+        ask(
+            &mut client,
+            serde_json::json!({"do": "delete", "key": "user:1"})
+        )
+        .await["result"],
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn operations_not_allowed_reject_with_permission_denied() {
+    let server = TestServer::start(&script(KV_PROBE)).await;
+    let mut client = server.connect("/").await;
+    for op in ["readOnlySet", "readOnlyDelete"] {
+        let denied = ask(&mut client, serde_json::json!({"do": op, "key": "k"})).await;
+        assert_eq!(denied["error"], "PermissionDeniedError", "{op}: {denied}");
+        assert_eq!(denied["denied"], true);
+        assert!(
+            denied["message"].as_str().unwrap_or("").contains(".allow("),
+            "{denied}"
+        );
+    }
+    assert_eq!(
+        server.kv_json("store", "k"),
+        None,
+        "a denied write must not land"
+    );
+}
+
+#[tokio::test]
+async fn non_object_values_are_stored_with_a_visible_warning() {
+    let mut server = TestServer::start(&script(KV_PROBE)).await;
+    let mut client = server.connect("/").await;
+    let set = ask(
+        &mut client,
+        serde_json::json!({"do": "set", "key": "list", "value": [1, 2]}),
+    )
+    .await;
+    assert_eq!(set["result"], "ok");
+    let warning = server
+        .wait_for("warning", |event| {
+            matches!(
+                event,
+                Event::Log {
+                    level: LogLevel::Warn,
+                    ..
+                }
+            )
+        })
+        .await;
+    let Event::Log { message, .. } = warning.as_ref() else {
+        unreachable!()
+    };
+    assert!(
+        message.contains("an array") && message.contains(r#"{"0": …}"#),
+        "{message}"
+    );
+    assert_eq!(
+        server.kv_json("store", "list"),
+        Some(serde_json::json!([1, 2]))
+    );
+}
+
+#[tokio::test]
+async fn every_change_is_an_event_attributed_to_its_connection() {
+    let mut server = TestServer::start(&script(KV_PROBE)).await;
+    let mut client = server.connect("/").await;
+    let connection_id = server.engine.connections()[0].connection_id;
+    ask(
+        &mut client,
+        serde_json::json!({"do": "set", "key": "a", "value": {"v": 1}}),
+    )
+    .await;
+    let changed = server
+        .wait_for("kv change", |event| {
+            matches!(event, Event::KvChanged { .. })
+        })
+        .await;
+    let Event::KvChanged {
+        store,
+        key,
+        change,
+        connection_id: by,
+        ..
+    } = changed.as_ref()
+    else {
+        unreachable!()
+    };
+    assert_eq!((store.as_str(), key.as_str()), ("store", "a"));
+    assert_eq!(*change, KvChange::Set(r#"{"v":1}"#.into()));
+    assert_eq!(*by, Some(connection_id));
+}
+
+#[tokio::test]
+async fn commands_edit_values_that_handlers_then_read() {
+    let server = TestServer::start(&script(KV_PROBE)).await;
+    let mut client = server.connect("/").await;
+    server
+        .engine
+        .execute(Command::KvSet {
+            store: "store".into(),
+            key: "edited".into(),
+            value: serde_json::json!({"by": "ui"}),
+        })
+        .await
+        .expect("kv set command");
+    let got = ask(
+        &mut client,
+        serde_json::json!({"do": "get", "key": "edited"}),
+    )
+    .await;
+    assert_eq!(got["result"], serde_json::json!({"by": "ui"}));
+    server
+        .engine
+        .execute(Command::KvDelete {
+            store: "store".into(),
+            key: "edited".into(),
+        })
+        .await
+        .expect("kv delete command");
+    let gone = ask(
+        &mut client,
+        serde_json::json!({"do": "get", "key": "edited"}),
+    )
+    .await;
+    assert_eq!(gone["error"], "NotFoundError");
+}
+
+#[tokio::test]
+async fn values_survive_a_restart() {
+    let server = TestServer::start(&script(KV_PROBE)).await;
+    let mut client = server.connect("/").await;
+    ask(
+        &mut client,
+        serde_json::json!({"do": "set", "key": "kept", "value": {"n": 42}}),
+    )
+    .await;
+    drop(client);
+    server.engine.shutdown().await;
+    assert!(
+        server.engine.kv().get("store", "kept").is_err(),
+        "store is closed after shutdown"
+    );
+
+    let kv_path = server.dir.path().join("kv.redb");
+    let script_path = server.dir.path().join("handler.js");
+    let mut config = sockscope::engine::config::EngineConfig::new(&script_path);
+    config.port = 0;
+    config.kv = sockscope::engine::config::KvLocation::File(kv_path);
+    let restarted = sockscope::engine::EngineHandle::start(config)
+        .await
+        .expect("restart on the same kv file");
+    let (mut client, _) = tokio_tungstenite::connect_async(restarted.url())
+        .await
+        .expect("connect");
+    let got = ask(&mut client, serde_json::json!({"do": "get", "key": "kept"})).await;
+    assert_eq!(got["result"], serde_json::json!({"n": 42}));
+}

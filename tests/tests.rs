@@ -1,0 +1,12 @@
+//! Integration tests: one binary, so the slow link step happens once.
+//! Every test runs real sockets on 127.0.0.1 (port 0), the real script
+//! engine and real files in temp dirs.
+
+mod util;
+
+mod cli;
+mod examples;
+mod handlers;
+mod kv;
+mod lifecycle;
+mod protocol;

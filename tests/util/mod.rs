@@ -1,0 +1,196 @@
+//! Helpers shared by the integration tests: a real engine on 127.0.0.1:0 with
+//! a script and a kv file in a temp dir, and a real websocket client.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use sockscope::engine::EngineHandle;
+use sockscope::engine::bus::{BusMessage, Subscription};
+use sockscope::engine::config::{EngineConfig, KvLocation};
+use sockscope::engine::events::Event;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any single wait in a test may take before it fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A running engine plus the temp dir that holds its script and kv file.
+pub struct TestServer {
+    pub engine: EngineHandle,
+    pub dir: TempDir,
+    pub events: Subscription,
+}
+
+/// Prefixes a handler body with the SDK import every script needs.
+pub fn script(body: &str) -> String {
+    format!(
+        "import {{ websocket, kv, NotFoundError, PermissionDeniedError }} from '@nitric/sdk';\n{body}"
+    )
+}
+
+impl TestServer {
+    /// Starts an engine running `source` with default limits.
+    pub async fn start(source: &str) -> Self {
+        Self::start_with(source, |_| {}).await
+    }
+
+    /// Starts an engine running `source`, after `configure` adjusts the config.
+    pub async fn start_with(source: &str, configure: impl FnOnce(&mut EngineConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script_path = dir.path().join("handler.js");
+        std::fs::write(&script_path, source).expect("write script");
+        let mut config = EngineConfig::new(&script_path);
+        config.port = 0;
+        config.kv = KvLocation::File(dir.path().join("kv.redb"));
+        configure(&mut config);
+        let engine = EngineHandle::start(config).await.expect("engine starts");
+        let events = engine.subscribe_lossless();
+        Self {
+            engine,
+            dir,
+            events,
+        }
+    }
+
+    /// `ws://127.0.0.1:PORT` + `path_and_query`.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.engine.url())
+    }
+
+    /// Connects and expects the upgrade to succeed.
+    pub async fn connect(&self, path_and_query: &str) -> Client {
+        let (client, response) = tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::connect_async(self.url(path_and_query)),
+        )
+        .await
+        .expect("connect in time")
+        .expect("upgrade accepted");
+        assert_eq!(response.status(), 101);
+        client
+    }
+
+    /// Connects and expects the upgrade to be refused; returns the status.
+    pub async fn refused_status(&self, path_and_query: &str) -> u16 {
+        match tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::connect_async(self.url(path_and_query)),
+        )
+        .await
+        .expect("answer in time")
+        {
+            Ok(_) => panic!("expected {path_and_query} to be refused"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                response.status().as_u16()
+            }
+            Err(other) => panic!("expected an HTTP refusal, got {other}"),
+        }
+    }
+
+    /// Waits for the first event matching `predicate` (earlier ones are skipped).
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        mut predicate: impl FnMut(&Event) -> bool,
+    ) -> Arc<Event> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .expect("engine alive");
+            if let BusMessage::Event(event) = message {
+                if predicate(&event) {
+                    return event;
+                }
+            }
+        }
+    }
+
+    /// Reads a kv value (JSON) straight from the store.
+    pub fn kv_json(&self, store: &str, key: &str) -> Option<serde_json::Value> {
+        self.engine
+            .kv()
+            .get(store, key)
+            .expect("kv readable")
+            .map(|json| serde_json::from_str(&json).expect("stored JSON"))
+    }
+
+    /// Polls the kv store until `key` holds a value satisfying `predicate`.
+    pub async fn wait_for_kv(
+        &self,
+        store: &str,
+        key: &str,
+        mut predicate: impl FnMut(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(value) = self.kv_json(store, key) {
+                if predicate(&value) {
+                    return value;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for kv {store}/{key}; last value {:?}",
+                self.kv_json(store, key)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Sends a text frame.
+pub async fn send_text(client: &mut Client, text: &str) {
+    client.send(Message::text(text)).await.expect("send");
+}
+
+/// The next data frame, skipping pings; panics on close or timeout.
+pub async fn recv(client: &mut Client) -> Message {
+    loop {
+        let message = tokio::time::timeout(WAIT, client.next())
+            .await
+            .expect("a frame in time")
+            .expect("stream open")
+            .expect("valid frame");
+        match message {
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// The next text frame.
+pub async fn recv_text(client: &mut Client) -> String {
+    match recv(client).await {
+        Message::Text(text) => text.to_string(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+/// The next text frame parsed as JSON.
+pub async fn recv_json(client: &mut Client) -> serde_json::Value {
+    serde_json::from_str(&recv_text(client).await).expect("JSON frame")
+}
+
+/// Reads until the server's close frame; returns its code (None if the
+/// stream ended without one).
+pub async fn recv_close_code(client: &mut Client) -> Option<u16> {
+    loop {
+        let next = tokio::time::timeout(WAIT, client.next())
+            .await
+            .expect("close in time");
+        match next {
+            Some(Ok(Message::Close(frame))) => return frame.map(|frame| u16::from(frame.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
