@@ -135,7 +135,8 @@ pub fn log_event(event: &Event) {
             decision,
             ..
         } => tracing::info!(target: TARGET, %connection_id, "approval: {decision:?}"),
-        Event::Stopped { .. } => tracing::info!(target: TARGET, "server stopped"),
+        // `serve` says "server stopped" itself, after the last disconnect handler ran.
+        Event::Stopped { .. } => tracing::debug!(target: TARGET, "engine stopped"),
     }
 }
 
