@@ -181,7 +181,12 @@ async fn handle_request(
         return Ok(refusal.publish(&shared, StatusCode::SERVICE_UNAVAILABLE, reason));
     }
 
-    match shared.script.connect(connection_id, query.clone()).await {
+    let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
+    let verdict = shared
+        .script
+        .connect(connection_id, query.clone(), outbound.clone())
+        .await;
+    match verdict {
         ConnectVerdict::Accept => {}
         ConnectVerdict::Deny => {
             let reason = "denied by the connect handler (ctx.res.success = false)".to_owned();
@@ -229,7 +234,6 @@ async fn handle_request(
                     Some(shared.websocket_config),
                 )
                 .await;
-                let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
                 let live = Arc::new(LiveConnection {
                     connection_id,
                     remote_addr,
@@ -237,9 +241,8 @@ async fn handle_request(
                     query,
                     connected_at: Utc::now(),
                     traffic: TrafficCounters::default(),
-                    outbound: outbound.clone(),
+                    outbound,
                 });
-                shared.script.opened(connection_id, outbound).await;
                 shared.registry.insert(Arc::clone(&live));
                 shared.bus.publish(Event::ConnectionOpened {
                     connection_id,
