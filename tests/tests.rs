@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod examples;
+mod gui;
 mod handlers;
 mod kv;
 mod lifecycle;

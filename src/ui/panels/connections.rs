@@ -3,7 +3,7 @@
 
 use egui_extras::{Column, TableBuilder};
 
-use super::{format_bytes, format_duration, format_time, short_id};
+use super::{cell, format_bytes, format_duration, format_time, short_id};
 use crate::engine::command::Command;
 use crate::engine::events::ConnectionId;
 use crate::ui::app::state::AppState;
@@ -30,11 +30,6 @@ impl Default for ConnectionsPanel {
             close_reason: String::new(),
         }
     }
-}
-
-/// A table cell: one line, cut with "…" when the column is too narrow.
-fn cell(ui: &mut egui::Ui, text: egui::RichText) -> egui::Response {
-    ui.add(egui::Label::new(text).truncate())
 }
 
 fn state_text(row: &ConnectionRow) -> String {

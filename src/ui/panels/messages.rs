@@ -5,7 +5,7 @@
 use egui_extras::{Column, TableBuilder};
 
 use super::json_view::{PayloadView, payload_ui};
-use super::{format_bytes, format_time, short_id};
+use super::{cell, format_bytes, format_time, short_id};
 use crate::ui::app::state::AppState;
 use crate::ui::model::timeline::{Direction, DirectionFilter, EntryBody, TimelineFilter};
 
@@ -233,34 +233,31 @@ impl MessagesPanel {
                         Direction::Lifecycle => ("-", colors.2),
                     };
                     row.col(|ui| {
-                        ui.monospace(format_time(entry.at));
+                        cell(ui, egui::RichText::new(format_time(entry.at)).monospace());
                     });
                     row.col(|ui| {
-                        ui.colored_label(color, arrow);
+                        cell(ui, egui::RichText::new(arrow).color(color));
                     });
                     row.col(|ui| {
                         if let Some(connection_id) = entry.connection_id {
-                            ui.monospace(short_id(&connection_id))
+                            cell(ui, egui::RichText::new(short_id(&connection_id)).monospace())
                                 .on_hover_text(connection_id.to_string());
                         }
                     });
                     row.col(|ui| {
-                        ui.label(entry.kind_label());
+                        cell(ui, entry.kind_label());
                     });
                     row.col(|ui| {
                         if matches!(entry.body, EntryBody::Frame(_)) {
-                            ui.label(format_bytes(entry.size_bytes() as u64));
+                            cell(ui, format_bytes(entry.size_bytes() as u64));
                         }
                     });
                     row.col(|ui| {
                         let preview = entry.preview(PREVIEW_CHARS);
                         if matches!(entry.body, EntryBody::Missed(_)) {
-                            ui.colored_label(colors.3, preview);
+                            cell(ui, egui::RichText::new(preview).color(colors.3));
                         } else {
-                            ui.add(
-                                egui::Label::new(egui::RichText::new(preview).monospace())
-                                    .truncate(),
-                            );
+                            cell(ui, egui::RichText::new(preview).monospace());
                         }
                     });
                     if row.response().clicked() {

@@ -37,6 +37,12 @@ pub struct Panels {
     pub log: log::LogPanel,
 }
 
+/// A table cell: one line, cut with "…" when the column is too narrow, and
+/// not selectable, so a click on it selects the row.
+pub fn cell(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Response {
+    ui.add(egui::Label::new(text).selectable(false).truncate())
+}
+
 /// First 8 hex digits of a connection id: enough to tell connections apart
 /// on screen (the full id is in the hover text and the detail views).
 pub fn short_id(connection_id: &ConnectionId) -> String {

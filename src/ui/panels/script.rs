@@ -95,7 +95,8 @@ impl ScriptPanel {
                         .desired_rows(30)
                         .layouter(&mut layouter)
                         .hint_text("handler script"),
-                );
+                )
+                .accessible_name("Script editor");
             });
     }
 }

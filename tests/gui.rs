@@ -1,0 +1,278 @@
+//! The real window (egui_kittest, no GPU) against a real engine on port 0:
+//! clicks and typing go through the same code a user's do.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use sockscope::engine::config::{EngineConfig, KvLocation};
+use sockscope::ui::app::SockscopeApp;
+use tempfile::TempDir;
+
+use crate::util::{recv_close_code, recv_text, script, send_text};
+
+/// A window on a real engine, with the runtime its engine and clients use.
+struct Window {
+    harness: Harness<'static, SockscopeApp>,
+    runtime: Arc<tokio::runtime::Runtime>,
+    dir: TempDir,
+}
+
+impl Window {
+    fn open(source: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script_path = dir.path().join("handler.js");
+        std::fs::write(&script_path, source).expect("write script");
+        let mut config = EngineConfig::new(&script_path);
+        config.port = 0;
+        config.kv = KvLocation::File(dir.path().join("kv.redb"));
+        config.start_with_broken_script = true;
+        config.watch_script = true;
+        let runtime = Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime"),
+        );
+        let handle = runtime.handle().clone();
+        let harness = Harness::builder()
+            .with_size(egui::vec2(1280.0, 800.0))
+            .build_eframe(move |cc| SockscopeApp::new(cc, handle, config));
+        let mut window = Self { harness, runtime, dir };
+        window.step_until("the server to listen", |app| app.state.engine.is_some());
+        window
+    }
+
+    fn app(&self) -> &SockscopeApp {
+        self.harness.state()
+    }
+
+    fn url(&self, path_and_query: &str) -> String {
+        let engine = self.app().state.engine.as_ref().expect("engine running");
+        format!("{}{path_and_query}", engine.url())
+    }
+
+    /// Runs frames until `done` holds (the app repaints continuously while
+    /// traffic flows, so `run()` would never settle).
+    fn step_until(&mut self, what: &str, done: impl Fn(&SockscopeApp) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.harness.step();
+            if done(self.harness.state()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Runs frames until a widget whose label contains `text` is shown.
+    fn step_until_shown(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.harness.step();
+            if !self.harness.query_all_by_label_contains(text).next().is_none() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {text:?} on screen");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Brings a panel's tab to the front.
+    fn open_tab(&mut self, title: &str) {
+        self.harness
+            .get_by_role_and_label(egui::accesskit::Role::Button, title)
+            .click();
+        self.harness.step();
+        self.harness.step();
+    }
+
+    fn click(&mut self, label: &str) {
+        self.harness.get_by_label(label).click();
+        self.harness.step();
+        self.harness.step();
+    }
+
+    /// Replaces the text of the input labelled `label`.
+    fn replace_text(&mut self, label: &str, text: &str) {
+        self.harness.get_by_label(label).focus();
+        self.harness.step();
+        self.harness
+            .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        self.harness.step();
+        self.harness.get_by_label(label).type_text(text);
+        self.harness.step();
+    }
+}
+
+const CHAT_LIKE: &str = "const socket = websocket('s');
+socket.on('connect', (ctx) => { if (!ctx.req.query.name) ctx.res.success = false; });
+socket.on('message', (ctx) => socket.send(ctx.req.connectionId, 'v1:' + ctx.req.text()));";
+
+#[test]
+fn a_connecting_client_gets_a_row_and_close_greys_it() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    let url = window.url("/?name=ann");
+    let mut client = window
+        .runtime
+        .block_on(tokio_tungstenite::connect_async(url))
+        .expect("connect")
+        .0;
+    window.step_until_shown("name=ann");
+    window.harness.check_accessibility();
+
+    window.harness.get_by_label("name=ann").click();
+    window.harness.step();
+    window.step_until_shown("Close code");
+    window.click("Close");
+    let code = window.runtime.block_on(recv_close_code(&mut client));
+    assert_eq!(code, Some(1000));
+    window.step_until_shown("closed 1000");
+}
+
+#[test]
+fn editing_a_kv_value_in_the_window_is_what_handlers_read() {
+    let mut window = Window::open(&script(
+        "const socket = websocket('s');
+         const settings = kv('settings').allow('get', 'set');
+         socket.on('connect', async () => { await settings.set('greeting', { text: 'hello' }); });
+         socket.on('message', async (ctx) => socket.send(ctx.req.connectionId, (await settings.get('greeting')).text));",
+    ));
+    let url = window.url("/");
+    let mut client = window
+        .runtime
+        .block_on(tokio_tungstenite::connect_async(url))
+        .expect("connect")
+        .0;
+    window.open_tab("KV");
+    window.step_until_shown("greeting");
+    window.harness.get_by_label("greeting").click();
+    window.harness.step();
+    window.click("Edit");
+    window.replace_text("Value (JSON)", "{\"text\": \"bonjour\"}");
+    window.click("Save value");
+    window.step_until("the kv write", |app| {
+        app.state
+            .engine
+            .as_ref()
+            .and_then(|engine| engine.kv().get("settings", "greeting").ok().flatten())
+            .is_some_and(|value| value.contains("bonjour"))
+    });
+    window.runtime.block_on(async {
+        send_text(&mut client, "which greeting?").await;
+        assert_eq!(recv_text(&mut client).await, "bonjour");
+    });
+}
+
+#[test]
+fn a_broken_save_shows_the_error_and_the_old_handlers_keep_answering() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    window.open_tab("Script");
+    window.replace_text(
+        "Script editor",
+        "import { websocket } from '@nitric/sdk'; websocket('s').on('message', (ctx) => {",
+    );
+    window
+        .harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    window.step_until_shown("Not loaded, the previous handlers keep running: SyntaxError");
+    assert!(window.app().state.script.failure.as_ref().is_some_and(|failure| failure
+        .location
+        .as_ref()
+        .is_some_and(|location| location.file == "handler.js" && location.line == 1)));
+    let url = window.url("/?name=ann");
+    window.runtime.block_on(async move {
+        let (mut client, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+        send_text(&mut client, "still there?").await;
+        assert_eq!(recv_text(&mut client).await, "v1:still there?");
+    });
+    assert!(
+        std::fs::read_to_string(window.dir.path().join("handler.js"))
+            .expect("script file")
+            .ends_with("(ctx) => {"),
+        "the broken version was saved to disk"
+    );
+}
+
+#[test]
+fn held_connections_wait_for_accept_or_deny() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    window.open_tab("Approvals");
+    window.click("Hold new connections");
+    window.step_until("holding", |app| {
+        app.state.engine.as_ref().is_some_and(|engine| engine.is_holding_connections())
+    });
+
+    let accepted = window.runtime.spawn(tokio_tungstenite::connect_async(window.url("/?name=ann")));
+    window.step_until_shown("Accept");
+    window.click("Accept");
+    let (mut client, _) = window
+        .runtime
+        .block_on(accepted)
+        .expect("join")
+        .expect("accepted client upgrades");
+    window.runtime.block_on(async {
+        send_text(&mut client, "in").await;
+        assert_eq!(recv_text(&mut client).await, "v1:in");
+    });
+
+    let denied = window.runtime.spawn(tokio_tungstenite::connect_async(window.url("/?name=bob")));
+    window.step_until_shown("Deny");
+    window.click("Deny");
+    match window.runtime.block_on(denied).expect("join") {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("expected 401, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_built_in_client_talks_to_the_handlers() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    window.open_tab("Clients (0)");
+    window.click("Connect");
+    window.step_until("client open", |app| app.state.clients.first().is_some_and(|client| client.is_open()));
+    window.harness.get_by_label("Message").focus();
+    window.harness.step();
+    window.harness.get_by_label("Message").type_text("hello handler");
+    window.harness.step();
+    window.click("Send");
+    window.step_until_shown("in v1:hello handler");
+    window.harness.check_accessibility();
+}
+
+#[test]
+fn every_panel_names_its_widgets_and_a_selected_message_shows_as_a_tree() {
+    let mut window = Window::open(&script(
+        "const socket = websocket('s');
+         const store = kv('things').allow('get', 'set');
+         socket.on('message', async (ctx) => {
+           await store.set('last', { text: ctx.req.text() });
+           await socket.send(ctx.req.connectionId, { reply: { nested: [1, 2] } });
+         });",
+    ));
+    let url = window.url("/?who=tester");
+    let mut client = window
+        .runtime
+        .block_on(tokio_tungstenite::connect_async(url))
+        .expect("connect")
+        .0;
+    window.runtime.block_on(async {
+        send_text(&mut client, "hi").await;
+        let _ = recv_text(&mut client).await;
+    });
+    window.step_until_shown("{\"reply\":{\"nested\":[1,2]}}");
+    window.harness.get_by_label("{\"reply\":{\"nested\":[1,2]}}").click();
+    window.harness.step();
+    window.step_until_shown("reply: {…} 1 keys");
+    window.harness.get_by_label("reply: {…} 1 keys");
+    for tab in ["Messages", "KV", "Script", "Log", "Plot", "Approvals"] {
+        window.open_tab(tab);
+        window.harness.step();
+        window.harness.check_accessibility();
+    }
+    window.open_tab("Clients (0)");
+    window.harness.check_accessibility();
+}
