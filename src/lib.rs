@@ -10,3 +10,4 @@ pub mod engine;
 pub mod kv;
 pub mod script;
 pub mod serve;
+pub mod session;
