@@ -218,6 +218,29 @@ async fn handle_request(
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     shared.open_connections.fetch_add(1, Ordering::AcqRel);
+    // The connection is live for scripts, the registry and subscribers
+    // before the client sees 101: a client that connects a second socket the
+    // moment its first is accepted (a replay, a fast test) must be able to
+    // receive the broadcast that second connect triggers.
+    let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
+    let live = Arc::new(LiveConnection {
+        connection_id,
+        remote_addr,
+        path,
+        query,
+        connected_at: Utc::now(),
+        traffic: TrafficCounters::default(),
+        outbound: outbound.clone(),
+    });
+    shared.script.opened(connection_id, outbound).await;
+    shared.registry.insert(Arc::clone(&live));
+    shared.bus.publish(Event::ConnectionOpened {
+        connection_id,
+        remote_addr,
+        path: live.path.clone(),
+        query: live.query.clone(),
+        at: live.connected_at,
+    });
     let task_shared = Arc::clone(&shared);
     shared.connection_tasks.spawn(async move {
         let shared = task_shared;
@@ -229,25 +252,6 @@ async fn handle_request(
                     Some(shared.websocket_config),
                 )
                 .await;
-                let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
-                let live = Arc::new(LiveConnection {
-                    connection_id,
-                    remote_addr,
-                    path,
-                    query,
-                    connected_at: Utc::now(),
-                    traffic: TrafficCounters::default(),
-                    outbound: outbound.clone(),
-                });
-                shared.script.opened(connection_id, outbound).await;
-                shared.registry.insert(Arc::clone(&live));
-                shared.bus.publish(Event::ConnectionOpened {
-                    connection_id,
-                    remote_addr,
-                    path: live.path.clone(),
-                    query: live.query.clone(),
-                    at: live.connected_at,
-                });
                 if shared.shutdown.is_cancelled() {
                     live.outbound.request_close(CloseRequest {
                         code: 1001,
@@ -259,6 +263,7 @@ async fn handle_request(
             }
             Err(error) => {
                 tracing::warn!(target: "sockscope::http", %connection_id, "upgrade failed after 101: {error}");
+                shared.registry.remove(&connection_id);
                 shared.script.disconnect(connection_id).await;
                 shared.bus.publish(Event::ConnectionClosed {
                     connection_id,
