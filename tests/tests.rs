@@ -10,3 +10,4 @@ mod handlers;
 mod kv;
 mod lifecycle;
 mod protocol;
+mod sessions;

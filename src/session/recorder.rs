@@ -6,6 +6,7 @@
 //! [`RecordingStatus`]) while the server keeps serving.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -71,7 +72,22 @@ impl Recorder {
             source,
         };
         let file = std::fs::File::create(path).map_err(io_error)?;
-        let writer = SessionWriter::new(file, &header).map_err(io_error)?;
+        Self::start_to(engine, Box::new(file), path, header)
+    }
+
+    /// Like [`Recorder::start`], but writes to `out` (any file-like sink,
+    /// e.g. one that reports a full disk); `path` only names it in messages.
+    pub fn start_to(
+        engine: &EngineHandle,
+        out: Box<dyn Write + Send>,
+        path: &Path,
+        header: Header,
+    ) -> Result<RecordingHandle, SessionError> {
+        let io_error = |source| SessionError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let writer = SessionWriter::new(out, &header).map_err(io_error)?;
         let subscription = engine.subscribe_lossless();
         let started_at = Utc::now();
 
@@ -187,7 +203,7 @@ impl RecordingHandle {
 
 /// Owned by the writer thread.
 struct RecordingState {
-    writer: Option<SessionWriter<std::fs::File>>,
+    writer: Option<SessionWriter<Box<dyn Write + Send>>>,
     path: PathBuf,
     started_at: DateTime<Utc>,
     labels: HashMap<ConnectionId, String>,
