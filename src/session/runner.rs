@@ -65,9 +65,9 @@ pub async fn run_replays(options: &RunOptions, out: &mut impl Write) -> RunOutco
         let case = match replay_file(file, options).await {
             Ok(report) => {
                 let summary = format!(
-                    "{} connections, {} messages, {} ms",
-                    report.connections.len(),
-                    report.messages,
+                    "{}, {}, {} ms",
+                    plural(report.connections.len(), "connection"),
+                    plural(report.messages, "message"),
                     report.elapsed_ms
                 );
                 match &report.divergence {
@@ -113,6 +113,14 @@ pub async fn run_replays(options: &RunOptions, out: &mut impl Write) -> RunOutco
         }
     }
     outcome
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
 }
 
 /// Reads and replays one file; `Err` carries a one-line reason.
