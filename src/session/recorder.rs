@@ -51,11 +51,19 @@ pub struct Recorder;
 /// A running recording. [`RecordingHandle::stop`] finishes it.
 pub struct RecordingHandle {
     path: PathBuf,
-    inputs: std::sync::mpsc::Sender<Input>,
+    inputs: Option<std::sync::mpsc::Sender<Input>>,
     stop_forwarding: CancellationToken,
     forwarded: Option<oneshot::Receiver<()>>,
-    finished: oneshot::Receiver<RecordingStatus>,
+    finished: Option<oneshot::Receiver<RecordingStatus>>,
     status: Arc<Mutex<RecordingStatus>>,
+}
+
+impl Drop for RecordingHandle {
+    /// A handle dropped without [`RecordingHandle::stop`] still ends the
+    /// recording (the file keeps what was written).
+    fn drop(&mut self) {
+        self.stop_forwarding.cancel();
+    }
 }
 
 impl Recorder {
@@ -122,10 +130,10 @@ impl Recorder {
         ));
         Ok(RecordingHandle {
             path: path.to_path_buf(),
-            inputs,
+            inputs: Some(inputs),
             stop_forwarding,
             forwarded: Some(forwarded),
-            finished,
+            finished: Some(finished),
             status,
         })
     }
@@ -179,11 +187,13 @@ impl RecordingHandle {
     /// connection to the caller; the file gets the next `cN` label for it.
     /// Start every connection with [`SessionEvent::Connect`].
     pub fn record_external(&self, connection_key: &str, event: SessionEvent, at: DateTime<Utc>) {
-        let _ = self.inputs.send(Input::External {
-            connection_key: connection_key.to_owned(),
-            event,
-            at,
-        });
+        if let Some(inputs) = &self.inputs {
+            let _ = inputs.send(Input::External {
+                connection_key: connection_key.to_owned(),
+                event,
+                at,
+            });
+        }
     }
 
     /// Records every event published so far, closes the file and returns the
@@ -193,11 +203,14 @@ impl RecordingHandle {
         if let Some(forwarded) = self.forwarded.take() {
             let _ = forwarded.await;
         }
-        let status = Arc::clone(&self.status);
-        drop(self.inputs);
-        self.finished
-            .await
-            .unwrap_or_else(|_| status.lock().clone())
+        // The writer thread ends once every sender is gone.
+        self.inputs = None;
+        match self.finished.take() {
+            Some(finished) => finished
+                .await
+                .unwrap_or_else(|_| self.status.lock().clone()),
+            None => self.status.lock().clone(),
+        }
     }
 }
 
