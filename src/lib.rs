@@ -11,3 +11,4 @@ pub mod kv;
 pub mod script;
 pub mod serve;
 pub mod session;
+pub mod ui;

@@ -27,13 +27,19 @@ const EXIT_USAGE: u8 = 2;
     long_about = "Runs Nitric websocket handlers (JavaScript, `import { websocket, kv } from '@nitric/sdk'`) \
                   in an embedded websocket server and shows every connection, frame and kv change."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<CliCommand>,
+    /// With no command, the window opens with these server settings.
+    #[command(flatten)]
+    gui: GuiArgs,
 }
 
 #[derive(Subcommand)]
 enum CliCommand {
+    /// Open the inspector window with the server running (the default).
+    Gui(GuiArgs),
     /// Run the websocket server without a window (CI, remote machines).
     Serve(ServeArgs),
     /// Replay session files against the embedded server or a ws:// URL; exit 1 on a mismatch.
@@ -100,6 +106,12 @@ struct ExportArtilleryArgs {
         default_value = "ws://127.0.0.1:4001"
     )]
     target: String,
+}
+
+#[derive(Args)]
+struct GuiArgs {
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 /// Settings shared by every command that runs the server.
@@ -261,8 +273,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        None => anyhow::bail!("the window is not built yet; run `sockscope serve` (see --help)"),
+        Some(CliCommand::Gui(args)) => run_gui(args).map(|()| ExitCode::SUCCESS),
+        None => run_gui(cli.gui).map(|()| ExitCode::SUCCESS),
     }
+}
+
+fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
+    init_logging(false);
+    let config = args.server.into_config()?;
+    let runtime = io_runtime()?;
+    sockscope::ui::run(&runtime, config)
+        .map_err(|error| anyhow::anyhow!("cannot open the window: {error}"))?;
+    // Give open connections their close frames before the process ends.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -408,3 +408,110 @@ async fn commands_send_frames_and_report_unknown_connections() {
         .expect_err("1005 is reserved");
     assert!(error.to_string().contains("1005"), "{error}");
 }
+
+#[tokio::test]
+async fn frames_sent_to_an_accepted_connection_before_its_upgrade_are_delivered() {
+    use sockscope::engine::approvals::ApprovalDecision;
+    let mut server = TestServer::start(&script(
+        "const socket = websocket('s');
+         const members = kv('members').allow('get', 'set');
+         socket.on('connect', async (ctx) => {
+           for await (const id of members.keys()) await socket.send(id, 'joined:' + ctx.req.query.name[0]);
+           await members.set(ctx.req.connectionId, {});
+         });",
+    ))
+    .await;
+    server
+        .engine
+        .execute(Command::SetHoldConnections(true))
+        .await
+        .expect("hold");
+    let url = server.url("/?name=ann");
+    let ann = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
+    let held = server
+        .wait_for("ann held", |event| {
+            matches!(event, Event::ApprovalPending { .. })
+        })
+        .await;
+    let Event::ApprovalPending {
+        pending: ann_pending,
+    } = held.as_ref()
+    else {
+        unreachable!()
+    };
+    let ann_id = ann_pending.connection_id;
+
+    // Bob's connect handler sends to ann, who is accepted but not upgraded yet.
+    let url = server.url("/?name=bob");
+    let bob = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
+    let held = server
+        .wait_for("bob held", |event| {
+            matches!(event, Event::ApprovalPending { .. })
+        })
+        .await;
+    let Event::ApprovalPending {
+        pending: bob_pending,
+    } = held.as_ref()
+    else {
+        unreachable!()
+    };
+    let bob_id = bob_pending.connection_id;
+
+    for connection_id in [ann_id, bob_id] {
+        server
+            .engine
+            .execute(Command::ResolveApproval {
+                connection_id,
+                decision: ApprovalDecision::Accept,
+            })
+            .await
+            .expect("accept");
+    }
+    let (mut ann, _) = ann.await.expect("join").expect("ann upgraded");
+    bob.await.expect("join").expect("bob upgraded");
+    assert_eq!(recv_text(&mut ann).await, "joined:bob");
+}
+
+#[tokio::test]
+async fn held_connections_can_be_denied_and_time_out() {
+    use sockscope::engine::approvals::ApprovalDecision;
+    let mut server = TestServer::start_with(
+        &script("websocket('s').on('connect', () => {});"),
+        |config| {
+            config.limits.approval_timeout = Duration::from_millis(300);
+        },
+    )
+    .await;
+    server
+        .engine
+        .execute(Command::SetHoldConnections(true))
+        .await
+        .expect("hold");
+    let url = server.url("/");
+    let denied = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
+    let held = server
+        .wait_for("held", |event| {
+            matches!(event, Event::ApprovalPending { .. })
+        })
+        .await;
+    let Event::ApprovalPending { pending } = held.as_ref() else {
+        unreachable!()
+    };
+    server
+        .engine
+        .execute(Command::ResolveApproval {
+            connection_id: pending.connection_id,
+            decision: ApprovalDecision::Deny("not today".into()),
+        })
+        .await
+        .expect("deny");
+    match denied.await.expect("join") {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401)
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
+    // Nobody decides: denied after the timeout.
+    assert_eq!(server.refused_status("/").await, 401);
+    assert!(server.engine.pending_approvals().is_empty());
+}

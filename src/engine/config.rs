@@ -87,6 +87,9 @@ pub struct EngineConfig {
     pub limits: Limits,
     /// Reload the script when its file changes on disk.
     pub watch_script: bool,
+    /// Start even if the script fails to load (the GUI shows the error and
+    /// waits for a fix); otherwise a broken script is a start error.
+    pub start_with_broken_script: bool,
     /// How far a lossy bus subscriber may lag before it loses events.
     pub bus_capacity: usize,
 }
@@ -101,6 +104,7 @@ impl EngineConfig {
             kv: KvLocation::Memory,
             limits: Limits::default(),
             watch_script: false,
+            start_with_broken_script: false,
             bus_capacity: 65_536,
         }
     }

@@ -190,7 +190,7 @@ where
             // RFC 6455 §1.4: data after a close frame is discarded.
             continue;
         }
-        live.traffic.record_in(payload.len_bytes());
+        shared.registry.record_in(live, payload.len_bytes());
         if shared.bus.is_observed() {
             shared.bus.publish(Event::FrameIn {
                 connection_id: live.connection_id,
@@ -255,7 +255,7 @@ async fn write_loop<S>(
         let batch = async {
             let mut next = Some(first);
             while let Some(payload) = next {
-                live.traffic.record_out(payload.len_bytes());
+                shared.registry.record_out(&live, payload.len_bytes());
                 if observed() {
                     shared.bus.publish(Event::FrameOut {
                         connection_id: live.connection_id,

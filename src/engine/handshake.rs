@@ -181,7 +181,12 @@ async fn handle_request(
         return Ok(refusal.publish(&shared, StatusCode::SERVICE_UNAVAILABLE, reason));
     }
 
-    match shared.script.connect(connection_id, query.clone()).await {
+    let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
+    let verdict = shared
+        .script
+        .connect(connection_id, query.clone(), outbound.clone())
+        .await;
+    match verdict {
         ConnectVerdict::Accept => {}
         ConnectVerdict::Deny => {
             let reason = "denied by the connect handler (ctx.res.success = false)".to_owned();
@@ -218,11 +223,9 @@ async fn handle_request(
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     shared.open_connections.fetch_add(1, Ordering::AcqRel);
-    // The connection is live for scripts, the registry and subscribers
-    // before the client sees 101: a client that connects a second socket the
-    // moment its first is accepted (a replay, a fast test) must be able to
-    // receive the broadcast that second connect triggers.
-    let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
+    // The connection is in the registry and announced before the client
+    // sees 101, so subscribers (the recorder) see it opened before any frame
+    // a second client's connect sends it.
     let live = Arc::new(LiveConnection {
         connection_id,
         remote_addr,
@@ -230,9 +233,8 @@ async fn handle_request(
         query,
         connected_at: Utc::now(),
         traffic: TrafficCounters::default(),
-        outbound: outbound.clone(),
+        outbound,
     });
-    shared.script.opened(connection_id, outbound).await;
     shared.registry.insert(Arc::clone(&live));
     shared.bus.publish(Event::ConnectionOpened {
         connection_id,

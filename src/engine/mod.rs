@@ -120,15 +120,19 @@ impl EngineHandle {
             kv.clone(),
             bus.clone(),
         )?;
-        if let Err(failure) = script
+        let initial_failure = match script
             .load(script_module_name(&config.script_path), source)
             .await
         {
-            return Err(EngineError::ScriptLoad {
-                path: config.script_path.clone(),
-                failure,
-            });
-        }
+            Ok(_) => None,
+            Err(failure) if config.start_with_broken_script => Some(failure),
+            Err(failure) => {
+                return Err(EngineError::ScriptLoad {
+                    path: config.script_path.clone(),
+                    failure,
+                });
+            }
+        };
 
         let websocket_config = WebSocketConfig::default()
             .max_message_size(Some(config.limits.max_message_bytes))
@@ -145,6 +149,7 @@ impl EngineHandle {
             connection_tasks: TaskTracker::new(),
             open_connections: AtomicUsize::new(0),
             websocket_config,
+            script_failure: parking_lot::Mutex::new(initial_failure.clone()),
         });
         tokio::spawn(server::accept_loop(Arc::clone(&shared), listener));
         if shared.config.watch_script {
@@ -154,6 +159,13 @@ impl EngineHandle {
             tokio::spawn(watch::watch_script(handle));
         }
         shared.bus.publish(Event::Listening { local_addr });
+        if let Some(failure) = initial_failure {
+            shared.bus.publish(Event::ScriptReloadFailed {
+                path: shared.config.script_path.display().to_string(),
+                failure,
+                at: Utc::now(),
+            });
+        }
         Ok(Self { shared })
     }
 
@@ -185,6 +197,24 @@ impl EngineHandle {
     /// Live connections, oldest first.
     pub fn connections(&self) -> Vec<ConnectionSnapshot> {
         self.shared.registry.snapshot()
+    }
+
+    /// Why the current script failed to load, if its last load failed (the
+    /// previous handlers, if any, are still running).
+    pub fn script_failure(&self) -> Option<ScriptFailure> {
+        self.shared.script_failure.lock().clone()
+    }
+
+    /// Traffic of every live connection (cheap; for periodic refresh).
+    pub fn traffic(
+        &self,
+    ) -> std::collections::HashMap<events::ConnectionId, registry::TrafficSnapshot> {
+        self.shared.registry.traffic()
+    }
+
+    /// Frames and bytes over all connections since the engine started.
+    pub fn totals(&self) -> registry::TrafficSnapshot {
+        self.shared.registry.totals()
     }
 
     /// Connections waiting for approval, oldest first.
@@ -285,12 +315,13 @@ impl EngineHandle {
                 }
             })?,
         };
-        match self
+        let loaded = self
             .shared
             .script
             .load(script_module_name(path), source)
-            .await
-        {
+            .await;
+        *self.shared.script_failure.lock() = loaded.as_ref().err().cloned();
+        match loaded {
             Ok(_) => {
                 self.shared.bus.publish(Event::ScriptReloaded {
                     path: shown_path,

@@ -98,10 +98,11 @@ pub struct ConnectionSnapshot {
     pub traffic: TrafficSnapshot,
 }
 
-/// All live connections.
+/// All live connections, plus traffic totals over every connection ever.
 #[derive(Clone, Default)]
 pub struct Registry {
     connections: Arc<RwLock<HashMap<ConnectionId, Arc<LiveConnection>>>>,
+    totals: Arc<TrafficCounters>,
 }
 
 impl Registry {
@@ -150,6 +151,33 @@ impl Registry {
             .collect();
         snapshots.sort_by_key(|snapshot| (snapshot.connected_at, snapshot.connection_id));
         snapshots
+    }
+
+    /// Traffic of every live connection, without copying paths and queries
+    /// (cheap enough to poll for thousands of connections).
+    pub fn traffic(&self) -> HashMap<ConnectionId, TrafficSnapshot> {
+        self.connections
+            .read()
+            .iter()
+            .map(|(connection_id, connection)| (*connection_id, connection.traffic.snapshot()))
+            .collect()
+    }
+
+    /// Frames and bytes over all connections since the engine started.
+    pub fn totals(&self) -> TrafficSnapshot {
+        self.totals.snapshot()
+    }
+
+    /// Counts a frame read from `connection`, in its counters and the totals.
+    pub fn record_in(&self, connection: &LiveConnection, size_bytes: usize) {
+        connection.traffic.record_in(size_bytes);
+        self.totals.record_in(size_bytes);
+    }
+
+    /// Counts a frame written to `connection`, in its counters and the totals.
+    pub fn record_out(&self, connection: &LiveConnection, size_bytes: usize) {
+        connection.traffic.record_out(size_bytes);
+        self.totals.record_out(size_bytes);
     }
 
     /// Every live connection's handle (for shutdown).

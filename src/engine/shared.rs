@@ -30,4 +30,6 @@ pub(crate) struct EngineShared {
     /// the connection (the registry only holds upgraded ones).
     pub open_connections: AtomicUsize,
     pub websocket_config: WebSocketConfig,
+    /// Why the last load of the script failed, while it stays failed.
+    pub script_failure: parking_lot::Mutex<Option<super::events::ScriptFailure>>,
 }

@@ -44,11 +44,8 @@ enum ScriptJob {
     Connect {
         connection_id: ConnectionId,
         query: Query,
-        reply: oneshot::Sender<ConnectVerdict>,
-    },
-    Opened {
-        connection_id: ConnectionId,
         outbound: Outbound,
+        reply: oneshot::Sender<ConnectVerdict>,
     },
     Message {
         connection_id: ConnectionId,
@@ -145,12 +142,20 @@ impl ScriptHost {
         }
     }
 
-    /// Runs the connect chain for a client that wants to upgrade.
-    pub async fn connect(&self, connection_id: ConnectionId, query: Query) -> ConnectVerdict {
+    /// Runs the connect chain for a client that wants to upgrade. If it
+    /// accepts, `outbound` becomes reachable by `socket.send` at once: frames
+    /// sent before the upgrade completes are written right after it.
+    pub async fn connect(
+        &self,
+        connection_id: ConnectionId,
+        query: Query,
+        outbound: Outbound,
+    ) -> ConnectVerdict {
         let (reply, verdict) = oneshot::channel();
         let job = ScriptJob::Connect {
             connection_id,
             query,
+            outbound,
             reply,
         };
         if self.jobs.send(job).await.is_err() {
@@ -159,17 +164,6 @@ impl ScriptHost {
         verdict
             .await
             .unwrap_or_else(|_| ConnectVerdict::Failed(engine_stopped()))
-    }
-
-    /// Makes an upgraded connection reachable by `socket.send`.
-    pub async fn opened(&self, connection_id: ConnectionId, outbound: Outbound) {
-        let _ = self
-            .jobs
-            .send(ScriptJob::Opened {
-                connection_id,
-                outbound,
-            })
-            .await;
     }
 
     /// Queues a message for the message chain; waits only when the queue is
@@ -244,6 +238,7 @@ fn run_jobs(
             ScriptJob::Connect {
                 connection_id,
                 query,
+                outbound,
                 reply,
             } => {
                 let (result, rejections) =
@@ -252,7 +247,10 @@ fn run_jobs(
                     report(Some(connection_id), Some(HandlerKind::Connect), failure);
                 }
                 let verdict = match result {
-                    Ok(true) => ConnectVerdict::Accept,
+                    Ok(true) => {
+                        host.borrow_mut().outbound.insert(connection_id, outbound);
+                        ConnectVerdict::Accept
+                    }
                     Ok(false) => ConnectVerdict::Deny,
                     Err(failure) => {
                         report(
@@ -264,12 +262,6 @@ fn run_jobs(
                     }
                 };
                 let _ = reply.send(verdict);
-            }
-            ScriptJob::Opened {
-                connection_id,
-                outbound,
-            } => {
-                host.borrow_mut().outbound.insert(connection_id, outbound);
             }
             ScriptJob::Message {
                 connection_id,

@@ -1,0 +1,124 @@
+//! The rearrangeable layout: panes in egui_tiles tabs, remembered between runs.
+
+use egui_tiles::{Behavior, SimplificationOptions, TileId, Tiles, Tree, UiResponse};
+
+use super::state::AppState;
+use crate::ui::panels::Panels;
+
+/// One dockable panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Pane {
+    /// Live and closed connections.
+    Connections,
+    /// Every frame and lifecycle event.
+    Messages,
+    /// The kv store.
+    Kv,
+    /// The handler script.
+    Script,
+    /// Held connections.
+    Approvals,
+    /// Built-in test clients.
+    Clients,
+    /// Console output and errors.
+    Log,
+    /// Rates over time.
+    Plot,
+}
+
+/// The layout a new user sees: connections and tools on the left, the
+/// timeline and the rest on the right.
+pub fn default_tree() -> Tree<Pane> {
+    let mut tiles = Tiles::default();
+    let left: Vec<TileId> = [Pane::Connections, Pane::Clients, Pane::Approvals]
+        .into_iter()
+        .map(|pane| tiles.insert_pane(pane))
+        .collect();
+    let right: Vec<TileId> = [
+        Pane::Messages,
+        Pane::Kv,
+        Pane::Script,
+        Pane::Log,
+        Pane::Plot,
+    ]
+    .into_iter()
+    .map(|pane| tiles.insert_pane(pane))
+    .collect();
+    let left = tiles.insert_tab_tile(left);
+    let right = tiles.insert_tab_tile(right);
+    let root = tiles.insert_horizontal_tile(vec![left, right]);
+    Tree::new(egui::Id::unique("sockscope_layout"), root, tiles)
+}
+
+/// Draws panes with access to the app state.
+pub struct PaneBehavior<'a> {
+    /// Shared state.
+    pub state: &'a mut AppState,
+    /// Per-panel UI state.
+    pub panels: &'a mut Panels,
+}
+
+impl Behavior<Pane> for PaneBehavior<'_> {
+    fn pane_ui(&mut self, ui: &mut egui::Ui, _tile_id: TileId, pane: &mut Pane) -> UiResponse {
+        egui::Frame::new().inner_margin(6.0).show(ui, |ui| {
+            let panels = &mut *self.panels;
+            let state = &mut *self.state;
+            match pane {
+                Pane::Connections => panels.connections.ui(ui, state),
+                Pane::Messages => panels.messages.ui(ui, state),
+                Pane::Kv => panels.kv.ui(ui, state),
+                Pane::Script => panels.script.ui(ui, state),
+                Pane::Approvals => panels.approvals.ui(ui, state),
+                Pane::Clients => panels.clients.ui(ui, state),
+                Pane::Log => panels.log.ui(ui, state),
+                Pane::Plot => crate::ui::panels::plot::ui(ui, state),
+            }
+        });
+        UiResponse::None
+    }
+
+    fn tab_title_for_pane(&mut self, pane: &Pane) -> egui::WidgetText {
+        match pane {
+            Pane::Connections => {
+                format!("Connections ({})", self.state.connections.open_count()).into()
+            }
+            Pane::Messages => "Messages".into(),
+            Pane::Kv => "KV".into(),
+            Pane::Script => match (&self.state.script.failure, self.state.script.is_dirty()) {
+                (Some(_), _) => egui::RichText::new("Script (error)")
+                    .color(egui::Color32::LIGHT_RED)
+                    .into(),
+                (None, true) => "Script (unsaved)".into(),
+                (None, false) => "Script".into(),
+            },
+            Pane::Approvals => match self
+                .state
+                .engine
+                .as_ref()
+                .map(|engine| engine.pending_approvals().len())
+            {
+                Some(waiting) if waiting > 0 => {
+                    egui::RichText::new(format!("Approvals ({waiting} waiting)"))
+                        .color(egui::Color32::YELLOW)
+                        .into()
+                }
+                _ => "Approvals".into(),
+            },
+            Pane::Clients => format!("Clients ({})", self.state.clients.len()).into(),
+            Pane::Log => match self.state.logs.unseen_errors() {
+                0 => "Log".into(),
+                errors => egui::RichText::new(format!("Log ({errors} errors)"))
+                    .color(egui::Color32::LIGHT_RED)
+                    .into(),
+            },
+            Pane::Plot => "Plot".into(),
+        }
+    }
+
+    fn simplification_options(&self) -> SimplificationOptions {
+        SimplificationOptions {
+            all_panes_must_have_tabs: true,
+            ..SimplificationOptions::default()
+        }
+    }
+}

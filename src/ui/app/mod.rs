@@ -1,0 +1,137 @@
+//! The eframe application: owns the state, the layout and the panels.
+
+pub mod layout;
+pub mod logic;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::engine::config::EngineConfig;
+use crate::ui::panels::{self, Panels};
+use layout::{Pane, PaneBehavior, default_tree};
+use logic::{INGEST_BUDGET, Ingest};
+use state::{AppState, Settings, UiMessage};
+
+const SETTINGS_KEY: &str = "sockscope_settings";
+const LAYOUT_KEY: &str = "sockscope_layout";
+
+/// How long notices stay at the bottom of the window.
+const NOTICE_LIFETIME: Duration = Duration::from_secs(8);
+
+/// The sockscope window.
+pub struct SockscopeApp {
+    /// Shared state (public for tests that drive the app).
+    pub state: AppState,
+    ingest: Ingest,
+    messages: mpsc::UnboundedReceiver<UiMessage>,
+    panels: Panels,
+    tree: egui_tiles::Tree<Pane>,
+    applied_dark_theme: Option<bool>,
+}
+
+impl SockscopeApp {
+    /// Creates the app and starts the engine described by `engine_config`
+    /// on `runtime`.
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        runtime: tokio::runtime::Handle,
+        engine_config: EngineConfig,
+    ) -> Self {
+        let mut settings: Settings = cc
+            .storage
+            .and_then(|storage| eframe::get_value(storage, SETTINGS_KEY))
+            .unwrap_or_default();
+        settings.bind = engine_config.bind.to_string();
+        settings.port = engine_config.port;
+        let tree = cc
+            .storage
+            .and_then(|storage| eframe::get_value(storage, LAYOUT_KEY))
+            .unwrap_or_else(default_tree);
+        let (sender, messages) = mpsc::unbounded_channel();
+        let egui_ctx = cc.egui_ctx.clone();
+        let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || egui_ctx.request_repaint());
+        let mut state = AppState::new(runtime, repaint, engine_config, settings, sender);
+        state.load_script_file();
+        state.start_engine();
+        Self {
+            state,
+            ingest: Ingest::default(),
+            messages,
+            panels: Panels::default(),
+            tree,
+            applied_dark_theme: None,
+        }
+    }
+
+    /// Puts back the default layout (all panels, default places).
+    pub fn reset_layout(&mut self) {
+        self.tree = default_tree();
+    }
+}
+
+impl eframe::App for SockscopeApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        while let Ok(message) = self.messages.try_recv() {
+            self.state.apply_message(message, &mut self.ingest);
+        }
+        let has_more = self.state.ingest_events(&mut self.ingest, INGEST_BUDGET);
+        let now = Instant::now();
+        self.state.refresh_periodic(&mut self.ingest, now);
+        for client in &mut self.state.clients {
+            client.drain();
+        }
+        self.state
+            .notices
+            .retain(|notice| now.duration_since(notice.at) < NOTICE_LIFETIME);
+        if has_more {
+            ctx.request_repaint();
+        } else if self.state.kv.is_animating(now) {
+            ctx.request_repaint_after(Duration::from_millis(50));
+        } else if self.state.engine.is_some() {
+            // Durations, rates and waiting times tick even without traffic.
+            ctx.request_repaint_after(Duration::from_secs(1));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        if self.applied_dark_theme != Some(self.state.settings.is_dark) {
+            let theme = if self.state.settings.is_dark {
+                egui::Theme::Dark
+            } else {
+                egui::Theme::Light
+            };
+            ui.ctx().set_theme(theme);
+            self.applied_dark_theme = Some(self.state.settings.is_dark);
+        }
+        let save_shortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::S);
+        if ui
+            .ctx()
+            .input_mut(|input| input.consume_shortcut(&save_shortcut))
+        {
+            self.state.save_script();
+        }
+        let mut reset_layout = false;
+        egui::Panel::top("server_bar").show(ui, |ui| {
+            reset_layout = panels::server_bar::ui(ui, &mut self.state, &mut self.panels.server_bar);
+        });
+        egui::Panel::bottom("notices").show(ui, |ui| panels::notices_ui(ui, &self.state));
+        egui::CentralPanel::default().show(ui, |ui| {
+            let mut behavior = PaneBehavior {
+                state: &mut self.state,
+                panels: &mut self.panels,
+            };
+            self.tree.ui(&mut behavior, ui);
+        });
+        if reset_layout {
+            self.reset_layout();
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.state.settings);
+        eframe::set_value(storage, LAYOUT_KEY, &self.tree);
+    }
+}

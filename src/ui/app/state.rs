@@ -1,0 +1,251 @@
+//! Everything the panels read and change, plus the channel that brings
+//! results of background work (engine start, commands, file I/O) back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::engine::EngineHandle;
+use crate::engine::command::Command;
+use crate::engine::config::EngineConfig;
+use crate::engine::events::{ConnectionId, ScriptFailure};
+use crate::ui::model::connections::Connections;
+use crate::ui::model::kv_view::KvView;
+use crate::ui::model::logs::Logs;
+use crate::ui::model::rates::Rates;
+use crate::ui::model::timeline::{Timeline, TimelineLimits};
+use crate::ui::test_client::TestClient;
+
+/// Settings of the window. The theme is kept between runs; the server's
+/// address and script come from the command line each time, so that
+/// `sockscope` always starts the way its flags (or defaults) say.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Listen address (as typed in the server bar).
+    #[serde(skip)]
+    pub bind: String,
+    /// Listen port (0 = any free).
+    #[serde(skip)]
+    pub port: u16,
+    /// Script opened in this run, if not the one from the command line.
+    #[serde(skip)]
+    pub script_path: Option<PathBuf>,
+    /// Dark (true) or light theme.
+    pub is_dark: bool,
+    /// Seconds a held connection waits for a decision.
+    pub approval_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1".to_owned(),
+            port: 4001,
+            script_path: None,
+            is_dark: true,
+            approval_timeout_secs: 60,
+        }
+    }
+}
+
+/// Where the embedded server stands.
+#[derive(Clone, Debug)]
+pub enum ServerStatus {
+    /// Start requested.
+    Starting,
+    /// Accepting connections.
+    Running,
+    /// Stopped by the user.
+    Stopped,
+    /// Start failed, with the reason.
+    Failed(String),
+}
+
+/// Results of background work, delivered to the UI thread.
+pub enum UiMessage {
+    /// The engine started (or failed to).
+    EngineStarted(Result<EngineHandle, String>),
+    /// The engine finished shutting down.
+    EngineStopped,
+    /// A command finished.
+    CommandDone {
+        /// What the user asked for, in words.
+        what: String,
+        /// Outcome.
+        result: Result<(), String>,
+    },
+    /// The kv store names were read.
+    KvStores(Result<Vec<String>, String>),
+    /// A store's entries were read.
+    KvEntries {
+        /// The store.
+        store: String,
+        /// Its entries.
+        result: Result<Vec<(String, String)>, String>,
+    },
+    /// The script file was read from disk.
+    ScriptRead(Result<String, String>),
+    /// The script file was written.
+    ScriptSaved(Result<(), String>),
+    /// A native file dialog picked a script (or failed).
+    ScriptPicked(Result<Option<PathBuf>, String>),
+}
+
+/// A short message at the bottom of the window.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    /// Text.
+    pub text: String,
+    /// Whether it reports a failure.
+    pub is_error: bool,
+    /// When it was posted.
+    pub at: Instant,
+}
+
+/// The script editor's buffer and status.
+#[derive(Default)]
+pub struct ScriptEditor {
+    /// Buffer.
+    pub text: String,
+    /// What is on disk (to know whether the buffer is dirty).
+    pub saved_text: String,
+    /// The latest failure to load, if the script is broken.
+    pub failure: Option<ScriptFailure>,
+    /// The latest error a handler threw while running.
+    pub runtime_error: Option<ScriptFailure>,
+    /// When the last successful (re)load happened.
+    pub loaded_at: Option<DateTime<Utc>>,
+    /// A path typed by the user (fallback when no file dialog is available).
+    pub path_input: String,
+}
+
+impl ScriptEditor {
+    /// Whether the buffer differs from the file.
+    pub fn is_dirty(&self) -> bool {
+        self.text != self.saved_text
+    }
+}
+
+/// State shared by all panels.
+pub struct AppState {
+    /// The tokio runtime everything async runs on.
+    pub runtime: tokio::runtime::Handle,
+    /// Wakes the UI from other threads.
+    pub repaint: Arc<dyn Fn() + Send + Sync>,
+    /// The running engine, if any.
+    pub engine: Option<EngineHandle>,
+    /// Engine configuration for the next start.
+    pub engine_config: EngineConfig,
+    /// Server status.
+    pub status: ServerStatus,
+    /// Persisted settings.
+    pub settings: Settings,
+    /// Every frame and lifecycle event.
+    pub timeline: Timeline,
+    /// Connections table.
+    pub connections: Connections,
+    /// Console and script errors.
+    pub logs: Logs,
+    /// Rates for the plot and the server bar.
+    pub rates: Rates,
+    /// KV panel data.
+    pub kv: KvView,
+    /// Script editor.
+    pub script: ScriptEditor,
+    /// Built-in test clients.
+    pub clients: Vec<TestClient>,
+    /// Clients created so far (for labels).
+    pub clients_created: usize,
+    /// Connection selected in the Connections table.
+    pub selected_connection: Option<ConnectionId>,
+    /// Messages at the bottom of the window.
+    pub notices: Vec<Notice>,
+    /// Events the display lost because it fell behind (total).
+    pub missed_events: u64,
+    messages: mpsc::UnboundedSender<UiMessage>,
+}
+
+impl AppState {
+    /// Fresh state; `messages` is where background work reports.
+    pub fn new(
+        runtime: tokio::runtime::Handle,
+        repaint: Arc<dyn Fn() + Send + Sync>,
+        engine_config: EngineConfig,
+        settings: Settings,
+        messages: mpsc::UnboundedSender<UiMessage>,
+    ) -> Self {
+        Self {
+            runtime,
+            repaint,
+            engine: None,
+            engine_config,
+            status: ServerStatus::Stopped,
+            settings,
+            timeline: Timeline::new(TimelineLimits::default()),
+            connections: Connections::default(),
+            logs: Logs::default(),
+            rates: Rates::default(),
+            kv: KvView::default(),
+            script: ScriptEditor::default(),
+            clients: Vec::new(),
+            clients_created: 0,
+            selected_connection: None,
+            notices: Vec::new(),
+            missed_events: 0,
+            messages,
+        }
+    }
+
+    /// Runs `work` on the runtime and delivers its message to the UI.
+    pub fn spawn<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = UiMessage> + Send + 'static,
+    {
+        let messages = self.messages.clone();
+        let repaint = Arc::clone(&self.repaint);
+        self.runtime.spawn(async move {
+            let _ = messages.send(work.await);
+            repaint();
+        });
+    }
+
+    /// Sends a command to the engine; `what` names it in the result notice.
+    pub fn command(&mut self, what: impl Into<String>, command: Command) {
+        let what = what.into();
+        let Some(engine) = self.engine.clone() else {
+            self.notify(format!("{what}: the server is not running"), true);
+            return;
+        };
+        self.spawn(async move {
+            let result = engine
+                .execute(command)
+                .await
+                .map_err(|error| format!("{error:#}"));
+            UiMessage::CommandDone { what, result }
+        });
+    }
+
+    /// Shows a notice at the bottom of the window.
+    pub fn notify(&mut self, text: impl Into<String>, is_error: bool) {
+        self.notices.push(Notice {
+            text: text.into(),
+            is_error,
+            at: Instant::now(),
+        });
+        if self.notices.len() > 5 {
+            self.notices.remove(0);
+        }
+    }
+
+    /// The URL of the running server, or of the configured one.
+    pub fn server_url(&self) -> String {
+        match &self.engine {
+            Some(engine) => engine.url(),
+            None => format!("ws://{}:{}", self.settings.bind, self.settings.port),
+        }
+    }
+}

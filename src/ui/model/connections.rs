@@ -1,0 +1,227 @@
+//! The Connections table: live ones from events, closed and denied ones kept
+//! (greyed) until cleared, traffic refreshed from the engine periodically.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::events::{ClosedBy, ConnectionId};
+use crate::engine::query::{Query, format_query};
+use crate::engine::registry::TrafficSnapshot;
+
+/// How a connection stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Upgraded and open.
+    Open,
+    /// Ended.
+    Closed {
+        /// When.
+        at: DateTime<Utc>,
+        /// Close code, if a close frame was exchanged.
+        code: Option<u16>,
+        /// Who ended it.
+        by: ClosedBy,
+        /// Close reason or error.
+        reason: String,
+    },
+    /// Refused before the upgrade.
+    Denied {
+        /// HTTP status sent.
+        status: u16,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One row of the table.
+#[derive(Clone, Debug)]
+pub struct ConnectionRow {
+    /// Server id.
+    pub connection_id: ConnectionId,
+    /// Client address.
+    pub remote_addr: SocketAddr,
+    /// Request path.
+    pub path: String,
+    /// Query string as the client sent it (re-encoded).
+    pub query_text: String,
+    /// Parsed query.
+    pub query: Query,
+    /// When it connected (or was refused).
+    pub connected_at: DateTime<Utc>,
+    /// Open, closed or denied.
+    pub state: ConnectionState,
+    /// Latest traffic figures.
+    pub traffic: TrafficSnapshot,
+}
+
+impl ConnectionRow {
+    /// Whether the connection is still open.
+    pub fn is_open(&self) -> bool {
+        self.state == ConnectionState::Open
+    }
+
+    /// How long it was (or has been) connected, at `now`.
+    pub fn connected_for(&self, now: DateTime<Utc>) -> chrono::Duration {
+        match &self.state {
+            ConnectionState::Closed { at, .. } => *at - self.connected_at,
+            ConnectionState::Denied { .. } => chrono::Duration::zero(),
+            ConnectionState::Open => now - self.connected_at,
+        }
+    }
+}
+
+/// All rows, in arrival order.
+#[derive(Default)]
+pub struct Connections {
+    rows: Vec<ConnectionRow>,
+    index: HashMap<ConnectionId, usize>,
+}
+
+impl Connections {
+    /// Adds an opened connection.
+    pub fn opened(
+        &mut self,
+        connection_id: ConnectionId,
+        remote_addr: SocketAddr,
+        path: String,
+        query: Query,
+        at: DateTime<Utc>,
+    ) {
+        self.insert(ConnectionRow {
+            connection_id,
+            remote_addr,
+            path,
+            query_text: format_query(&query),
+            query,
+            connected_at: at,
+            state: ConnectionState::Open,
+            traffic: TrafficSnapshot::default(),
+        });
+    }
+
+    /// Adds a refused connection.
+    #[allow(clippy::too_many_arguments)]
+    pub fn denied(
+        &mut self,
+        connection_id: ConnectionId,
+        remote_addr: SocketAddr,
+        path: String,
+        query: Query,
+        at: DateTime<Utc>,
+        status: u16,
+        reason: String,
+    ) {
+        self.insert(ConnectionRow {
+            connection_id,
+            remote_addr,
+            path,
+            query_text: format_query(&query),
+            query,
+            connected_at: at,
+            state: ConnectionState::Denied { status, reason },
+            traffic: TrafficSnapshot::default(),
+        });
+    }
+
+    fn insert(&mut self, row: ConnectionRow) {
+        self.index.insert(row.connection_id, self.rows.len());
+        self.rows.push(row);
+    }
+
+    /// Marks a connection closed (it stays listed).
+    pub fn closed(
+        &mut self,
+        connection_id: ConnectionId,
+        at: DateTime<Utc>,
+        code: Option<u16>,
+        by: ClosedBy,
+        reason: String,
+    ) {
+        if let Some(row) = self
+            .index
+            .get(&connection_id)
+            .and_then(|&index| self.rows.get_mut(index))
+        {
+            row.state = ConnectionState::Closed {
+                at,
+                code,
+                by,
+                reason,
+            };
+        }
+    }
+
+    /// Updates traffic figures of open connections.
+    pub fn refresh_traffic(&mut self, traffic: &HashMap<ConnectionId, TrafficSnapshot>) {
+        for (connection_id, snapshot) in traffic {
+            if let Some(row) = self
+                .index
+                .get(connection_id)
+                .and_then(|&index| self.rows.get_mut(index))
+            {
+                row.traffic = *snapshot;
+            }
+        }
+    }
+
+    /// Removes closed and denied rows.
+    pub fn clear_ended(&mut self) {
+        self.rows.retain(ConnectionRow::is_open);
+        self.index = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(index, row)| (row.connection_id, index))
+            .collect();
+    }
+
+    /// All rows, in arrival order.
+    pub fn rows(&self) -> &[ConnectionRow] {
+        &self.rows
+    }
+
+    /// A row by id.
+    pub fn get(&self, connection_id: &ConnectionId) -> Option<&ConnectionRow> {
+        self.index
+            .get(connection_id)
+            .and_then(|&index| self.rows.get(index))
+    }
+
+    /// Open connections.
+    pub fn open_count(&self) -> usize {
+        self.rows.iter().filter(|row| row.is_open()).count()
+    }
+
+    /// Rows that ended (closed or denied).
+    pub fn ended_count(&self) -> usize {
+        self.rows.len() - self.open_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_rows_stay_until_cleared() {
+        let mut connections = Connections::default();
+        let addr: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+        let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        connections.opened(first, addr, "/".into(), Query::new(), Utc::now());
+        connections.opened(second, addr, "/".into(), Query::new(), Utc::now());
+        connections.closed(
+            first,
+            Utc::now(),
+            Some(1000),
+            ClosedBy::Client,
+            String::new(),
+        );
+        assert_eq!((connections.rows().len(), connections.open_count()), (2, 1));
+        connections.clear_ended();
+        assert_eq!(connections.rows().len(), 1);
+        assert!(connections.get(&second).is_some_and(ConnectionRow::is_open));
+        assert!(connections.get(&first).is_none());
+    }
+}

@@ -1,0 +1,140 @@
+//! What the KV panel shows: the stores, the selected store's entries, and
+//! which keys handlers changed recently (highlighted as they happen).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::engine::events::KvChange;
+
+/// How long a changed key stays highlighted.
+pub const HIGHLIGHT_FOR: Duration = Duration::from_secs(3);
+
+/// The panel's data.
+#[derive(Default)]
+pub struct KvView {
+    stores: Vec<String>,
+    selected_store: Option<String>,
+    entries: BTreeMap<String, Arc<str>>,
+    changed_at: HashMap<(String, String), Instant>,
+    /// The last load failed with this message.
+    pub load_error: Option<String>,
+}
+
+impl KvView {
+    /// Replaces the list of stores (from a load).
+    pub fn set_stores(&mut self, stores: Vec<String>) {
+        self.stores = stores;
+        self.stores.sort();
+        if self.selected_store.is_none() {
+            self.selected_store = self.stores.first().cloned();
+        }
+    }
+
+    /// Replaces the selected store's entries (from a load).
+    pub fn set_entries(&mut self, store: &str, entries: Vec<(String, String)>) {
+        if self.selected_store.as_deref() == Some(store) {
+            self.entries = entries
+                .into_iter()
+                .map(|(key, value)| (key, Arc::from(value)))
+                .collect();
+        }
+    }
+
+    /// Applies a change reported by the engine.
+    pub fn apply(&mut self, store: &str, key: &str, change: &KvChange, now: Instant) {
+        if let Err(position) = self
+            .stores
+            .binary_search_by(|known| known.as_str().cmp(store))
+        {
+            self.stores.insert(position, store.to_owned());
+            if self.selected_store.is_none() {
+                self.selected_store = Some(store.to_owned());
+            }
+        }
+        self.changed_at
+            .insert((store.to_owned(), key.to_owned()), now);
+        if self.selected_store.as_deref() != Some(store) {
+            return;
+        }
+        match change {
+            KvChange::Set(value) => {
+                self.entries.insert(key.to_owned(), Arc::clone(value));
+            }
+            KvChange::Deleted => {
+                self.entries.remove(key);
+            }
+        }
+    }
+
+    /// Selects a store; the caller loads its entries.
+    pub fn select_store(&mut self, store: &str) {
+        if self.selected_store.as_deref() != Some(store) {
+            self.selected_store = Some(store.to_owned());
+            self.entries.clear();
+        }
+    }
+
+    /// The selected store.
+    pub fn selected_store(&self) -> Option<&str> {
+        self.selected_store.as_deref()
+    }
+
+    /// Every store, sorted.
+    pub fn stores(&self) -> &[String] {
+        &self.stores
+    }
+
+    /// Entries of the selected store whose key starts with `prefix`, sorted.
+    pub fn entries_with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a Arc<str>)> + 'a {
+        self.entries
+            .range(prefix.to_owned()..)
+            .take_while(move |(key, _)| key.starts_with(prefix))
+    }
+
+    /// A value of the selected store.
+    pub fn value(&self, key: &str) -> Option<&Arc<str>> {
+        self.entries.get(key)
+    }
+
+    /// How strongly to highlight `key` (1 just changed → 0 after [`HIGHLIGHT_FOR`]).
+    pub fn highlight(&self, store: &str, key: &str, now: Instant) -> f32 {
+        self.changed_at
+            .get(&(store.to_owned(), key.to_owned()))
+            .map(|at| 1.0 - now.duration_since(*at).as_secs_f32() / HIGHLIGHT_FOR.as_secs_f32())
+            .unwrap_or(0.0)
+            .clamp(0.0, 1.0)
+    }
+
+    /// Whether any highlight is still fading (the panel must keep repainting).
+    pub fn is_animating(&mut self, now: Instant) -> bool {
+        self.changed_at
+            .retain(|_, at| now.duration_since(*at) < HIGHLIGHT_FOR);
+        !self.changed_at.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_update_the_selected_store_and_are_highlighted() {
+        let mut view = KvView::default();
+        let now = Instant::now();
+        view.apply("members", "b", &KvChange::Set("{\"n\":1}".into()), now);
+        view.apply("members", "a", &KvChange::Set("{}".into()), now);
+        view.apply("other", "x", &KvChange::Set("{}".into()), now);
+        assert_eq!(view.stores(), ["members", "other"]);
+        assert_eq!(view.selected_store(), Some("members"));
+        let keys: Vec<&String> = view.entries_with_prefix("").map(|(key, _)| key).collect();
+        assert_eq!(keys, ["a", "b"]);
+        assert!(view.highlight("members", "a", now) > 0.9);
+        view.apply("members", "a", &KvChange::Deleted, now);
+        assert!(view.value("a").is_none());
+        assert_eq!(view.highlight("members", "a", now + HIGHLIGHT_FOR), 0.0);
+    }
+}

@@ -1,0 +1,8 @@
+//! What the panels show, kept by the UI from engine events (no egui here).
+
+pub mod composer;
+pub mod connections;
+pub mod kv_view;
+pub mod logs;
+pub mod rates;
+pub mod timeline;

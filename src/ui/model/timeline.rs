@@ -1,0 +1,481 @@
+//! The Messages timeline: every frame and lifecycle event, bounded in memory,
+//! with a filter index that is updated incrementally as events arrive.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+
+use crate::engine::events::{ConnectionId, Payload};
+
+/// Which way a timeline row went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Direction {
+    /// Client → server.
+    In,
+    /// Server → client.
+    Out,
+    /// A lifecycle event (connect, deny, close, …).
+    Lifecycle,
+}
+
+/// What a row holds.
+#[derive(Clone, Debug)]
+pub enum EntryBody {
+    /// A data frame.
+    Frame(Payload),
+    /// A lifecycle event, described in words.
+    Lifecycle(Arc<str>),
+    /// The UI fell behind the engine and lost this many events here.
+    Missed(u64),
+}
+
+/// One timeline row.
+#[derive(Clone, Debug)]
+pub struct TimelineEntry {
+    /// Position in the whole history (never reused).
+    pub seq: u64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The connection, if any.
+    pub connection_id: Option<ConnectionId>,
+    /// Direction.
+    pub direction: Direction,
+    /// Content.
+    pub body: EntryBody,
+}
+
+impl TimelineEntry {
+    /// Payload size in bytes (0 for lifecycle rows).
+    pub fn size_bytes(&self) -> usize {
+        match &self.body {
+            EntryBody::Frame(payload) => payload.len_bytes(),
+            _ => 0,
+        }
+    }
+
+    /// Short kind label for the table.
+    pub fn kind_label(&self) -> &'static str {
+        match &self.body {
+            EntryBody::Frame(payload) => payload.kind(),
+            EntryBody::Lifecycle(_) => "event",
+            EntryBody::Missed(_) => "missed",
+        }
+    }
+
+    /// One-line preview of at most `max_chars` characters.
+    pub fn preview(&self, max_chars: usize) -> String {
+        match &self.body {
+            EntryBody::Frame(payload) => payload.preview(max_chars),
+            EntryBody::Lifecycle(description) => description.to_string(),
+            EntryBody::Missed(count) => {
+                format!("{count} events missed: the display fell behind the server")
+            }
+        }
+    }
+
+    fn searchable_text(&self) -> std::borrow::Cow<'_, str> {
+        match &self.body {
+            EntryBody::Frame(Payload::Text(text)) => std::borrow::Cow::Borrowed(text.as_str()),
+            EntryBody::Frame(Payload::Binary(bytes)) => String::from_utf8_lossy(bytes),
+            EntryBody::Lifecycle(description) => std::borrow::Cow::Borrowed(description),
+            EntryBody::Missed(_) => std::borrow::Cow::Borrowed(""),
+        }
+    }
+}
+
+/// Which directions to show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum DirectionFilter {
+    /// Everything.
+    #[default]
+    All,
+    /// Client → server frames only.
+    In,
+    /// Server → client frames only.
+    Out,
+    /// Frames in both directions, no lifecycle rows.
+    Frames,
+    /// Lifecycle rows only.
+    Lifecycle,
+}
+
+/// What the timeline shows.
+#[derive(Clone, Debug, Default)]
+pub struct TimelineFilter {
+    /// Only this connection.
+    pub connection_id: Option<ConnectionId>,
+    /// Only these directions.
+    pub direction: DirectionFilter,
+    /// Text the row must contain (or match, as a regex).
+    pub text: String,
+    /// Treat `text` as a regular expression.
+    pub is_regex: bool,
+}
+
+/// A filter ready to apply: the regex compiled once.
+struct CompiledFilter {
+    filter: TimelineFilter,
+    regex: Option<Regex>,
+    lowercase_text: String,
+}
+
+impl CompiledFilter {
+    fn new(filter: TimelineFilter) -> Result<Self, regex::Error> {
+        let regex = if filter.is_regex && !filter.text.is_empty() {
+            Some(Regex::new(&filter.text)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            lowercase_text: filter.text.to_lowercase(),
+            filter,
+            regex,
+        })
+    }
+
+    fn matches(&self, entry: &TimelineEntry) -> bool {
+        if matches!(entry.body, EntryBody::Missed(_)) {
+            // Losing events is always worth seeing.
+            return true;
+        }
+        if let Some(connection_id) = self.filter.connection_id {
+            if entry.connection_id != Some(connection_id) {
+                return false;
+            }
+        }
+        let direction_matches = match self.filter.direction {
+            DirectionFilter::All => true,
+            DirectionFilter::In => entry.direction == Direction::In,
+            DirectionFilter::Out => entry.direction == Direction::Out,
+            DirectionFilter::Frames => entry.direction != Direction::Lifecycle,
+            DirectionFilter::Lifecycle => entry.direction == Direction::Lifecycle,
+        };
+        if !direction_matches {
+            return false;
+        }
+        if self.filter.text.is_empty() {
+            return true;
+        }
+        let text = entry.searchable_text();
+        match &self.regex {
+            Some(regex) => regex.is_match(&text),
+            None => text.to_lowercase().contains(&self.lowercase_text),
+        }
+    }
+}
+
+/// Memory bounds of the history.
+#[derive(Clone, Copy, Debug)]
+pub struct TimelineLimits {
+    /// Rows kept.
+    pub max_entries: usize,
+    /// Payload bytes kept (frames share memory with the engine's events).
+    pub max_payload_bytes: usize,
+}
+
+impl Default for TimelineLimits {
+    fn default() -> Self {
+        Self {
+            max_entries: 1_000_000,
+            max_payload_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// The bounded history plus the rows that pass the filter.
+pub struct Timeline {
+    entries: VecDeque<TimelineEntry>,
+    next_seq: u64,
+    dropped: u64,
+    payload_bytes: usize,
+    limits: TimelineLimits,
+    filter: CompiledFilter,
+    /// Sequence numbers of matching rows, ascending.
+    visible: VecDeque<u64>,
+    /// Sequence numbers of each connection's rows, ascending.
+    by_connection: HashMap<ConnectionId, VecDeque<u64>>,
+}
+
+impl Timeline {
+    /// An empty timeline.
+    pub fn new(limits: TimelineLimits) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            next_seq: 0,
+            dropped: 0,
+            payload_bytes: 0,
+            limits,
+            filter: CompiledFilter {
+                filter: TimelineFilter::default(),
+                regex: None,
+                lowercase_text: String::new(),
+            },
+            visible: VecDeque::new(),
+            by_connection: HashMap::new(),
+        }
+    }
+
+    /// Appends a row, dropping the oldest beyond the limits.
+    pub fn push(
+        &mut self,
+        at: DateTime<Utc>,
+        connection_id: Option<ConnectionId>,
+        direction: Direction,
+        body: EntryBody,
+    ) {
+        let entry = TimelineEntry {
+            seq: self.next_seq,
+            at,
+            connection_id,
+            direction,
+            body,
+        };
+        self.next_seq += 1;
+        self.payload_bytes += entry.size_bytes();
+        if self.filter.matches(&entry) {
+            self.visible.push_back(entry.seq);
+        }
+        if let Some(connection_id) = entry.connection_id {
+            self.by_connection
+                .entry(connection_id)
+                .or_default()
+                .push_back(entry.seq);
+        }
+        self.entries.push_back(entry);
+        while self.entries.len() > self.limits.max_entries
+            || (self.payload_bytes > self.limits.max_payload_bytes && self.entries.len() > 1)
+        {
+            let Some(oldest) = self.entries.pop_front() else {
+                break;
+            };
+            self.payload_bytes -= oldest.size_bytes();
+            self.dropped += 1;
+            if self.visible.front() == Some(&oldest.seq) {
+                self.visible.pop_front();
+            }
+            if let Some(connection_id) = oldest.connection_id {
+                if let Some(history) = self.by_connection.get_mut(&connection_id) {
+                    history.pop_front();
+                    if history.is_empty() {
+                        self.by_connection.remove(&connection_id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the filter; a bad regex is refused and the old filter stays.
+    pub fn set_filter(&mut self, filter: TimelineFilter) -> Result<(), regex::Error> {
+        let compiled = CompiledFilter::new(filter)?;
+        self.visible = self
+            .entries
+            .iter()
+            .filter(|entry| compiled.matches(entry))
+            .map(|entry| entry.seq)
+            .collect();
+        self.filter = compiled;
+        Ok(())
+    }
+
+    /// The filter in force.
+    pub fn filter(&self) -> &TimelineFilter {
+        &self.filter.filter
+    }
+
+    /// Rows passing the filter.
+    pub fn visible_len(&self) -> usize {
+        self.visible.len()
+    }
+
+    /// The `index`-th row passing the filter.
+    pub fn visible(&self, index: usize) -> Option<&TimelineEntry> {
+        let seq = *self.visible.get(index)?;
+        self.by_seq(seq)
+    }
+
+    /// A row by its sequence number, if still kept.
+    pub fn by_seq(&self, seq: u64) -> Option<&TimelineEntry> {
+        let first = self.entries.front()?.seq;
+        let offset = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.entries.get(offset)
+    }
+
+    /// Number of kept rows of one connection.
+    pub fn connection_len(&self, connection_id: &ConnectionId) -> usize {
+        self.by_connection
+            .get(connection_id)
+            .map_or(0, VecDeque::len)
+    }
+
+    /// The `index`-th kept row of one connection.
+    pub fn connection_entry(
+        &self,
+        connection_id: &ConnectionId,
+        index: usize,
+    ) -> Option<&TimelineEntry> {
+        let seq = *self.by_connection.get(connection_id)?.get(index)?;
+        self.by_seq(seq)
+    }
+
+    /// Forgets the history index of connections no longer listed.
+    pub fn forget_connections(&mut self, keep: impl Fn(&ConnectionId) -> bool) {
+        self.by_connection
+            .retain(|connection_id, _| keep(connection_id));
+    }
+
+    /// Rows kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing was recorded (or everything was cleared).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Older rows dropped to stay within the limits.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Payload bytes held.
+    pub fn payload_bytes(&self) -> usize {
+        self.payload_bytes
+    }
+
+    /// Forgets every row (the dropped count too).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.visible.clear();
+        self.by_connection.clear();
+        self.dropped = 0;
+        self.payload_bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(value: &str) -> EntryBody {
+        EntryBody::Frame(Payload::Text(value.into()))
+    }
+
+    #[test]
+    fn drops_the_oldest_rows_beyond_the_limit_and_counts_them() {
+        let mut timeline = Timeline::new(TimelineLimits {
+            max_entries: 3,
+            max_payload_bytes: usize::MAX,
+        });
+        for index in 0..5 {
+            timeline.push(Utc::now(), None, Direction::In, text(&index.to_string()));
+        }
+        assert_eq!(timeline.len(), 3);
+        assert_eq!(timeline.dropped(), 2);
+        assert_eq!(
+            timeline.visible(0).map(|entry| entry.preview(10)),
+            Some("2".to_owned())
+        );
+        assert_eq!(timeline.by_seq(1).map(|entry| entry.seq), None);
+    }
+
+    #[test]
+    fn per_connection_history_follows_drops() {
+        let mut timeline = Timeline::new(TimelineLimits {
+            max_entries: 3,
+            max_payload_bytes: usize::MAX,
+        });
+        let (ann, bob) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        for (index, who) in [ann, bob, ann, ann].into_iter().enumerate() {
+            timeline.push(
+                Utc::now(),
+                Some(who),
+                Direction::In,
+                text(&index.to_string()),
+            );
+        }
+        assert_eq!(timeline.connection_len(&ann), 2);
+        assert_eq!(
+            timeline
+                .connection_entry(&ann, 0)
+                .map(|entry| entry.preview(5)),
+            Some("2".to_owned())
+        );
+        assert_eq!(timeline.connection_len(&bob), 1);
+    }
+
+    #[test]
+    fn payload_byte_limit_is_enforced() {
+        let mut timeline = Timeline::new(TimelineLimits {
+            max_entries: 100,
+            max_payload_bytes: 10,
+        });
+        for _ in 0..5 {
+            timeline.push(Utc::now(), None, Direction::In, text("abcd"));
+        }
+        assert!(timeline.payload_bytes() <= 10);
+        assert_eq!(timeline.len(), 2);
+    }
+
+    #[test]
+    fn filter_applies_to_old_and_new_rows() {
+        let mut timeline = Timeline::new(TimelineLimits::default());
+        let ann = uuid::Uuid::new_v4();
+        timeline.push(Utc::now(), Some(ann), Direction::In, text("Hello"));
+        timeline.push(Utc::now(), Some(ann), Direction::Out, text("world"));
+        timeline.push(
+            Utc::now(),
+            None,
+            Direction::Lifecycle,
+            EntryBody::Lifecycle("connected".into()),
+        );
+        timeline
+            .set_filter(TimelineFilter {
+                text: "hello".into(),
+                ..TimelineFilter::default()
+            })
+            .expect("plain text filter");
+        assert_eq!(timeline.visible_len(), 1);
+        timeline.push(Utc::now(), Some(ann), Direction::Out, text("hello again"));
+        assert_eq!(timeline.visible_len(), 2);
+
+        timeline
+            .set_filter(TimelineFilter {
+                connection_id: Some(ann),
+                direction: DirectionFilter::Out,
+                text: "^w.r".into(),
+                is_regex: true,
+            })
+            .expect("regex filter");
+        assert_eq!(timeline.visible_len(), 1);
+        assert!(
+            timeline
+                .set_filter(TimelineFilter {
+                    text: "(".into(),
+                    is_regex: true,
+                    ..TimelineFilter::default()
+                })
+                .is_err()
+        );
+        assert_eq!(
+            timeline.visible_len(),
+            1,
+            "a bad regex keeps the old filter"
+        );
+    }
+
+    #[test]
+    fn missed_rows_always_show() {
+        let mut timeline = Timeline::new(TimelineLimits::default());
+        timeline
+            .set_filter(TimelineFilter {
+                direction: DirectionFilter::In,
+                ..TimelineFilter::default()
+            })
+            .expect("filter");
+        timeline.push(Utc::now(), None, Direction::Lifecycle, EntryBody::Missed(7));
+        assert_eq!(timeline.visible_len(), 1);
+    }
+}

@@ -1,0 +1,74 @@
+//! "Hold new connections": a breakpoint on connect. Held connections wait
+//! here for Accept or Deny (Deny answers 401), or time out.
+
+use super::{format_duration, short_id};
+use crate::engine::command::Command;
+use crate::engine::query::format_query;
+use crate::ui::app::state::AppState;
+
+/// Approvals panel UI state.
+#[derive(Default)]
+pub struct ApprovalsPanel;
+
+impl ApprovalsPanel {
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(engine) = state.engine.clone() else {
+            ui.weak("The server is not running.");
+            return;
+        };
+        let mut holding = engine.is_holding_connections();
+        ui.horizontal(|ui| {
+            if ui
+                .checkbox(&mut holding, "Hold new connections")
+                .on_hover_text("Every connection the connect handler accepts waits here for your decision")
+                .changed()
+            {
+                state.command(
+                    if holding { "hold new connections" } else { "stop holding connections" },
+                    Command::SetHoldConnections(holding),
+                );
+            }
+            ui.weak(format!(
+                "undecided connections are denied after {} s; turning holding off lets waiting ones in",
+                engine.config().limits.approval_timeout.as_secs()
+            ));
+        });
+        let pending = engine.pending_approvals();
+        if pending.is_empty() {
+            ui.weak(if holding {
+                "Nobody is waiting."
+            } else {
+                "Connections are not held."
+            });
+            return;
+        }
+        let now = chrono::Utc::now();
+        egui::Grid::new("approvals")
+            .striped(true)
+            .num_columns(6)
+            .show(ui, |ui| {
+                for title in ["id", "from", "path", "query", "waiting", ""] {
+                    ui.strong(title);
+                }
+                ui.end_row();
+                for waiting in pending {
+                    ui.monospace(short_id(&waiting.connection_id))
+                        .on_hover_text(waiting.connection_id.to_string());
+                    ui.label(waiting.remote_addr.to_string());
+                    ui.label(&waiting.path);
+                    ui.label(format_query(&waiting.query));
+                    ui.label(format_duration(now - waiting.since));
+                    ui.horizontal(|ui| {
+                        if ui.button("Accept").clicked() {
+                            state.resolve_approval(waiting.connection_id, true);
+                        }
+                        if ui.button("Deny").clicked() {
+                            state.resolve_approval(waiting.connection_id, false);
+                        }
+                    });
+                    ui.end_row();
+                }
+            });
+    }
+}

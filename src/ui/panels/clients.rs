@@ -1,0 +1,229 @@
+//! Built-in test clients: connect to the embedded server or any ws:// URL
+//! with a query string, send text / JSON / binary, read the replies.
+
+use super::format_time;
+use crate::engine::events::Payload;
+use crate::ui::app::state::AppState;
+use crate::ui::model::composer::{ComposeMode, compose};
+use crate::ui::test_client::{ClientState, TestClient};
+
+/// Clients panel UI state.
+pub struct ClientsPanel {
+    url: String,
+    path: String,
+    query: Vec<(String, String)>,
+    selected: usize,
+    compose_mode: ComposeMode,
+    compose_text: String,
+    compose_error: Option<String>,
+}
+
+impl Default for ClientsPanel {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            path: "/".to_owned(),
+            query: vec![("name".to_owned(), "tester".to_owned())],
+            selected: 0,
+            compose_mode: ComposeMode::Text,
+            compose_text: String::new(),
+            compose_error: None,
+        }
+    }
+}
+
+impl ClientsPanel {
+    /// The URL a new client connects to.
+    fn target_url(&self, state: &AppState) -> String {
+        let base = if self.url.trim().is_empty() {
+            state.server_url()
+        } else {
+            self.url.trim().to_owned()
+        };
+        let path = if self.path.starts_with('/') {
+            self.path.clone()
+        } else {
+            format!("/{}", self.path)
+        };
+        let mut query = crate::engine::query::Query::new();
+        for (key, value) in self.query.iter().filter(|(key, _)| !key.is_empty()) {
+            query.entry(key.clone()).or_default().push(value.clone());
+        }
+        let query = crate::engine::query::format_query(&query);
+        let separator = if query.is_empty() { "" } else { "?" };
+        format!("{}{path}{separator}{query}", base.trim_end_matches('/'))
+    }
+
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        self.new_client_ui(ui, state);
+        ui.separator();
+        if state.clients.is_empty() {
+            ui.weak("No clients yet: Connect opens one to the URL above.");
+            return;
+        }
+        ui.horizontal_wrapped(|ui| {
+            for (index, client) in state.clients.iter().enumerate() {
+                let marker = match client.state {
+                    ClientState::Open => "open",
+                    ClientState::Connecting => "connecting",
+                    ClientState::Closed { .. } => "closed",
+                    ClientState::Failed(_) => "failed",
+                };
+                ui.selectable_value(
+                    &mut self.selected,
+                    index,
+                    format!("{} ({marker})", client.label),
+                );
+            }
+            if ui.button("Remove closed").clicked() {
+                state.clients.retain(|client| {
+                    matches!(client.state, ClientState::Open | ClientState::Connecting)
+                });
+                self.selected = 0;
+            }
+        });
+        self.selected = self.selected.min(state.clients.len().saturating_sub(1));
+        let Some(client) = state.clients.get(self.selected) else {
+            return;
+        };
+        self.client_ui(ui, client);
+    }
+
+    fn new_client_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        ui.horizontal(|ui| {
+            let url_label = ui.label("Server");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.url)
+                    .hint_text(state.server_url())
+                    .desired_width(190.0),
+            )
+            .labelled_by(url_label.id)
+            .on_hover_text("Empty: the embedded server. Or any ws:// URL.");
+            let path_label = ui.label("Path");
+            ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(70.0))
+                .labelled_by(path_label.id);
+        });
+        ui.label("Query");
+        let mut remove = None;
+        for (index, (key, value)) in self.query.iter_mut().enumerate() {
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(key)
+                        .hint_text("key")
+                        .desired_width(90.0),
+                );
+                ui.label("=");
+                ui.add(
+                    egui::TextEdit::singleline(value)
+                        .hint_text("value")
+                        .desired_width(140.0),
+                );
+                if ui
+                    .button("Remove")
+                    .on_hover_text("Remove this query parameter")
+                    .clicked()
+                {
+                    remove = Some(index);
+                }
+            });
+        }
+        if let Some(index) = remove {
+            self.query.remove(index);
+        }
+        ui.horizontal(|ui| {
+            if ui.button("Add parameter").clicked() {
+                self.query.push((String::new(), String::new()));
+            }
+            let url = self.target_url(state);
+            if ui.button("Connect").on_hover_text(&url).clicked() {
+                state.clients_created += 1;
+                let label = format!("client {}", state.clients_created);
+                let client = TestClient::connect(
+                    &state.runtime,
+                    label,
+                    url.clone(),
+                    std::sync::Arc::clone(&state.repaint),
+                );
+                state.clients.push(client);
+                self.selected = state.clients.len() - 1;
+            }
+            ui.monospace(url);
+        });
+    }
+
+    fn client_ui(&mut self, ui: &mut egui::Ui, client: &TestClient) {
+        ui.horizontal(|ui| {
+            ui.strong(&client.label);
+            ui.monospace(&client.url);
+            match &client.state {
+                ClientState::Failed(why) => {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("failed: {why}"));
+                }
+                ClientState::Closed { code, reason } => {
+                    ui.weak(format!(
+                        "closed {} {reason}",
+                        code.map_or("without code".to_owned(), |code| code.to_string())
+                    ));
+                }
+                ClientState::Connecting => {
+                    ui.weak("connecting...");
+                }
+                ClientState::Open => {
+                    if ui.button("Disconnect").clicked() {
+                        client.close(1000, String::new());
+                    }
+                }
+            }
+        });
+        ui.add_enabled_ui(client.is_open(), |ui| {
+            ui.horizontal(|ui| {
+                egui::ComboBox::new("client_compose_mode", "as")
+                    .selected_text(self.compose_mode.label())
+                    .show_ui(ui, |ui| {
+                        for mode in ComposeMode::ALL {
+                            ui.selectable_value(&mut self.compose_mode, mode, mode.label());
+                        }
+                    });
+                let message_label = ui.label("Message");
+                let response = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut self.compose_text)
+                            .desired_width(ui.available_width() - 60.0),
+                    )
+                    .labelled_by(message_label.id);
+                let submitted =
+                    response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
+                if ui.button("Send").clicked() || submitted {
+                    self.compose_error = compose(self.compose_mode, &self.compose_text)
+                        .and_then(|payload| client.send(payload))
+                        .err();
+                }
+            });
+        });
+        if let Some(error) = &self.compose_error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 2.0;
+        let log = client.log();
+        egui::ScrollArea::vertical()
+            .id_salt(("client_log", &client.label))
+            .stick_to_bottom(true)
+            .auto_shrink([false, false])
+            .show_rows(ui, row_height, log.len(), |ui, range| {
+                for line in log.range(range) {
+                    let text = match &line.payload {
+                        Some(Payload::Text(text)) => text.to_string(),
+                        Some(payload) => payload.preview(200),
+                        None => line.note.clone(),
+                    };
+                    let direction = match (&line.payload, line.is_outgoing) {
+                        (None, _) => "  -",
+                        (Some(_), true) => "out",
+                        (Some(_), false) => " in",
+                    };
+                    ui.monospace(format!("{} {direction} {text}", format_time(line.at)));
+                }
+            });
+    }
+}

@@ -1,0 +1,305 @@
+//! Live connections (closed and denied ones greyed until cleared), the
+//! selected connection's own frames, and Send / Close for it.
+
+use egui_extras::{Column, TableBuilder};
+
+use super::{format_bytes, format_duration, format_time, short_id};
+use crate::engine::command::Command;
+use crate::engine::events::ConnectionId;
+use crate::ui::app::state::AppState;
+use crate::ui::model::composer::{ComposeMode, compose};
+use crate::ui::model::connections::{ConnectionRow, ConnectionState};
+use crate::ui::model::timeline::Direction;
+
+/// Connections panel UI state.
+pub struct ConnectionsPanel {
+    compose_mode: ComposeMode,
+    compose_text: String,
+    compose_error: Option<String>,
+    close_code: String,
+    close_reason: String,
+}
+
+impl Default for ConnectionsPanel {
+    fn default() -> Self {
+        Self {
+            compose_mode: ComposeMode::Text,
+            compose_text: String::new(),
+            compose_error: None,
+            close_code: "1000".to_owned(),
+            close_reason: String::new(),
+        }
+    }
+}
+
+/// A table cell: one line, cut with "…" when the column is too narrow.
+fn cell(ui: &mut egui::Ui, text: egui::RichText) -> egui::Response {
+    ui.add(egui::Label::new(text).truncate())
+}
+
+fn state_text(row: &ConnectionRow) -> String {
+    match &row.state {
+        ConnectionState::Open => "open".to_owned(),
+        ConnectionState::Closed { code, .. } => {
+            code.map_or("closed".to_owned(), |code| format!("closed {code}"))
+        }
+        ConnectionState::Denied { status, .. } => format!("denied {status}"),
+    }
+}
+
+impl ConnectionsPanel {
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        ui.horizontal(|ui| {
+            ui.label(format!(
+                "{} open, {} ended",
+                state.connections.open_count(),
+                state.connections.ended_count()
+            ));
+            if ui
+                .add_enabled(
+                    state.connections.ended_count() > 0,
+                    egui::Button::new("Clear closed"),
+                )
+                .clicked()
+            {
+                state.connections.clear_ended();
+                let connections = &state.connections;
+                state
+                    .timeline
+                    .forget_connections(|connection_id| connections.get(connection_id).is_some());
+                if state
+                    .selected_connection
+                    .is_some_and(|selected| state.connections.get(&selected).is_none())
+                {
+                    state.selected_connection = None;
+                }
+            }
+        });
+        let has_selection = state.selected_connection.is_some();
+        let table_height = if has_selection {
+            ui.available_height() * 0.45
+        } else {
+            ui.available_height()
+        };
+        ui.push_id("connections_table", |ui| {
+            ui.set_max_height(table_height);
+            self.table_ui(ui, state);
+        });
+        if let Some(connection_id) = state.selected_connection {
+            ui.separator();
+            self.detail_ui(ui, state, connection_id);
+        }
+    }
+
+    fn table_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let now = chrono::Utc::now();
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+        let rows = state.connections.rows();
+        let mut clicked: Option<ConnectionId> = None;
+        let weak = ui.visuals().weak_text_color();
+        TableBuilder::new(ui)
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .auto_shrink([false, false])
+            .column(Column::initial(66.0).clip(true))
+            .column(Column::initial(64.0).clip(true))
+            .column(Column::initial(104.0).clip(true))
+            .column(Column::initial(44.0).clip(true))
+            .column(Column::initial(110.0).clip(true))
+            .column(Column::initial(46.0).clip(true))
+            .column(Column::initial(74.0).clip(true))
+            .column(Column::remainder().at_least(60.0).clip(true))
+            .header(row_height, |mut header| {
+                for title in ["id", "state", "remote", "path", "query", "for", "in", "out"] {
+                    header.col(|ui| {
+                        ui.strong(title);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_height, rows.len(), |mut table_row| {
+                    let Some(row) = rows.get(table_row.index()) else {
+                        return;
+                    };
+                    table_row.set_selected(state.selected_connection == Some(row.connection_id));
+                    let text = |value: String| {
+                        let text = egui::RichText::new(value);
+                        if row.is_open() {
+                            text
+                        } else {
+                            text.color(weak)
+                        }
+                    };
+                    table_row.col(|ui| {
+                        cell(ui, text(short_id(&row.connection_id)).monospace())
+                            .on_hover_text(row.connection_id.to_string());
+                    });
+                    table_row.col(|ui| {
+                        cell(ui, text(state_text(row)));
+                    });
+                    table_row.col(|ui| {
+                        cell(ui, text(row.remote_addr.to_string()));
+                    });
+                    table_row.col(|ui| {
+                        cell(ui, text(row.path.clone()));
+                    });
+                    table_row.col(|ui| {
+                        cell(ui, text(row.query_text.clone()));
+                    });
+                    table_row.col(|ui| {
+                        cell(ui, text(format_duration(row.connected_for(now))));
+                    });
+                    table_row.col(|ui| {
+                        cell(
+                            ui,
+                            text(format!(
+                                "{} / {}",
+                                row.traffic.frames_in,
+                                format_bytes(row.traffic.bytes_in)
+                            )),
+                        );
+                    });
+                    table_row.col(|ui| {
+                        cell(
+                            ui,
+                            text(format!(
+                                "{} / {}",
+                                row.traffic.frames_out,
+                                format_bytes(row.traffic.bytes_out)
+                            )),
+                        );
+                    });
+                    if table_row.response().clicked() {
+                        clicked = Some(row.connection_id);
+                    }
+                });
+            });
+        if let Some(connection_id) = clicked {
+            state.selected_connection = if state.selected_connection == Some(connection_id) {
+                None
+            } else {
+                Some(connection_id)
+            };
+        }
+    }
+
+    fn detail_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, connection_id: ConnectionId) {
+        let Some(row) = state.connections.get(&connection_id).cloned() else {
+            state.selected_connection = None;
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.strong(format!("Connection {connection_id}"));
+            ui.label(format!("since {}", format_time(row.connected_at)));
+        });
+        match &row.state {
+            ConnectionState::Closed {
+                code, by, reason, ..
+            } => {
+                ui.weak(format!(
+                    "Closed {} by {by:?}{}",
+                    code.map_or("without a close frame".to_owned(), |code| code.to_string()),
+                    if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {reason}")
+                    }
+                ));
+            }
+            ConnectionState::Denied { status, reason } => {
+                ui.weak(format!("Denied with HTTP {status}: {reason}"));
+            }
+            ConnectionState::Open => self.actions_ui(ui, state, connection_id),
+        }
+        ui.label(format!(
+            "Frames of this connection ({} kept)",
+            state.timeline.connection_len(&connection_id)
+        ));
+        let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 2.0;
+        let total = state.timeline.connection_len(&connection_id);
+        egui::ScrollArea::vertical()
+            .id_salt("connection_history")
+            .stick_to_bottom(true)
+            .auto_shrink([false, false])
+            .show_rows(ui, row_height, total, |ui, range| {
+                for index in range {
+                    let Some(entry) = state.timeline.connection_entry(&connection_id, index) else {
+                        continue;
+                    };
+                    let arrow = match entry.direction {
+                        Direction::In => "in ",
+                        Direction::Out => "out",
+                        Direction::Lifecycle => " - ",
+                    };
+                    ui.monospace(format!(
+                        "{} {arrow} {}",
+                        format_time(entry.at),
+                        entry.preview(200)
+                    ));
+                }
+            });
+    }
+
+    fn actions_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, connection_id: ConnectionId) {
+        ui.horizontal(|ui| {
+            egui::ComboBox::new("connection_compose_mode", "Send as")
+                .selected_text(self.compose_mode.label())
+                .show_ui(ui, |ui| {
+                    for mode in ComposeMode::ALL {
+                        ui.selectable_value(&mut self.compose_mode, mode, mode.label());
+                    }
+                });
+            let response = ui.add(
+                egui::TextEdit::singleline(&mut self.compose_text)
+                    .hint_text("message to send to this connection")
+                    .desired_width(ui.available_width() - 60.0),
+            );
+            let submitted =
+                response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
+            if ui.button("Send").clicked() || submitted {
+                match compose(self.compose_mode, &self.compose_text) {
+                    Ok(payload) => {
+                        self.compose_error = None;
+                        state.command(
+                            "send",
+                            Command::SendToConnection {
+                                connection_id,
+                                payload,
+                            },
+                        );
+                    }
+                    Err(error) => self.compose_error = Some(error),
+                }
+            }
+        });
+        if let Some(error) = &self.compose_error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+        ui.horizontal(|ui| {
+            let code_label = ui.label("Close code");
+            ui.add(egui::TextEdit::singleline(&mut self.close_code).desired_width(48.0))
+                .labelled_by(code_label.id);
+            let reason_label = ui.label("reason");
+            ui.add(egui::TextEdit::singleline(&mut self.close_reason).desired_width(160.0))
+                .labelled_by(reason_label.id);
+            let code = self.close_code.trim().parse::<u16>();
+            if ui
+                .add_enabled(code.is_ok(), egui::Button::new("Close"))
+                .clicked()
+            {
+                if let Ok(code) = code {
+                    state.command(
+                        "close connection",
+                        Command::CloseConnection {
+                            connection_id,
+                            code,
+                            reason: self.close_reason.clone(),
+                        },
+                    );
+                }
+            }
+        });
+    }
+}

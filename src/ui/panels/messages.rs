@@ -1,0 +1,281 @@
+//! The timeline of every frame and lifecycle event: filters, pause, and the
+//! selected row in detail. Rows are virtualised, so a million rows cost what
+//! the visible ones cost.
+
+use egui_extras::{Column, TableBuilder};
+
+use super::json_view::{PayloadView, payload_ui};
+use super::{format_bytes, format_time, short_id};
+use crate::ui::app::state::AppState;
+use crate::ui::model::timeline::{Direction, DirectionFilter, EntryBody, TimelineFilter};
+
+/// Characters of a payload shown in its row.
+const PREVIEW_CHARS: usize = 160;
+
+/// Messages panel UI state.
+pub struct MessagesPanel {
+    filter_text: String,
+    is_regex: bool,
+    direction: DirectionFilter,
+    only_selected_connection: bool,
+    filter_error: Option<String>,
+    follow: bool,
+    selected_seq: Option<u64>,
+    view: PayloadView,
+}
+
+impl Default for MessagesPanel {
+    fn default() -> Self {
+        Self {
+            filter_text: String::new(),
+            is_regex: false,
+            direction: DirectionFilter::All,
+            only_selected_connection: false,
+            filter_error: None,
+            follow: true,
+            selected_seq: None,
+            view: PayloadView::Tree,
+        }
+    }
+}
+
+fn direction_label(filter: DirectionFilter) -> &'static str {
+    match filter {
+        DirectionFilter::All => "All",
+        DirectionFilter::In => "In (client to server)",
+        DirectionFilter::Out => "Out (server to client)",
+        DirectionFilter::Frames => "Frames only",
+        DirectionFilter::Lifecycle => "Lifecycle only",
+    }
+}
+
+impl MessagesPanel {
+    /// Draws the panel.
+    pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        self.toolbar_ui(ui, state);
+        let wanted = TimelineFilter {
+            connection_id: if self.only_selected_connection {
+                state.selected_connection
+            } else {
+                None
+            },
+            direction: self.direction,
+            text: self.filter_text.clone(),
+            is_regex: self.is_regex,
+        };
+        let current = state.timeline.filter();
+        let changed = current.connection_id != wanted.connection_id
+            || current.direction != wanted.direction
+            || current.text != wanted.text
+            || current.is_regex != wanted.is_regex;
+        if changed {
+            self.filter_error = state
+                .timeline
+                .set_filter(wanted)
+                .err()
+                .map(|error| error.to_string());
+        }
+        if let Some(error) = &self.filter_error {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("Bad regex, filter not applied: {error}"),
+            );
+        }
+        let has_detail = self
+            .selected_seq
+            .is_some_and(|seq| state.timeline.by_seq(seq).is_some());
+        let table_height = if has_detail {
+            ui.available_height() * 0.6
+        } else {
+            ui.available_height()
+        };
+        ui.push_id("messages_table", |ui| {
+            ui.set_max_height(table_height);
+            self.table_ui(ui, state);
+        });
+        if let Some(entry) = self
+            .selected_seq
+            .and_then(|seq| state.timeline.by_seq(seq))
+            .cloned()
+        {
+            ui.separator();
+            ui.horizontal(|ui| {
+                ui.strong(format!("#{} {}", entry.seq, format_time(entry.at)));
+                if let Some(connection_id) = entry.connection_id {
+                    ui.monospace(connection_id.to_string());
+                }
+                ui.separator();
+                ui.selectable_value(&mut self.view, PayloadView::Tree, "Tree");
+                ui.selectable_value(&mut self.view, PayloadView::Pretty, "Pretty");
+                ui.selectable_value(&mut self.view, PayloadView::Hex, "Hex");
+            });
+            egui::ScrollArea::both()
+                .id_salt("message_detail")
+                .auto_shrink([false, false])
+                .show(ui, |ui| match &entry.body {
+                    EntryBody::Frame(payload) => payload_ui(ui, payload, self.view, entry.seq),
+                    _ => {
+                        ui.label(entry.preview(usize::MAX));
+                    }
+                });
+        }
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        ui.horizontal_wrapped(|ui| {
+            let filter_label = ui.label("Filter");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.filter_text)
+                    .hint_text(if self.is_regex {
+                        "regular expression"
+                    } else {
+                        "text"
+                    })
+                    .desired_width(180.0),
+            )
+            .labelled_by(filter_label.id);
+            ui.checkbox(&mut self.is_regex, "Regex");
+            egui::ComboBox::new("messages_direction", "Direction")
+                .selected_text(direction_label(self.direction))
+                .show_ui(ui, |ui| {
+                    for filter in [
+                        DirectionFilter::All,
+                        DirectionFilter::In,
+                        DirectionFilter::Out,
+                        DirectionFilter::Frames,
+                        DirectionFilter::Lifecycle,
+                    ] {
+                        ui.selectable_value(&mut self.direction, filter, direction_label(filter));
+                    }
+                });
+            ui.add_enabled(
+                state.selected_connection.is_some(),
+                egui::Checkbox::new(
+                    &mut self.only_selected_connection,
+                    "Selected connection only",
+                ),
+            )
+            .on_disabled_hover_text("Select a connection in the Connections panel first");
+            ui.toggle_value(&mut self.follow, "Follow")
+                .on_hover_text("Keep the newest message in view");
+            if ui.button("Clear").clicked() {
+                state.timeline.clear();
+                self.selected_seq = None;
+            }
+            ui.weak(format!(
+                "{} of {} rows",
+                state.timeline.visible_len(),
+                state.timeline.len()
+            ));
+        });
+    }
+
+    fn table_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let timeline = &state.timeline;
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+        let dropped = timeline.dropped();
+        let marker_rows = usize::from(dropped > 0);
+        let total_rows = timeline.visible_len() + marker_rows;
+        let mut clicked = None;
+        let colors = (
+            egui::Color32::from_rgb(0x64, 0xb5, 0xf6),
+            egui::Color32::from_rgb(0x8b, 0xc3, 0x4a),
+            ui.visuals().weak_text_color(),
+            ui.visuals().warn_fg_color,
+        );
+        let mut table = TableBuilder::new(ui)
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .auto_shrink([false, false])
+            .stick_to_bottom(self.follow)
+            .column(Column::initial(95.0))
+            .column(Column::initial(40.0))
+            .column(Column::initial(70.0))
+            .column(Column::initial(50.0))
+            .column(Column::initial(65.0))
+            .column(Column::remainder().clip(true));
+        if self.follow && total_rows > 0 {
+            table = table.scroll_to_row(total_rows - 1, Some(egui::Align::BOTTOM));
+        }
+        table
+            .header(row_height, |mut header| {
+                for title in ["time", "dir", "connection", "kind", "size", "preview"] {
+                    header.col(|ui| {
+                        ui.strong(title);
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_height, total_rows, |mut row| {
+                    let index = row.index();
+                    if index < marker_rows {
+                        row.col(|_| {});
+                        row.col(|_| {});
+                        row.col(|_| {});
+                        row.col(|_| {});
+                        row.col(|_| {});
+                        row.col(|ui| {
+                            ui.colored_label(
+                                colors.3,
+                                format!("{dropped} older messages dropped (history limit)"),
+                            );
+                        });
+                        return;
+                    }
+                    let Some(entry) = timeline.visible(index - marker_rows) else {
+                        return;
+                    };
+                    row.set_selected(self.selected_seq == Some(entry.seq));
+                    let (arrow, color) = match entry.direction {
+                        Direction::In => ("in", colors.0),
+                        Direction::Out => ("out", colors.1),
+                        Direction::Lifecycle => ("-", colors.2),
+                    };
+                    row.col(|ui| {
+                        ui.monospace(format_time(entry.at));
+                    });
+                    row.col(|ui| {
+                        ui.colored_label(color, arrow);
+                    });
+                    row.col(|ui| {
+                        if let Some(connection_id) = entry.connection_id {
+                            ui.monospace(short_id(&connection_id))
+                                .on_hover_text(connection_id.to_string());
+                        }
+                    });
+                    row.col(|ui| {
+                        ui.label(entry.kind_label());
+                    });
+                    row.col(|ui| {
+                        if matches!(entry.body, EntryBody::Frame(_)) {
+                            ui.label(format_bytes(entry.size_bytes() as u64));
+                        }
+                    });
+                    row.col(|ui| {
+                        let preview = entry.preview(PREVIEW_CHARS);
+                        if matches!(entry.body, EntryBody::Missed(_)) {
+                            ui.colored_label(colors.3, preview);
+                        } else {
+                            ui.add(
+                                egui::Label::new(egui::RichText::new(preview).monospace())
+                                    .truncate(),
+                            );
+                        }
+                    });
+                    if row.response().clicked() {
+                        clicked = Some(entry.seq);
+                    }
+                });
+            });
+        if let Some(seq) = clicked {
+            self.selected_seq = if self.selected_seq == Some(seq) {
+                None
+            } else {
+                Some(seq)
+            };
+            // Reading a row means looking back: stop following.
+            self.follow = self.selected_seq.is_none() && self.follow;
+        }
+    }
+}

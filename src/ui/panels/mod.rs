@@ -1,0 +1,118 @@
+//! One module per panel. Each panel is a struct holding its own UI state
+//! with `fn ui(&mut self, ui, state)`; panels change the engine only through
+//! commands.
+
+pub mod approvals;
+pub mod clients;
+pub mod connections;
+pub mod json_view;
+pub mod kv;
+pub mod log;
+pub mod messages;
+pub mod plot;
+pub mod script;
+pub mod server_bar;
+
+use crate::engine::events::ConnectionId;
+use crate::ui::app::state::AppState;
+
+/// Per-panel UI state.
+#[derive(Default)]
+pub struct Panels {
+    /// Server bar.
+    pub server_bar: server_bar::ServerBar,
+    /// Connections table.
+    pub connections: connections::ConnectionsPanel,
+    /// Messages timeline.
+    pub messages: messages::MessagesPanel,
+    /// KV browser.
+    pub kv: kv::KvPanel,
+    /// Script editor.
+    pub script: script::ScriptPanel,
+    /// Approvals.
+    pub approvals: approvals::ApprovalsPanel,
+    /// Test clients.
+    pub clients: clients::ClientsPanel,
+    /// Log.
+    pub log: log::LogPanel,
+}
+
+/// First 8 hex digits of a connection id: enough to tell connections apart
+/// on screen (the full id is in the hover text and the detail views).
+pub fn short_id(connection_id: &ConnectionId) -> String {
+    connection_id.simple().to_string()[..8].to_owned()
+}
+
+/// `1.2 KiB`, `3 B`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `4s`, `2m 05s`, `1h 02m`.
+pub fn format_duration(duration: chrono::Duration) -> String {
+    let seconds = duration.num_seconds().max(0);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h {:02}m", seconds / 3600, (seconds % 3600) / 60),
+    }
+}
+
+/// Local wall-clock time with milliseconds.
+pub fn format_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%H:%M:%S%.3f")
+        .to_string()
+}
+
+/// The strip of recent notices at the bottom of the window.
+pub fn notices_ui(ui: &mut egui::Ui, state: &AppState) {
+    ui.horizontal(|ui| {
+        match state.notices.last() {
+            Some(notice) if notice.is_error => {
+                ui.colored_label(ui.visuals().error_fg_color, &notice.text);
+            }
+            Some(notice) => {
+                ui.label(&notice.text);
+            }
+            None => {
+                ui.weak("Ready.");
+            }
+        }
+        if state.missed_events > 0 {
+            ui.separator();
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{} events not shown: the display fell behind",
+                    state.missed_events
+                ),
+            )
+            .on_hover_text("The server kept every frame; only this window skipped them.");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_sizes_and_durations() {
+        assert_eq!(format_bytes(3), "3 B");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_duration(chrono::Duration::seconds(125)), "2m 05s");
+        assert_eq!(format_duration(chrono::Duration::seconds(3720)), "1h 02m");
+    }
+}

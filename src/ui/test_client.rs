@@ -1,0 +1,245 @@
+//! The built-in test client: a websocket client per window entry, running on
+//! the tokio runtime and reporting to the UI through a channel.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::engine::events::Payload;
+
+/// Log lines kept per client.
+const MAX_LOG_LINES: usize = 10_000;
+
+/// Where a client stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientState {
+    /// Handshake under way.
+    Connecting,
+    /// Upgraded.
+    Open,
+    /// Closed (by either side).
+    Closed {
+        /// Close code, if any.
+        code: Option<u16>,
+        /// Close reason or error.
+        reason: String,
+    },
+    /// The connection never opened.
+    Failed(String),
+}
+
+/// One line of a client's own log.
+#[derive(Clone, Debug)]
+pub struct ClientLogLine {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `true` if the client sent it.
+    pub is_outgoing: bool,
+    /// The frame, or `None` for a state change.
+    pub payload: Option<Payload>,
+    /// Description of a state change.
+    pub note: String,
+}
+
+enum ClientCommand {
+    Send(Payload),
+    Close { code: u16, reason: String },
+}
+
+enum ClientEvent {
+    Opened,
+    Sent(Payload),
+    Received(Payload),
+    Ended(ClientState),
+}
+
+/// A test client and its log.
+pub struct TestClient {
+    /// Label shown in the UI ("client 1").
+    pub label: String,
+    /// URL it connected to.
+    pub url: String,
+    /// Current state.
+    pub state: ClientState,
+    log: VecDeque<ClientLogLine>,
+    commands: mpsc::UnboundedSender<ClientCommand>,
+    events: mpsc::UnboundedReceiver<ClientEvent>,
+}
+
+impl TestClient {
+    /// Starts connecting to `url` on `runtime`; `notify` is called whenever
+    /// something happened (the UI requests a repaint).
+    pub fn connect(
+        runtime: &tokio::runtime::Handle,
+        label: String,
+        url: String,
+        notify: Arc<dyn Fn() + Send + Sync>,
+    ) -> Self {
+        let (commands, command_receiver) = mpsc::unbounded_channel();
+        let (event_sender, events) = mpsc::unbounded_channel();
+        runtime.spawn(run_client(
+            url.clone(),
+            command_receiver,
+            event_sender,
+            notify,
+        ));
+        Self {
+            label,
+            url,
+            state: ClientState::Connecting,
+            log: VecDeque::new(),
+            commands,
+            events,
+        }
+    }
+
+    /// Applies what happened since the last call (from the UI's logic step).
+    pub fn drain(&mut self) {
+        while let Ok(event) = self.events.try_recv() {
+            let (is_outgoing, payload, note) = match event {
+                ClientEvent::Opened => {
+                    self.state = ClientState::Open;
+                    (false, None, "connected".to_owned())
+                }
+                ClientEvent::Sent(payload) => (true, Some(payload), String::new()),
+                ClientEvent::Received(payload) => (false, Some(payload), String::new()),
+                ClientEvent::Ended(state) => {
+                    let note = match &state {
+                        ClientState::Closed { code, reason } => {
+                            format!(
+                                "closed ({}) {reason}",
+                                code.map_or("no code".to_owned(), |code| code.to_string())
+                            )
+                        }
+                        ClientState::Failed(why) => format!("failed: {why}"),
+                        _ => String::new(),
+                    };
+                    self.state = state;
+                    (false, None, note)
+                }
+            };
+            self.log.push_back(ClientLogLine {
+                at: Utc::now(),
+                is_outgoing,
+                payload,
+                note,
+            });
+            if self.log.len() > MAX_LOG_LINES {
+                self.log.pop_front();
+            }
+        }
+    }
+
+    /// Queues a frame; refused when the client is not open.
+    pub fn send(&self, payload: Payload) -> Result<(), String> {
+        if self.state != ClientState::Open {
+            return Err("the client is not connected".to_owned());
+        }
+        self.commands
+            .send(ClientCommand::Send(payload))
+            .map_err(|_| "the client has stopped".to_owned())
+    }
+
+    /// Sends a close frame.
+    pub fn close(&self, code: u16, reason: String) {
+        let _ = self.commands.send(ClientCommand::Close { code, reason });
+    }
+
+    /// The client's log, oldest first.
+    pub fn log(&self) -> &VecDeque<ClientLogLine> {
+        &self.log
+    }
+
+    /// Whether the connection is open.
+    pub fn is_open(&self) -> bool {
+        self.state == ClientState::Open
+    }
+}
+
+async fn run_client(
+    url: String,
+    mut commands: mpsc::UnboundedReceiver<ClientCommand>,
+    events: mpsc::UnboundedSender<ClientEvent>,
+    notify: Arc<dyn Fn() + Send + Sync>,
+) {
+    let report = |event: ClientEvent| {
+        let _ = events.send(event);
+        notify();
+    };
+    let mut socket = match tokio_tungstenite::connect_async(url.as_str()).await {
+        Ok((socket, _)) => socket,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = response
+                .body()
+                .as_deref()
+                .map(|body| String::from_utf8_lossy(body).trim().to_owned())
+                .unwrap_or_default();
+            report(ClientEvent::Ended(ClientState::Failed(format!(
+                "HTTP {}: {body}",
+                response.status()
+            ))));
+            return;
+        }
+        Err(error) => {
+            report(ClientEvent::Ended(ClientState::Failed(error.to_string())));
+            return;
+        }
+    };
+    report(ClientEvent::Opened);
+    // A close frame from the server is answered by tungstenite on the next
+    // read, so keep reading until the stream ends before reporting it.
+    let mut server_close: Option<(Option<u16>, String)> = None;
+    loop {
+        tokio::select! {
+            command = commands.recv(), if server_close.is_none() => match command {
+                Some(ClientCommand::Send(payload)) => {
+                    let message = match &payload {
+                        Payload::Text(text) => Message::Text(text.clone()),
+                        Payload::Binary(bytes) => Message::Binary(bytes.clone()),
+                    };
+                    if let Err(error) = socket.send(message).await {
+                        report(ClientEvent::Ended(ClientState::Closed { code: None, reason: error.to_string() }));
+                        return;
+                    }
+                    report(ClientEvent::Sent(payload));
+                }
+                Some(ClientCommand::Close { code, reason }) => {
+                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                    let _ = socket.close(Some(frame)).await;
+                }
+                None => {
+                    let _ = socket.close(None).await;
+                    return;
+                }
+            },
+            incoming = socket.next() => match incoming {
+                Some(Ok(Message::Text(text))) => report(ClientEvent::Received(Payload::Text(text))),
+                Some(Ok(Message::Binary(bytes))) => report(ClientEvent::Received(Payload::Binary(bytes))),
+                Some(Ok(Message::Close(frame))) => {
+                    server_close = Some(
+                        frame
+                            .map(|frame| (Some(u16::from(frame.code)), frame.reason.to_string()))
+                            .unwrap_or((None, String::new())),
+                    );
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    let (code, reason) = server_close.unwrap_or((None, error.to_string()));
+                    report(ClientEvent::Ended(ClientState::Closed { code, reason }));
+                    return;
+                }
+                None => {
+                    let (code, reason) = server_close.unwrap_or((None, "connection ended".to_owned()));
+                    report(ClientEvent::Ended(ClientState::Closed { code, reason }));
+                    return;
+                }
+            },
+        }
+    }
+}
