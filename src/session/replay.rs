@@ -213,7 +213,10 @@ pub async fn replay_session(
         tokio::select! {
             Some(()) = progress_receiver.recv() => {
                 steps_done += 1;
-                progress(ReplayProgress { steps_done, steps_total });
+                progress(ReplayProgress {
+                    steps_done: steps_done.min(steps_total),
+                    steps_total,
+                });
             }
             joined = tasks.join_next() => match joined {
                 None => break,
