@@ -10,4 +10,5 @@ pub mod engine;
 pub mod kv;
 pub mod script;
 pub mod serve;
+pub mod session;
 pub mod ui;

@@ -1,4 +1,5 @@
-//! The `sockscope` command line: `gui` (default), `serve`.
+//! The `sockscope` command line: `gui` (default), `serve`, `replay`,
+//! `import-har`, `export-artillery`.
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -11,6 +12,9 @@ use clap::{Args, Parser, Subcommand};
 use sockscope::engine::config::{EngineConfig, KvLocation, Limits};
 use sockscope::script::bundled::default_script_path;
 use sockscope::serve::{self, ServeOptions};
+use sockscope::session::replay::Timing;
+use sockscope::session::runner::{RunOptions, run_replays};
+use sockscope::session::{artillery, har, read_session};
 
 /// Exit code for bad input: flags, files, ports.
 const EXIT_USAGE: u8 = 2;
@@ -38,6 +42,70 @@ enum CliCommand {
     Gui(GuiArgs),
     /// Run the websocket server without a window (CI, remote machines).
     Serve(ServeArgs),
+    /// Replay session files against the embedded server or a ws:// URL; exit 1 on a mismatch.
+    Replay(ReplayArgs),
+    /// Convert the websocket traffic of a browser HAR export into a session file.
+    ImportHar(ImportHarArgs),
+    /// Write an Artillery load-test script (engine: ws) from a session file.
+    ExportArtillery(ExportArtilleryArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// Session files (.jsonl).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Server to replay against. Default: start the embedded server for each session.
+    #[arg(long, value_name = "ws://HOST:PORT")]
+    url: Option<String>,
+    /// Script for the embedded server. Default: the session's "script", else the bundled chat example.
+    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    script: Option<PathBuf>,
+    /// `recorded`: send at the recorded times; `fast`: send as soon as the replies recorded before arrived.
+    #[arg(long, value_enum, default_value = "fast")]
+    timing: TimingArg,
+    /// Speed factor for recorded timing (2 = twice as fast).
+    #[arg(long, value_name = "X", default_value_t = 1.0)]
+    speed: f64,
+    /// Longest wait for one expected message, close or handshake.
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    step_timeout_ms: u64,
+    /// Also write the results as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TimingArg {
+    Recorded,
+    Fast,
+}
+
+#[derive(Args)]
+struct ImportHarArgs {
+    /// HAR file exported from Chrome or Firefox devtools.
+    #[arg(value_name = "FILE.har")]
+    har: PathBuf,
+    /// Session file to write.
+    #[arg(short, long, value_name = "FILE.jsonl")]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct ExportArtilleryArgs {
+    /// Session file.
+    #[arg(value_name = "FILE.jsonl")]
+    session: PathBuf,
+    /// Where to write the script. Default: stdout.
+    #[arg(short, long, value_name = "FILE.yml")]
+    output: Option<PathBuf>,
+    /// The `config.target` of the script.
+    #[arg(
+        long,
+        value_name = "ws://HOST:PORT",
+        default_value = "ws://127.0.0.1:4001"
+    )]
+    target: String,
 }
 
 #[derive(Args)]
@@ -91,6 +159,9 @@ struct ServeArgs {
     /// Log warnings and errors only (no line per message).
     #[arg(short, long)]
     quiet: bool,
+    /// Record every connection into this session file until the server stops.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -137,7 +208,7 @@ fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(CliCommand::Serve(args)) => {
             init_logging(args.quiet);
@@ -149,11 +220,61 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     ..config
                 },
                 quiet: args.quiet,
+                record: args.record,
             }))?;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
-        Some(CliCommand::Gui(args)) => run_gui(args),
-        None => run_gui(cli.gui),
+        Some(CliCommand::Replay(args)) => {
+            init_logging(true);
+            if !(args.speed.is_finite() && args.speed > 0.0) {
+                anyhow::bail!("--speed must be a positive number, got {}", args.speed);
+            }
+            let options = RunOptions {
+                files: args.files,
+                url: args.url,
+                script: args.script,
+                timing: match args.timing {
+                    TimingArg::Recorded => Timing::Recorded,
+                    TimingArg::Fast => Timing::Fast,
+                },
+                speed: args.speed,
+                step_timeout: Duration::from_millis(args.step_timeout_ms),
+                junit: args.junit,
+                show_progress: std::io::stderr().is_terminal(),
+            };
+            let runtime = io_runtime()?;
+            let outcome = runtime.block_on(run_replays(&options, &mut std::io::stdout()));
+            Ok(ExitCode::from(outcome.exit_code()))
+        }
+        Some(CliCommand::ImportHar(args)) => {
+            let text = std::fs::read_to_string(&args.har)
+                .with_context(|| format!("cannot read {}", args.har.display()))?;
+            let session = har::import_har(&text)
+                .with_context(|| format!("cannot import {}", args.har.display()))?;
+            session.save(&args.output)?;
+            println!(
+                "wrote {} ({} connections, {} messages)",
+                args.output.display(),
+                session.connection_labels().len(),
+                session.message_count()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CliCommand::ExportArtillery(args)) => {
+            let session = read_session(&args.session)?;
+            for warning in &session.warnings {
+                eprintln!("warning: {warning}");
+            }
+            let yaml = artillery::artillery_yaml(&session, &args.target);
+            match &args.output {
+                Some(path) => std::fs::write(path, yaml)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{yaml}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CliCommand::Gui(args)) => run_gui(args).map(|()| ExitCode::SUCCESS),
+        None => run_gui(cli.gui).map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -171,7 +292,7 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("sockscope: {error:#}");
             ExitCode::from(EXIT_USAGE)

@@ -1,10 +1,23 @@
 //! `sockscope serve`: the engine without a window.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use crate::engine::config::EngineConfig;
 use crate::engine::logging::log_events;
 use crate::engine::{EngineError, EngineHandle};
+use crate::session::{Header, Recorder, SessionError, script_reference};
+
+/// Why `serve` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The engine did not start.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The recording file could not be created.
+    #[error("cannot record: {0}")]
+    Record(#[from] SessionError),
+}
 
 /// Options of `sockscope serve` beyond the engine's configuration.
 pub struct ServeOptions {
@@ -12,15 +25,43 @@ pub struct ServeOptions {
     pub config: EngineConfig,
     /// Log only warnings and errors (no per-message lines).
     pub quiet: bool,
+    /// Record every connection into this session file until the server stops.
+    pub record: Option<PathBuf>,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then shuts down cleanly.
 ///
 /// The first line on stdout is `listening on ws://HOST:PORT`, printed once
 /// connections are accepted, so scripts can wait for it.
-pub async fn run(options: ServeOptions) -> Result<(), EngineError> {
+///
+/// With `record`, the session file is finished before connections are
+/// closed, so connections still open at the stop have no `close` line.
+pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let bind = options.config.bind;
+    let script_path = options.config.script_path.clone();
+    if let Some(path) = &options.record {
+        // Fails before the server listens; and the file must exist before a
+        // relative script reference can be made.
+        std::fs::File::create(path).map_err(|source| SessionError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
     let engine = EngineHandle::start(options.config).await?;
+    let recording = match &options.record {
+        Some(path) => {
+            let mut header = Header::new("recorded");
+            header.script = Some(script_reference(path, &script_path));
+            match Recorder::start(&engine, path, header) {
+                Ok(recording) => Some(recording),
+                Err(error) => {
+                    engine.shutdown().await;
+                    return Err(error.into());
+                }
+            }
+        }
+        None => None,
+    };
     if !bind.is_loopback() {
         tracing::warn!(
             target: "sockscope",
@@ -36,6 +77,20 @@ pub async fn run(options: ServeOptions) -> Result<(), EngineError> {
         let _ = stdout.flush();
     }
     wait_for_stop_signal().await;
+    if let Some(recording) = recording {
+        let path = recording.path().display().to_string();
+        let status = recording.stop().await;
+        // A write failure was already logged when it happened.
+        if status.failure.is_none() {
+            tracing::info!(
+                target: "sockscope",
+                "recorded {} connections, {} messages, {} ms to {path}",
+                status.connections,
+                status.messages,
+                status.duration_ms
+            );
+        }
+    }
     tracing::info!(target: "sockscope", "stopping: closing connections with 1001");
     engine.shutdown().await;
     tracing::info!(target: "sockscope", "server stopped");

@@ -11,3 +11,4 @@ mod handlers;
 mod kv;
 mod lifecycle;
 mod protocol;
+mod sessions;

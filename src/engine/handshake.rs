@@ -223,6 +223,26 @@ async fn handle_request(
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     shared.open_connections.fetch_add(1, Ordering::AcqRel);
+    // The connection is in the registry and announced before the client
+    // sees 101, so subscribers (the recorder) see it opened before any frame
+    // a second client's connect sends it.
+    let live = Arc::new(LiveConnection {
+        connection_id,
+        remote_addr,
+        path,
+        query,
+        connected_at: Utc::now(),
+        traffic: TrafficCounters::default(),
+        outbound,
+    });
+    shared.registry.insert(Arc::clone(&live));
+    shared.bus.publish(Event::ConnectionOpened {
+        connection_id,
+        remote_addr,
+        path: live.path.clone(),
+        query: live.query.clone(),
+        at: live.connected_at,
+    });
     let task_shared = Arc::clone(&shared);
     shared.connection_tasks.spawn(async move {
         let shared = task_shared;
@@ -234,23 +254,6 @@ async fn handle_request(
                     Some(shared.websocket_config),
                 )
                 .await;
-                let live = Arc::new(LiveConnection {
-                    connection_id,
-                    remote_addr,
-                    path,
-                    query,
-                    connected_at: Utc::now(),
-                    traffic: TrafficCounters::default(),
-                    outbound,
-                });
-                shared.registry.insert(Arc::clone(&live));
-                shared.bus.publish(Event::ConnectionOpened {
-                    connection_id,
-                    remote_addr,
-                    path: live.path.clone(),
-                    query: live.query.clone(),
-                    at: live.connected_at,
-                });
                 if shared.shutdown.is_cancelled() {
                     live.outbound.request_close(CloseRequest {
                         code: 1001,
@@ -262,6 +265,7 @@ async fn handle_request(
             }
             Err(error) => {
                 tracing::warn!(target: "sockscope::http", %connection_id, "upgrade failed after 101: {error}");
+                shared.registry.remove(&connection_id);
                 shared.script.disconnect(connection_id).await;
                 shared.bus.publish(Event::ConnectionClosed {
                     connection_id,
