@@ -49,15 +49,28 @@ fn synthetic_events(count: usize) -> Vec<Event> {
             at: Utc::now(),
         })
         .collect();
-    let text: Payload = Payload::Text(r#"{"type":"message","from":"bench","text":"hello world"}"#.into());
+    let text: Payload =
+        Payload::Text(r#"{"type":"message","from":"bench","text":"hello world"}"#.into());
     let binary = Payload::Binary(Bytes::from_static(&[0, 1, 2, 3, 4, 5, 6, 7]));
     for index in 0..count.saturating_sub(CONNECTIONS) {
         let connection_id = connections[index % CONNECTIONS];
-        let payload = if index % 10 == 0 { binary.clone() } else { text.clone() };
-        events.push(if index % 2 == 0 {
-            Event::FrameIn { connection_id, payload, at: Utc::now() }
+        let payload = if index % 10 == 0 {
+            binary.clone()
         } else {
-            Event::FrameOut { connection_id, payload, at: Utc::now() }
+            text.clone()
+        };
+        events.push(if index % 2 == 0 {
+            Event::FrameIn {
+                connection_id,
+                payload,
+                at: Utc::now(),
+            }
+        } else {
+            Event::FrameOut {
+                connection_id,
+                payload,
+                at: Utc::now(),
+            }
         });
     }
     events
@@ -67,7 +80,10 @@ fn synthetic_events(count: usize) -> Vec<Event> {
 fn frame_times(bench: Bench) -> (Duration, Duration) {
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, bench: &mut Bench| bench.panel.ui(ui, &mut bench.state), bench);
+        .build_ui_state(
+            |ui, bench: &mut Bench| bench.panel.ui(ui, &mut bench.state),
+            bench,
+        );
     for _ in 0..10 {
         harness.step();
     }
@@ -84,10 +100,15 @@ fn frame_times(bench: Bench) -> (Duration, Duration) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let events = synthetic_events(EVENTS);
 
-    let (baseline_mean, baseline_worst) = frame_times(Bench { state: new_state(&runtime), panel: MessagesPanel::default() });
+    let (baseline_mean, baseline_worst) = frame_times(Bench {
+        state: new_state(&runtime),
+        panel: MessagesPanel::default(),
+    });
 
     let mut state = new_state(&runtime);
     let started = Instant::now();
@@ -96,14 +117,22 @@ fn main() {
     }
     let ingest = started.elapsed();
     let per_second = events.len() as f64 / ingest.as_secs_f64();
-    let (loaded_mean, loaded_worst) = frame_times(Bench { state, panel: MessagesPanel::default() });
+    let (loaded_mean, loaded_worst) = frame_times(Bench {
+        state,
+        panel: MessagesPanel::default(),
+    });
 
     println!("Messages panel, {FRAMES} frames at 1280x800, CPU time per frame (no GPU):");
     println!("  empty history (baseline): mean {baseline_mean:?}, worst {baseline_worst:?}");
-    println!("  {EVENTS} events, {CONNECTIONS} connections: mean {loaded_mean:?}, worst {loaded_worst:?}");
+    println!(
+        "  {EVENTS} events, {CONNECTIONS} connections: mean {loaded_mean:?}, worst {loaded_worst:?}"
+    );
     println!(
         "  ratio loaded/baseline: {:.2}",
         loaded_mean.as_secs_f64() / baseline_mean.as_secs_f64()
     );
-    println!("Ingest into the UI models: {} events in {ingest:?} = {per_second:.0} events/s", events.len());
+    println!(
+        "Ingest into the UI models: {} events in {ingest:?} = {per_second:.0} events/s",
+        events.len()
+    );
 }

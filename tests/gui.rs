@@ -40,7 +40,11 @@ impl Window {
         let harness = Harness::builder()
             .with_size(egui::vec2(1280.0, 800.0))
             .build_eframe(move |cc| SockscopeApp::new(cc, handle, config));
-        let mut window = Self { harness, runtime, dir };
+        let mut window = Self {
+            harness,
+            runtime,
+            dir,
+        };
         window.step_until("the server to listen", |app| app.state.engine.is_some());
         window
     }
@@ -73,10 +77,18 @@ impl Window {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             self.harness.step();
-            if !self.harness.query_all_by_label_contains(text).next().is_none() {
+            if !self
+                .harness
+                .query_all_by_label_contains(text)
+                .next()
+                .is_none()
+            {
                 return;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {text:?} on screen");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {text:?} on screen"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -179,13 +191,23 @@ fn a_broken_save_shows_the_error_and_the_old_handlers_keep_answering() {
         .harness
         .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
     window.step_until_shown("Not loaded, the previous handlers keep running: SyntaxError");
-    assert!(window.app().state.script.failure.as_ref().is_some_and(|failure| failure
-        .location
-        .as_ref()
-        .is_some_and(|location| location.file == "handler.js" && location.line == 1)));
+    assert!(
+        window
+            .app()
+            .state
+            .script
+            .failure
+            .as_ref()
+            .is_some_and(|failure| failure
+                .location
+                .as_ref()
+                .is_some_and(|location| location.file == "handler.js" && location.line == 1))
+    );
     let url = window.url("/?name=ann");
     window.runtime.block_on(async move {
-        let (mut client, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+        let (mut client, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
         send_text(&mut client, "still there?").await;
         assert_eq!(recv_text(&mut client).await, "v1:still there?");
     });
@@ -203,10 +225,15 @@ fn held_connections_wait_for_accept_or_deny() {
     window.open_tab("Approvals");
     window.click("Hold new connections");
     window.step_until("holding", |app| {
-        app.state.engine.as_ref().is_some_and(|engine| engine.is_holding_connections())
+        app.state
+            .engine
+            .as_ref()
+            .is_some_and(|engine| engine.is_holding_connections())
     });
 
-    let accepted = window.runtime.spawn(tokio_tungstenite::connect_async(window.url("/?name=ann")));
+    let accepted = window
+        .runtime
+        .spawn(tokio_tungstenite::connect_async(window.url("/?name=ann")));
     window.step_until_shown("Accept");
     window.click("Accept");
     let (mut client, _) = window
@@ -219,11 +246,15 @@ fn held_connections_wait_for_accept_or_deny() {
         assert_eq!(recv_text(&mut client).await, "v1:in");
     });
 
-    let denied = window.runtime.spawn(tokio_tungstenite::connect_async(window.url("/?name=bob")));
+    let denied = window
+        .runtime
+        .spawn(tokio_tungstenite::connect_async(window.url("/?name=bob")));
     window.step_until_shown("Deny");
     window.click("Deny");
     match window.runtime.block_on(denied).expect("join") {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401)
+        }
         other => panic!("expected 401, got {other:?}"),
     }
 }
@@ -233,10 +264,18 @@ fn the_built_in_client_talks_to_the_handlers() {
     let mut window = Window::open(&script(CHAT_LIKE));
     window.open_tab("Clients (0)");
     window.click("Connect");
-    window.step_until("client open", |app| app.state.clients.first().is_some_and(|client| client.is_open()));
+    window.step_until("client open", |app| {
+        app.state
+            .clients
+            .first()
+            .is_some_and(|client| client.is_open())
+    });
     window.harness.get_by_label("Message").focus();
     window.harness.step();
-    window.harness.get_by_label("Message").type_text("hello handler");
+    window
+        .harness
+        .get_by_label("Message")
+        .type_text("hello handler");
     window.harness.step();
     window.click("Send");
     window.step_until_shown("in v1:hello handler");
@@ -264,7 +303,10 @@ fn every_panel_names_its_widgets_and_a_selected_message_shows_as_a_tree() {
         let _ = recv_text(&mut client).await;
     });
     window.step_until_shown("{\"reply\":{\"nested\":[1,2]}}");
-    window.harness.get_by_label("{\"reply\":{\"nested\":[1,2]}}").click();
+    window
+        .harness
+        .get_by_label("{\"reply\":{\"nested\":[1,2]}}")
+        .click();
     window.harness.step();
     window.step_until_shown("reply: {…} 1 keys");
     window.harness.get_by_label("reply: {…} 1 keys");

@@ -35,7 +35,9 @@ async fn start_faulty(
 ) -> TestServer {
     TestServer::start_with(&script(FAULTY_ECHO), |config| {
         config.limits.handler_timeout = Duration::from_millis(300);
-        config.limits.script_memory_bytes = 64 * 1024 * 1024;
+        // Small, so the allocation case reaches the cap long before the time
+        // budget even on a busy machine (the message must say "out of memory").
+        config.limits.script_memory_bytes = 16 * 1024 * 1024;
         configure(config);
     })
     .await

@@ -184,7 +184,9 @@ pub enum Event {
         /// The address actually bound (port 0 resolved).
         local_addr: SocketAddr,
     },
-    /// A client passed the connect chain and the upgrade completed.
+    /// A client passed the connect chain (and approval, when connections are
+    /// held): its 101 is being sent. Published in the order handlers accepted
+    /// connections; from here `socket.send` reaches it and disconnect is owed.
     ConnectionOpened {
         /// The new connection.
         connection_id: ConnectionId,
@@ -194,7 +196,7 @@ pub enum Event {
         path: String,
         /// Parsed query string.
         query: Query,
-        /// When the upgrade completed.
+        /// When it was accepted.
         at: DateTime<Utc>,
     },
     /// A client was refused before the upgrade.

@@ -240,8 +240,11 @@ impl MessagesPanel {
                     });
                     row.col(|ui| {
                         if let Some(connection_id) = entry.connection_id {
-                            cell(ui, egui::RichText::new(short_id(&connection_id)).monospace())
-                                .on_hover_text(connection_id.to_string());
+                            cell(
+                                ui,
+                                egui::RichText::new(short_id(&connection_id)).monospace(),
+                            )
+                            .on_hover_text(connection_id.to_string());
                         }
                     });
                     row.col(|ui| {
