@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod kv;
+pub mod loadgen;
 pub mod script;
 pub mod serve;
 pub mod session;

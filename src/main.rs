@@ -1,5 +1,5 @@
 //! The `sockscope` command line: `gui` (default), `serve`, `replay`,
-//! `import-har`, `export-artillery`.
+//! `import-har`, `export-artillery`, `bench`.
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use sockscope::engine::config::{EngineConfig, KvLocation, Limits};
+use sockscope::loadgen::{BenchOptions, run_bench};
 use sockscope::script::bundled::default_script_path;
 use sockscope::serve::{self, ServeOptions};
 use sockscope::session::replay::Timing;
@@ -48,6 +49,39 @@ enum CliCommand {
     ImportHar(ImportHarArgs),
     /// Write an Artillery load-test script (engine: ws) from a session file.
     ExportArtillery(ExportArtilleryArgs),
+    /// Load-test a websocket echo server: throughput, connects/s and round-trip latency.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Server to load. It must answer every message with one message (an echo).
+    #[arg(long, value_name = "ws://HOST:PORT")]
+    url: String,
+    /// Connections to open; all stay open while messages flow.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    connections: u64,
+    /// Messages each connection sends (and expects back).
+    #[arg(long, value_name = "M", default_value_t = 1000)]
+    messages: u64,
+    /// Payload size of each message.
+    #[arg(long, value_name = "BYTES", default_value_t = 32)]
+    size: u64,
+    /// Most messages in flight per connection.
+    #[arg(long, value_name = "W", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    window: u64,
+    /// Send binary frames instead of text.
+    #[arg(long)]
+    binary: bool,
+    /// Most handshakes under way at once.
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    connect_concurrency: u64,
+    /// Longest wait for one handshake, and for one reply.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_ms: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -270,6 +304,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(path) => std::fs::write(path, yaml)
                     .with_context(|| format!("cannot write {}", path.display()))?,
                 None => print!("{yaml}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(CliCommand::Bench(args)) => {
+            init_logging(true);
+            let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+            let options = BenchOptions {
+                url: args.url,
+                connections: to_usize(args.connections),
+                messages_per_connection: args.messages,
+                size_bytes: to_usize(args.size),
+                window: to_usize(args.window),
+                is_binary: args.binary,
+                connect_concurrency: to_usize(args.connect_concurrency),
+                connect_timeout: Duration::from_millis(args.timeout_ms),
+                reply_timeout: Duration::from_millis(args.timeout_ms),
+            };
+            let show_progress = std::io::stderr().is_terminal();
+            let runtime = io_runtime()?;
+            let report = runtime.block_on(run_bench(&options, show_progress))?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
             }
             Ok(ExitCode::SUCCESS)
         }

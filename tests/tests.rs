@@ -10,5 +10,6 @@ mod gui;
 mod handlers;
 mod kv;
 mod lifecycle;
+mod loadgen;
 mod protocol;
 mod sessions;
