@@ -1,0 +1,192 @@
+//! Shared by the network benches: the servers under test (each its own
+//! process, so none of them shares CPU time with the load generator's
+//! runtime), machine facts, and medians.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Environment variable that turns a bench binary into the raw echo server.
+const RAW_SERVER_ENV: &str = "SOCKSCOPE_BENCH_RAW_ECHO_SERVER";
+
+/// A server process, killed when dropped.
+pub struct Server {
+    pub name: &'static str,
+    pub url: String,
+    child: Child,
+}
+
+impl Server {
+    /// The process id (for /proc/PID/status).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_announcing(name: &'static str, mut command: Command) -> Server {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("server announces its URL");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{name} printed {line:?} instead of its URL"))
+        .to_owned();
+    Server { name, url, child }
+}
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// `sockscope serve --quiet` with `script` and `kv` on a free port.
+pub fn sockscope_serve(script: &Path, kv: &str) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sockscope"));
+    command
+        .args(["serve", "--quiet", "--port", "0", "--kv", kv, "--script"])
+        .arg(script);
+    spawn_announcing("sockscope serve (echo.js)", command)
+}
+
+/// This bench binary again, as a raw tokio-tungstenite echo server.
+pub fn raw_echo_server() -> Server {
+    let mut command = Command::new(std::env::current_exe().expect("bench binary path"));
+    command.env(RAW_SERVER_ENV, "1");
+    spawn_announcing("raw tokio-tungstenite echo", command)
+}
+
+/// Runs the raw echo server instead of the bench if this process was
+/// started as one (never returns then).
+pub fn serve_raw_echo_if_asked() {
+    if std::env::var_os(RAW_SERVER_ENV).is_none() {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        println!("listening on ws://{}", listener.local_addr().expect("addr"));
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let Ok(websocket) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                // The idiomatic echo: forward() feeds while messages are
+                // ready and flushes when the stream would wait.
+                let (sink, stream) = websocket.split();
+                let data = stream.filter(|message| {
+                    std::future::ready(matches!(message, Ok(Message::Text(_) | Message::Binary(_))))
+                });
+                let _ = data.forward(sink).await;
+            });
+        }
+    });
+    std::process::exit(0);
+}
+
+/// Node's `ws` echo server, if `node` and `npm` exist (installs `ws` once
+/// into the target dir). `Err` says why it was skipped.
+pub fn node_ws_server() -> Result<Server, String> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("node-ws-echo");
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .map(|output| output.status.success())
+        .unwrap_or(false);
+    if !node_ok {
+        return Err("`node` is not installed".to_owned());
+    }
+    if !dir.join("node_modules/ws").exists() {
+        std::fs::create_dir_all(&dir).map_err(|error| error.to_string())?;
+        let installed = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "ws@8"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|error| format!("cannot run npm: {error}"))?;
+        if !installed.success() {
+            return Err("`npm install ws` failed".to_owned());
+        }
+    }
+    let script = dir.join("echo-server.js");
+    std::fs::write(
+        &script,
+        "const { WebSocketServer } = require('ws');\n\
+         const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });\n\
+         wss.on('listening', () => console.log(`listening on ws://127.0.0.1:${wss.address().port}`));\n\
+         wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));\n",
+    )
+    .map_err(|error| error.to_string())?;
+    let mut command = Command::new("node");
+    command.arg(&script).current_dir(&dir);
+    Ok(spawn_announcing("node ws 8 echo", command))
+}
+
+/// `nproc` and the CPU model, for the report.
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |count| count.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split(':').nth(1))
+                .map(|model| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{cpus} CPUs, {model}")
+}
+
+/// Resident memory of a process in KiB (VmRSS in /proc/PID/status).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// A multi-threaded runtime for the load generator.
+pub fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+pub const SETTLE: Duration = Duration::from_millis(200);
