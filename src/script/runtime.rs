@@ -189,14 +189,23 @@ impl JsRuntime {
         self.host.borrow_mut().current_connection = Some(connection_id);
         self.deadline
             .set(Some(Instant::now() + self.handler_timeout));
-        let script_name = self.host.borrow().script_name.clone();
         let result = loaded.context.with(|ctx| {
             let called = (|| -> rquickjs::Result<bool> {
                 let dispatch = loaded.dispatch.clone().restore(&ctx)?;
-                let query_object = Object::new(ctx.clone())?;
-                for (key, values) in query.into_iter().flatten() {
-                    query_object.set(key.as_str(), values.clone())?;
-                }
+                // Only connect has a query; the SDK gives the others `{}`.
+                let query_value: Value = match query {
+                    Some(query) => {
+                        let query_object = Object::new(ctx.clone())?;
+                        for (key, values) in query {
+                            query_object.set(key.as_str(), values.clone())?;
+                        }
+                        query_object.into_value()
+                    }
+                    None => Value::new_undefined(ctx.clone()),
+                };
+                let mut id_buffer = uuid::Uuid::encode_buffer();
+                let connection_text = connection_id.hyphenated().encode_lower(&mut id_buffer);
+                let connection_value = rquickjs::String::from_str(ctx.clone(), connection_text)?;
                 let data: Value = match payload {
                     None => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),
                     Some(Payload::Text(text)) => {
@@ -208,8 +217,8 @@ impl JsRuntime {
                 };
                 let outcome: Value = dispatch.call((
                     kind.as_str(),
-                    connection_id.to_string(),
-                    query_object,
+                    connection_value,
+                    query_value,
                     data,
                 ))?;
                 match outcome.as_promise() {
@@ -217,9 +226,10 @@ impl JsRuntime {
                     None => Ok(outcome.as_bool().unwrap_or(true)),
                 }
             })();
-            called
-                .catch(&ctx)
-                .map_err(|caught| self.failure_from(&ctx, caught, &script_name))
+            called.catch(&ctx).map_err(|caught| {
+                let script_name = self.host.borrow().script_name.clone();
+                self.failure_from(&ctx, caught, &script_name)
+            })
         });
         self.deadline.set(None);
         self.host.borrow_mut().current_connection = None;

@@ -28,19 +28,19 @@ const EVENT_TYPES = ['connect', 'disconnect', 'message'];
 
 // Runs middleware in order; the chain goes on only through next(ctx), and a
 // handler returning undefined stands for "return ctx" (Nitric's createHandler).
-// Synchronous chains stay synchronous so the hot path allocates no promises.
-const compose = (middleware) => (ctx) => {
-  const run = (index, current) => {
-    if (index === middleware.length) return current;
-    const next = (nextCtx) => run(index + 1, nextCtx === undefined ? current : nextCtx);
-    const result = middleware[index](current, next);
-    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-      return result.then((settled) => (settled === undefined ? current : settled));
-    }
-    return result === undefined ? current : result;
-  };
-  return run(0, ctx);
+// Synchronous chains stay synchronous so the hot path allocates no promises;
+// the only closure made per stage is the `next` the handler receives.
+const runChain = (middleware, index, current) => {
+  if (index === middleware.length) return current;
+  const next = (nextCtx) => runChain(middleware, index + 1, nextCtx === undefined ? current : nextCtx);
+  const result = middleware[index](current, next);
+  if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+    return result.then((settled) => (settled === undefined ? current : settled));
+  }
+  return result === undefined ? current : result;
 };
+
+const compose = (middleware) => (ctx) => runChain(middleware, 0, ctx);
 
 const textOf = (data) => (typeof data === 'string' ? data : host.utf8Decode(data));
 
@@ -61,6 +61,22 @@ class WebsocketRequest {
 }
 
 const sockets = new Map();
+// The socket sockscope serves: the first one declared.
+let servedSocket;
+
+const sendNow = (connectionId, data) => {
+  if (typeof data === 'string') {
+    host.send(String(connectionId), data);
+  } else if (data instanceof Uint8Array) {
+    host.send(String(connectionId), data);
+  } else if (data instanceof ArrayBuffer) {
+    host.send(String(connectionId), new Uint8Array(data));
+  } else if (data !== undefined) {
+    host.send(String(connectionId), JSON.stringify(data));
+  } else {
+    throw new InvalidArgumentError(`socket.send(${connectionId}): data is undefined`);
+  }
+};
 
 class Websocket {
   constructor(name) {
@@ -86,18 +102,15 @@ class Websocket {
     this.chains[eventType] = compose(middleware);
   }
 
-  async send(connectionId, data) {
-    if (typeof data === 'string') {
-      host.send(String(connectionId), data);
-    } else if (data instanceof Uint8Array) {
-      host.send(String(connectionId), data);
-    } else if (data instanceof ArrayBuffer) {
-      host.send(String(connectionId), new Uint8Array(data));
-    } else if (data !== undefined) {
-      host.send(String(connectionId), JSON.stringify(data));
-    } else {
-      throw new InvalidArgumentError(`socket.send(${connectionId}): data is undefined`);
+  // Not an `async` function: the same contract (a Promise, rejected on a
+  // throw) without an async frame per message.
+  send(connectionId, data) {
+    try {
+      sendNow(connectionId, data);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return Promise.resolve();
   }
 
   async close(connectionId) {
@@ -115,6 +128,7 @@ export const websocket = (name) => {
   if (!socket) {
     socket = new Websocket(name);
     sockets.set(name, socket);
+    if (servedSocket === undefined) servedSocket = socket;
   }
   return socket;
 };
@@ -186,23 +200,27 @@ export const kv = (name) => {
   return new KeyValueStoreResource(name);
 };
 
+const isSuccess = (ctx, settled) => {
+  const final = settled !== null && typeof settled === 'object' && settled.res ? settled : ctx;
+  return final.res.success !== false;
+};
+
 // Entry point for the engine: runs one chain, returns whether the connection
-// is accepted (connect) / the handler succeeded, as a boolean or a Promise of one.
+// is accepted (connect) / the handler succeeded, as a boolean or a Promise of
+// one. `query` is undefined for message and disconnect (the request gets {}).
 host.dispatch = (eventType, connectionId, query, data) => {
-  const socket = sockets.values().next().value;
+  const socket = servedSocket;
   const chain = socket && socket.chains[eventType];
   if (!chain) return true;
   const ctx = {
-    req: new WebsocketRequest(socket.name, eventType, connectionId, query, data),
+    req: new WebsocketRequest(socket.name, eventType, connectionId, query === undefined ? {} : query, data),
     res: { success: true },
   };
-  const outcome = (settled) => {
-    const final = settled !== null && typeof settled === 'object' && settled.res ? settled : ctx;
-    return final.res.success !== false;
-  };
   const result = chain(ctx);
-  if (result !== null && typeof result === 'object' && typeof result.then === 'function') return result.then(outcome);
-  return outcome(result);
+  if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+    return result.then((settled) => isSuccess(ctx, settled));
+  }
+  return isSuccess(ctx, result);
 };
 
 host.socketNames = () => Array.from(sockets.keys());
