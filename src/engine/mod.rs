@@ -7,6 +7,7 @@ pub mod command;
 pub mod config;
 mod connection;
 pub mod events;
+pub mod fdlimit;
 mod handshake;
 pub mod logging;
 pub mod outbound;
@@ -159,6 +160,7 @@ impl EngineHandle {
             websocket_config,
             script_failure: parking_lot::Mutex::new(initial_failure.clone()),
         });
+        fdlimit::raise_for(shared.config.limits.max_connections);
         tokio::spawn(server::accept_loop(Arc::clone(&shared), listener));
         if shared.config.watch_script {
             let handle = Self {
