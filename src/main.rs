@@ -73,6 +73,9 @@ struct BenchArgs {
     /// Send binary frames instead of text.
     #[arg(long)]
     binary: bool,
+    /// Messages per second over all connections (paced, for latency at a given load). Default: as fast as the window allows.
+    #[arg(long, value_name = "N")]
+    rate: Option<f64>,
     /// Most handshakes under way at once.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     connect_concurrency: u64,
@@ -318,6 +321,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 window: to_usize(args.window),
                 is_binary: args.binary,
                 connect_concurrency: to_usize(args.connect_concurrency),
+                rate_per_second: args.rate,
                 connect_timeout: Duration::from_millis(args.timeout_ms),
                 reply_timeout: Duration::from_millis(args.timeout_ms),
             };

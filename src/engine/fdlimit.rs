@@ -50,10 +50,12 @@ mod platform {
             // (and changes nothing) if the hard limit is above the kernel's
             // nr_open, e.g. RLIM_INFINITY; the old soft limit stays then.
             if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-                return Some(u64::from(raised.rlim_cur));
+                let raised_to: u64 = raised.rlim_cur;
+                return Some(raised_to);
             }
         }
-        Some(u64::from(limit.rlim_cur))
+        let current: u64 = limit.rlim_cur;
+        Some(current)
     }
 }
 
@@ -76,7 +78,8 @@ mod tests {
         };
         // SAFETY: getrlimit only writes the struct it is given.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
-        assert_eq!(u64::from(limit.rlim_cur), raised);
+        let current: u64 = limit.rlim_cur;
+        assert_eq!(current, raised);
         assert!(raised > 0);
     }
 }

@@ -149,6 +149,8 @@ pub(crate) struct Drive {
     pub message: Message,
     pub messages: u64,
     pub window: usize,
+    /// Paced runs: time between two sends of this connection.
+    pub send_interval: Option<Duration>,
     pub reply_timeout: Duration,
     pub latency: Arc<LatencyRecorder>,
     pub counters: Arc<LiveCounters>,
@@ -161,14 +163,21 @@ impl Drive {
         // Send times of the messages in flight; replies come back in order.
         let mut in_flight: VecDeque<Instant> = VecDeque::with_capacity(self.window);
         let mut samples_us: Vec<u64> = Vec::with_capacity(self.window);
+        // Paced: connections start spread over one interval, not in a burst.
+        let mut next_send_at = self.send_interval.map(|interval| {
+            Instant::now() + interval.mul_f64((self.index % 64) as f64 / 64.0)
+        });
         let failed = |reason: String| LoadgenError::Connection {
             index: self.index,
             reason,
         };
         while totals.messages_received < self.messages {
-            // Top the window up and send the whole batch with one flush.
+            // Top the window up (paced: send what is due) with one flush.
             let batch_sent_at = Instant::now();
-            while totals.messages_sent < self.messages && in_flight.len() < self.window {
+            while totals.messages_sent < self.messages
+                && in_flight.len() < self.window
+                && next_send_at.is_none_or(|due| due <= batch_sent_at)
+            {
                 client
                     .feed(self.message.clone())
                     .await
@@ -176,21 +185,40 @@ impl Drive {
                 in_flight.push_back(batch_sent_at);
                 totals.messages_sent += 1;
                 totals.bytes_sent += size_bytes;
+                if let (Some(due), Some(interval)) = (next_send_at.as_mut(), self.send_interval) {
+                    *due += interval;
+                }
             }
             client
                 .flush()
                 .await
                 .map_err(|error| failed(format!("send failed: {error}")))?;
 
-            // Wait for one reply, then take every reply that is already here.
-            let first = tokio::time::timeout(self.reply_timeout, client.next())
-                .await
-                .map_err(|_| LoadgenError::Timeout {
-                    index: self.index,
-                    timeout_ms: self.reply_timeout.as_millis(),
-                    received: totals.messages_received,
-                    expected: self.messages,
-                })?;
+            // Wait for one reply (or, paced, for the next send if that comes
+            // first), then take every reply that is already here.
+            let waiting = match next_send_at {
+                Some(due)
+                    if totals.messages_sent < self.messages && in_flight.len() < self.window =>
+                {
+                    tokio::select! {
+                        next = client.next() => Some(next),
+                        () = tokio::time::sleep_until(due.into()) => None,
+                    }
+                }
+                _ => Some(
+                    tokio::time::timeout(self.reply_timeout, client.next())
+                        .await
+                        .map_err(|_| LoadgenError::Timeout {
+                            index: self.index,
+                            timeout_ms: self.reply_timeout.as_millis(),
+                            received: totals.messages_received,
+                            expected: self.messages,
+                        })?,
+                ),
+            };
+            let Some(first) = waiting else {
+                continue;
+            };
             let mut next = Some(first);
             while let Some(item) = next {
                 let reply = match item {

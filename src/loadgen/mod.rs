@@ -40,6 +40,9 @@ pub struct BenchOptions {
     pub is_binary: bool,
     /// Most connection handshakes under way at once.
     pub connect_concurrency: usize,
+    /// Messages per second over all connections; `None` sends as fast as
+    /// the window allows. Paced runs measure latency at a given load.
+    pub rate_per_second: Option<f64>,
     /// Longest wait for one handshake.
     pub connect_timeout: Duration,
     /// Longest wait for one reply.
@@ -57,6 +60,7 @@ impl BenchOptions {
             window: 16,
             is_binary: false,
             connect_concurrency: 256,
+            rate_per_second: None,
             connect_timeout: Duration::from_secs(10),
             reply_timeout: Duration::from_secs(10),
         }
@@ -215,6 +219,17 @@ async fn run_phases(
     )
     .await?;
 
+    if let Some(rate) = options.rate_per_second {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(LoadgenError::InvalidOption(format!(
+                "--rate must be a positive number, got {rate}"
+            )));
+        }
+    }
+    // Each connection sends its share of the rate, evenly spaced.
+    let send_interval = options
+        .rate_per_second
+        .map(|rate| Duration::from_secs_f64(options.connections as f64 / rate));
     let message = payload(options.size_bytes, options.is_binary);
     let latency = Arc::new(LatencyRecorder::new());
     let started = Instant::now();
@@ -225,6 +240,7 @@ async fn run_phases(
             message: message.clone(),
             messages: options.messages_per_connection,
             window: options.window,
+            send_interval,
             reply_timeout: options.reply_timeout,
             latency: Arc::clone(&latency),
             counters: Arc::clone(counters),
