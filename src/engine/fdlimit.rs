@@ -77,7 +77,10 @@ mod tests {
             rlim_max: 0,
         };
         // SAFETY: getrlimit only writes the struct it is given.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
         let current: u64 = limit.rlim_cur;
         assert_eq!(current, raised);
         assert!(raised > 0);

@@ -164,9 +164,9 @@ impl Drive {
         let mut in_flight: VecDeque<Instant> = VecDeque::with_capacity(self.window);
         let mut samples_us: Vec<u64> = Vec::with_capacity(self.window);
         // Paced: connections start spread over one interval, not in a burst.
-        let mut next_send_at = self.send_interval.map(|interval| {
-            Instant::now() + interval.mul_f64((self.index % 64) as f64 / 64.0)
-        });
+        let mut next_send_at = self
+            .send_interval
+            .map(|interval| Instant::now() + interval.mul_f64((self.index % 64) as f64 / 64.0));
         let failed = |reason: String| LoadgenError::Connection {
             index: self.index,
             reason,

@@ -215,12 +215,8 @@ impl JsRuntime {
                         TypedArray::<u8>::new_copy(ctx.clone(), bytes)?.into_value()
                     }
                 };
-                let outcome: Value = dispatch.call((
-                    kind.as_str(),
-                    connection_value,
-                    query_value,
-                    data,
-                ))?;
+                let outcome: Value =
+                    dispatch.call((kind.as_str(), connection_value, query_value, data))?;
                 match outcome.as_promise() {
                     Some(promise) => promise.finish::<bool>(),
                     None => Ok(outcome.as_bool().unwrap_or(true)),
