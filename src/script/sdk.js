@@ -44,23 +44,28 @@ const compose = (middleware) => (ctx) => runChain(middleware, 0, ctx);
 
 const textOf = (data) => (typeof data === 'string' ? data : host.utf8Decode(data));
 
-class WebsocketRequest {
-  constructor(socket, eventType, connectionId, query, data) {
-    this.socket = socket;
-    this.eventType = eventType;
-    this.connectionId = connectionId;
-    this.query = query;
-    this.data = data;
-  }
+// ctx.req: an object literal over a shared prototype is cheaper to make
+// in QuickJS than a class instance, and looks the same to handlers.
+const requestMethods = {
   text() {
     return textOf(this.data);
-  }
+  },
   json() {
     return JSON.parse(textOf(this.data));
-  }
-}
+  },
+};
+
+const newRequest = (socket, eventType, connectionId, query, data) => ({
+  __proto__: requestMethods,
+  socket,
+  eventType,
+  connectionId,
+  query,
+  data,
+});
 
 const sockets = new Map();
+const SENT = Object.freeze(Promise.resolve());
 // The socket sockscope serves: the first one declared.
 let servedSocket;
 
@@ -103,14 +108,15 @@ class Websocket {
   }
 
   // Not an `async` function: the same contract (a Promise, rejected on a
-  // throw) without an async frame per message.
+  // throw) without an async frame and a new promise per message. Every
+  // successful send returns the same settled (frozen) promise.
   send(connectionId, data) {
     try {
       sendNow(connectionId, data);
     } catch (error) {
       return Promise.reject(error);
     }
-    return Promise.resolve();
+    return SENT;
   }
 
   async close(connectionId) {
@@ -213,7 +219,7 @@ host.dispatch = (eventType, connectionId, query, data) => {
   const chain = socket && socket.chains[eventType];
   if (!chain) return true;
   const ctx = {
-    req: new WebsocketRequest(socket.name, eventType, connectionId, query === undefined ? {} : query, data),
+    req: newRequest(socket.name, eventType, connectionId, query === undefined ? {} : query, data),
     res: { success: true },
   };
   const result = chain(ctx);
