@@ -26,6 +26,9 @@ use runtime::JsRuntime;
 /// Jobs waiting for the script thread before readers feel back-pressure.
 const JOB_QUEUE_CAPACITY: usize = 4096;
 
+/// Most queued messages run in one entry into the JavaScript context.
+const MESSAGE_BATCH: usize = 64;
+
 /// The script thread's stack: QuickJS's recursion guard plus headroom.
 const THREAD_STACK_BYTES: usize = runtime::JS_STACK_BYTES + 12 * 1024 * 1024;
 
@@ -233,7 +236,12 @@ fn run_jobs(
             at: Utc::now(),
         });
     };
-    while let Some(job) = jobs.blocking_recv() {
+    let mut messages: Vec<(ConnectionId, Payload)> = Vec::with_capacity(MESSAGE_BATCH);
+    let mut held: Option<ScriptJob> = None;
+    loop {
+        let Some(job) = held.take().or_else(|| jobs.blocking_recv()) else {
+            break;
+        };
         match job {
             ScriptJob::Connect {
                 connection_id,
@@ -267,11 +275,28 @@ fn run_jobs(
                 connection_id,
                 payload,
             } => {
-                let (result, rejections) =
-                    runtime.dispatch(HandlerKind::Message, connection_id, None, Some(&payload));
-                for failure in rejections.into_iter().chain(result.err()) {
-                    report(Some(connection_id), Some(HandlerKind::Message), failure);
+                // Messages already queued run in one entry into the context
+                // (in queue order); the first other job waits its turn.
+                messages.push((connection_id, payload));
+                while messages.len() < MESSAGE_BATCH {
+                    match jobs.try_recv() {
+                        Ok(ScriptJob::Message {
+                            connection_id,
+                            payload,
+                        }) => messages.push((connection_id, payload)),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
+                runtime.dispatch_messages(&messages, |connection_id, (result, rejections)| {
+                    for failure in rejections.into_iter().chain(result.err()) {
+                        report(Some(connection_id), Some(HandlerKind::Message), failure);
+                    }
+                });
+                messages.clear();
             }
             ScriptJob::Disconnect { connection_id } => {
                 let (result, rejections) =

@@ -186,46 +186,92 @@ impl JsRuntime {
         let Some(loaded) = &self.loaded else {
             return (Ok(true), Vec::new());
         };
+        loaded.context.with(|ctx| {
+            let dispatch = loaded.dispatch.clone().restore(&ctx);
+            self.dispatch_in(&ctx, dispatch, kind, connection_id, query, payload)
+        })
+    }
+
+    /// Runs the message chain for each of `messages`, in order, entering the
+    /// context once for all of them; `done` gets each one's outcome as
+    /// [`JsRuntime::dispatch`] would return it, before the next one runs.
+    pub(crate) fn dispatch_messages(
+        &mut self,
+        messages: &[(ConnectionId, Payload)],
+        mut done: impl FnMut(ConnectionId, (Result<bool, ScriptFailure>, Vec<ScriptFailure>)),
+    ) {
+        let Some(loaded) = &self.loaded else {
+            return;
+        };
+        loaded.context.with(|ctx| {
+            let restored = loaded.dispatch.clone().restore(&ctx);
+            for (connection_id, payload) in messages {
+                // A failed restore is reported per message, as it would be
+                // one message at a time.
+                let dispatch = match &restored {
+                    Ok(function) => Ok(function.clone()),
+                    Err(_) => loaded.dispatch.clone().restore(&ctx),
+                };
+                let outcome = self.dispatch_in(
+                    &ctx,
+                    dispatch,
+                    HandlerKind::Message,
+                    *connection_id,
+                    None,
+                    Some(payload),
+                );
+                done(*connection_id, outcome);
+            }
+        });
+    }
+
+    fn dispatch_in<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        dispatch: rquickjs::Result<Function<'js>>,
+        kind: HandlerKind,
+        connection_id: ConnectionId,
+        query: Option<&Query>,
+        payload: Option<&Payload>,
+    ) -> (Result<bool, ScriptFailure>, Vec<ScriptFailure>) {
         self.host.borrow_mut().current_connection = Some(connection_id);
         self.deadline
             .set(Some(Instant::now() + self.handler_timeout));
-        let result = loaded.context.with(|ctx| {
-            let called = (|| -> rquickjs::Result<bool> {
-                let dispatch = loaded.dispatch.clone().restore(&ctx)?;
-                // Only connect has a query; the SDK gives the others `{}`.
-                let query_value: Value = match query {
-                    Some(query) => {
-                        let query_object = Object::new(ctx.clone())?;
-                        for (key, values) in query {
-                            query_object.set(key.as_str(), values.clone())?;
-                        }
-                        query_object.into_value()
+        let called = (|| -> rquickjs::Result<bool> {
+            let dispatch = dispatch?;
+            // Only connect has a query; the SDK gives the others `{}`.
+            let query_value: Value = match query {
+                Some(query) => {
+                    let query_object = Object::new(ctx.clone())?;
+                    for (key, values) in query {
+                        query_object.set(key.as_str(), values.clone())?;
                     }
-                    None => Value::new_undefined(ctx.clone()),
-                };
-                let mut id_buffer = uuid::Uuid::encode_buffer();
-                let connection_text = connection_id.hyphenated().encode_lower(&mut id_buffer);
-                let connection_value = rquickjs::String::from_str(ctx.clone(), connection_text)?;
-                let data: Value = match payload {
-                    None => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),
-                    Some(Payload::Text(text)) => {
-                        rquickjs::String::from_str(ctx.clone(), text)?.into_value()
-                    }
-                    Some(Payload::Binary(bytes)) => {
-                        TypedArray::<u8>::new_copy(ctx.clone(), bytes)?.into_value()
-                    }
-                };
-                let outcome: Value =
-                    dispatch.call((kind.as_str(), connection_value, query_value, data))?;
-                match outcome.as_promise() {
-                    Some(promise) => promise.finish::<bool>(),
-                    None => Ok(outcome.as_bool().unwrap_or(true)),
+                    query_object.into_value()
                 }
-            })();
-            called.catch(&ctx).map_err(|caught| {
-                let script_name = self.host.borrow().script_name.clone();
-                self.failure_from(&ctx, caught, &script_name)
-            })
+                None => Value::new_undefined(ctx.clone()),
+            };
+            let mut id_buffer = uuid::Uuid::encode_buffer();
+            let connection_text = connection_id.hyphenated().encode_lower(&mut id_buffer);
+            let connection_value = rquickjs::String::from_str(ctx.clone(), connection_text)?;
+            let data: Value = match payload {
+                None => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),
+                Some(Payload::Text(text)) => {
+                    rquickjs::String::from_str(ctx.clone(), text)?.into_value()
+                }
+                Some(Payload::Binary(bytes)) => {
+                    TypedArray::<u8>::new_copy(ctx.clone(), bytes)?.into_value()
+                }
+            };
+            let outcome: Value =
+                dispatch.call((kind.as_str(), connection_value, query_value, data))?;
+            match outcome.as_promise() {
+                Some(promise) => promise.finish::<bool>(),
+                None => Ok(outcome.as_bool().unwrap_or(true)),
+            }
+        })();
+        let result = called.catch(ctx).map_err(|caught| {
+            let script_name = self.host.borrow().script_name.clone();
+            self.failure_from(ctx, caught, &script_name)
         });
         self.deadline.set(None);
         self.host.borrow_mut().current_connection = None;
