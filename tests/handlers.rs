@@ -293,3 +293,68 @@ async fn console_output_is_attributed_to_the_connection() {
     assert_eq!(*from, Some(connection_id));
     assert_eq!(message, r#"got hello {"n":1}"#);
 }
+
+#[tokio::test]
+async fn bursts_from_many_connections_keep_per_connection_order_and_attribute_errors() {
+    // Queued messages run in batches on the script thread; each still gets
+    // its own outcome, attributed to its own connection, in order.
+    let mut server = TestServer::start(&script(
+        "const socket = websocket('s');
+         socket.on('message', (ctx) => {
+           const n = Number(ctx.req.data);
+           if (n % 50 === 49) throw new Error(`boom ${n}`);
+           socket.send(ctx.req.connectionId, ctx.req.data);
+         });",
+    ))
+    .await;
+    const MESSAGES: usize = 200;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(server.connect("/").await);
+    }
+    for index in 0..MESSAGES {
+        for client in &mut clients {
+            client
+                .feed(Message::text(index.to_string()))
+                .await
+                .expect("feed");
+        }
+    }
+    for client in &mut clients {
+        client.flush().await.expect("flush");
+    }
+    for client in &mut clients {
+        let expected: Vec<String> = (0..MESSAGES)
+            .filter(|n| n % 50 != 49)
+            .map(|n| n.to_string())
+            .collect();
+        let mut received = Vec::new();
+        while received.len() < expected.len() {
+            received.push(recv_text(client).await);
+        }
+        assert_eq!(received, expected);
+    }
+    let mut errors = Vec::new();
+    while errors.len() < 3 * MESSAGES / 50 {
+        let event = server
+            .wait_for("a script error", |event| {
+                matches!(event, Event::ScriptError { .. })
+            })
+            .await;
+        if let Event::ScriptError {
+            connection_id,
+            handler,
+            failure,
+            ..
+        } = &*event
+        {
+            assert_eq!(*handler, Some(HandlerKind::Message));
+            errors.push((connection_id.expect("attributed"), failure.message.clone()));
+        }
+    }
+    let connections: std::collections::HashSet<_> = errors.iter().map(|(id, _)| *id).collect();
+    assert_eq!(connections.len(), 3, "every connection has its own errors");
+    for (_, message) in &errors {
+        assert!(message.contains("boom"), "{message}");
+    }
+}
