@@ -24,6 +24,8 @@ pub enum Pane {
     Log,
     /// Rates over time.
     Plot,
+    /// Recorded sessions and replays.
+    Sessions,
 }
 
 /// The layout a new user sees: connections and tools on the left, the
@@ -39,6 +41,7 @@ pub fn default_tree() -> Tree<Pane> {
         Pane::Kv,
         Pane::Script,
         Pane::Log,
+        Pane::Sessions,
         Pane::Plot,
     ]
     .into_iter()
@@ -72,6 +75,7 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                 Pane::Clients => panels.clients.ui(ui, state),
                 Pane::Log => panels.log.ui(ui, state),
                 Pane::Plot => crate::ui::panels::plot::ui(ui, state),
+                Pane::Sessions => panels.sessions.ui(ui, state),
             }
         });
         UiResponse::None
@@ -112,6 +116,12 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                     .into(),
             },
             Pane::Plot => "Plot".into(),
+            Pane::Sessions => match &self.state.sessions.recording {
+                Some(_) => egui::RichText::new("Sessions (recording)")
+                    .color(egui::Color32::LIGHT_RED)
+                    .into(),
+                None => "Sessions".into(),
+            },
         }
     }
 

@@ -84,7 +84,7 @@ impl ClientsPanel {
             }
         });
         self.selected = self.selected.min(state.clients.len().saturating_sub(1));
-        let Some(client) = state.clients.get(self.selected) else {
+        let Some(client) = state.clients.get_mut(self.selected) else {
             return;
         };
         self.client_ui(ui, client);
@@ -152,7 +152,7 @@ impl ClientsPanel {
         });
     }
 
-    fn client_ui(&mut self, ui: &mut egui::Ui, client: &TestClient) {
+    fn client_ui(&mut self, ui: &mut egui::Ui, client: &mut TestClient) {
         ui.horizontal(|ui| {
             ui.strong(&client.label);
             ui.monospace(&client.url);
