@@ -28,6 +28,36 @@ pub enum Pane {
     Sessions,
 }
 
+impl Pane {
+    /// Every panel, so a saved layout can be checked for ones it lacks.
+    pub const ALL: [Pane; 9] = [
+        Pane::Connections,
+        Pane::Messages,
+        Pane::Kv,
+        Pane::Script,
+        Pane::Approvals,
+        Pane::Clients,
+        Pane::Log,
+        Pane::Plot,
+        Pane::Sessions,
+    ];
+}
+
+/// A saved layout if it still shows every panel (one saved by an older
+/// version lacks newer panels), otherwise the default layout.
+pub fn restored_tree(saved: Option<Tree<Pane>>) -> Tree<Pane> {
+    match saved {
+        Some(tree)
+            if Pane::ALL
+                .iter()
+                .all(|pane| tree.tiles.find_pane(pane).is_some()) =>
+        {
+            tree
+        }
+        _ => default_tree(),
+    }
+}
+
 /// The layout a new user sees: connections and tools on the left, the
 /// timeline and the rest on the right.
 pub fn default_tree() -> Tree<Pane> {
@@ -50,6 +80,13 @@ pub fn default_tree() -> Tree<Pane> {
     let left = tiles.insert_tab_tile(left);
     let right = tiles.insert_tab_tile(right);
     let root = tiles.insert_horizontal_tile(vec![left, right]);
+    // Previews of messages need the width more than the connection table.
+    if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Linear(linear))) =
+        tiles.get_mut(root)
+    {
+        linear.shares.set_share(left, 0.44);
+        linear.shares.set_share(right, 0.56);
+    }
     Tree::new(egui::Id::unique("sockscope_layout"), root, tiles)
 }
 
@@ -130,5 +167,27 @@ impl Behavior<Pane> for PaneBehavior<'_> {
             all_panes_must_have_tabs: true,
             ..SimplificationOptions::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_layout_without_a_newer_panel_is_replaced() {
+        let old = Tree::new_tabs(
+            egui::Id::unique("old"),
+            vec![Pane::Connections, Pane::Messages],
+        );
+        let restored = restored_tree(Some(old));
+        assert!(
+            Pane::ALL
+                .iter()
+                .all(|pane| restored.tiles.find_pane(pane).is_some())
+        );
+        let complete = default_tree();
+        let kept = restored_tree(Some(complete.clone()));
+        assert_eq!(kept.root, complete.root);
     }
 }

@@ -47,10 +47,10 @@ impl SockscopeApp {
             .unwrap_or_default();
         settings.bind = engine_config.bind.to_string();
         settings.port = engine_config.port;
-        let tree = cc
-            .storage
-            .and_then(|storage| eframe::get_value(storage, LAYOUT_KEY))
-            .unwrap_or_else(default_tree);
+        let tree = layout::restored_tree(
+            cc.storage
+                .and_then(|storage| eframe::get_value(storage, LAYOUT_KEY)),
+        );
         let (sender, messages) = mpsc::unbounded_channel();
         let egui_ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || egui_ctx.request_repaint());
