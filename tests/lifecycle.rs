@@ -513,7 +513,13 @@ async fn held_connections_can_be_denied_and_time_out() {
         }
         other => panic!("expected 401, got {other:?}"),
     }
-    // Nobody decides: denied after the timeout.
+    // Nobody decides: denied after the timeout (changed while running).
+    server
+        .engine
+        .execute(Command::SetApprovalTimeout(Duration::from_millis(150)))
+        .await
+        .expect("set timeout");
+    assert_eq!(server.engine.approval_timeout(), Duration::from_millis(150));
     assert_eq!(server.refused_status("/").await, 401);
     assert!(server.engine.pending_approvals().is_empty());
 }
