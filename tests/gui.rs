@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use sockscope::engine::config::{EngineConfig, KvLocation};
 use sockscope::ui::app::SockscopeApp;
 use tempfile::TempDir;
 
-use crate::util::{recv_close_code, recv_text, script, send_text};
+use crate::util::{engine_config_in, recv_close_code, recv_text, script, send_text};
 
 /// A window on a real engine, with the runtime its engine and clients use.
 struct Window {
@@ -22,11 +21,7 @@ struct Window {
 impl Window {
     fn open(source: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let script_path = dir.path().join("handler.js");
-        std::fs::write(&script_path, source).expect("write script");
-        let mut config = EngineConfig::new(&script_path);
-        config.port = 0;
-        config.kv = KvLocation::File(dir.path().join("kv.redb"));
+        let mut config = engine_config_in(dir.path(), source);
         config.start_with_broken_script = true;
         config.watch_script = true;
         let runtime = Arc::new(

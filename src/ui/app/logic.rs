@@ -9,7 +9,7 @@ use crate::engine::EngineHandle;
 use crate::engine::approvals::ApprovalDecision;
 use crate::engine::bus::{BusMessage, Subscription};
 use crate::engine::events::{ClosedBy, Event, LogLevel};
-use crate::engine::query::format_query;
+use crate::engine::query::path_and_query;
 use crate::ui::model::logs::LogLine;
 use crate::ui::model::timeline::{Direction, EntryBody};
 
@@ -409,12 +409,13 @@ impl AppState {
                     query.clone(),
                     *at,
                 );
-                let query_text = format_query(query);
-                let separator = if query_text.is_empty() { "" } else { "?" };
                 self.lifecycle(
                     *at,
                     Some(*connection_id),
-                    format!("connected {path}{separator}{query_text} from {remote_addr}"),
+                    format!(
+                        "connected {} from {remote_addr}",
+                        path_and_query(path, query)
+                    ),
                 );
             }
             Event::ConnectionDenied {

@@ -40,18 +40,15 @@ impl ClientsPanel {
         } else {
             self.url.trim().to_owned()
         };
-        let path = if self.path.starts_with('/') {
-            self.path.clone()
-        } else {
-            format!("/{}", self.path)
-        };
         let mut query = crate::engine::query::Query::new();
         for (key, value) in self.query.iter().filter(|(key, _)| !key.is_empty()) {
             query.entry(key.clone()).or_default().push(value.clone());
         }
-        let query = crate::engine::query::format_query(&query);
-        let separator = if query.is_empty() { "" } else { "?" };
-        format!("{}{path}{separator}{query}", base.trim_end_matches('/'))
+        format!(
+            "{}{}",
+            base.trim_end_matches('/'),
+            crate::engine::query::path_and_query(&self.path, &query)
+        )
     }
 
     /// Draws the panel.
