@@ -358,3 +358,26 @@ async fn bursts_from_many_connections_keep_per_connection_order_and_attribute_er
         assert!(message.contains("boom"), "{message}");
     }
 }
+
+#[tokio::test]
+async fn ctx_req_enumerates_only_its_fields_and_keeps_its_methods() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+         socket.on('message', (ctx) => {
+           const keys = [];
+           for (const key in ctx.req) keys.push(key);
+           socket.send(ctx.req.connectionId, { keys, text: ctx.req.text(), query: ctx.req.query });
+         });",
+    ))
+    .await;
+    let mut client = server.connect("/?a=1").await;
+    send_text(&mut client, "hello").await;
+    assert_eq!(
+        recv_json(&mut client).await,
+        serde_json::json!({
+            "keys": ["socket", "eventType", "connectionId", "query", "data"],
+            "text": "hello",
+            "query": {}
+        })
+    );
+}

@@ -44,19 +44,20 @@ const compose = (middleware) => (ctx) => runChain(middleware, 0, ctx);
 
 const textOf = (data) => (typeof data === 'string' ? data : host.utf8Decode(data));
 
-// ctx.req: an object literal over a shared prototype is cheaper to make
-// in QuickJS than a class instance, and looks the same to handlers.
-const requestMethods = {
+// ctx.req is an object literal over this class's prototype: cheaper to
+// make in QuickJS than running a constructor, and the same to handlers
+// (instanceof, non-enumerable text() and json()).
+class WebsocketRequest {
   text() {
     return textOf(this.data);
-  },
+  }
   json() {
     return JSON.parse(textOf(this.data));
-  },
-};
+  }
+}
 
 const newRequest = (socket, eventType, connectionId, query, data) => ({
-  __proto__: requestMethods,
+  __proto__: WebsocketRequest.prototype,
   socket,
   eventType,
   connectionId,
