@@ -11,4 +11,5 @@ mod handlers;
 mod kv;
 mod lifecycle;
 mod protocol;
+mod security;
 mod sessions;
