@@ -77,11 +77,11 @@ impl Window {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             self.harness.step();
-            if !self
+            if self
                 .harness
                 .query_all_by_label_contains(text)
                 .next()
-                .is_none()
+                .is_some()
             {
                 return;
             }

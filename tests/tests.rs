@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod crash;
 mod examples;
 mod gui;
 mod handlers;
