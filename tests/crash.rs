@@ -16,14 +16,14 @@ use crate::util::{recv_text, send_text};
 
 /// A `sockscope serve` child whose stderr is drained into `stderr`, so a
 /// chatty server never blocks on a full pipe.
-struct Child9 {
-    child: Child,
-    url: String,
+pub(crate) struct Child9 {
+    pub(crate) child: Child,
+    pub(crate) url: String,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Child9 {
-    fn spawn(mut command: Command) -> Self {
+    pub(crate) fn spawn(mut command: Command) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -67,7 +67,7 @@ impl Child9 {
         self.child.wait().expect("reap");
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }

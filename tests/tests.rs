@@ -9,6 +9,7 @@ mod crash;
 mod examples;
 mod gui;
 mod handlers;
+mod hostile;
 mod kv;
 mod lifecycle;
 mod protocol;
