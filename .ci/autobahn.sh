@@ -15,7 +15,7 @@ venv="target/ci-venv"
 rm -rf "$out"
 mkdir -p "$out"
 
-if [ ! -x "$venv/bin/kosoku" ]; then
+if [ ! -x "$venv/bin/kosoku" ]; then  # .ci/run installs it; standalone runs too
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'kosoku==0.1.0'
 fi

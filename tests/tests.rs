@@ -13,5 +13,6 @@ mod hostile;
 mod kv;
 mod lifecycle;
 mod protocol;
+mod real_clients;
 mod security;
 mod sessions;
