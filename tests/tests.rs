@@ -7,6 +7,7 @@ mod util;
 mod cli;
 mod crash;
 mod examples;
+mod fuzz_regressions;
 mod gui;
 mod handlers;
 mod hostile;
