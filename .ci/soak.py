@@ -2,7 +2,9 @@
 """Soak test: mixed traffic against a real `sockscope serve` for a while.
 
 Workers connect, exchange text and binary echoes, write kv keys (each
-acknowledged by the handler after the commit) and disconnect, over and over.
+acknowledged by the handler after the commit; each worker cycles through
+2,000 keys, so the data set stops growing and RSS should too) and
+disconnect, over and over.
 The server's RSS is sampled every few seconds. At the end every
 acknowledged key is read back, and the run fails on a lost write, a wrong
 echo, a server panic or error line, or RSS growth after warm-up.
@@ -38,7 +40,8 @@ class Totals:
     def __init__(self):
         self.connections = 0
         self.messages = 0
-        self.acked = []
+        self.acked = {}  # key -> last acknowledged sequence number
+        self.writes = 0
         self.errors = []
 
 
@@ -63,13 +66,14 @@ async def worker(url, deadline, totals, seed):
                         if await ws.recv() != data:
                             totals.errors.append(f"binary echo mismatch on w{seed}")
                     else:
-                        key = f"w{seed}-{sequence}"
-                        await ws.send(f"set {key}")
+                        key = f"w{seed}-{sequence % 2000}"
+                        await ws.send(f"set {key} {sequence}")
                         reply = await ws.recv()
-                        if reply != f"ok {key}":
+                        if reply != f"ok {key} {sequence}":
                             totals.errors.append(f"bad ack {reply!r}")
                         else:
-                            totals.acked.append(key)
+                            totals.acked[key] = sequence
+                            totals.writes += 1
                     sequence += 1
                     totals.messages += 1
         except Exception as error:  # noqa: BLE001 - report and go on
@@ -77,16 +81,18 @@ async def worker(url, deadline, totals, seed):
             await asyncio.sleep(0.1)
 
 
-async def verify(url, keys):
+async def verify(url, acked):
+    """Every key holds its last acknowledged value."""
     missing = []
-    for start in range(0, len(keys), 2000):
-        batch = keys[start:start + 2000]
+    items = sorted(acked.items())
+    for start in range(0, len(items), 2000):
+        batch = items[start:start + 2000]
         async with connect(f"{url}/?verify=1") as ws:
-            for key in batch:
+            for key, _ in batch:
                 await ws.send(f"get {key}")
-            for key in batch:
+            for key, sequence in batch:
                 reply = await ws.recv()
-                if reply != f'val {key} "{key}"':
+                if reply != f"val {key} {sequence}":
                     missing.append((key, reply))
     return missing
 
@@ -148,7 +154,7 @@ async def main():
         slope = statistics.linear_regression(times, warm).slope * 60
     print(f"soak: {elapsed:.0f} s, {args.workers} workers, {totals.connections} connections, "
           f"{totals.messages} messages ({totals.messages / elapsed:.0f}/s), "
-          f"{len(totals.acked)} acknowledged kv writes")
+          f"{totals.writes} acknowledged kv writes to {len(totals.acked)} keys")
     print(f"  RSS KiB: start {rss[0] if rss else 0}, after warm-up {early:.0f}, end {late:.0f}, "
           f"max {max(rss) if rss else 0}, trend {slope:+.0f} KiB/min over {len(rss)} samples")
     print(f"  lost kv writes: {len(missing)}; client errors: {len(totals.errors)}; "
