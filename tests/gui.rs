@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use sockscope::engine::config::{EngineConfig, KvLocation};
 use sockscope::ui::app::SockscopeApp;
 use tempfile::TempDir;
 
-use crate::util::{recv_close_code, recv_text, script, send_text};
+use crate::util::{engine_config_in, recv_close_code, recv_text, script, send_text};
 
 /// A window on a real engine, with the runtime its engine and clients use.
 struct Window {
@@ -22,11 +21,7 @@ struct Window {
 impl Window {
     fn open(source: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let script_path = dir.path().join("handler.js");
-        std::fs::write(&script_path, source).expect("write script");
-        let mut config = EngineConfig::new(&script_path);
-        config.port = 0;
-        config.kv = KvLocation::File(dir.path().join("kv.redb"));
+        let mut config = engine_config_in(dir.path(), source);
         config.start_with_broken_script = true;
         config.watch_script = true;
         let runtime = Arc::new(
@@ -310,11 +305,69 @@ fn every_panel_names_its_widgets_and_a_selected_message_shows_as_a_tree() {
     window.harness.step();
     window.step_until_shown("reply: {…} 1 keys");
     window.harness.get_by_label("reply: {…} 1 keys");
-    for tab in ["Messages", "KV", "Script", "Log", "Plot", "Approvals"] {
+    for tab in [
+        "Messages",
+        "KV",
+        "Script",
+        "Log",
+        "Sessions",
+        "Plot",
+        "Approvals",
+    ] {
         window.open_tab(tab);
         window.harness.step();
         window.harness.check_accessibility();
     }
     window.open_tab("Clients (0)");
+    window.harness.check_accessibility();
+}
+
+#[test]
+fn record_in_the_window_then_replay_it_pass_and_then_fail_after_a_change() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    let sessions_folder = window.dir.path().join("sessions");
+    window.harness.state_mut().state.sessions.folder = sessions_folder.clone();
+    window.click("Record");
+    window.step_until("recording", |app| app.state.sessions.recording.is_some());
+
+    let url = window.url("/?name=ann");
+    window.runtime.block_on(async move {
+        let (mut client, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        send_text(&mut client, "hi").await;
+        assert_eq!(recv_text(&mut client).await, "v1:hi");
+        client.close(None).await.expect("close");
+        while futures_util::StreamExt::next(&mut client).await.is_some() {}
+    });
+    // connect, accepted, send, recv, close
+    window.step_until("the session lines", |app| {
+        app.state
+            .sessions
+            .recording
+            .as_ref()
+            .is_some_and(|recording| recording.status().lines_written >= 5)
+    });
+    window.click("Stop recording");
+    window.step_until("the file to be listed", |app| {
+        app.state.sessions.listing.len() == 1
+    });
+    let file_name = window.app().state.sessions.listing[0].file_name();
+    assert!(sessions_folder.join(&file_name).is_file());
+
+    window.open_tab("Sessions");
+    window.harness.get_by_label(&file_name).click();
+    window.harness.step();
+    window.click("Replay selected");
+    window.step_until_shown("PASS: 1 connections");
+
+    std::fs::write(
+        window.dir.path().join("handler.js"),
+        script(&CHAT_LIKE.replace("'v1:'", "'v2:'")),
+    )
+    .expect("change the script");
+    window.click("Replay selected");
+    window.step_until_shown("FAIL: first divergence at c1 message 0");
+    window.step_until_shown("v2:hi");
     window.harness.check_accessibility();
 }

@@ -428,36 +428,10 @@ async fn frames_sent_to_an_accepted_connection_before_its_upgrade_are_delivered(
         .execute(Command::SetHoldConnections(true))
         .await
         .expect("hold");
-    let url = server.url("/?name=ann");
-    let ann = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
-    let held = server
-        .wait_for("ann held", |event| {
-            matches!(event, Event::ApprovalPending { .. })
-        })
-        .await;
-    let Event::ApprovalPending {
-        pending: ann_pending,
-    } = held.as_ref()
-    else {
-        unreachable!()
-    };
-    let ann_id = ann_pending.connection_id;
+    let (ann, ann_id) = connect_held(&mut server, "/?name=ann").await;
 
     // Bob's connect handler sends to ann, who is accepted but not upgraded yet.
-    let url = server.url("/?name=bob");
-    let bob = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
-    let held = server
-        .wait_for("bob held", |event| {
-            matches!(event, Event::ApprovalPending { .. })
-        })
-        .await;
-    let Event::ApprovalPending {
-        pending: bob_pending,
-    } = held.as_ref()
-    else {
-        unreachable!()
-    };
-    let bob_id = bob_pending.connection_id;
+    let (bob, bob_id) = connect_held(&mut server, "/?name=bob").await;
 
     for connection_id in [ann_id, bob_id] {
         server
@@ -489,20 +463,11 @@ async fn held_connections_can_be_denied_and_time_out() {
         .execute(Command::SetHoldConnections(true))
         .await
         .expect("hold");
-    let url = server.url("/");
-    let denied = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
-    let held = server
-        .wait_for("held", |event| {
-            matches!(event, Event::ApprovalPending { .. })
-        })
-        .await;
-    let Event::ApprovalPending { pending } = held.as_ref() else {
-        unreachable!()
-    };
+    let (denied, denied_id) = connect_held(&mut server, "/").await;
     server
         .engine
         .execute(Command::ResolveApproval {
-            connection_id: pending.connection_id,
+            connection_id: denied_id,
             decision: ApprovalDecision::Deny("not today".into()),
         })
         .await
@@ -513,7 +478,42 @@ async fn held_connections_can_be_denied_and_time_out() {
         }
         other => panic!("expected 401, got {other:?}"),
     }
-    // Nobody decides: denied after the timeout.
+    // Nobody decides: denied after the timeout (changed while running).
+    server
+        .engine
+        .execute(Command::SetApprovalTimeout(Duration::from_millis(150)))
+        .await
+        .expect("set timeout");
+    assert_eq!(server.engine.approval_timeout(), Duration::from_millis(150));
     assert_eq!(server.refused_status("/").await, 401);
     assert!(server.engine.pending_approvals().is_empty());
+}
+
+type PendingConnect = tokio::task::JoinHandle<
+    Result<
+        (
+            crate::util::Client,
+            tokio_tungstenite::tungstenite::handshake::client::Response,
+        ),
+        tokio_tungstenite::tungstenite::Error,
+    >,
+>;
+
+/// Starts a client connecting to `path_and_query` while connections are held,
+/// and waits until it is held; returns the pending connect and its id.
+async fn connect_held(
+    server: &mut TestServer,
+    path_and_query: &str,
+) -> (PendingConnect, sockscope::engine::events::ConnectionId) {
+    let url = server.url(path_and_query);
+    let connecting = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
+    let held = server
+        .wait_for(path_and_query, |event| {
+            matches!(event, Event::ApprovalPending { .. })
+        })
+        .await;
+    let Event::ApprovalPending { pending } = held.as_ref() else {
+        unreachable!()
+    };
+    (connecting, pending.connection_id)
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +14,10 @@ use tokio::sync::oneshot;
 use super::events::{ConnectionId, Event};
 use super::query::Query;
 use super::shared::EngineShared;
+
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
 
 /// The user's verdict on a held connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +51,7 @@ struct Waiting {
 /// The approval gate.
 pub struct Approvals {
     is_holding: AtomicBool,
-    timeout: Duration,
+    timeout_ms: AtomicU64,
     waiting: Mutex<HashMap<ConnectionId, Waiting>>,
 }
 
@@ -61,9 +65,20 @@ impl Approvals {
     pub fn new(timeout: Duration) -> Self {
         Self {
             is_holding: AtomicBool::new(false),
-            timeout,
+            timeout_ms: AtomicU64::new(duration_ms(timeout)),
             waiting: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How long a held connection waits before it is denied.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.load(Ordering::Acquire))
+    }
+
+    /// Changes the wait for connections held from now on.
+    pub fn set_timeout(&self, timeout: Duration) {
+        self.timeout_ms
+            .store(duration_ms(timeout), Ordering::Release);
     }
 
     /// Whether new connections are held.
@@ -146,14 +161,15 @@ impl Approvals {
         shared
             .bus
             .publish(Event::ApprovalPending { pending: details });
-        let decision = match tokio::time::timeout(self.timeout, decision).await {
+        let timeout = self.timeout();
+        let decision = match tokio::time::timeout(timeout, decision).await {
             Ok(Ok(decision)) => decision,
             Ok(Err(_)) => ApprovalDecision::Deny("approval withdrawn".to_owned()),
             Err(_) => {
                 self.waiting.lock().remove(&connection_id);
                 ApprovalDecision::Deny(format!(
                     "no approval decision within {} s",
-                    self.timeout.as_secs_f32()
+                    timeout.as_secs_f32()
                 ))
             }
         };

@@ -49,6 +49,8 @@ pub enum Command {
     },
     /// Start or stop holding new connections for approval.
     SetHoldConnections(bool),
+    /// How long held connections wait before they are denied.
+    SetApprovalTimeout(std::time::Duration),
     /// Accept or deny a held connection.
     ResolveApproval {
         /// Which connection.

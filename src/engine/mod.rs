@@ -222,6 +222,11 @@ impl EngineHandle {
         self.shared.approvals.pending()
     }
 
+    /// How long held connections wait for a decision.
+    pub fn approval_timeout(&self) -> std::time::Duration {
+        self.shared.approvals.timeout()
+    }
+
     /// Whether new connections are held for approval.
     pub fn is_holding_connections(&self) -> bool {
         self.shared.approvals.is_holding()
@@ -290,6 +295,10 @@ impl EngineHandle {
             Command::ReloadScript { source } => self.reload(source).await,
             Command::SetHoldConnections(hold) => {
                 shared.approvals.set_holding(hold);
+                Ok(())
+            }
+            Command::SetApprovalTimeout(timeout) => {
+                shared.approvals.set_timeout(timeout);
                 Ok(())
             }
             Command::ResolveApproval {

@@ -50,6 +50,21 @@ pub fn format_query(query: &Query) -> String {
     out
 }
 
+/// `path` (with a leading `/`) followed by `?query` when there is one: the
+/// request target a client sends.
+pub fn path_and_query(path: &str, query: &Query) -> String {
+    let path = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/{path}")
+    };
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", format_query(query))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +92,12 @@ mod tests {
         assert_eq!(query["c"], vec!["\u{fffd}\u{fffd}"]);
         assert_eq!(query["%"], vec!["x"]);
         assert_eq!(query[""], vec![""]);
+    }
+
+    #[test]
+    fn path_and_query_adds_what_is_missing() {
+        assert_eq!(path_and_query("room", &Query::new()), "/room");
+        assert_eq!(path_and_query("/", &parse_query("a=1&a=2")), "/?a=1&a=2");
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub enum KvError {
         #[source]
         source: redb::Error,
     },
+    /// A store name must not be empty (redb cannot name a table "").
+    #[error("a kv store name must not be empty")]
+    EmptyStoreName,
     /// The engine stopped and closed the store.
     #[error("kv store is closed (the server stopped)")]
     Closed,
@@ -62,8 +65,11 @@ pub struct KvStore {
     bus: EventBus,
 }
 
-fn table(store: &str) -> TableDefinition<'_, &'static str, &'static str> {
-    TableDefinition::new(store)
+fn table(store: &str) -> Result<TableDefinition<'_, &'static str, &'static str>, KvError> {
+    if store.is_empty() {
+        return Err(KvError::EmptyStoreName);
+    }
+    Ok(TableDefinition::new(store))
 }
 
 impl KvStore {
@@ -116,7 +122,7 @@ impl KvStore {
         let database = self.database.read();
         let database = database.as_ref().ok_or(KvError::Closed)?;
         let transaction = database.begin_read().map_err(|e| error(e.into()))?;
-        let table = match transaction.open_table(table(store)) {
+        let table = match transaction.open_table(table(store)?) {
             Ok(table) => table,
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(other) => return Err(error(other.into())),
@@ -146,7 +152,7 @@ impl KvStore {
         let transaction = database.begin_write().map_err(|e| error(e.into()))?;
         {
             let mut table = transaction
-                .open_table(table(store))
+                .open_table(table(store)?)
                 .map_err(|e| error(e.into()))?;
             table.insert(key, json).map_err(|e| error(e.into()))?;
         }
@@ -175,7 +181,7 @@ impl KvStore {
         let transaction = database.begin_write().map_err(|e| error(e.into()))?;
         let existed = {
             let mut table = transaction
-                .open_table(table(store))
+                .open_table(table(store)?)
                 .map_err(|e| error(e.into()))?;
             table.remove(key).map_err(|e| error(e.into()))?.is_some()
         };
@@ -207,7 +213,7 @@ impl KvStore {
         let database = self.database.read();
         let database = database.as_ref().ok_or(KvError::Closed)?;
         let transaction = database.begin_read().map_err(|e| error(e.into()))?;
-        let table = match transaction.open_table(table(store)) {
+        let table = match transaction.open_table(table(store)?) {
             Ok(table) => table,
             Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
             Err(other) => return Err(error(other.into())),
@@ -283,5 +289,15 @@ mod tests {
             .set("s", "k", "{not json", None)
             .expect_err("must refuse");
         assert!(error.to_string().contains("not valid JSON"), "{error}");
+    }
+
+    #[test]
+    fn an_empty_store_name_is_an_error_not_a_panic() {
+        let kv = store();
+        assert!(matches!(
+            kv.set("", "k", "{}", None),
+            Err(KvError::EmptyStoreName)
+        ));
+        assert!(matches!(kv.get("", "k"), Err(KvError::EmptyStoreName)));
     }
 }

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::format::{Frame, Session, SessionEvent};
-use crate::engine::query::format_query;
+use crate::engine::query::path_and_query;
 
 /// The Artillery script for `session` against `target` (`ws://host:port`).
 pub fn artillery_yaml(session: &Session, target: &str) -> String {
@@ -38,10 +38,7 @@ pub fn artillery_yaml(session: &Session, target: &str) -> String {
         for line in lines {
             match &line.event {
                 SessionEvent::Connect { path, query } => {
-                    let mut url = format!("{target}{path}");
-                    if !query.is_empty() {
-                        url = format!("{url}?{}", format_query(query));
-                    }
+                    let url = format!("{target}{}", path_and_query(path, query));
                     let _ = writeln!(scenarios, "      - connect: {}", quote(&url));
                     last_t = line.t;
                 }

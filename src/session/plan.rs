@@ -4,7 +4,7 @@
 use super::compare::{Step, StepKind};
 use super::format::{Frame, Session, SessionEvent};
 use crate::engine::events::ClosedBy;
-use crate::engine::query::{Query, format_query};
+use crate::engine::query::path_and_query;
 
 /// A client action with its place in the recorded order.
 pub(super) struct Action {
@@ -94,17 +94,4 @@ pub(super) fn plan(session: &Session) -> Vec<ConnectionPlan> {
         }
     }
     plans
-}
-
-fn path_and_query(path: &str, query: &Query) -> String {
-    let path = if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("/{path}")
-    };
-    if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{}", format_query(query))
-    }
 }

@@ -131,7 +131,7 @@ async fn replay_file(file: &Path, options: &RunOptions) -> Result<ReplayReport, 
     }
     let engine = match &options.url {
         Some(_) => None,
-        None => Some(start_engine(&session, options).await?),
+        None => Some(start_engine_for(&session, options.script.as_deref()).await?),
     };
     let url = match (&options.url, &engine) {
         (Some(url), _) => url.clone(),
@@ -165,8 +165,15 @@ async fn replay_file(file: &Path, options: &RunOptions) -> Result<ReplayReport, 
     result.map_err(|error| error.to_string())
 }
 
-async fn start_engine(session: &Session, options: &RunOptions) -> Result<EngineHandle, String> {
-    let script = match (&options.script, session.script_path()) {
+/// Starts a fresh embedded engine for `session`: `script` if given, else
+/// the session's own script, else the bundled chat example; in-memory kv,
+/// a free port. What `replay` without `--url` (and the window's "fresh
+/// server" target) replays against.
+pub async fn start_engine_for(
+    session: &Session,
+    script: Option<&Path>,
+) -> Result<EngineHandle, String> {
+    let script = match (script.map(Path::to_path_buf), session.script_path()) {
         (Some(script), _) => script.clone(),
         (None, Some(script)) => script,
         (None, None) => default_script_path()

@@ -52,10 +52,18 @@ enum ClientCommand {
     Close { code: u16, reason: String },
 }
 
-enum ClientEvent {
+/// Something that happened to a client (what the recorder needs).
+#[derive(Clone, Debug)]
+pub enum ClientActivity {
+    /// The upgrade succeeded.
     Opened,
+    /// The client sent a frame.
     Sent(Payload),
+    /// The client received a frame.
     Received(Payload),
+    /// The server refused the upgrade with this HTTP status.
+    Refused(u16),
+    /// The connection ended (or never opened) in this state.
     Ended(ClientState),
 }
 
@@ -69,7 +77,8 @@ pub struct TestClient {
     pub state: ClientState,
     log: VecDeque<ClientLogLine>,
     commands: mpsc::UnboundedSender<ClientCommand>,
-    events: mpsc::UnboundedReceiver<ClientEvent>,
+    events: mpsc::UnboundedReceiver<ClientActivity>,
+    close_requested: bool,
 }
 
 impl TestClient {
@@ -96,20 +105,28 @@ impl TestClient {
             log: VecDeque::new(),
             commands,
             events,
+            close_requested: false,
         }
     }
 
-    /// Applies what happened since the last call (from the UI's logic step).
-    pub fn drain(&mut self) {
+    /// Applies what happened since the last call (from the UI's logic
+    /// step) and returns it, for the recorder.
+    pub fn drain(&mut self) -> Vec<(DateTime<Utc>, ClientActivity)> {
+        let mut drained = Vec::new();
         while let Ok(event) = self.events.try_recv() {
+            let at = Utc::now();
+            drained.push((at, event.clone()));
             let (is_outgoing, payload, note) = match event {
-                ClientEvent::Opened => {
+                ClientActivity::Opened => {
                     self.state = ClientState::Open;
                     (false, None, "connected".to_owned())
                 }
-                ClientEvent::Sent(payload) => (true, Some(payload), String::new()),
-                ClientEvent::Received(payload) => (false, Some(payload), String::new()),
-                ClientEvent::Ended(state) => {
+                ClientActivity::Sent(payload) => (true, Some(payload), String::new()),
+                ClientActivity::Received(payload) => (false, Some(payload), String::new()),
+                ClientActivity::Refused(status) => {
+                    (false, None, format!("refused with HTTP {status}"))
+                }
+                ClientActivity::Ended(state) => {
                     let note = match &state {
                         ClientState::Closed { code, reason } => {
                             format!(
@@ -125,7 +142,7 @@ impl TestClient {
                 }
             };
             self.log.push_back(ClientLogLine {
-                at: Utc::now(),
+                at,
                 is_outgoing,
                 payload,
                 note,
@@ -134,6 +151,12 @@ impl TestClient {
                 self.log.pop_front();
             }
         }
+        drained
+    }
+
+    /// Whether this side asked to close (so a close was the client's).
+    pub fn close_requested(&self) -> bool {
+        self.close_requested
     }
 
     /// Queues a frame; refused when the client is not open.
@@ -147,7 +170,8 @@ impl TestClient {
     }
 
     /// Sends a close frame.
-    pub fn close(&self, code: u16, reason: String) {
+    pub fn close(&mut self, code: u16, reason: String) {
+        self.close_requested = true;
         let _ = self.commands.send(ClientCommand::Close { code, reason });
     }
 
@@ -165,10 +189,10 @@ impl TestClient {
 async fn run_client(
     url: String,
     mut commands: mpsc::UnboundedReceiver<ClientCommand>,
-    events: mpsc::UnboundedSender<ClientEvent>,
+    events: mpsc::UnboundedSender<ClientActivity>,
     notify: Arc<dyn Fn() + Send + Sync>,
 ) {
-    let report = |event: ClientEvent| {
+    let report = |event: ClientActivity| {
         let _ = events.send(event);
         notify();
     };
@@ -180,18 +204,21 @@ async fn run_client(
                 .as_deref()
                 .map(|body| String::from_utf8_lossy(body).trim().to_owned())
                 .unwrap_or_default();
-            report(ClientEvent::Ended(ClientState::Failed(format!(
+            report(ClientActivity::Refused(response.status().as_u16()));
+            report(ClientActivity::Ended(ClientState::Failed(format!(
                 "HTTP {}: {body}",
                 response.status()
             ))));
             return;
         }
         Err(error) => {
-            report(ClientEvent::Ended(ClientState::Failed(error.to_string())));
+            report(ClientActivity::Ended(ClientState::Failed(
+                error.to_string(),
+            )));
             return;
         }
     };
-    report(ClientEvent::Opened);
+    report(ClientActivity::Opened);
     // A close frame from the server is answered by tungstenite on the next
     // read, so keep reading until the stream ends before reporting it.
     let mut server_close: Option<(Option<u16>, String)> = None;
@@ -204,10 +231,10 @@ async fn run_client(
                         Payload::Binary(bytes) => Message::Binary(bytes.clone()),
                     };
                     if let Err(error) = socket.send(message).await {
-                        report(ClientEvent::Ended(ClientState::Closed { code: None, reason: error.to_string() }));
+                        report(ClientActivity::Ended(ClientState::Closed { code: None, reason: error.to_string() }));
                         return;
                     }
-                    report(ClientEvent::Sent(payload));
+                    report(ClientActivity::Sent(payload));
                 }
                 Some(ClientCommand::Close { code, reason }) => {
                     let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
@@ -219,8 +246,8 @@ async fn run_client(
                 }
             },
             incoming = socket.next() => match incoming {
-                Some(Ok(Message::Text(text))) => report(ClientEvent::Received(Payload::Text(text))),
-                Some(Ok(Message::Binary(bytes))) => report(ClientEvent::Received(Payload::Binary(bytes))),
+                Some(Ok(Message::Text(text))) => report(ClientActivity::Received(Payload::Text(text))),
+                Some(Ok(Message::Binary(bytes))) => report(ClientActivity::Received(Payload::Binary(bytes))),
                 Some(Ok(Message::Close(frame))) => {
                     server_close = Some(
                         frame
@@ -231,12 +258,12 @@ async fn run_client(
                 Some(Ok(_)) => {}
                 Some(Err(error)) => {
                     let (code, reason) = server_close.unwrap_or((None, error.to_string()));
-                    report(ClientEvent::Ended(ClientState::Closed { code, reason }));
+                    report(ClientActivity::Ended(ClientState::Closed { code, reason }));
                     return;
                 }
                 None => {
                     let (code, reason) = server_close.unwrap_or((None, "connection ended".to_owned()));
-                    report(ClientEvent::Ended(ClientState::Closed { code, reason }));
+                    report(ClientActivity::Ended(ClientState::Closed { code, reason }));
                     return;
                 }
             },

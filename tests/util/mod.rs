@@ -28,6 +28,17 @@ pub struct TestServer {
     pub events: Subscription,
 }
 
+/// Writes `source` as `handler.js` in `dir` and returns a config for it:
+/// port 0, kv file in `dir`, default limits.
+pub fn engine_config_in(dir: &std::path::Path, source: &str) -> EngineConfig {
+    let script_path = dir.join("handler.js");
+    std::fs::write(&script_path, source).expect("write script");
+    let mut config = EngineConfig::new(&script_path);
+    config.port = 0;
+    config.kv = KvLocation::File(dir.join("kv.redb"));
+    config
+}
+
 /// Prefixes a handler body with the SDK import every script needs.
 pub fn script(body: &str) -> String {
     format!(
@@ -44,11 +55,7 @@ impl TestServer {
     /// Starts an engine running `source`, after `configure` adjusts the config.
     pub async fn start_with(source: &str, configure: impl FnOnce(&mut EngineConfig)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let script_path = dir.path().join("handler.js");
-        std::fs::write(&script_path, source).expect("write script");
-        let mut config = EngineConfig::new(&script_path);
-        config.port = 0;
-        config.kv = KvLocation::File(dir.path().join("kv.redb"));
+        let mut config = engine_config_in(dir.path(), source);
         configure(&mut config);
         let engine = EngineHandle::start(config).await.expect("engine starts");
         let events = engine.subscribe_lossless();

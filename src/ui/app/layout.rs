@@ -24,6 +24,38 @@ pub enum Pane {
     Log,
     /// Rates over time.
     Plot,
+    /// Recorded sessions and replays.
+    Sessions,
+}
+
+impl Pane {
+    /// Every panel, so a saved layout can be checked for ones it lacks.
+    pub const ALL: [Pane; 9] = [
+        Pane::Connections,
+        Pane::Messages,
+        Pane::Kv,
+        Pane::Script,
+        Pane::Approvals,
+        Pane::Clients,
+        Pane::Log,
+        Pane::Plot,
+        Pane::Sessions,
+    ];
+}
+
+/// A saved layout if it still shows every panel (one saved by an older
+/// version lacks newer panels), otherwise the default layout.
+pub fn restored_tree(saved: Option<Tree<Pane>>) -> Tree<Pane> {
+    match saved {
+        Some(tree)
+            if Pane::ALL
+                .iter()
+                .all(|pane| tree.tiles.find_pane(pane).is_some()) =>
+        {
+            tree
+        }
+        _ => default_tree(),
+    }
 }
 
 /// The layout a new user sees: connections and tools on the left, the
@@ -39,6 +71,7 @@ pub fn default_tree() -> Tree<Pane> {
         Pane::Kv,
         Pane::Script,
         Pane::Log,
+        Pane::Sessions,
         Pane::Plot,
     ]
     .into_iter()
@@ -47,6 +80,13 @@ pub fn default_tree() -> Tree<Pane> {
     let left = tiles.insert_tab_tile(left);
     let right = tiles.insert_tab_tile(right);
     let root = tiles.insert_horizontal_tile(vec![left, right]);
+    // Previews of messages need the width more than the connection table.
+    if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Linear(linear))) =
+        tiles.get_mut(root)
+    {
+        linear.shares.set_share(left, 0.44);
+        linear.shares.set_share(right, 0.56);
+    }
     Tree::new(egui::Id::unique("sockscope_layout"), root, tiles)
 }
 
@@ -72,6 +112,7 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                 Pane::Clients => panels.clients.ui(ui, state),
                 Pane::Log => panels.log.ui(ui, state),
                 Pane::Plot => crate::ui::panels::plot::ui(ui, state),
+                Pane::Sessions => panels.sessions.ui(ui, state),
             }
         });
         UiResponse::None
@@ -112,6 +153,12 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                     .into(),
             },
             Pane::Plot => "Plot".into(),
+            Pane::Sessions => match &self.state.sessions.recording {
+                Some(_) => egui::RichText::new("Sessions (recording)")
+                    .color(egui::Color32::LIGHT_RED)
+                    .into(),
+                None => "Sessions".into(),
+            },
         }
     }
 
@@ -120,5 +167,27 @@ impl Behavior<Pane> for PaneBehavior<'_> {
             all_panes_must_have_tabs: true,
             ..SimplificationOptions::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_layout_without_a_newer_panel_is_replaced() {
+        let old = Tree::new_tabs(
+            egui::Id::unique("old"),
+            vec![Pane::Connections, Pane::Messages],
+        );
+        let restored = restored_tree(Some(old));
+        assert!(
+            Pane::ALL
+                .iter()
+                .all(|pane| restored.tiles.find_pane(pane).is_some())
+        );
+        let complete = default_tree();
+        let kept = restored_tree(Some(complete.clone()));
+        assert_eq!(kept.root, complete.root);
     }
 }

@@ -9,7 +9,7 @@ use crate::engine::EngineHandle;
 use crate::engine::approvals::ApprovalDecision;
 use crate::engine::bus::{BusMessage, Subscription};
 use crate::engine::events::{ClosedBy, Event, LogLevel};
-use crate::engine::query::format_query;
+use crate::engine::query::path_and_query;
 use crate::ui::model::logs::LogLine;
 use crate::ui::model::timeline::{Direction, EntryBody};
 
@@ -62,6 +62,8 @@ impl AppState {
         }
         self.engine_config = config.clone();
         self.status = ServerStatus::Starting;
+        // A recording belongs to one server run.
+        self.stop_recording();
         let previous = self.engine.take();
         self.spawn(async move {
             if let Some(previous) = previous {
@@ -77,6 +79,7 @@ impl AppState {
 
     /// Stops the engine (clients get 1001) in the background.
     pub fn stop_engine(&mut self) {
+        self.stop_recording();
         if let Some(engine) = self.engine.take() {
             self.status = ServerStatus::Starting;
             self.spawn(async move {
@@ -248,7 +251,63 @@ impl AppState {
             }
             UiMessage::ScriptPicked(Ok(Some(path))) => self.open_script(path),
             UiMessage::ScriptPicked(Ok(None)) => {}
-            UiMessage::ScriptPicked(Err(error)) => self.notify(
+            UiMessage::SessionsListed(listing) => self.sessions.listing = listing,
+            UiMessage::ReplayFinished { path, result } => {
+                let verdict = result.label();
+                self.notify(
+                    format!("replay {verdict}: {}", path.display()),
+                    verdict != "PASS",
+                );
+                self.sessions.results.insert(path, result);
+            }
+            UiMessage::ReplaysDone => self.sessions.is_replaying = false,
+            UiMessage::RecordingStopped { path, status } => {
+                match status.failure {
+                    Some(failure) => self.notify(
+                        format!("recording {} failed: {failure}", path.display()),
+                        true,
+                    ),
+                    None => self.notify(
+                        format!(
+                            "recorded {}: {} connections, {} messages",
+                            path.display(),
+                            status.connections,
+                            status.messages
+                        ),
+                        false,
+                    ),
+                }
+                self.list_sessions();
+            }
+            UiMessage::SessionFileWritten(result) => {
+                match result {
+                    Ok(text) => self.notify(text, false),
+                    Err(error) => self.notify(error, true),
+                }
+                self.list_sessions();
+            }
+            UiMessage::SessionPicked(Ok(Some(path))) => {
+                if !self.sessions.extra_files.contains(&path) {
+                    self.sessions.extra_files.push(path);
+                }
+                self.list_sessions();
+            }
+            UiMessage::SessionSaveTarget {
+                from,
+                picked: Ok(Some(to)),
+            } => self.write_session_copy(&from, to, false),
+            UiMessage::HarPicked(Ok(Some(path))) => self.import_har(path),
+            UiMessage::SessionPicked(Ok(None))
+            | UiMessage::SessionSaveTarget {
+                picked: Ok(None), ..
+            }
+            | UiMessage::HarPicked(Ok(None)) => {}
+            UiMessage::ScriptPicked(Err(error))
+            | UiMessage::SessionPicked(Err(error))
+            | UiMessage::SessionSaveTarget {
+                picked: Err(error), ..
+            }
+            | UiMessage::HarPicked(Err(error)) => self.notify(
                 format!("no file dialog available ({error}); type the path instead"),
                 true,
             ),
@@ -350,12 +409,13 @@ impl AppState {
                     query.clone(),
                     *at,
                 );
-                let query_text = format_query(query);
-                let separator = if query_text.is_empty() { "" } else { "?" };
                 self.lifecycle(
                     *at,
                     Some(*connection_id),
-                    format!("connected {path}{separator}{query_text} from {remote_addr}"),
+                    format!(
+                        "connected {} from {remote_addr}",
+                        path_and_query(path, query)
+                    ),
                 );
             }
             Event::ConnectionDenied {

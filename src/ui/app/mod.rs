@@ -2,6 +2,7 @@
 
 pub mod layout;
 pub mod logic;
+pub mod sessions;
 pub mod state;
 
 use std::sync::Arc;
@@ -46,16 +47,17 @@ impl SockscopeApp {
             .unwrap_or_default();
         settings.bind = engine_config.bind.to_string();
         settings.port = engine_config.port;
-        let tree = cc
-            .storage
-            .and_then(|storage| eframe::get_value(storage, LAYOUT_KEY))
-            .unwrap_or_else(default_tree);
+        let tree = layout::restored_tree(
+            cc.storage
+                .and_then(|storage| eframe::get_value(storage, LAYOUT_KEY)),
+        );
         let (sender, messages) = mpsc::unbounded_channel();
         let egui_ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || egui_ctx.request_repaint());
         let mut state = AppState::new(runtime, repaint, engine_config, settings, sender);
         state.load_script_file();
         state.start_engine();
+        state.list_sessions();
         Self {
             state,
             ingest: Ingest::default(),
@@ -80,8 +82,21 @@ impl eframe::App for SockscopeApp {
         let has_more = self.state.ingest_events(&mut self.ingest, INGEST_BUDGET);
         let now = Instant::now();
         self.state.refresh_periodic(&mut self.ingest, now);
+        let mut client_activity = Vec::new();
         for client in &mut self.state.clients {
-            client.drain();
+            let activity = client.drain();
+            if !activity.is_empty() {
+                client_activity.push((
+                    client.label.clone(),
+                    client.url.clone(),
+                    client.close_requested(),
+                    activity,
+                ));
+            }
+        }
+        for (label, url, close_requested, activity) in client_activity {
+            self.state
+                .record_client_activity(&label, &url, close_requested, &activity);
         }
         self.state
             .notices

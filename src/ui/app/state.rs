@@ -93,6 +93,37 @@ pub enum UiMessage {
     ScriptSaved(Result<(), String>),
     /// A native file dialog picked a script (or failed).
     ScriptPicked(Result<Option<PathBuf>, String>),
+    /// The session files were read.
+    SessionsListed(Vec<crate::ui::model::sessions::SessionSummary>),
+    /// One replay finished.
+    ReplayFinished {
+        /// The session file.
+        path: PathBuf,
+        /// Its outcome.
+        result: crate::ui::model::sessions::ReplayResult,
+    },
+    /// The queued replays are all done.
+    ReplaysDone,
+    /// A recording was finished.
+    RecordingStopped {
+        /// The file.
+        path: PathBuf,
+        /// What it holds, and any write failure.
+        status: crate::session::RecordingStatus,
+    },
+    /// A session file was written (or not), with a notice for the user.
+    SessionFileWritten(Result<String, String>),
+    /// A native file dialog picked a session file to open (or failed).
+    SessionPicked(Result<Option<PathBuf>, String>),
+    /// A native file dialog picked where to save a session (or failed).
+    SessionSaveTarget {
+        /// The session being saved.
+        from: PathBuf,
+        /// The chosen file.
+        picked: Result<Option<PathBuf>, String>,
+    },
+    /// A native file dialog picked a HAR file to import (or failed).
+    HarPicked(Result<Option<PathBuf>, String>),
 }
 
 /// A short message at the bottom of the window.
@@ -166,6 +197,8 @@ pub struct AppState {
     pub notices: Vec<Notice>,
     /// Events the display lost because it fell behind (total).
     pub missed_events: u64,
+    /// Session files, replays and the recording.
+    pub sessions: super::sessions::SessionsState,
     messages: mpsc::UnboundedSender<UiMessage>,
 }
 
@@ -196,8 +229,14 @@ impl AppState {
             selected_connection: None,
             notices: Vec::new(),
             missed_events: 0,
+            sessions: super::sessions::SessionsState::default(),
             messages,
         }
+    }
+
+    /// Where background work reports (for work that reports more than once).
+    pub fn message_sender(&self) -> mpsc::UnboundedSender<UiMessage> {
+        self.messages.clone()
     }
 
     /// Runs `work` on the runtime and delivers its message to the UI.

@@ -89,16 +89,14 @@ impl Connections {
         query: Query,
         at: DateTime<Utc>,
     ) {
-        self.insert(ConnectionRow {
+        self.insert(
             connection_id,
             remote_addr,
             path,
-            query_text: format_query(&query),
             query,
-            connected_at: at,
-            state: ConnectionState::Open,
-            traffic: TrafficSnapshot::default(),
-        });
+            at,
+            ConnectionState::Open,
+        );
     }
 
     /// Adds a refused connection.
@@ -113,21 +111,30 @@ impl Connections {
         status: u16,
         reason: String,
     ) {
-        self.insert(ConnectionRow {
+        let state = ConnectionState::Denied { status, reason };
+        self.insert(connection_id, remote_addr, path, query, at, state);
+    }
+
+    fn insert(
+        &mut self,
+        connection_id: ConnectionId,
+        remote_addr: SocketAddr,
+        path: String,
+        query: Query,
+        connected_at: DateTime<Utc>,
+        state: ConnectionState,
+    ) {
+        self.index.insert(connection_id, self.rows.len());
+        self.rows.push(ConnectionRow {
             connection_id,
             remote_addr,
             path,
             query_text: format_query(&query),
             query,
-            connected_at: at,
-            state: ConnectionState::Denied { status, reason },
+            connected_at,
+            state,
             traffic: TrafficSnapshot::default(),
         });
-    }
-
-    fn insert(&mut self, row: ConnectionRow) {
-        self.index.insert(row.connection_id, self.rows.len());
-        self.rows.push(row);
     }
 
     /// Marks a connection closed (it stays listed).

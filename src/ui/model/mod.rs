@@ -5,4 +5,5 @@ pub mod connections;
 pub mod kv_view;
 pub mod logs;
 pub mod rates;
+pub mod sessions;
 pub mod timeline;

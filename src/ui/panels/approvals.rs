@@ -21,18 +21,37 @@ impl ApprovalsPanel {
         ui.horizontal(|ui| {
             if ui
                 .checkbox(&mut holding, "Hold new connections")
-                .on_hover_text("Every connection the connect handler accepts waits here for your decision")
+                .on_hover_text(
+                    "Every connection the connect handler accepts waits here for your decision",
+                )
                 .changed()
             {
                 state.command(
-                    if holding { "hold new connections" } else { "stop holding connections" },
+                    if holding {
+                        "hold new connections"
+                    } else {
+                        "stop holding connections"
+                    },
                     Command::SetHoldConnections(holding),
                 );
             }
-            ui.weak(format!(
-                "undecided connections are denied after {} s; turning holding off lets waiting ones in",
-                engine.config().limits.approval_timeout.as_secs()
-            ));
+            let mut timeout_secs = engine.approval_timeout().as_secs();
+            if ui
+                .add(
+                    egui::DragValue::new(&mut timeout_secs)
+                        .range(1..=3600)
+                        .prefix("deny undecided after ")
+                        .suffix(" s"),
+                )
+                .changed()
+            {
+                state.settings.approval_timeout_secs = timeout_secs;
+                state.command(
+                    "set the approval timeout",
+                    Command::SetApprovalTimeout(std::time::Duration::from_secs(timeout_secs)),
+                );
+            }
+            ui.weak("turning holding off lets waiting connections in");
         });
         let pending = engine.pending_approvals();
         if pending.is_empty() {

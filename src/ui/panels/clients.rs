@@ -40,18 +40,15 @@ impl ClientsPanel {
         } else {
             self.url.trim().to_owned()
         };
-        let path = if self.path.starts_with('/') {
-            self.path.clone()
-        } else {
-            format!("/{}", self.path)
-        };
         let mut query = crate::engine::query::Query::new();
         for (key, value) in self.query.iter().filter(|(key, _)| !key.is_empty()) {
             query.entry(key.clone()).or_default().push(value.clone());
         }
-        let query = crate::engine::query::format_query(&query);
-        let separator = if query.is_empty() { "" } else { "?" };
-        format!("{}{path}{separator}{query}", base.trim_end_matches('/'))
+        format!(
+            "{}{}",
+            base.trim_end_matches('/'),
+            crate::engine::query::path_and_query(&self.path, &query)
+        )
     }
 
     /// Draws the panel.
@@ -84,7 +81,7 @@ impl ClientsPanel {
             }
         });
         self.selected = self.selected.min(state.clients.len().saturating_sub(1));
-        let Some(client) = state.clients.get(self.selected) else {
+        let Some(client) = state.clients.get_mut(self.selected) else {
             return;
         };
         self.client_ui(ui, client);
@@ -152,7 +149,7 @@ impl ClientsPanel {
         });
     }
 
-    fn client_ui(&mut self, ui: &mut egui::Ui, client: &TestClient) {
+    fn client_ui(&mut self, ui: &mut egui::Ui, client: &mut TestClient) {
         ui.horizontal(|ui| {
             ui.strong(&client.label);
             ui.monospace(&client.url);

@@ -98,14 +98,14 @@ impl ConnectionsPanel {
             .resizable(true)
             .sense(egui::Sense::click())
             .auto_shrink([false, false])
-            .column(Column::initial(66.0).clip(true))
-            .column(Column::initial(64.0).clip(true))
-            .column(Column::initial(104.0).clip(true))
-            .column(Column::initial(44.0).clip(true))
-            .column(Column::initial(110.0).clip(true))
-            .column(Column::initial(46.0).clip(true))
-            .column(Column::initial(74.0).clip(true))
-            .column(Column::remainder().at_least(60.0).clip(true))
+            .column(Column::initial(62.0).clip(true))
+            .column(Column::initial(56.0).clip(true))
+            .column(Column::initial(98.0).clip(true))
+            .column(Column::initial(30.0).clip(true))
+            .column(Column::initial(70.0).clip(true))
+            .column(Column::initial(38.0).clip(true))
+            .column(Column::initial(60.0).clip(true))
+            .column(Column::remainder().at_least(52.0).clip(true))
             .header(row_height, |mut header| {
                 for title in ["id", "state", "remote", "path", "query", "for", "in", "out"] {
                     header.col(|ui| {

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod plot;
 pub mod script;
 pub mod server_bar;
+pub mod sessions;
 
 use crate::engine::events::ConnectionId;
 use crate::ui::app::state::AppState;
@@ -35,6 +36,8 @@ pub struct Panels {
     pub clients: clients::ClientsPanel,
     /// Log.
     pub log: log::LogPanel,
+    /// Session files and replays.
+    pub sessions: sessions::SessionsPanel,
 }
 
 /// A table cell: one line, cut with "…" when the column is too narrow, and

@@ -92,8 +92,33 @@ pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool 
         ui.label(format!("out {rate_out:.0}/s"));
         ui.separator();
 
-        ui.add_enabled(false, egui::Button::new("Record"))
-            .on_disabled_hover_text("Session recording arrives with the sessions panel");
+        match &state.sessions.recording {
+            Some(recording) => {
+                let status = recording.status();
+                if ui
+                    .add(egui::Button::new(egui::RichText::new("Stop recording").color(egui::Color32::LIGHT_RED)))
+                    .on_hover_text(recording.path().display().to_string())
+                    .clicked()
+                {
+                    state.stop_recording();
+                } else {
+                    let text = format!("REC {} conn, {} msg", status.connections, status.messages);
+                    match status.failure {
+                        Some(failure) => ui.colored_label(ui.visuals().error_fg_color, format!("{text}: {failure}")),
+                        None => ui.colored_label(egui::Color32::LIGHT_RED, text),
+                    };
+                }
+            }
+            None => {
+                if ui
+                    .add_enabled(state.engine.is_some(), egui::Button::new("Record"))
+                    .on_hover_text("Record every connection into a new file in the sessions folder")
+                    .clicked()
+                {
+                    state.start_recording();
+                }
+            }
+        }
         ui.separator();
         let theme_label = if state.settings.is_dark { "Light theme" } else { "Dark theme" };
         if ui.button(theme_label).clicked() {
