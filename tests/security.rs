@@ -139,3 +139,45 @@ async fn scripts_cannot_escape_the_sandbox() {
         );
     }
 }
+
+#[test]
+fn session_rename_names_never_leave_the_sessions_folder() {
+    use sockscope::ui::model::sessions::safe_session_file_name;
+    use std::path::{Component, Path};
+
+    let hostile = [
+        "../x",
+        "..",
+        "../../etc/passwd",
+        "a/../../b",
+        "/etc/passwd",
+        "\\\\server\\share",
+        "..\\x",
+        "....//x",
+        "x/..",
+        "./x",
+        ".",
+        "nul\0byte",
+        "C:evil",
+        "new\nline",
+        "%2e%2e%2fx",
+        "．．／x",
+        "plain name",
+    ];
+    let folder = tempfile::tempdir().expect("temp dir");
+    for name in hostile {
+        let Ok(file_name) = safe_session_file_name(name) else {
+            continue;
+        };
+        let components: Vec<Component<'_>> = Path::new(&file_name).components().collect();
+        assert!(
+            matches!(components.as_slice(), [Component::Normal(_)]),
+            "{name:?} became {file_name:?}, which is not a plain file name"
+        );
+        assert_eq!(
+            folder.path().join(&file_name).parent(),
+            Some(folder.path()),
+            "{name:?}"
+        );
+    }
+}
