@@ -184,6 +184,10 @@ struct ServerArgs {
     /// Close clients that send nothing for this long (1001). Off by default.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_ms: Option<u64>,
+    /// Only pages from this origin (e.g. http://localhost:3000) may connect; repeatable.
+    /// Others, and clients sending no Origin, get HTTP 403. Default: any origin.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
 }
 
 #[derive(Args)]
@@ -212,6 +216,7 @@ impl ServerArgs {
         config.bind = self.bind;
         config.port = self.port;
         config.kv = KvLocation::parse(&self.kv);
+        config.allowed_origins = self.allowed_origins;
         config.limits = Limits {
             max_message_bytes: to_usize(self.max_message_bytes),
             max_connections: to_usize(self.max_connections),

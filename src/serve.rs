@@ -16,7 +16,13 @@ pub enum ServeError {
     Engine(#[from] EngineError),
     /// The recording file could not be created.
     #[error("cannot record: {0}")]
-    Record(#[from] SessionError),
+    Record(SessionError),
+}
+
+impl From<SessionError> for ServeError {
+    fn from(error: SessionError) -> Self {
+        ServeError::Record(error)
+    }
 }
 
 /// Options of `sockscope serve` beyond the engine's configuration.
@@ -42,9 +48,9 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     if let Some(path) = &options.record {
         // Fails before the server listens; and the file must exist before a
         // relative script reference can be made.
-        std::fs::File::create(path).map_err(|source| SessionError::Io {
+        std::fs::File::create(path).map_err(|reason| SessionError::Io {
             path: path.clone(),
-            source,
+            reason,
         })?;
     }
     let engine = EngineHandle::start(options.config).await?;

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 
 use crate::util::{WAIT, recv_text, send_text};
 
-fn sockscope() -> Command {
+pub(crate) fn sockscope() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sockscope"))
 }
 
@@ -23,9 +23,9 @@ fn run_failing(args: &[&str]) -> (Option<i32>, String) {
     )
 }
 
-struct Serving {
-    child: Child,
-    url: String,
+pub(crate) struct Serving {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Serving {
@@ -35,7 +35,7 @@ impl Drop for Serving {
     }
 }
 
-fn serve(args: &[&str], dir: &std::path::Path) -> Serving {
+pub(crate) fn serve(args: &[&str], dir: &std::path::Path) -> Serving {
     let mut child = sockscope()
         .arg("serve")
         .args(args)
@@ -57,7 +57,7 @@ fn serve(args: &[&str], dir: &std::path::Path) -> Serving {
     Serving { child, url }
 }
 
-fn example(name: &str) -> String {
+pub(crate) fn example(name: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("assets/examples")
         .join(name)

@@ -5,11 +5,16 @@
 mod util;
 
 mod cli;
+mod crash;
 mod examples;
+mod fuzz_regressions;
 mod gui;
 mod handlers;
+mod hostile;
 mod kv;
 mod lifecycle;
 mod loadgen;
 mod protocol;
+mod real_clients;
+mod security;
 mod sessions;

@@ -33,6 +33,25 @@ impl std::fmt::Display for KvLocation {
     }
 }
 
+/// Whether `origin` (an `Origin` header value, if any) may connect under
+/// `allowed`: an empty list allows everything; otherwise the origin must be
+/// listed (compared case-insensitively, a trailing `/` ignored).
+pub fn origin_allowed(allowed: &[String], origin: Option<&str>) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(origin) = origin else {
+        return false;
+    };
+    let origin = origin.trim().trim_end_matches('/');
+    allowed.iter().any(|candidate| {
+        candidate
+            .trim()
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(origin)
+    })
+}
+
 /// Resource limits. Every limit a client or script can hit is here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -92,6 +111,10 @@ pub struct EngineConfig {
     pub start_with_broken_script: bool,
     /// How far a lossy bus subscriber may lag before it loses events.
     pub bus_capacity: usize,
+    /// Origins (`scheme://host[:port]`) whose pages may connect. Empty means
+    /// any origin (and no `Origin` header) is accepted; otherwise an upgrade
+    /// whose `Origin` is missing or not listed gets HTTP 403.
+    pub allowed_origins: Vec<String>,
 }
 
 impl EngineConfig {
@@ -106,6 +129,35 @@ impl EngineConfig {
             watch_script: false,
             start_with_broken_script: false,
             bus_capacity: 65_536,
+            allowed_origins: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+
+    #[test]
+    fn empty_allow_list_accepts_everything() {
+        assert!(origin_allowed(&[], None));
+        assert!(origin_allowed(&[], Some("https://evil.example")));
+    }
+
+    #[test]
+    fn listed_origins_only() {
+        let allowed = vec![
+            "http://localhost:3000".to_owned(),
+            "https://app.example/".to_owned(),
+        ];
+        assert!(origin_allowed(&allowed, Some("http://localhost:3000")));
+        assert!(origin_allowed(&allowed, Some("HTTPS://APP.example")));
+        assert!(!origin_allowed(&allowed, Some("http://localhost:3001")));
+        assert!(!origin_allowed(
+            &allowed,
+            Some("https://app.example.evil.example")
+        ));
+        assert!(!origin_allowed(&allowed, Some("null")));
+        assert!(!origin_allowed(&allowed, None));
     }
 }

@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use uuid::Uuid;
 
 use super::approvals::ApprovalDecision;
+use super::config::origin_allowed;
 use super::connection::run_connection;
 use super::events::{ClosedBy, ConnectionId, Event};
 use super::outbound::{CloseRequest, outbound_queue};
@@ -166,6 +167,17 @@ async fn handle_request(
         query: &query,
     };
     let connection_id = refusal.connection_id;
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok());
+    if !origin_allowed(&shared.config.allowed_origins, origin) {
+        let reason = match origin {
+            Some(origin) => format!("origin {origin} is not allowed (see --allowed-origin)"),
+            None => "no Origin header, and --allowed-origin restricts origins".to_owned(),
+        };
+        return Ok(refusal.publish(&shared, StatusCode::FORBIDDEN, reason));
+    }
     let max_connections = shared.config.limits.max_connections;
     if shared.shutdown.is_cancelled() {
         return Ok(refusal.publish(

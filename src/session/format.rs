@@ -269,9 +269,9 @@ impl Session {
 
     /// Writes the whole session to `path` (header first).
     pub fn save(&self, path: &Path) -> Result<(), SessionError> {
-        let io_error = |source| SessionError::Io {
+        let io_error = |reason| SessionError::Io {
             path: path.to_path_buf(),
-            source,
+            reason,
         };
         let file = std::fs::File::create(path).map_err(io_error)?;
         let mut writer =
@@ -286,14 +286,15 @@ impl Session {
 /// Why a session could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    /// The file could not be opened, read or written.
-    #[error("{}: {source}", path.display())]
+    /// The file could not be opened, read or written. The message already
+    /// holds the reason, so it is not also chained as a source (that would
+    /// print it twice in `{:#}` reports).
+    #[error("{}: {reason}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// A line is not what the format allows.
     #[error("{file}:{line}: {problem}")]
@@ -309,9 +310,9 @@ pub enum SessionError {
 
 /// Reads and checks a session file.
 pub fn read_session(path: &Path) -> Result<Session, SessionError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SessionError::Io {
+    let text = std::fs::read_to_string(path).map_err(|reason| SessionError::Io {
         path: path.to_path_buf(),
-        source,
+        reason,
     })?;
     let mut session = parse_session(&text, &path.display().to_string())?;
     session.path = Some(path.to_path_buf());

@@ -75,9 +75,9 @@ impl Recorder {
         path: &Path,
         header: Header,
     ) -> Result<RecordingHandle, SessionError> {
-        let io_error = |source| SessionError::Io {
+        let io_error = |reason| SessionError::Io {
             path: path.to_path_buf(),
-            source,
+            reason,
         };
         let file = std::fs::File::create(path).map_err(io_error)?;
         Self::start_to(engine, Box::new(file), path, header)
@@ -91,9 +91,9 @@ impl Recorder {
         path: &Path,
         header: Header,
     ) -> Result<RecordingHandle, SessionError> {
-        let io_error = |source| SessionError::Io {
+        let io_error = |reason| SessionError::Io {
             path: path.to_path_buf(),
-            source,
+            reason,
         };
         let writer = SessionWriter::new(out, &header).map_err(io_error)?;
         let subscription = engine.subscribe_lossless();

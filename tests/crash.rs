@@ -1,0 +1,275 @@
+//! Process faults: `kill -9` of a real `sockscope serve` while it writes the
+//! kv store or records a session, and a recording whose file stops taking
+//! writes. Nothing acknowledged may be lost; the server must keep serving.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use sockscope::engine::bus::EventBus;
+use sockscope::engine::config::KvLocation;
+use sockscope::kv::KvStore;
+use sockscope::session::read_session;
+
+use crate::cli::{example, sockscope};
+use crate::util::{recv_text, send_text};
+
+/// A `sockscope serve` child whose stderr is drained into `stderr`, so a
+/// chatty server never blocks on a full pipe.
+pub(crate) struct Child9 {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Child9 {
+    pub(crate) fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn sockscope serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = pipe.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                if let Ok(mut text) = sink.lock() {
+                    text.push_str(&String::from_utf8_lossy(&buffer[..read]));
+                }
+            }
+        });
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first_line)
+            .expect("first line");
+        let url = match first_line.trim().strip_prefix("listening on ") {
+            Some(url) => url.to_owned(),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "serve did not start: {first_line:?}\n{}",
+                    stderr.lock().map(|s| s.clone()).unwrap_or_default()
+                );
+            }
+        };
+        Self { child, url, stderr }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    fn kill9(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reap");
+    }
+
+    pub(crate) fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Child9 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const ACKING_WRITER: &str = "import { websocket, kv } from '@nitric/sdk';
+const socket = websocket('writer');
+const store = kv('seq').allow('get', 'set');
+socket.on('message', async (ctx) => {
+  const n = ctx.req.text();
+  await store.set(`k${n.padStart(6, '0')}`, { n: Number(n) });
+  await socket.send(ctx.req.connectionId, `ack ${n}`);
+});
+";
+
+#[tokio::test]
+async fn kill_9_during_kv_writes_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("writer.js");
+    std::fs::write(&script, ACKING_WRITER).expect("write script");
+    let kv_path = dir.path().join("kv.redb");
+    let mut command = sockscope();
+    command
+        .args(["serve", "--quiet", "--port", "0", "--script"])
+        .arg(&script)
+        .arg("--kv")
+        .arg(&kv_path)
+        .current_dir(dir.path());
+    let mut server = Child9::spawn(command);
+
+    let (mut client, _) = tokio_tungstenite::connect_async(&server.url)
+        .await
+        .expect("connect");
+    // Keep a window of writes in flight, so the kill lands mid-write.
+    const TOTAL: u32 = 3000;
+    const WINDOW: u32 = 32;
+    const KILL_AFTER: u32 = 400;
+    let mut sent = 0;
+    let mut acked = Vec::new();
+    while sent < WINDOW {
+        sent += 1;
+        send_text(&mut client, &sent.to_string()).await;
+    }
+    while (acked.len() as u32) < KILL_AFTER {
+        let ack = recv_text(&mut client).await;
+        let n: u32 = ack
+            .strip_prefix("ack ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected frame {ack:?}"));
+        acked.push(n);
+        if sent < TOTAL {
+            sent += 1;
+            send_text(&mut client, &sent.to_string()).await;
+        }
+    }
+    server.kill9();
+    drop(client);
+
+    let store = KvStore::open(&KvLocation::File(kv_path.clone()), EventBus::new(16))
+        .expect("the store reopens after kill -9");
+    for n in &acked {
+        let key = format!("k{n:06}");
+        let value = store
+            .get("seq", &key)
+            .expect("readable")
+            .unwrap_or_else(|| panic!("acknowledged write {key} lost after kill -9"));
+        assert_eq!(value, format!("{{\"n\":{n}}}"));
+    }
+    let stored = store.keys("seq", "").expect("keys").len();
+    eprintln!(
+        "kill -9 with {} writes in flight: {} acknowledged, {stored} in the store after restart",
+        sent as usize - acked.len(),
+        acked.len()
+    );
+    assert!(stored >= acked.len());
+}
+
+#[tokio::test]
+async fn kill_9_during_recording_leaves_a_readable_session() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = dir.path().join("crash.jsonl");
+    let mut command = sockscope();
+    command
+        .args(["serve", "--quiet", "--port", "0", "--kv", ":memory:"])
+        .args(["--script", &example("echo.js"), "--record"])
+        .arg(&session)
+        .current_dir(dir.path());
+    let mut server = Child9::spawn(command);
+    let (mut client, _) = tokio_tungstenite::connect_async(&server.url)
+        .await
+        .expect("connect");
+    let mut echoed = 0;
+    for n in 0..500 {
+        let text = format!("message {n} {}", "x".repeat(n % 200));
+        send_text(&mut client, &text).await;
+        assert_eq!(recv_text(&mut client).await, text);
+        echoed += 1;
+    }
+    // Frames still in flight when the process dies.
+    for n in 0..50 {
+        send_text(&mut client, &format!("in flight {n}")).await;
+    }
+    server.kill9();
+
+    let session = read_session(&session).expect("a killed recording still reads back");
+    assert!(
+        session.warnings.len() <= 1,
+        "at most the last line may be torn: {:?}",
+        session.warnings
+    );
+    // The recorder is a bus subscriber on its own thread: it may lag behind
+    // the replies, so a kill loses the lines it had not written yet, but
+    // never garbles the ones it had.
+    assert!(
+        session.message_count() > 0,
+        "lines written before the kill read back"
+    );
+    eprintln!(
+        "kill -9 while recording: {echoed} echoed, {} messages read back, warnings: {:?}",
+        session.message_count(),
+        session.warnings
+    );
+}
+
+#[tokio::test]
+async fn a_recording_that_can_no_longer_write_is_reported_and_serving_goes_on() {
+    // `ulimit -f` caps the size of files the server writes (the session)
+    // without root, like a disk that fills up mid-recording; SIGXFSZ is
+    // ignored so the write fails with EFBIG instead of killing the process.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = dir.path().join("full.jsonl");
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 4; exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["serve", "--quiet", "--port", "0", "--kv", ":memory:"])
+        .args(["--script", &example("echo.js"), "--record"])
+        .arg(&session)
+        .current_dir(dir.path());
+    let server = Child9::spawn(command);
+    let (mut client, _) = tokio_tungstenite::connect_async(&server.url)
+        .await
+        .expect("connect");
+    // 4 blocks of 512 bytes fill after a few dozen lines; go well past it.
+    for n in 0..300 {
+        let text = format!("message {n} {}", "y".repeat(100));
+        send_text(&mut client, &text).await;
+        assert_eq!(recv_text(&mut client).await, text, "still serving");
+    }
+    let (mut second, _) = tokio_tungstenite::connect_async(&server.url)
+        .await
+        .expect("new connections still accepted");
+    send_text(&mut second, "after the failure").await;
+    assert_eq!(recv_text(&mut second).await, "after the failure");
+
+    // The recorder writes on its own thread: wait for its report.
+    let deadline = std::time::Instant::now() + crate::util::WAIT;
+    let mut log = server.stderr();
+    while !log.contains("File too large") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        log = server.stderr();
+    }
+    assert!(
+        log.contains("full.jsonl") && log.contains("File too large"),
+        "the user is told why recording stopped:\n{log}"
+    );
+    assert_eq!(
+        log.matches("File too large").count(),
+        1,
+        "reported once:\n{log}"
+    );
+    let read = read_session(&session).expect("what was written reads back");
+    assert!(read.warnings.len() <= 1, "{:?}", read.warnings);
+}
+
+#[test]
+fn recording_into_a_folder_that_cannot_exist_fails_at_start_with_one_clear_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let not_a_folder = dir.path().join("file");
+    std::fs::write(&not_a_folder, "").expect("write");
+    let target = not_a_folder.join("session.jsonl");
+    let output = sockscope()
+        .args(["serve", "--port", "0", "--kv", ":memory:"])
+        .args(["--script", &example("echo.js"), "--record"])
+        .arg(&target)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "sockscope: cannot record: {}: Not a directory (os error 20)",
+            target.display()
+        )
+    );
+}
