@@ -79,7 +79,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_message_bytes: 1024 * 1024,
-            max_connections: 100_000,
+            max_connections: 16_384,
             handler_timeout: Duration::from_millis(1000),
             script_memory_bytes: 256 * 1024 * 1024,
             outbound_queue_bytes: 16 * 1024 * 1024,

@@ -265,7 +265,7 @@ impl JsRuntime {
             let outcome: Value =
                 dispatch.call((kind.as_str(), connection_value, query_value, data))?;
             match outcome.as_promise() {
-                Some(promise) => promise.finish::<bool>(),
+                Some(promise) => self.settle(ctx, promise),
                 None => Ok(outcome.as_bool().unwrap_or(true)),
             }
         })();
@@ -277,9 +277,10 @@ impl JsRuntime {
         self.host.borrow_mut().current_connection = None;
         let mut rejections = self.take_rejections();
         if let Err(failure) = &result {
-            // Stack overflow and out-of-memory unwind through the SDK's own
-            // promise plumbing, which then cannot mark its promises handled:
-            // the same failure would be reported twice.
+            // The awaited promise is forgotten by `settle`; but stack overflow
+            // and out-of-memory also unwind through the SDK's own promise
+            // plumbing, whose inner promises then stay unhandled: the same
+            // failure would be reported twice.
             rejections.retain(|rejection| {
                 rejection.location != failure.location
                     || !rejection.message.ends_with(&failure.message)
