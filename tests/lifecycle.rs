@@ -105,15 +105,8 @@ async fn disconnect_fires_once_for_every_way_a_connection_ends() {
     let mut ids = Vec::new();
 
     // Client closes.
-    let mut client = server.connect("/").await;
-    ids.push(
-        server
-            .engine
-            .connections()
-            .last()
-            .expect("connected")
-            .connection_id,
-    );
+    let (mut client, id) = server.connect_with_id("/").await;
+    ids.push(id);
     client.close(None).await.expect("close");
     server
         .wait_for("client close", |event| {
@@ -128,26 +121,13 @@ async fn disconnect_fires_once_for_every_way_a_connection_ends() {
         .await;
 
     // Script closes.
-    let mut client = server.connect("/").await;
-    ids.push(
-        server
-            .engine
-            .connections()
-            .last()
-            .expect("connected")
-            .connection_id,
-    );
+    let (mut client, id) = server.connect_with_id("/").await;
+    ids.push(id);
     send_text(&mut client, "close").await;
     assert_eq!(recv_close_code(&mut client).await, Some(1000));
 
     // The user closes (UI command) with a custom code.
-    let mut client = server.connect("/").await;
-    let id = server
-        .engine
-        .connections()
-        .last()
-        .expect("connected")
-        .connection_id;
+    let (mut client, id) = server.connect_with_id("/").await;
     ids.push(id);
     server
         .engine
@@ -161,40 +141,19 @@ async fn disconnect_fires_once_for_every_way_a_connection_ends() {
     assert_eq!(recv_close_code(&mut client).await, Some(4001));
 
     // A protocol limit: oversized message.
-    let mut client = server.connect("/").await;
-    ids.push(
-        server
-            .engine
-            .connections()
-            .last()
-            .expect("connected")
-            .connection_id,
-    );
+    let (mut client, id) = server.connect_with_id("/").await;
+    ids.push(id);
     send_text(&mut client, &"x".repeat(2048)).await;
     assert_eq!(recv_close_code(&mut client).await, Some(1009));
 
     // Idle timeout.
-    let mut client = server.connect("/").await;
-    ids.push(
-        server
-            .engine
-            .connections()
-            .last()
-            .expect("connected")
-            .connection_id,
-    );
+    let (mut client, id) = server.connect_with_id("/").await;
+    ids.push(id);
     assert_eq!(recv_close_code(&mut client).await, Some(1001));
 
     // TCP dropped without a close frame.
-    let client = server.connect("/").await;
-    ids.push(
-        server
-            .engine
-            .connections()
-            .last()
-            .expect("connected")
-            .connection_id,
-    );
+    let (client, id) = server.connect_with_id("/").await;
+    ids.push(id);
     drop(client);
 
     for id in &ids {

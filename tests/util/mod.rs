@@ -84,6 +84,21 @@ impl TestServer {
         client
     }
 
+    /// Connects and returns the client with the id the server gave it.
+    pub async fn connect_with_id(
+        &self,
+        path_and_query: &str,
+    ) -> (Client, sockscope::engine::events::ConnectionId) {
+        let client = self.connect(path_and_query).await;
+        let connection_id = self
+            .engine
+            .connections()
+            .last()
+            .expect("the new connection is registered")
+            .connection_id;
+        (client, connection_id)
+    }
+
     /// Connects and expects the upgrade to be refused; returns the status.
     pub async fn refused_status(&self, path_and_query: &str) -> u16 {
         match tokio::time::timeout(
