@@ -210,8 +210,8 @@ async fn close_from_script_sends_1000_and_fires_disconnect() {
          socket.on('disconnect', async (ctx) => { await seen.set(ctx.req.connectionId, { eventType: ctx.req.eventType, data: ctx.req.data }); });",
     ))
     .await;
-    let mut client = server.connect("/").await;
-    let connection_id = server.engine.connections()[0].connection_id.to_string();
+    let (mut client, connection_id) = server.connect_with_id("/").await;
+    let connection_id = connection_id.to_string();
     send_text(&mut client, "bye").await;
     assert_eq!(recv_close_code(&mut client).await, Some(1000));
     let stored = server.wait_for_kv("seen", &connection_id, |_| true).await;
@@ -268,8 +268,7 @@ async fn console_output_is_attributed_to_the_connection() {
          socket.on('message', (ctx) => { console.warn('got', ctx.req.text(), { n: 1 }); });",
     ))
     .await;
-    let mut client = server.connect("/").await;
-    let connection_id = server.engine.connections()[0].connection_id;
+    let (mut client, connection_id) = server.connect_with_id("/").await;
     send_text(&mut client, "hello").await;
     let log = server
         .wait_for("log line", |event| {

@@ -153,8 +153,7 @@ async fn non_object_values_are_stored_with_a_visible_warning() {
 #[tokio::test]
 async fn every_change_is_an_event_attributed_to_its_connection() {
     let mut server = TestServer::start(&script(KV_PROBE)).await;
-    let mut client = server.connect("/").await;
-    let connection_id = server.engine.connections()[0].connection_id;
+    let (mut client, connection_id) = server.connect_with_id("/").await;
     ask(
         &mut client,
         serde_json::json!({"do": "set", "key": "a", "value": {"v": 1}}),

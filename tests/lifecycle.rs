@@ -176,8 +176,8 @@ async fn disconnect_fires_once_for_every_way_a_connection_ends() {
 #[tokio::test]
 async fn shutdown_closes_clients_with_1001_and_runs_disconnect_handlers() {
     let server = start_faulty(|_| {}).await;
-    let mut client = server.connect("/").await;
-    let id = server.engine.connections()[0].connection_id.to_string();
+    let (mut client, id) = server.connect_with_id("/").await;
+    let id = id.to_string();
     let closer = tokio::spawn(async move { recv_close_code(&mut client).await });
     server.engine.shutdown().await;
     assert_eq!(closer.await.expect("client task"), Some(1001));
@@ -337,8 +337,7 @@ async fn watch_reloads_when_the_file_changes() {
 #[tokio::test]
 async fn commands_send_frames_and_report_unknown_connections() {
     let server = start_faulty(|_| {}).await;
-    let mut client = server.connect("/").await;
-    let id = server.engine.connections()[0].connection_id;
+    let (mut client, id) = server.connect_with_id("/").await;
     server
         .engine
         .execute(Command::SendToConnection {
