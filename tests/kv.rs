@@ -244,3 +244,67 @@ async fn values_survive_a_restart() {
     let got = ask(&mut client, serde_json::json!({"do": "get", "key": "kept"})).await;
     assert_eq!(got["result"], serde_json::json!({"n": 42}));
 }
+
+/// Group commit: writes of queued jobs share one commit, so a reply or an
+/// accepted handshake must not reach the client before the writes made by
+/// its handler are durable, and handlers must read the writes of earlier
+/// handlers in the same batch.
+#[tokio::test]
+async fn replies_wait_for_their_writes_and_batched_handlers_read_each_other() {
+    const CLIENTS: usize = 40;
+    const MESSAGES: usize = 25;
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+const store = kv('data').allow('get', 'set');
+socket.on('connect', async (ctx) => {
+  await store.set(`client:${ctx.req.query.name[0]}`, { at: Date.now() });
+});
+socket.on('message', async (ctx) => {
+  let count = 0;
+  try { count = (await store.get('counter')).n; } catch (e) { if (!(e instanceof NotFoundError)) throw e; }
+  await store.set('counter', { n: count + 1 });
+  const key = ctx.req.text();
+  await store.set(key, { count: count + 1 });
+  socket.send(ctx.req.connectionId, key);
+});",
+    ))
+    .await;
+
+    let clients = futures_util::future::join_all((0..CLIENTS).map(|index| {
+        let server = &server;
+        async move {
+            let client = server.connect(&format!("/?name=c{index}")).await;
+            assert!(
+                server
+                    .kv_json("data", &format!("client:c{index}"))
+                    .is_some(),
+                "client c{index} was accepted before its connect handler's write was durable"
+            );
+            client
+        }
+    }))
+    .await;
+
+    futures_util::future::join_all(clients.into_iter().enumerate().map(|(index, mut client)| {
+        let server = &server;
+        async move {
+            for message in 0..MESSAGES {
+                send_text(&mut client, &format!("c{index}-m{message}")).await;
+            }
+            for _ in 0..MESSAGES {
+                let key = crate::util::recv_text(&mut client).await;
+                assert!(
+                    server.kv_json("data", &key).is_some(),
+                    "the reply for {key} arrived before its write was durable"
+                );
+            }
+        }
+    }))
+    .await;
+
+    assert_eq!(
+        server.kv_json("data", "counter"),
+        Some(serde_json::json!({ "n": CLIENTS * MESSAGES })),
+        "a handler missed a write made earlier in the same batch"
+    );
+}

@@ -57,6 +57,13 @@ struct OutboundShared {
     closing: CancellationToken,
 }
 
+/// Bytes charged by [`Outbound::reserve`] for one frame not yet queued.
+#[derive(Debug)]
+#[must_use = "a reservation holds queue bytes until its frame is sent"]
+pub struct Reserved {
+    charge: usize,
+}
+
 /// The writer task's end of an [`Outbound`].
 pub struct OutboundReceiver {
     frames: mpsc::UnboundedReceiver<Payload>,
@@ -88,10 +95,18 @@ impl Outbound {
     /// Queues a frame without waiting. Past the byte limit the connection is
     /// asked to close with 1008 and the frame is refused.
     pub fn send(&self, payload: Payload) -> Result<(), QueueError> {
+        let reserved = self.reserve(payload.len_bytes())?;
+        self.send_reserved(reserved, payload)
+    }
+
+    /// Charges a frame of `len_bytes` against the limit now, to be queued
+    /// later with [`Outbound::send_reserved`] (a reply held back until the
+    /// writes it depends on are durable). Fails as [`Outbound::send`] would.
+    pub fn reserve(&self, len_bytes: usize) -> Result<Reserved, QueueError> {
         if self.shared.closing.is_cancelled() {
             return Err(QueueError::Closed);
         }
-        let charge = payload.len_bytes() + FRAME_OVERHEAD_BYTES;
+        let charge = len_bytes + FRAME_OVERHEAD_BYTES;
         let queued = self.shared.queued_bytes.fetch_add(charge, Ordering::AcqRel) + charge;
         if queued > self.shared.limit_bytes {
             self.shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
@@ -103,7 +118,25 @@ impl Outbound {
             });
             return Err(QueueError::Full { limit_bytes });
         }
-        self.frames.send(payload).map_err(|_| QueueError::Closed)
+        Ok(Reserved { charge })
+    }
+
+    /// Queues a frame whose bytes [`Outbound::reserve`] already charged.
+    pub fn send_reserved(&self, reserved: Reserved, payload: Payload) -> Result<(), QueueError> {
+        debug_assert_eq!(reserved.charge, payload.len_bytes() + FRAME_OVERHEAD_BYTES);
+        self.frames.send(payload).map_err(|_| {
+            self.shared
+                .queued_bytes
+                .fetch_sub(reserved.charge, Ordering::AcqRel);
+            QueueError::Closed
+        })
+    }
+
+    /// Gives back the bytes of a reservation whose frame will not be sent.
+    pub fn unreserve(&self, reserved: Reserved) {
+        self.shared
+            .queued_bytes
+            .fetch_sub(reserved.charge, Ordering::AcqRel);
     }
 
     /// Asks the writer to send a close frame and end the connection. The
@@ -194,6 +227,25 @@ mod tests {
             "closing wins over queued frames"
         );
         assert_eq!(outbound.send(text(1)), Err(QueueError::Closed));
+    }
+
+    #[tokio::test]
+    async fn reserved_bytes_count_until_sent_or_given_back() {
+        let (outbound, mut receiver) = outbound_queue(1000);
+        let held = outbound.reserve(500).expect("fits");
+        assert_eq!(outbound.queued_bytes(), 500 + FRAME_OVERHEAD_BYTES);
+        let other = outbound.reserve(300).expect("fits");
+        outbound.unreserve(other);
+        assert_eq!(outbound.queued_bytes(), 500 + FRAME_OVERHEAD_BYTES);
+        outbound.send_reserved(held, text(500)).expect("queued");
+        assert_eq!(receiver.next().await, Some(text(500)));
+        assert_eq!(outbound.queued_bytes(), 0);
+        let _held = outbound.reserve(500).expect("fits");
+        assert_eq!(
+            outbound.reserve(500).map(|_| ()),
+            Err(QueueError::Full { limit_bytes: 1000 }),
+            "a held frame counts against the limit"
+        );
     }
 
     #[tokio::test]

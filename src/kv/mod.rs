@@ -1,20 +1,25 @@
 //! The persistent key-value store behind `kv(name)`: one redb file, one table
 //! per store name, values kept as JSON text.
 //!
-//! Every write is its own durable transaction, so a write whose promise
-//! resolved survives `kill -9`, and redb's copy-on-write commit means a crash
-//! mid-write leaves the previous state, never a file that fails to open.
+//! Writes are durable (fsync'd) before anything that depends on them leaves
+//! the process: [`KvStore::set`] commits on its own, and the script thread
+//! groups the writes of the jobs it has queued into one [`KvBatch`] that it
+//! commits before their replies go out. redb's copy-on-write commit means a
+//! crash mid-write leaves the previous state, never a file that fails to open.
+
+mod batch;
+
+pub use batch::KvBatch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::Utc;
 use parking_lot::RwLock;
-use redb::{Database, ReadableDatabase, TableDefinition, TableError, TableHandle};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError, TableHandle};
 
 use crate::engine::bus::EventBus;
 use crate::engine::config::KvLocation;
-use crate::engine::events::{ConnectionId, Event, KvChange};
+use crate::engine::events::ConnectionId;
 
 /// Errors from the kv store, with the store and key they concern.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +77,44 @@ fn table(store: &str) -> Result<TableDefinition<'_, &'static str, &'static str>,
     Ok(TableDefinition::new(store))
 }
 
+fn validate_json(store: &str, key: &str, json: &str) -> Result<(), KvError> {
+    serde_json::from_str::<serde::de::IgnoredAny>(json)
+        .map(|_| ())
+        .map_err(|source| KvError::InvalidJson {
+            store: store.to_owned(),
+            key: key.to_owned(),
+            source,
+        })
+}
+
+fn read_value(
+    table: &impl ReadableTable<&'static str, &'static str>,
+    store: &str,
+    key: &str,
+) -> Result<Option<String>, KvError> {
+    let value = table
+        .get(key)
+        .map_err(|e| KvStore::storage_error(store)(e.into()))?;
+    Ok(value.map(|guard| guard.value().to_owned()))
+}
+
+fn read_entries(
+    table: &impl ReadableTable<&'static str, &'static str>,
+    store: &str,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, KvError> {
+    let error = KvStore::storage_error(store);
+    let mut entries = Vec::new();
+    for entry in table.range::<&str>(prefix..).map_err(|e| error(e.into()))? {
+        let (key, value) = entry.map_err(|e| error(e.into()))?;
+        if !key.value().starts_with(prefix) {
+            break;
+        }
+        entries.push((key.value().to_owned(), value.value().to_owned()));
+    }
+    Ok(entries)
+}
+
 impl KvStore {
     /// Opens (or creates) the store and publishes its changes on `bus`.
     pub fn open(location: &KvLocation, bus: EventBus) -> Result<Self, KvError> {
@@ -127,8 +170,18 @@ impl KvStore {
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(other) => return Err(error(other.into())),
         };
-        let value = table.get(key).map_err(|e| error(e.into()))?;
-        Ok(value.map(|guard| guard.value().to_owned()))
+        read_value(&table, store, key)
+    }
+
+    /// Opens a group of writes that become durable together at
+    /// [`KvBatch::commit`]. Other writers wait until it commits or drops.
+    pub fn begin_batch(&self) -> Result<KvBatch, KvError> {
+        let database = self.database.read();
+        let database = database.as_ref().ok_or(KvError::Closed)?;
+        let transaction = database
+            .begin_write()
+            .map_err(|e| Self::storage_error("*")(e.into()))?;
+        Ok(KvBatch::new(transaction, self.clone()))
     }
 
     /// Stores `json` (validated) under `key` and commits durably.
@@ -139,32 +192,9 @@ impl KvStore {
         json: &str,
         connection_id: Option<ConnectionId>,
     ) -> Result<(), KvError> {
-        if let Err(source) = serde_json::from_str::<serde::de::IgnoredAny>(json) {
-            return Err(KvError::InvalidJson {
-                store: store.to_owned(),
-                key: key.to_owned(),
-                source,
-            });
-        }
-        let error = Self::storage_error(store);
-        let database = self.database.read();
-        let database = database.as_ref().ok_or(KvError::Closed)?;
-        let transaction = database.begin_write().map_err(|e| error(e.into()))?;
-        {
-            let mut table = transaction
-                .open_table(table(store)?)
-                .map_err(|e| error(e.into()))?;
-            table.insert(key, json).map_err(|e| error(e.into()))?;
-        }
-        transaction.commit().map_err(|e| error(e.into()))?;
-        self.bus.publish(Event::KvChanged {
-            store: store.to_owned(),
-            key: key.to_owned(),
-            change: KvChange::Set(Arc::from(json)),
-            connection_id,
-            at: Utc::now(),
-        });
-        Ok(())
+        let mut batch = self.begin_batch()?;
+        batch.set(store, key, json, connection_id)?;
+        batch.commit().map(|_| ())
     }
 
     /// Deletes `key`; returns whether it existed. Deleting a missing key is
@@ -175,26 +205,9 @@ impl KvStore {
         key: &str,
         connection_id: Option<ConnectionId>,
     ) -> Result<bool, KvError> {
-        let error = Self::storage_error(store);
-        let database = self.database.read();
-        let database = database.as_ref().ok_or(KvError::Closed)?;
-        let transaction = database.begin_write().map_err(|e| error(e.into()))?;
-        let existed = {
-            let mut table = transaction
-                .open_table(table(store)?)
-                .map_err(|e| error(e.into()))?;
-            table.remove(key).map_err(|e| error(e.into()))?.is_some()
-        };
-        transaction.commit().map_err(|e| error(e.into()))?;
-        if existed {
-            self.bus.publish(Event::KvChanged {
-                store: store.to_owned(),
-                key: key.to_owned(),
-                change: KvChange::Deleted,
-                connection_id,
-                at: Utc::now(),
-            });
-        }
+        let mut batch = self.begin_batch()?;
+        let existed = batch.delete(store, key, connection_id)?;
+        batch.commit()?;
         Ok(existed)
     }
 
@@ -218,15 +231,7 @@ impl KvStore {
             Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
             Err(other) => return Err(error(other.into())),
         };
-        let mut entries = Vec::new();
-        for entry in table.range::<&str>(prefix..).map_err(|e| error(e.into()))? {
-            let (key, value) = entry.map_err(|e| error(e.into()))?;
-            if !key.value().starts_with(prefix) {
-                break;
-            }
-            entries.push((key.value().to_owned(), value.value().to_owned()));
-        }
-        Ok(entries)
+        read_entries(&table, store, prefix)
     }
 
     /// Names of all stores that were ever written, sorted.
@@ -299,5 +304,28 @@ mod tests {
             Err(KvError::EmptyStoreName)
         ));
         assert!(matches!(kv.get("", "k"), Err(KvError::EmptyStoreName)));
+    }
+
+    #[test]
+    fn a_batch_is_invisible_until_committed_and_lost_if_dropped() {
+        let kv = store();
+        let mut batch = kv.begin_batch().expect("batch");
+        batch.set("s", "a", "1", None).expect("set");
+        assert_eq!(batch.get("s", "a").expect("get").as_deref(), Some("1"));
+        assert_eq!(kv.get("s", "a").expect("get"), None, "not yet committed");
+        assert_eq!(batch.get("other", "x").expect("get"), None);
+        assert!(!batch.delete("other", "x", None).expect("delete"));
+        assert_eq!(batch.commit().expect("commit"), 1);
+        assert_eq!(kv.get("s", "a").expect("get").as_deref(), Some("1"));
+        assert_eq!(
+            kv.stores().expect("stores"),
+            vec!["s"],
+            "reading or deleting in a batch creates no store"
+        );
+
+        let mut dropped = kv.begin_batch().expect("batch");
+        dropped.set("s", "b", "2", None).expect("set");
+        drop(dropped);
+        assert_eq!(kv.get("s", "b").expect("get"), None);
     }
 }

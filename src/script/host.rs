@@ -12,10 +12,10 @@ use chrono::Utc;
 use rquickjs::{Ctx, Exception, Function, Object, Result, TypedArray, Value};
 use uuid::Uuid;
 
+use super::group_commit::GroupCommit;
 use crate::engine::bus::EventBus;
 use crate::engine::events::{ClosedBy, ConnectionId, Event, LogLevel, Payload};
 use crate::engine::outbound::{CloseRequest, Outbound};
-use crate::kv::KvStore;
 
 /// State the host functions share with the script thread.
 pub(crate) struct HostState {
@@ -23,8 +23,8 @@ pub(crate) struct HostState {
     pub outbound: HashMap<ConnectionId, Outbound>,
     /// The connection whose handler is running (for console attribution).
     pub current_connection: Option<ConnectionId>,
-    /// The kv store.
-    pub kv: KvStore,
+    /// The kv store, through the open group commit.
+    pub group: GroupCommit,
     /// Where log lines go.
     pub bus: EventBus,
     /// `ws://host:port` of the server, for `socket.url()`.
@@ -95,12 +95,14 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                         "socket.send: data must be a string or Uint8Array",
                     ));
                 };
-                let state = state.borrow();
-                let outbound = state
-                    .outbound
+                let mut state = state.borrow_mut();
+                let HostState {
+                    outbound, group, ..
+                } = &mut *state;
+                let outbound = outbound
                     .get(&connection_id)
                     .ok_or_else(|| unknown_connection(&ctx, "socket.send", &raw_id))?;
-                outbound.send(payload).map_err(|error| {
+                group.send(outbound, payload).map_err(|error| {
                     Exception::throw_message(&ctx, &format!("socket.send to '{raw_id}': {error}"))
                 })
             },
@@ -114,16 +116,21 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
             ctx.clone(),
             move |ctx: Ctx<'js>, raw_id: String| -> Result<()> {
                 let connection_id = parse_connection_id(&ctx, "socket.close", &raw_id)?;
-                let state = state.borrow();
-                let outbound = state
-                    .outbound
+                let mut state = state.borrow_mut();
+                let HostState {
+                    outbound, group, ..
+                } = &mut *state;
+                let outbound = outbound
                     .get(&connection_id)
                     .ok_or_else(|| unknown_connection(&ctx, "socket.close", &raw_id))?;
-                outbound.request_close(CloseRequest {
-                    code: 1000,
-                    reason: String::new(),
-                    by: ClosedBy::Script,
-                });
+                group.close(
+                    outbound,
+                    CloseRequest {
+                        code: 1000,
+                        reason: String::new(),
+                        by: ClosedBy::Script,
+                    },
+                );
                 Ok(())
             },
         )?,
@@ -187,7 +194,7 @@ fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> R
             move |ctx: Ctx<'js>, store: String, key: String| {
                 state
                     .borrow()
-                    .kv
+                    .group
                     .get(&store, &key)
                     .map_err(|error| kv_error(&ctx, error))
             },
@@ -200,10 +207,11 @@ fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> R
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, store: String, key: String, json: String| {
-                let state = state.borrow();
+                let mut state = state.borrow_mut();
+                let connection_id = state.current_connection;
                 state
-                    .kv
-                    .set(&store, &key, &json, state.current_connection)
+                    .group
+                    .set(&store, &key, &json, connection_id)
                     .map_err(|error| kv_error(&ctx, error))
             },
         )?,
@@ -215,10 +223,11 @@ fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> R
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, store: String, key: String| {
-                let state = state.borrow();
+                let mut state = state.borrow_mut();
+                let connection_id = state.current_connection;
                 state
-                    .kv
-                    .delete(&store, &key, state.current_connection)
+                    .group
+                    .delete(&store, &key, connection_id)
                     .map(|_| ())
                     .map_err(|error| kv_error(&ctx, error))
             },
@@ -233,7 +242,7 @@ fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> R
             move |ctx: Ctx<'js>, store: String, prefix: String| {
                 state
                     .borrow()
-                    .kv
+                    .group
                     .keys(&store, &prefix)
                     .map_err(|error| kv_error(&ctx, error))
             },

@@ -3,6 +3,7 @@
 
 pub mod bundled;
 mod failure;
+mod group_commit;
 mod host;
 mod loader;
 mod runtime;
@@ -16,10 +17,11 @@ use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::bus::EventBus;
-use crate::engine::events::{ConnectionId, Event, HandlerKind, Payload, ScriptFailure};
+use crate::engine::events::{ConnectionId, Event, HandlerKind, LogLevel, Payload, ScriptFailure};
 use crate::engine::outbound::Outbound;
 use crate::engine::query::Query;
 use crate::kv::KvStore;
+use group_commit::GroupCommit;
 use host::HostState;
 use runtime::JsRuntime;
 
@@ -119,7 +121,7 @@ impl ScriptHost {
                 let host = Rc::new(RefCell::new(HostState {
                     outbound: HashMap::new(),
                     current_connection: None,
-                    kv,
+                    group: GroupCommit::new(kv),
                     bus: bus.clone(),
                     url: settings.url,
                     script_name: String::new(),
@@ -239,8 +241,21 @@ fn run_jobs(
     let mut messages: Vec<(ConnectionId, Payload)> = Vec::with_capacity(MESSAGE_BATCH);
     let mut held: Option<ScriptJob> = None;
     loop {
-        let Some(job) = held.take().or_else(|| jobs.blocking_recv()) else {
-            break;
+        let job = match held.take() {
+            Some(job) => job,
+            // Writes are pending: keep going while work is already queued,
+            // so its writes share the commit; commit the moment it is not.
+            None if host.borrow().group.is_pending() => match jobs.try_recv() {
+                Ok(job) => job,
+                Err(_) => {
+                    commit(&host);
+                    continue;
+                }
+            },
+            None => match jobs.blocking_recv() {
+                Some(job) => job,
+                None => break,
+            },
         };
         match job {
             ScriptJob::Connect {
@@ -256,6 +271,8 @@ fn run_jobs(
                 }
                 let verdict = match result {
                     Ok(true) => {
+                        // Reachable by `socket.send` at once, even while its
+                        // verdict waits for a commit.
                         host.borrow_mut().outbound.insert(connection_id, outbound);
                         ConnectVerdict::Accept
                     }
@@ -269,7 +286,9 @@ fn run_jobs(
                         ConnectVerdict::Failed(failure)
                     }
                 };
-                let _ = reply.send(verdict);
+                host.borrow_mut()
+                    .group
+                    .verdict(connection_id, reply, verdict);
             }
             ScriptJob::Message {
                 connection_id,
@@ -320,11 +339,36 @@ fn run_jobs(
                 let _ = reply.send(result);
             }
             ScriptJob::Stop { reply } => {
+                commit(&host);
                 jobs.close();
                 drop(runtime);
                 return Some(reply);
             }
         }
+        if host.borrow().group.is_due() {
+            commit(&host);
+        }
     }
+    commit(&host);
     None
+}
+
+/// Commits the pending kv writes and releases what waited for them; a
+/// failure is logged in words and the connections it affected are told.
+fn commit(host: &Rc<RefCell<HostState>>) {
+    let result = host.borrow_mut().group.commit();
+    if let Err(failed) = result {
+        tracing::error!(error = %failed.error, writes = failed.writes, "kv commit failed");
+        let mut state = host.borrow_mut();
+        for connection_id in &failed.refused_connections {
+            state.outbound.remove(connection_id);
+        }
+        state.log(
+            LogLevel::Error,
+            format!(
+                "kv commit failed, {} write(s) lost: {}; the affected handshakes were refused (500) and connections with replies waiting for it closed (1011)",
+                failed.writes, failed.error
+            ),
+        );
+    }
 }

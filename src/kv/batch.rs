@@ -1,0 +1,164 @@
+//! Group commit: many writes in one redb transaction, made durable by one
+//! fsync. The script thread keeps a batch open while it works through the
+//! jobs that are already queued, and commits before any effect of those jobs
+//! (a reply, an accepted handshake) reaches a client.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Utc;
+use redb::WriteTransaction;
+
+use super::{KvError, KvStore, read_entries, read_value, table, validate_json};
+use crate::engine::events::{ConnectionId, Event, KvChange};
+
+/// Uncommitted writes. Reads through the batch see them; other readers see
+/// the store as of the last commit. Dropping a batch discards its writes.
+pub struct KvBatch {
+    transaction: WriteTransaction,
+    store: KvStore,
+    // Stores this batch wrote: a read of any other store goes to the last
+    // commit, because opening a table in a write transaction creates it.
+    written: HashSet<String>,
+    changes: Vec<Event>,
+}
+
+impl KvBatch {
+    pub(super) fn new(transaction: WriteTransaction, store: KvStore) -> Self {
+        Self {
+            transaction,
+            store,
+            written: HashSet::new(),
+            changes: Vec::new(),
+        }
+    }
+
+    /// Writes made so far (events published at commit).
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Whether no write changed anything yet.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// Stores `json` (validated) under `key`, durable at [`KvBatch::commit`].
+    pub fn set(
+        &mut self,
+        store: &str,
+        key: &str,
+        json: &str,
+        connection_id: Option<ConnectionId>,
+    ) -> Result<(), KvError> {
+        validate_json(store, key, json)?;
+        let error = KvStore::storage_error(store);
+        {
+            let mut table = self
+                .transaction
+                .open_table(table(store)?)
+                .map_err(|e| error(e.into()))?;
+            table.insert(key, json).map_err(|e| error(e.into()))?;
+        }
+        self.written.insert(store.to_owned());
+        self.changes.push(Event::KvChanged {
+            store: store.to_owned(),
+            key: key.to_owned(),
+            change: KvChange::Set(Arc::from(json)),
+            connection_id,
+            at: Utc::now(),
+        });
+        Ok(())
+    }
+
+    /// Deletes `key`; returns whether it existed.
+    pub fn delete(
+        &mut self,
+        store: &str,
+        key: &str,
+        connection_id: Option<ConnectionId>,
+    ) -> Result<bool, KvError> {
+        if !self.written.contains(store) && self.store.get(store, key)?.is_none() {
+            // Nothing to delete: no table is created, nothing waits for a commit.
+            return Ok(false);
+        }
+        let error = KvStore::storage_error(store);
+        let existed = {
+            let mut table = self
+                .transaction
+                .open_table(table(store)?)
+                .map_err(|e| error(e.into()))?;
+            table.remove(key).map_err(|e| error(e.into()))?.is_some()
+        };
+        self.written.insert(store.to_owned());
+        if existed {
+            self.changes.push(Event::KvChanged {
+                store: store.to_owned(),
+                key: key.to_owned(),
+                change: KvChange::Deleted,
+                connection_id,
+                at: Utc::now(),
+            });
+        }
+        Ok(existed)
+    }
+
+    /// The JSON text under `key`, including this batch's writes.
+    pub fn get(&self, store: &str, key: &str) -> Result<Option<String>, KvError> {
+        if !self.written.contains(store) {
+            return self.store.get(store, key);
+        }
+        let error = KvStore::storage_error(store);
+        let table = self
+            .transaction
+            .open_table(table(store)?)
+            .map_err(|e| error(e.into()))?;
+        read_value(&table, store, key)
+    }
+
+    /// Keys starting with `prefix`, in byte order, including this batch's
+    /// writes.
+    pub fn keys(&self, store: &str, prefix: &str) -> Result<Vec<String>, KvError> {
+        if !self.written.contains(store) {
+            return self.store.keys(store, prefix);
+        }
+        let error = KvStore::storage_error(store);
+        let table = self
+            .transaction
+            .open_table(table(store)?)
+            .map_err(|e| error(e.into()))?;
+        Ok(read_entries(&table, store, prefix)?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect())
+    }
+
+    /// Makes every write durable at once (one fsync for a file store), then
+    /// publishes the changes in the order they were made.
+    pub fn commit(self) -> Result<usize, KvError> {
+        let Self {
+            transaction,
+            store,
+            changes,
+            ..
+        } = self;
+        transaction
+            .commit()
+            .map_err(|e| KvStore::storage_error("*")(e.into()))?;
+        let count = changes.len();
+        for change in changes {
+            store.bus.publish(change);
+        }
+        Ok(count)
+    }
+}
+
+impl std::fmt::Debug for KvBatch {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("KvBatch")
+            .field("writes", &self.changes.len())
+            .field("stores", &self.written)
+            .finish_non_exhaustive()
+    }
+}

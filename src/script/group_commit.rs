@@ -1,0 +1,256 @@
+//! Group commit on the script thread: kv writes of the jobs already queued
+//! share one durable commit, and whatever those handlers did that a client
+//! could see (replies, closes, handshake verdicts) is held back until the
+//! commit succeeds. Nothing that depends on a write leaves the process
+//! before the write is on disk, yet a burst of connects pays one fsync.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use super::ConnectVerdict;
+use crate::engine::events::{ClosedBy, ConnectionId, Payload, ScriptFailure};
+use crate::engine::outbound::{CloseRequest, Outbound, QueueError, Reserved};
+use crate::kv::{KvBatch, KvError, KvStore};
+
+/// A batch is committed once it is this old even if jobs keep coming, so a
+/// steady stream cannot hold replies back for long.
+const MAX_BATCH_AGE: Duration = Duration::from_millis(4);
+
+/// ... or once it holds this many writes.
+const MAX_BATCH_WRITES: usize = 2048;
+
+/// Close code for "the server hit an unexpected condition".
+const CLOSE_INTERNAL_ERROR: u16 = 1011;
+
+enum Held {
+    Send {
+        outbound: Outbound,
+        reserved: Reserved,
+        payload: Payload,
+    },
+    Close {
+        outbound: Outbound,
+        request: CloseRequest,
+    },
+    Verdict {
+        connection_id: ConnectionId,
+        reply: oneshot::Sender<ConnectVerdict>,
+        verdict: ConnectVerdict,
+    },
+}
+
+/// What a failed commit undid, for the script thread to report.
+#[derive(Debug)]
+pub(crate) struct CommitFailed {
+    /// Why redb refused.
+    pub error: KvError,
+    /// Writes that were lost.
+    pub writes: usize,
+    /// Accepted connects turned into failures: no longer reachable.
+    pub refused_connections: Vec<ConnectionId>,
+}
+
+/// The open batch (if any) and the effects waiting for it.
+pub(crate) struct GroupCommit {
+    kv: KvStore,
+    batch: Option<(KvBatch, Instant)>,
+    held: Vec<Held>,
+}
+
+impl GroupCommit {
+    pub(crate) fn new(kv: KvStore) -> Self {
+        Self {
+            kv,
+            batch: None,
+            held: Vec::new(),
+        }
+    }
+
+    /// Whether writes (or effects behind them) wait for a commit.
+    pub(crate) fn is_pending(&self) -> bool {
+        self.batch.is_some()
+    }
+
+    /// Whether the open batch is old or large enough to commit now.
+    pub(crate) fn is_due(&self) -> bool {
+        self.batch.as_ref().is_some_and(|(batch, opened)| {
+            opened.elapsed() >= MAX_BATCH_AGE || batch.len() >= MAX_BATCH_WRITES
+        })
+    }
+
+    fn batch(&mut self) -> Result<&mut KvBatch, KvError> {
+        if self.batch.is_none() {
+            self.batch = Some((self.kv.begin_batch()?, Instant::now()));
+        }
+        match &mut self.batch {
+            Some((batch, _)) => Ok(batch),
+            None => Err(KvError::Closed),
+        }
+    }
+
+    pub(crate) fn get(&self, store: &str, key: &str) -> Result<Option<String>, KvError> {
+        match &self.batch {
+            Some((batch, _)) => batch.get(store, key),
+            None => self.kv.get(store, key),
+        }
+    }
+
+    pub(crate) fn keys(&self, store: &str, prefix: &str) -> Result<Vec<String>, KvError> {
+        match &self.batch {
+            Some((batch, _)) => batch.keys(store, prefix),
+            None => self.kv.keys(store, prefix),
+        }
+    }
+
+    pub(crate) fn set(
+        &mut self,
+        store: &str,
+        key: &str,
+        json: &str,
+        connection_id: Option<ConnectionId>,
+    ) -> Result<(), KvError> {
+        self.batch()?.set(store, key, json, connection_id)
+    }
+
+    pub(crate) fn delete(
+        &mut self,
+        store: &str,
+        key: &str,
+        connection_id: Option<ConnectionId>,
+    ) -> Result<bool, KvError> {
+        self.batch()?.delete(store, key, connection_id)
+    }
+
+    /// Queues `payload`, or holds it (already charged against the queue
+    /// limit, so errors surface now) until the pending writes commit.
+    pub(crate) fn send(&mut self, outbound: &Outbound, payload: Payload) -> Result<(), QueueError> {
+        if self.batch.is_none() {
+            return outbound.send(payload);
+        }
+        let reserved = outbound.reserve(payload.len_bytes())?;
+        self.held.push(Held::Send {
+            outbound: outbound.clone(),
+            reserved,
+            payload,
+        });
+        Ok(())
+    }
+
+    /// Closes the connection, or holds the close until the pending writes
+    /// commit.
+    pub(crate) fn close(&mut self, outbound: &Outbound, request: CloseRequest) {
+        if self.batch.is_none() {
+            outbound.request_close(request);
+        } else {
+            self.held.push(Held::Close {
+                outbound: outbound.clone(),
+                request,
+            });
+        }
+    }
+
+    /// Answers a handshake, or holds the answer until the pending writes
+    /// commit.
+    pub(crate) fn verdict(
+        &mut self,
+        connection_id: ConnectionId,
+        reply: oneshot::Sender<ConnectVerdict>,
+        verdict: ConnectVerdict,
+    ) {
+        if self.batch.is_none() {
+            let _ = reply.send(verdict);
+        } else {
+            self.held.push(Held::Verdict {
+                connection_id,
+                reply,
+                verdict,
+            });
+        }
+    }
+
+    /// Commits the open batch (if any) and releases what waited for it. On
+    /// failure the writes are gone, so what depended on them does not go
+    /// out as if they had succeeded: accepted handshakes fail (HTTP 500)
+    /// and connections with held replies close with 1011.
+    pub(crate) fn commit(&mut self) -> Result<usize, Box<CommitFailed>> {
+        let Some((batch, _)) = self.batch.take() else {
+            return Ok(0);
+        };
+        let writes = batch.len();
+        let held = std::mem::take(&mut self.held);
+        match batch.commit() {
+            Ok(count) => {
+                for effect in held {
+                    release(effect);
+                }
+                Ok(count)
+            }
+            Err(error) => {
+                let refused_connections = fail(held, &error);
+                Err(Box::new(CommitFailed {
+                    error,
+                    writes,
+                    refused_connections,
+                }))
+            }
+        }
+    }
+}
+
+fn release(effect: Held) {
+    match effect {
+        Held::Send {
+            outbound,
+            reserved,
+            payload,
+        } => {
+            // A connection that closed meanwhile just does not get it, as
+            // if it had closed a moment before the send.
+            let _ = outbound.send_reserved(reserved, payload);
+        }
+        Held::Close { outbound, request } => outbound.request_close(request),
+        Held::Verdict { reply, verdict, .. } => {
+            let _ = reply.send(verdict);
+        }
+    }
+}
+
+fn fail(held: Vec<Held>, error: &KvError) -> Vec<ConnectionId> {
+    let reason = "kv write failed; see the server log".to_owned();
+    let mut refused = Vec::new();
+    for effect in held {
+        match effect {
+            Held::Send {
+                outbound, reserved, ..
+            } => {
+                outbound.unreserve(reserved);
+                outbound.request_close(CloseRequest {
+                    code: CLOSE_INTERNAL_ERROR,
+                    reason: reason.clone(),
+                    by: ClosedBy::Server,
+                });
+            }
+            Held::Close { outbound, request } => outbound.request_close(request),
+            Held::Verdict {
+                connection_id,
+                reply,
+                verdict,
+            } => {
+                let verdict = match verdict {
+                    ConnectVerdict::Accept => {
+                        refused.push(connection_id);
+                        ConnectVerdict::Failed(ScriptFailure {
+                            message: format!("the connect handler's kv writes failed: {error}"),
+                            location: None,
+                            stack: None,
+                        })
+                    }
+                    other => other,
+                };
+                let _ = reply.send(verdict);
+            }
+        }
+    }
+    refused
+}
