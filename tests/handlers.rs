@@ -380,3 +380,52 @@ async fn ctx_req_enumerates_only_its_fields_and_keeps_its_methods() {
         })
     );
 }
+
+/// `socket.send` recognises the handler's own `ctx.req.data` and
+/// `connectionId` by identity to skip a conversion; whatever else a handler
+/// sends (an older message kept in a variable, a derived string, another
+/// connection's id) must still arrive exactly as the handler meant it.
+#[tokio::test]
+async fn sends_of_kept_derived_and_current_strings_each_deliver_their_own_text() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+let previous;
+let firstId;
+socket.on('message', async (ctx) => {
+  const id = ctx.req.connectionId;
+  if (firstId === undefined) firstId = id;
+  const data = ctx.req.data;
+  if (previous !== undefined) await socket.send(id, previous);
+  await socket.send(id, data);
+  await socket.send(String(id), `${data}!`);
+  await Promise.resolve();
+  await socket.send(firstId, data);
+  previous = data;
+});",
+    ))
+    .await;
+    let mut first = server.connect("/").await;
+    let mut second = server.connect("/").await;
+
+    send_text(&mut first, "one").await;
+    assert_eq!(recv_text(&mut first).await, "one");
+    assert_eq!(recv_text(&mut first).await, "one!");
+    assert_eq!(recv_text(&mut first).await, "one", "to firstId");
+
+    let long = "é".repeat(5000);
+    send_text(&mut second, &long).await;
+    assert_eq!(recv_text(&mut second).await, "one", "the kept older string");
+    assert_eq!(recv_text(&mut second).await, long);
+    assert_eq!(recv_text(&mut second).await, format!("{long}!"));
+    assert_eq!(
+        recv_text(&mut first).await,
+        long,
+        "the current data, sent to another connection"
+    );
+
+    send_text(&mut first, "three").await;
+    assert_eq!(recv_text(&mut first).await, long);
+    assert_eq!(recv_text(&mut first).await, "three");
+    assert_eq!(recv_text(&mut first).await, "three!");
+    assert_eq!(recv_text(&mut first).await, "three");
+}

@@ -121,6 +121,7 @@ impl ScriptHost {
                 let host = Rc::new(RefCell::new(HostState {
                     outbound: HashMap::new(),
                     current_connection: None,
+                    echo: None,
                     group: GroupCommit::new(kv),
                     bus: bus.clone(),
                     url: settings.url,

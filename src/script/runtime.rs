@@ -10,7 +10,7 @@ use rquickjs::{
 };
 
 use super::failure::describe_caught;
-use super::host::{self, SharedHost};
+use super::host::{self, EchoArgs, SharedHost};
 use super::loader::{SDK_MODULE, SdkLoader, SdkResolver};
 use crate::engine::events::{ConnectionId, HandlerKind, LogLevel, Payload, ScriptFailure};
 use crate::engine::query::Query;
@@ -253,28 +253,47 @@ impl JsRuntime {
             let mut id_buffer = uuid::Uuid::encode_buffer();
             let connection_text = connection_id.hyphenated().encode_lower(&mut id_buffer);
             let connection_value = rquickjs::String::from_str(ctx.clone(), connection_text)?;
+            let mut text_value = None;
             let data: Value = match payload {
                 None => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),
                 Some(Payload::Text(text)) => {
-                    rquickjs::String::from_str(ctx.clone(), text)?.into_value()
+                    let string = rquickjs::String::from_str(ctx.clone(), text)?;
+                    text_value = Some((string.clone(), text.clone()));
+                    string.into_value()
                 }
                 Some(Payload::Binary(bytes)) => {
                     TypedArray::<u8>::new_copy(ctx.clone(), bytes)?.into_value()
                 }
             };
+            // `echo_alive` keeps both strings (and so their identities) alive
+            // until this handler has settled.
+            self.host.borrow_mut().echo = Some(EchoArgs {
+                connection_key: host::string_key(&connection_value),
+                connection_id,
+                text: text_value
+                    .as_ref()
+                    .map(|(string, text)| (host::string_key(string), text.clone())),
+            });
+            let echo_alive = (connection_value.clone(), text_value);
             let outcome: Value =
                 dispatch.call((kind.as_str(), connection_value, query_value, data))?;
-            match outcome.as_promise() {
+            let settled = match outcome.as_promise() {
                 Some(promise) => self.settle(ctx, promise),
                 None => Ok(outcome.as_bool().unwrap_or(true)),
-            }
+            };
+            self.host.borrow_mut().echo = None;
+            drop(echo_alive);
+            settled
         })();
         let result = called.catch(ctx).map_err(|caught| {
             let script_name = self.host.borrow().script_name.clone();
             self.failure_from(ctx, caught, &script_name)
         });
         self.deadline.set(None);
-        self.host.borrow_mut().current_connection = None;
+        let mut host = self.host.borrow_mut();
+        host.current_connection = None;
+        host.echo = None;
+        drop(host);
         let mut rejections = self.take_rejections();
         if let Err(failure) = &result {
             // The awaited promise is forgotten by `settle`; but stack overflow
