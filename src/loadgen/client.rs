@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 
+use super::pacer::PaceSlot;
 use super::report::LatencySummary;
 use super::{LiveCounters, LoadgenError};
 
@@ -151,6 +152,8 @@ pub(crate) struct Drive {
     pub window: usize,
     /// Paced runs: time between two sends of this connection.
     pub send_interval: Option<Duration>,
+    /// Paced runs: wakes this connection when its next send is due.
+    pub pace: Option<Arc<PaceSlot>>,
     pub reply_timeout: Duration,
     pub latency: Arc<LatencyRecorder>,
     pub counters: Arc<LiveCounters>,
@@ -200,9 +203,15 @@ impl Drive {
                 Some(due)
                     if totals.messages_sent < self.messages && in_flight.len() < self.window =>
                 {
+                    let due_soon = async {
+                        match &self.pace {
+                            Some(slot) => slot.wait_until(due).await,
+                            None => tokio::time::sleep_until(due.into()).await,
+                        }
+                    };
                     tokio::select! {
                         next = client.next() => Some(next),
-                        () = tokio::time::sleep_until(due.into()) => None,
+                        () = due_soon => None,
                     }
                 }
                 _ => Some(

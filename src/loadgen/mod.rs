@@ -7,6 +7,7 @@
 //! connection.
 
 mod client;
+mod pacer;
 mod progress;
 mod report;
 
@@ -230,6 +231,12 @@ async fn run_phases(
     let send_interval = options
         .rate_per_second
         .map(|rate| Duration::from_secs_f64(options.connections as f64 / rate));
+    let pacer = match send_interval {
+        Some(_) => Some(pacer::Pacer::start(options.connections).map_err(|error| {
+            LoadgenError::InvalidOption(format!("cannot start the pacing thread: {error}"))
+        })?),
+        None => None,
+    };
     let message = payload(options.size_bytes, options.is_binary);
     let latency = Arc::new(LatencyRecorder::new());
     let started = Instant::now();
@@ -241,6 +248,7 @@ async fn run_phases(
             messages: options.messages_per_connection,
             window: options.window,
             send_interval,
+            pace: pacer.as_ref().and_then(|pacer| pacer.slot(index)),
             reply_timeout: options.reply_timeout,
             latency: Arc::clone(&latency),
             counters: Arc::clone(counters),
