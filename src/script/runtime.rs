@@ -27,11 +27,21 @@ struct Rejection {
     failure: ScriptFailure,
 }
 
-/// A loaded script: its context and the SDK's dispatch function.
+/// A loaded script: its context and the SDK's entry points.
 struct Loaded {
-    // Field order is drop order: the persistent handle before its context.
+    // Field order is drop order: the persistent handles before their context.
     dispatch: Persistent<Function<'static>>,
+    dispatch_message: Persistent<Function<'static>>,
     context: Context,
+}
+
+impl Loaded {
+    fn entry(&self, kind: HandlerKind) -> &Persistent<Function<'static>> {
+        match kind {
+            HandlerKind::Message => &self.dispatch_message,
+            HandlerKind::Connect | HandlerKind::Disconnect => &self.dispatch,
+        }
+    }
 }
 
 /// The runtime, the current script, and the handler time budget.
@@ -129,27 +139,39 @@ impl JsRuntime {
         self.deadline
             .set(Some(Instant::now() + self.handler_timeout));
         let result = context.with(|ctx| {
-            let evaluated = (|| -> rquickjs::Result<(Function<'_>, Vec<String>)> {
-                let host_object = host::install(&ctx, &self.host)?;
-                ctx.eval::<(), _>(PRELUDE_JS)?;
-                Module::import(&ctx, SDK_MODULE)?.finish::<Object>()?;
-                let (_module, done) = Module::declare(ctx.clone(), name, source)?.eval()?;
-                self.settle::<()>(&ctx, &done)?;
-                let dispatch: Function = host_object.get("dispatch")?;
-                let socket_names: Function = host_object.get("socketNames")?;
-                let sockets: Vec<String> = socket_names.call(())?;
-                Ok((dispatch, sockets))
-            })();
+            let evaluated =
+                (|| -> rquickjs::Result<((Function<'_>, Function<'_>), Vec<String>)> {
+                    let host_object = host::install(&ctx, &self.host)?;
+                    ctx.eval::<(), _>(PRELUDE_JS)?;
+                    Module::import(&ctx, SDK_MODULE)?.finish::<Object>()?;
+                    let (_module, done) = Module::declare(ctx.clone(), name, source)?.eval()?;
+                    self.settle::<()>(&ctx, &done)?;
+                    let dispatch: Function = host_object.get("dispatch")?;
+                    let dispatch_message: Function = host_object.get("dispatchMessage")?;
+                    let socket_names: Function = host_object.get("socketNames")?;
+                    let sockets: Vec<String> = socket_names.call(())?;
+                    Ok(((dispatch, dispatch_message), sockets))
+                })();
             match evaluated.catch(&ctx) {
-                Ok((dispatch, sockets)) => Ok((Persistent::save(&ctx, dispatch), sockets)),
+                Ok(((dispatch, dispatch_message), sockets)) => Ok((
+                    (
+                        Persistent::save(&ctx, dispatch),
+                        Persistent::save(&ctx, dispatch_message),
+                    ),
+                    sockets,
+                )),
                 Err(caught) => Err(self.failure_from(&ctx, caught, name)),
             }
         });
         self.deadline.set(None);
         let pending = self.take_rejections();
         match result {
-            Ok((dispatch, sockets)) => {
-                self.loaded = Some(Loaded { dispatch, context });
+            Ok(((dispatch, dispatch_message), sockets)) => {
+                self.loaded = Some(Loaded {
+                    dispatch,
+                    dispatch_message,
+                    context,
+                });
                 let mut warnings: Vec<String> = pending
                     .into_iter()
                     .map(|failure| format!("unhandled promise rejection while loading: {failure}"))
@@ -187,7 +209,7 @@ impl JsRuntime {
             return (Ok(true), Vec::new());
         };
         loaded.context.with(|ctx| {
-            let dispatch = loaded.dispatch.clone().restore(&ctx);
+            let dispatch = loaded.entry(kind).clone().restore(&ctx);
             self.dispatch_in(&ctx, dispatch, kind, connection_id, query, payload)
         })
     }
@@ -204,13 +226,13 @@ impl JsRuntime {
             return;
         };
         loaded.context.with(|ctx| {
-            let restored = loaded.dispatch.clone().restore(&ctx);
+            let restored = loaded.dispatch_message.clone().restore(&ctx);
             for (connection_id, payload) in messages {
                 // A failed restore is reported per message, as it would be
                 // one message at a time.
                 let dispatch = match &restored {
                     Ok(function) => Ok(function.clone()),
-                    Err(_) => loaded.dispatch.clone().restore(&ctx),
+                    Err(_) => loaded.dispatch_message.clone().restore(&ctx),
                 };
                 let outcome = self.dispatch_in(
                     &ctx,
@@ -275,8 +297,12 @@ impl JsRuntime {
                     .map(|(string, text)| (host::string_key(string), text.clone())),
             });
             let echo_alive = (connection_value.clone(), text_value);
-            let outcome: Value =
-                dispatch.call((kind.as_str(), connection_value, query_value, data))?;
+            let outcome: Value = match kind {
+                HandlerKind::Message => dispatch.call((connection_value, data))?,
+                HandlerKind::Connect | HandlerKind::Disconnect => {
+                    dispatch.call((kind.as_str(), connection_value, query_value, data))?
+                }
+            };
             let settled = match outcome.as_promise() {
                 Some(promise) => self.settle(ctx, promise),
                 None => Ok(outcome.as_bool().unwrap_or(true)),

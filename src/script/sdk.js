@@ -44,10 +44,14 @@ const compose = (middleware) => (ctx) => runChain(middleware, 0, ctx);
 
 const textOf = (data) => (typeof data === 'string' ? data : host.utf8Decode(data));
 
-// ctx.req is an object literal over this class's prototype: cheaper to
-// make in QuickJS than running a constructor, and the same to handlers
-// (instanceof, non-enumerable text() and json()).
 class WebsocketRequest {
+  constructor(socket, eventType, connectionId, query, data) {
+    this.socket = socket;
+    this.eventType = eventType;
+    this.connectionId = connectionId;
+    this.query = query;
+    this.data = data;
+  }
   text() {
     return textOf(this.data);
   }
@@ -56,14 +60,29 @@ class WebsocketRequest {
   }
 }
 
-const newRequest = (socket, eventType, connectionId, query, data) => ({
-  __proto__: WebsocketRequest.prototype,
-  socket,
-  eventType,
-  connectionId,
-  query,
-  data,
-});
+const newRequest = (socket, eventType, connectionId, query, data) =>
+  new WebsocketRequest(socket, eventType, connectionId, query, data);
+
+// QuickJS lets objects share a layout ("shape") only while some object with
+// that layout is alive, and it keeps no shape for the steps in between. Every
+// event's ctx, ctx.req and ctx.res die after the event, so each event would
+// rebuild every layout one property at a time. These anchors keep one object
+// per step alive, so building ctx takes cached layouts all the way.
+const anchorSteps = (make, keys) =>
+  keys.map((_, count) => {
+    const anchor = make();
+    for (const key of keys.slice(0, count + 1)) anchor[key] = undefined;
+    return anchor;
+  });
+const SHAPE_ANCHORS = Object.freeze([
+  {},
+  ...anchorSteps(() => ({}), ['req', 'res']),
+  ...anchorSteps(() => ({}), ['success']),
+  ...anchorSteps(
+    () => Object.create(WebsocketRequest.prototype),
+    ['socket', 'eventType', 'connectionId', 'query', 'data'],
+  ),
+]);
 
 const sockets = new Map();
 const SENT = Object.freeze(Promise.resolve());
@@ -212,15 +231,9 @@ const isSuccess = (ctx, settled) => {
   return final.res.success !== false;
 };
 
-// Entry point for the engine: runs one chain, returns whether the connection
-// is accepted (connect) / the handler succeeded, as a boolean or a Promise of
-// one. `query` is undefined for message and disconnect (the request gets {}).
-host.dispatch = (eventType, connectionId, query, data) => {
-  const socket = servedSocket;
-  const chain = socket && socket.chains[eventType];
-  if (!chain) return true;
+const run = (socket, chain, eventType, connectionId, query, data) => {
   const ctx = {
-    req: newRequest(socket.name, eventType, connectionId, query === undefined ? {} : query, data),
+    req: newRequest(socket.name, eventType, connectionId, query, data),
     res: { success: true },
   };
   const result = chain(ctx);
@@ -228,6 +241,25 @@ host.dispatch = (eventType, connectionId, query, data) => {
     return result.then((settled) => isSuccess(ctx, settled));
   }
   return isSuccess(ctx, result);
+};
+
+// Entry points for the engine: run one chain, return whether the connection
+// is accepted (connect) / the handler succeeded, as a boolean or a Promise of
+// one. `query` is undefined for disconnect (the request gets {}). Messages,
+// the hot path, have their own entry: no event-type string to pass and look
+// up per message.
+host.dispatch = (eventType, connectionId, query, data) => {
+  const socket = servedSocket;
+  const chain = socket && socket.chains[eventType];
+  if (!chain) return true;
+  return run(socket, chain, eventType, connectionId, query === undefined ? {} : query, data);
+};
+
+host.dispatchMessage = (connectionId, data) => {
+  const socket = servedSocket;
+  const chain = socket && socket.chains.message;
+  if (!chain) return true;
+  return run(socket, chain, 'message', connectionId, {}, data);
 };
 
 host.socketNames = () => Array.from(sockets.keys());
