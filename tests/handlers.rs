@@ -429,3 +429,34 @@ socket.on('message', async (ctx) => {
     assert_eq!(recv_text(&mut first).await, "three!");
     assert_eq!(recv_text(&mut first).await, "three");
 }
+
+/// One-handler chains take a shorter path in the SDK; `next` and the
+/// returned ctx must still mean what they mean in a longer chain.
+#[tokio::test]
+async fn a_single_handler_gets_a_working_next_and_its_returned_ctx_counts() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+socket.on('connect', async (ctx, next) => {
+  await Promise.resolve();
+  if (ctx.req.query.mode?.[0] === 'replace') {
+    return { ...ctx, res: { success: false } };
+  }
+  return next();
+});
+socket.on('message', (ctx, next) => {
+  const other = { req: ctx.req, res: { success: true } };
+  socket.send(ctx.req.connectionId, {
+    sameWithoutArgument: next() === ctx,
+    passesItsArgument: next(other) === other,
+  });
+});",
+    ))
+    .await;
+    assert_eq!(server.refused_status("/?mode=replace").await, 401);
+    let mut client = server.connect("/?mode=next").await;
+    send_text(&mut client, "hi").await;
+    assert_eq!(
+        recv_json(&mut client).await,
+        serde_json::json!({ "sameWithoutArgument": true, "passesItsArgument": true })
+    );
+}

@@ -40,7 +40,19 @@ const runChain = (middleware, index, current) => {
   return result === undefined ? current : result;
 };
 
-const compose = (middleware) => (ctx) => runChain(middleware, 0, ctx);
+// The usual chain is one handler: call it directly, with a `next` that
+// only needs the current ctx (no chain position to capture).
+const compose = (middleware) => {
+  if (middleware.length !== 1) return (ctx) => runChain(middleware, 0, ctx);
+  const handler = middleware[0];
+  return (ctx) => {
+    const result = handler(ctx, (nextCtx) => (nextCtx === undefined ? ctx : nextCtx));
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+      return result.then((settled) => (settled === undefined ? ctx : settled));
+    }
+    return result === undefined ? ctx : result;
+  };
+};
 
 const textOf = (data) => (typeof data === 'string' ? data : host.utf8Decode(data));
 
@@ -59,9 +71,6 @@ class WebsocketRequest {
     return JSON.parse(textOf(this.data));
   }
 }
-
-const newRequest = (socket, eventType, connectionId, query, data) =>
-  new WebsocketRequest(socket, eventType, connectionId, query, data);
 
 // QuickJS lets objects share a layout ("shape") only while some object with
 // that layout is alive, and it keeps no shape for the steps in between. Every
@@ -88,20 +97,6 @@ const sockets = new Map();
 const SENT = Object.freeze(Promise.resolve());
 // The socket sockscope serves: the first one declared.
 let servedSocket;
-
-const sendNow = (connectionId, data) => {
-  if (typeof data === 'string') {
-    host.send(String(connectionId), data);
-  } else if (data instanceof Uint8Array) {
-    host.send(String(connectionId), data);
-  } else if (data instanceof ArrayBuffer) {
-    host.send(String(connectionId), new Uint8Array(data));
-  } else if (data !== undefined) {
-    host.send(String(connectionId), JSON.stringify(data));
-  } else {
-    throw new InvalidArgumentError(`socket.send(${connectionId}): data is undefined`);
-  }
-};
 
 class Websocket {
   constructor(name) {
@@ -132,7 +127,16 @@ class Websocket {
   // successful send returns the same settled (frozen) promise.
   send(connectionId, data) {
     try {
-      sendNow(connectionId, data);
+      const id = typeof connectionId === 'string' ? connectionId : String(connectionId);
+      if (typeof data === 'string' || data instanceof Uint8Array) {
+        host.send(id, data);
+      } else if (data instanceof ArrayBuffer) {
+        host.send(id, new Uint8Array(data));
+      } else if (data !== undefined) {
+        host.send(id, JSON.stringify(data));
+      } else {
+        throw new InvalidArgumentError(`socket.send(${connectionId}): data is undefined`);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
@@ -233,10 +237,11 @@ const isSuccess = (ctx, settled) => {
 
 const run = (socket, chain, eventType, connectionId, query, data) => {
   const ctx = {
-    req: newRequest(socket.name, eventType, connectionId, query, data),
+    req: new WebsocketRequest(socket.name, eventType, connectionId, query, data),
     res: { success: true },
   };
   const result = chain(ctx);
+  if (result === ctx) return ctx.res.success !== false;
   if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
     return result.then((settled) => isSuccess(ctx, settled));
   }
