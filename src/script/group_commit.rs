@@ -3,6 +3,11 @@
 //! could see (replies, closes, handshake verdicts) is held back until the
 //! commit succeeds. Nothing that depends on a write leaves the process
 //! before the write is on disk, yet a burst of connects pays one fsync.
+//!
+//! Replies are also held (without kv writes, only) until the end of the job
+//! or message batch that made them: each connection's writer is then woken
+//! once per batch and flushes its replies in one write, instead of once per
+//! reply while the script thread is still working through the batch.
 
 use std::time::{Duration, Instant};
 
@@ -122,12 +127,9 @@ impl GroupCommit {
         self.batch()?.delete(store, key, connection_id)
     }
 
-    /// Queues `payload`, or holds it (already charged against the queue
-    /// limit, so errors surface now) until the pending writes commit.
+    /// Holds `payload` (already charged against the queue limit, so errors
+    /// surface now) until [`GroupCommit::release`] or the commit.
     pub(crate) fn send(&mut self, outbound: &Outbound, payload: Payload) -> Result<(), QueueError> {
-        if self.batch.is_none() {
-            return outbound.send(payload);
-        }
         let reserved = outbound.reserve(payload.len_bytes())?;
         self.held.push(Held::Send {
             outbound: outbound.clone(),
@@ -137,16 +139,20 @@ impl GroupCommit {
         Ok(())
     }
 
-    /// Closes the connection, or holds the close until the pending writes
-    /// commit.
+    /// Holds a close, in order after the replies held before it.
     pub(crate) fn close(&mut self, outbound: &Outbound, request: CloseRequest) {
+        self.held.push(Held::Close {
+            outbound: outbound.clone(),
+            request,
+        });
+    }
+
+    /// Lets held replies and closes go, unless they wait for a commit.
+    pub(crate) fn release(&mut self) {
         if self.batch.is_none() {
-            outbound.request_close(request);
-        } else {
-            self.held.push(Held::Close {
-                outbound: outbound.clone(),
-                request,
-            });
+            for effect in self.held.drain(..) {
+                release(effect);
+            }
         }
     }
 
@@ -175,6 +181,7 @@ impl GroupCommit {
     /// and connections with held replies close with 1011.
     pub(crate) fn commit(&mut self) -> Result<usize, Box<CommitFailed>> {
         let Some((batch, _)) = self.batch.take() else {
+            self.release();
             return Ok(0);
         };
         let writes = batch.len();

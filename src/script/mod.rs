@@ -346,8 +346,12 @@ fn run_jobs(
                 return Some(reply);
             }
         }
-        if host.borrow().group.is_due() {
+        let mut state = host.borrow_mut();
+        if state.group.is_due() {
+            drop(state);
             commit(&host);
+        } else {
+            state.group.release();
         }
     }
     commit(&host);
