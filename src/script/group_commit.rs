@@ -85,13 +85,11 @@ impl GroupCommit {
     }
 
     fn batch(&mut self) -> Result<&mut KvBatch, KvError> {
-        if self.batch.is_none() {
-            self.batch = Some((self.kv.begin_batch()?, Instant::now()));
-        }
-        match &mut self.batch {
-            Some((batch, _)) => Ok(batch),
-            None => Err(KvError::Closed),
-        }
+        let (batch, _) = match &mut self.batch {
+            Some(open) => open,
+            none => none.insert((self.kv.begin_batch()?, Instant::now())),
+        };
+        Ok(batch)
     }
 
     pub(crate) fn get(&self, store: &str, key: &str) -> Result<Option<String>, KvError> {
