@@ -74,7 +74,11 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
             "listening on {bind}: handlers and the kv store are reachable from the network"
         );
     }
-    if !options.quiet {
+    // Quiet without a recording, nobody subscribes, so frames cost no
+    // events at all; problems are then logged by the bus itself. With a
+    // recording the events exist anyway: log them (the filter keeps only
+    // warnings and errors when quiet).
+    if !options.quiet || recording.is_some() {
         tokio::spawn(log_events(engine.subscribe()));
     }
     {

@@ -251,6 +251,115 @@ async fn a_recording_that_can_no_longer_write_is_reported_and_serving_goes_on() 
     assert!(read.warnings.len() <= 1, "{:?}", read.warnings);
 }
 
+#[tokio::test]
+async fn a_full_disk_fails_the_writes_it_must_keeps_every_acknowledged_one_and_serving_goes_on() {
+    // As for the recording above: `ulimit -f` lets the kv file grow only so
+    // far, like a disk that fills up, and writes past it fail with EFBIG.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("writer.js");
+    std::fs::write(
+        &script,
+        "import { websocket, kv } from '@nitric/sdk';
+const socket = websocket('writer');
+const store = kv('data').allow('get', 'set');
+const filler = 'x'.repeat(4096);
+socket.on('message', async (ctx) => {
+  const key = ctx.req.text();
+  if (key.startsWith('get ')) {
+    const value = await store.get(key.slice(4));
+    return socket.send(ctx.req.connectionId, `found ${value.filler.length}`);
+  }
+  await store.set(key, { filler });
+  socket.send(ctx.req.connectionId, `saved ${key}`);
+});",
+    )
+    .expect("write script");
+    let kv_path = dir.path().join("kv.redb");
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -S -f 2048; exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_sockscope"))
+        .args(["serve", "--quiet", "--port", "0", "--script"])
+        .arg(&script)
+        .arg("--kv")
+        .arg(&kv_path)
+        .current_dir(dir.path());
+    let server = Child9::spawn(command);
+
+    let (mut client, _) = tokio_tungstenite::connect_async(&server.url)
+        .await
+        .expect("connect");
+    let mut acknowledged = Vec::new();
+    let close_code = loop {
+        assert!(
+            acknowledged.len() < 5000,
+            "the file size limit was never reached"
+        );
+        let key = format!("k{:05}", acknowledged.len());
+        send_text(&mut client, &key).await;
+        match crate::util::recv(&mut client).await {
+            tokio_tungstenite::tungstenite::Message::Text(text) => {
+                assert_eq!(text.as_str(), format!("saved {key}"));
+                acknowledged.push(key);
+            }
+            tokio_tungstenite::tungstenite::Message::Close(frame) => {
+                break frame.map(|frame| u16::from(frame.code));
+            }
+            other => panic!("unexpected frame {other:?}"),
+        }
+    };
+    assert_eq!(
+        close_code,
+        Some(1011),
+        "the reply whose write was lost is never sent; the connection closes instead"
+    );
+    assert!(
+        !acknowledged.is_empty(),
+        "writes succeeded before the limit"
+    );
+
+    let (mut second, _) = tokio_tungstenite::connect_async(&server.url)
+        .await
+        .expect("new connections still accepted");
+    send_text(&mut second, &format!("get {}", acknowledged[0])).await;
+    assert_eq!(recv_text(&mut second).await, "found 4096", "still serving");
+
+    // Space comes back (the limit is lifted): writes work again without a
+    // restart, because the store was reopened after the failure (redb
+    // refuses every later write until then).
+    let lifted = Command::new("prlimit")
+        .arg("--pid")
+        .arg(server.child.id().to_string())
+        .arg("--fsize=unlimited")
+        .status()
+        .expect("run prlimit (util-linux)");
+    assert!(lifted.success());
+    send_text(&mut second, "after").await;
+    assert_eq!(recv_text(&mut second).await, "saved after");
+    acknowledged.push("after".to_owned());
+
+    let log = server.stderr();
+    assert!(
+        log.contains("kv writes could not be made durable and are lost")
+            && log.contains("File too large")
+            && log.contains("the store is back at its last commit")
+            && log.contains("closed with 1011"),
+        "the user is told what happened:\n{log}"
+    );
+    drop(server);
+
+    let store = KvStore::open(&KvLocation::File(kv_path), EventBus::new(16))
+        .expect("the store reopens after the failure");
+    for key in &acknowledged {
+        assert!(
+            store.get("data", key).expect("readable").is_some(),
+            "acknowledged write {key} lost"
+        );
+    }
+}
+
 #[test]
 fn recording_into_a_folder_that_cannot_exist_fails_at_start_with_one_clear_line() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -58,6 +58,11 @@ impl EventBus {
     /// Delivers `event` to every subscriber without waiting.
     pub fn publish(&self, event: Event) {
         if !self.is_observed() {
+            // Nobody displays events (`serve --quiet`), but problems must
+            // still reach the log.
+            if event.is_problem() {
+                super::logging::log_event(&event);
+            }
             return;
         }
         let event = Arc::new(event);

@@ -318,3 +318,18 @@ pub enum Event {
         at: DateTime<Utc>,
     },
 }
+
+impl Event {
+    /// Whether this is something a user must hear about even when nobody
+    /// watches the traffic (`serve --quiet`): script errors, a failed
+    /// reload, a script's warnings and errors, a refused connection.
+    pub fn is_problem(&self) -> bool {
+        match self {
+            Event::ScriptError { .. }
+            | Event::ScriptReloadFailed { .. }
+            | Event::ConnectionDenied { .. } => true,
+            Event::Log { level, .. } => matches!(level, LogLevel::Warn | LogLevel::Error),
+            _ => false,
+        }
+    }
+}

@@ -156,6 +156,11 @@ impl Outbound {
         self.shared.close.get().cloned()
     }
 
+    /// Tells connections apart: equal for clones of one connection's handle.
+    pub fn identity(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
     /// Bytes waiting to be written to the socket.
     pub fn queued_bytes(&self) -> usize {
         self.shared.queued_bytes.load(Ordering::Relaxed)

@@ -142,9 +142,18 @@ impl KvBatch {
             changes,
             ..
         } = self;
-        transaction
-            .commit()
-            .map_err(|e| KvStore::storage_error("*")(e.into()))?;
+        if let Err(error) = transaction.commit() {
+            let after = match store.reopen_after_failure() {
+                Ok(()) => "the store is back at its last commit".to_owned(),
+                Err(reopen) => format!(
+                    "reopening the store failed too ({reopen}), so kv is unavailable until the server restarts"
+                ),
+            };
+            return Err(KvError::Commit {
+                source: error.into(),
+                after,
+            });
+        }
         let count = changes.len();
         for change in changes {
             store.bus.publish(change);

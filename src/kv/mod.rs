@@ -42,12 +42,29 @@ pub enum KvError {
         #[source]
         source: redb::Error,
     },
+    /// The database as a whole failed (not one store).
+    #[error("kv database: {0}")]
+    Database(#[source] redb::Error),
     /// A store name must not be empty (redb cannot name a table "").
     #[error("a kv store name must not be empty")]
     EmptyStoreName,
     /// The engine stopped and closed the store.
     #[error("kv store is closed (the server stopped)")]
     Closed,
+    /// A commit failed (disk full, an I/O error): its writes are lost.
+    #[error("kv writes could not be made durable and are lost: {source}; {after}")]
+    Commit {
+        /// Why.
+        #[source]
+        source: redb::Error,
+        /// What became of the store: reopened at its last commit, or not.
+        after: String,
+    },
+    /// The store could not be reopened after a failed commit.
+    #[error(
+        "kv store is unavailable until the server restarts: reopening it after a failed commit failed: {0}"
+    )]
+    Unavailable(String),
     /// A value that is not JSON was offered.
     #[error("kv store '{store}', key '{key}': value is not valid JSON: {source}")]
     InvalidJson {
@@ -64,10 +81,43 @@ pub enum KvError {
 /// Thread-safe handle to the store; clones share one database.
 #[derive(Clone)]
 pub struct KvStore {
-    // `None` once closed: the file lock is released at a known moment
-    // (shutdown), not whenever the last clone happens to drop.
-    database: Arc<RwLock<Option<Database>>>,
+    database: Arc<RwLock<Slot>>,
+    location: KvLocation,
     bus: EventBus,
+}
+
+enum Slot {
+    Open(Database),
+    // Closed at shutdown: the file lock is released at a known moment, not
+    // whenever the last clone happens to drop.
+    Closed,
+    // A failed commit left redb refusing every operation, and reopening
+    // the file failed too.
+    Lost(String),
+}
+
+fn open_database(location: &KvLocation) -> Result<Database, KvError> {
+    match location {
+        KvLocation::Memory => Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|source| KvError::Open {
+                path: PathBuf::from(":memory:"),
+                source: source.into(),
+            }),
+        KvLocation::File(path) => {
+            let open_error = |source: redb::Error| KvError::Open {
+                path: path.clone(),
+                source,
+            };
+            if let Some(parent) = path
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(|error| open_error(error.into()))?;
+            }
+            Database::create(path).map_err(|error| open_error(error.into()))
+        }
+    }
 }
 
 fn table(store: &str) -> Result<TableDefinition<'_, &'static str, &'static str>, KvError> {
@@ -118,31 +168,50 @@ fn read_entries(
 impl KvStore {
     /// Opens (or creates) the store and publishes its changes on `bus`.
     pub fn open(location: &KvLocation, bus: EventBus) -> Result<Self, KvError> {
-        let database = match location {
-            KvLocation::Memory => Database::builder()
-                .create_with_backend(redb::backends::InMemoryBackend::new())
-                .map_err(|source| KvError::Open {
-                    path: PathBuf::from(":memory:"),
-                    source: source.into(),
-                })?,
-            KvLocation::File(path) => {
-                let open_error = |source: redb::Error| KvError::Open {
-                    path: path.clone(),
-                    source,
-                };
-                if let Some(parent) = path
-                    .parent()
-                    .filter(|parent| !parent.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(parent).map_err(|error| open_error(error.into()))?;
-                }
-                Database::create(path).map_err(|error| open_error(error.into()))?
-            }
-        };
+        let database = open_database(location)?;
         Ok(Self {
-            database: Arc::new(RwLock::new(Some(database))),
+            database: Arc::new(RwLock::new(Slot::Open(database))),
+            location: location.clone(),
             bus,
         })
+    }
+
+    /// Runs `operation` on the open database.
+    fn with_database<T>(
+        &self,
+        operation: impl FnOnce(&Database) -> Result<T, KvError>,
+    ) -> Result<T, KvError> {
+        match &*self.database.read() {
+            Slot::Open(database) => operation(database),
+            Slot::Closed => Err(KvError::Closed),
+            Slot::Lost(reason) => Err(KvError::Unavailable(reason.clone())),
+        }
+    }
+
+    /// After a failed commit redb refuses every later operation until the
+    /// database is reopened; reopening goes back to the last commit. An
+    /// in-memory store cannot be reopened without losing everything, so it
+    /// is left as it is.
+    pub(crate) fn reopen_after_failure(&self) -> Result<(), KvError> {
+        let KvLocation::File(_) = self.location else {
+            return Ok(());
+        };
+        let mut slot = self.database.write();
+        if !matches!(*slot, Slot::Open(_)) {
+            return Ok(());
+        }
+        // The old handle must release the file before it can be opened again.
+        *slot = Slot::Closed;
+        match open_database(&self.location) {
+            Ok(database) => {
+                *slot = Slot::Open(database);
+                Ok(())
+            }
+            Err(error) => {
+                *slot = Slot::Lost(error.to_string());
+                Err(error)
+            }
+        }
     }
 
     fn storage_error(store: &str) -> impl Fn(redb::Error) -> KvError + '_ {
@@ -156,31 +225,31 @@ impl KvStore {
     /// [`KvError::Closed`]. Writes were already durable; this releases the
     /// file so another process (or a restart) can open it.
     pub fn close(&self) {
-        self.database.write().take();
+        *self.database.write() = Slot::Closed;
     }
 
     /// The JSON text stored under `key`, or `None`.
     pub fn get(&self, store: &str, key: &str) -> Result<Option<String>, KvError> {
         let error = Self::storage_error(store);
-        let database = self.database.read();
-        let database = database.as_ref().ok_or(KvError::Closed)?;
-        let transaction = database.begin_read().map_err(|e| error(e.into()))?;
-        let table = match transaction.open_table(table(store)?) {
-            Ok(table) => table,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(other) => return Err(error(other.into())),
-        };
-        read_value(&table, store, key)
+        self.with_database(|database| {
+            let transaction = database.begin_read().map_err(|e| error(e.into()))?;
+            let table = match transaction.open_table(table(store)?) {
+                Ok(table) => table,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(None),
+                Err(other) => return Err(error(other.into())),
+            };
+            read_value(&table, store, key)
+        })
     }
 
     /// Opens a group of writes that become durable together at
     /// [`KvBatch::commit`]. Other writers wait until it commits or drops.
     pub fn begin_batch(&self) -> Result<KvBatch, KvError> {
-        let database = self.database.read();
-        let database = database.as_ref().ok_or(KvError::Closed)?;
-        let transaction = database
-            .begin_write()
-            .map_err(|e| Self::storage_error("*")(e.into()))?;
+        let transaction = self.with_database(|database| {
+            database
+                .begin_write()
+                .map_err(|e| KvError::Database(e.into()))
+        })?;
         Ok(KvBatch::new(transaction, self.clone()))
     }
 
@@ -223,30 +292,30 @@ impl KvStore {
     /// Key/value pairs whose key starts with `prefix`, in key order.
     pub fn entries(&self, store: &str, prefix: &str) -> Result<Vec<(String, String)>, KvError> {
         let error = Self::storage_error(store);
-        let database = self.database.read();
-        let database = database.as_ref().ok_or(KvError::Closed)?;
-        let transaction = database.begin_read().map_err(|e| error(e.into()))?;
-        let table = match transaction.open_table(table(store)?) {
-            Ok(table) => table,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(other) => return Err(error(other.into())),
-        };
-        read_entries(&table, store, prefix)
+        self.with_database(|database| {
+            let transaction = database.begin_read().map_err(|e| error(e.into()))?;
+            let table = match transaction.open_table(table(store)?) {
+                Ok(table) => table,
+                Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(other) => return Err(error(other.into())),
+            };
+            read_entries(&table, store, prefix)
+        })
     }
 
     /// Names of all stores that were ever written, sorted.
     pub fn stores(&self) -> Result<Vec<String>, KvError> {
-        let error = Self::storage_error("*");
-        let database = self.database.read();
-        let database = database.as_ref().ok_or(KvError::Closed)?;
-        let transaction = database.begin_read().map_err(|e| error(e.into()))?;
-        let mut names: Vec<String> = transaction
-            .list_tables()
-            .map_err(|e| error(e.into()))?
-            .map(|handle| handle.name().to_owned())
-            .collect();
-        names.sort();
-        Ok(names)
+        let error = |e: redb::Error| KvError::Database(e);
+        self.with_database(|database| {
+            let transaction = database.begin_read().map_err(|e| error(e.into()))?;
+            let mut names: Vec<String> = transaction
+                .list_tables()
+                .map_err(|e| error(e.into()))?
+                .map(|handle| handle.name().to_owned())
+                .collect();
+            names.sort();
+            Ok(names)
+        })
     }
 }
 

@@ -54,6 +54,8 @@ pub(crate) struct CommitFailed {
     pub writes: usize,
     /// Accepted connects turned into failures: no longer reachable.
     pub refused_connections: Vec<ConnectionId>,
+    /// Connections closed with 1011 because replies waited for the commit.
+    pub closed_connections: usize,
 }
 
 /// The open batch (if any) and the effects waiting for it.
@@ -192,11 +194,12 @@ impl GroupCommit {
                 Ok(count)
             }
             Err(error) => {
-                let refused_connections = fail(held, &error);
+                let (refused_connections, closed_connections) = fail(held, &error);
                 Err(Box::new(CommitFailed {
                     error,
                     writes,
                     refused_connections,
+                    closed_connections,
                 }))
             }
         }
@@ -221,15 +224,19 @@ fn release(effect: Held) {
     }
 }
 
-fn fail(held: Vec<Held>, error: &KvError) -> Vec<ConnectionId> {
+/// Fails what waited for a commit that failed; returns the refused
+/// handshakes and how many connections were closed.
+fn fail(held: Vec<Held>, error: &KvError) -> (Vec<ConnectionId>, usize) {
     let reason = "kv write failed; see the server log".to_owned();
     let mut refused = Vec::new();
+    let mut closed = std::collections::HashSet::new();
     for effect in held {
         match effect {
             Held::Send {
                 outbound, reserved, ..
             } => {
                 outbound.unreserve(reserved);
+                closed.insert(outbound.identity());
                 outbound.request_close(CloseRequest {
                     code: CLOSE_INTERNAL_ERROR,
                     reason: reason.clone(),
@@ -257,5 +264,5 @@ fn fail(held: Vec<Held>, error: &KvError) -> Vec<ConnectionId> {
             }
         }
     }
-    refused
+    (refused, closed.len())
 }

@@ -363,7 +363,6 @@ fn run_jobs(
 fn commit(host: &Rc<RefCell<HostState>>) {
     let result = host.borrow_mut().group.commit();
     if let Err(failed) = result {
-        tracing::error!(error = %failed.error, writes = failed.writes, "kv commit failed");
         let mut state = host.borrow_mut();
         for connection_id in &failed.refused_connections {
             state.outbound.remove(connection_id);
@@ -371,8 +370,11 @@ fn commit(host: &Rc<RefCell<HostState>>) {
         state.log(
             LogLevel::Error,
             format!(
-                "kv commit failed, {} write(s) lost: {}; the affected handshakes were refused (500) and connections with replies waiting for it closed (1011)",
-                failed.writes, failed.error
+                "{} ({} write(s)); {} handshake(s) answered 500, {} connection(s) with replies waiting for it closed with 1011",
+                failed.error,
+                failed.writes,
+                failed.refused_connections.len(),
+                failed.closed_connections
             ),
         );
     }
