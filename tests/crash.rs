@@ -79,6 +79,20 @@ impl Drop for Child9 {
     }
 }
 
+/// `sockscope` under a soft cap on the size of the files it writes (`ulimit
+/// -S -f`, in 512-byte blocks), like a disk that fills up. SIGXFSZ is ignored
+/// so a write past the cap fails with EFBIG instead of killing the process.
+/// Needs no root, and `prlimit` can lift the cap later.
+fn sockscope_with_file_size_cap(blocks: u32) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("trap '' XFSZ; ulimit -S -f {blocks}; exec \"$@\""))
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_sockscope"));
+    command
+}
+
 const ACKING_WRITER: &str = "import { websocket, kv } from '@nitric/sdk';
 const socket = websocket('writer');
 const store = kv('seq').allow('get', 'set');
@@ -200,17 +214,10 @@ async fn kill_9_during_recording_leaves_a_readable_session() {
 
 #[tokio::test]
 async fn a_recording_that_can_no_longer_write_is_reported_and_serving_goes_on() {
-    // `ulimit -f` caps the size of files the server writes (the session)
-    // without root, like a disk that fills up mid-recording; SIGXFSZ is
-    // ignored so the write fails with EFBIG instead of killing the process.
     let dir = tempfile::tempdir().expect("temp dir");
     let session = dir.path().join("full.jsonl");
-    let mut command = Command::new("sh");
+    let mut command = sockscope_with_file_size_cap(4);
     command
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 4; exec \"$@\"")
-        .arg("sh")
-        .arg(env!("CARGO_BIN_EXE_sockscope"))
         .args(["serve", "--quiet", "--port", "0", "--kv", ":memory:"])
         .args(["--script", &example("echo.js"), "--record"])
         .arg(&session)
@@ -253,8 +260,6 @@ async fn a_recording_that_can_no_longer_write_is_reported_and_serving_goes_on() 
 
 #[tokio::test]
 async fn a_full_disk_fails_the_writes_it_must_keeps_every_acknowledged_one_and_serving_goes_on() {
-    // As for the recording above: `ulimit -f` lets the kv file grow only so
-    // far, like a disk that fills up, and writes past it fail with EFBIG.
     let dir = tempfile::tempdir().expect("temp dir");
     let script = dir.path().join("writer.js");
     std::fs::write(
@@ -275,12 +280,8 @@ socket.on('message', async (ctx) => {
     )
     .expect("write script");
     let kv_path = dir.path().join("kv.redb");
-    let mut command = Command::new("sh");
+    let mut command = sockscope_with_file_size_cap(2048);
     command
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -S -f 2048; exec \"$@\"")
-        .arg("sh")
-        .arg(env!("CARGO_BIN_EXE_sockscope"))
         .args(["serve", "--quiet", "--port", "0", "--script"])
         .arg(&script)
         .arg("--kv")

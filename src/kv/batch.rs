@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Utc;
-use redb::WriteTransaction;
+use redb::{Table, WriteTransaction};
 
 use super::{KvError, KvStore, read_entries, read_value, table, validate_json};
 use crate::engine::events::{ConnectionId, Event, KvChange};
@@ -105,32 +105,37 @@ impl KvBatch {
 
     /// The JSON text under `key`, including this batch's writes.
     pub fn get(&self, store: &str, key: &str) -> Result<Option<String>, KvError> {
-        if !self.written.contains(store) {
-            return self.store.get(store, key);
+        match self.written_table(store)? {
+            Some(table) => read_value(&table, store, key),
+            None => self.store.get(store, key),
         }
-        let error = KvStore::storage_error(store);
-        let table = self
-            .transaction
-            .open_table(table(store)?)
-            .map_err(|e| error(e.into()))?;
-        read_value(&table, store, key)
     }
 
     /// Keys starting with `prefix`, in byte order, including this batch's
     /// writes.
     pub fn keys(&self, store: &str, prefix: &str) -> Result<Vec<String>, KvError> {
-        if !self.written.contains(store) {
-            return self.store.keys(store, prefix);
+        match self.written_table(store)? {
+            Some(table) => Ok(read_entries(&table, store, prefix)?
+                .into_iter()
+                .map(|(key, _)| key)
+                .collect()),
+            None => self.store.keys(store, prefix),
         }
-        let error = KvStore::storage_error(store);
-        let table = self
-            .transaction
+    }
+
+    /// This batch's table for `store` if the batch wrote to it; otherwise
+    /// the last commit holds everything there is to read.
+    fn written_table(
+        &self,
+        store: &str,
+    ) -> Result<Option<Table<'_, &'static str, &'static str>>, KvError> {
+        if !self.written.contains(store) {
+            return Ok(None);
+        }
+        self.transaction
             .open_table(table(store)?)
-            .map_err(|e| error(e.into()))?;
-        Ok(read_entries(&table, store, prefix)?
-            .into_iter()
-            .map(|(key, _)| key)
-            .collect())
+            .map(Some)
+            .map_err(|e| KvStore::storage_error(store)(e.into()))
     }
 
     /// Makes every write durable at once (one fsync for a file store), then
