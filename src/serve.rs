@@ -81,12 +81,13 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     if !options.quiet || recording.is_some() {
         tokio::spawn(log_events(engine.subscribe()));
     }
+    let stopped = stop_signal();
     {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on {}", engine.url());
         let _ = stdout.flush();
     }
-    wait_for_stop_signal().await;
+    stopped.await;
     if let Some(recording) = recording {
         let path = recording.path().display().to_string();
         let status = recording.stop().await;
@@ -107,24 +108,38 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     Ok(())
 }
 
-async fn wait_for_stop_signal() {
+/// Installs the Ctrl-C and SIGTERM handlers now and returns a future that
+/// completes on the first of them. Installed before the server announces
+/// itself: a signal sent right after "listening on" must stop it cleanly,
+/// not meet the default action (kill) because the handler was installed
+/// lazily on first poll.
+fn stop_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                (Ok(mut only), Err(_)) | (Err(_), Ok(mut only)) => {
+                    only.recv().await;
+                }
+                (Err(_), Err(_)) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
