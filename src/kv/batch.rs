@@ -52,14 +52,9 @@ impl KvBatch {
         connection_id: Option<ConnectionId>,
     ) -> Result<(), KvError> {
         validate_json(store, key, json)?;
-        let error = KvStore::storage_error(store);
-        {
-            let mut table = self
-                .transaction
-                .open_table(table(store)?)
-                .map_err(|e| error(e.into()))?;
-            table.insert(key, json).map_err(|e| error(e.into()))?;
-        }
+        self.open_table(store)?
+            .insert(key, json)
+            .map_err(|e| KvStore::storage_error(store)(e.into()))?;
         self.written.insert(store.to_owned());
         self.changes.push(Event::KvChanged {
             store: store.to_owned(),
@@ -82,14 +77,11 @@ impl KvBatch {
             // Nothing to delete: no table is created, nothing waits for a commit.
             return Ok(false);
         }
-        let error = KvStore::storage_error(store);
-        let existed = {
-            let mut table = self
-                .transaction
-                .open_table(table(store)?)
-                .map_err(|e| error(e.into()))?;
-            table.remove(key).map_err(|e| error(e.into()))?.is_some()
-        };
+        let existed = self
+            .open_table(store)?
+            .remove(key)
+            .map_err(|e| KvStore::storage_error(store)(e.into()))?
+            .is_some();
         self.written.insert(store.to_owned());
         if existed {
             self.changes.push(Event::KvChanged {
@@ -132,9 +124,13 @@ impl KvBatch {
         if !self.written.contains(store) {
             return Ok(None);
         }
+        self.open_table(store).map(Some)
+    }
+
+    /// `store`'s table in this batch, created if it does not exist yet.
+    fn open_table(&self, store: &str) -> Result<Table<'_, &'static str, &'static str>, KvError> {
         self.transaction
             .open_table(table(store)?)
-            .map(Some)
             .map_err(|e| KvStore::storage_error(store)(e.into()))
     }
 

@@ -46,9 +46,9 @@ pub(crate) type SharedHost = Rc<RefCell<HostState>>;
 /// 16 KiB echo that conversion was 29% of the server's instructions.
 /// The dispatcher keeps both strings alive while this is set, so their
 /// addresses cannot be reused by other strings meanwhile.
+/// The connection is `HostState::current_connection`.
 pub(crate) struct EchoArgs {
     pub connection_key: usize,
-    pub connection_id: ConnectionId,
     pub text: Option<(usize, Utf8Bytes)>,
 }
 
@@ -102,9 +102,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, id: rquickjs::String<'js>, data: Value<'js>| -> Result<()> {
-                let (echo_id, echo_text) = match &state.borrow().echo {
+                let shared = state.borrow();
+                let (echo_id, echo_text) = match &shared.echo {
                     Some(echo) => (
-                        (echo.connection_key == string_key(&id)).then_some(echo.connection_id),
+                        shared
+                            .current_connection
+                            .filter(|_| echo.connection_key == string_key(&id)),
                         data.as_string().and_then(|text| {
                             let (key, bytes) = echo.text.as_ref()?;
                             (*key == string_key(text)).then(|| bytes.clone())
@@ -112,6 +115,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                     ),
                     None => (None, None),
                 };
+                drop(shared);
                 let connection_id = match echo_id {
                     Some(connection_id) => connection_id,
                     None => parse_connection_id(&ctx, "socket.send", &id.to_string()?)?,

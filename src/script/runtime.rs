@@ -291,7 +291,6 @@ impl JsRuntime {
             // until this handler has settled.
             self.host.borrow_mut().echo = Some(EchoArgs {
                 connection_key: host::string_key(&connection_value),
-                connection_id,
                 text: text_value
                     .as_ref()
                     .map(|(string, text)| (host::string_key(string), text.clone())),
