@@ -1,9 +1,17 @@
 //! Latency: round trips through `assets/examples/echo.js` (`sockscope serve
-//! --quiet`, its own process) at half the maximum rate measured in the same
-//! run, paced evenly over 50 connections (sub-millisecond pacing, see
-//! `loadgen::pacer`). Baseline: the raw tokio-tungstenite echo server under
-//! the same paced load. A sweep over lower rates shows where each one's
-//! p99 crosses 1 ms on this machine.
+//! --quiet`, its own process) at fractions of the maximum rate measured in
+//! the same run, paced evenly over the connections (sub-millisecond pacing,
+//! see `loadgen::pacer`). Baseline: the raw tokio-tungstenite echo server
+//! under the same paced load.
+//!
+//! Two shapes, because the connection count decides what "half the maximum"
+//! means. The maximum is measured unpaced (window 16), where every read and
+//! write carries many messages; paced traffic arrives one message at a time
+//! per connection, and each then costs its own system calls and wake-ups.
+//! With 10 connections a paced connection still sends a message every few
+//! tens of microseconds, so reads and writes keep carrying several; with 50
+//! they mostly carry one, and half the unpaced maximum is more than either
+//! server can do paced. The CPU time per message each process used shows it.
 //!
 //! `cargo bench --bench latency`
 
@@ -13,13 +21,68 @@ use sockscope::loadgen::{BenchOptions, BenchReport, run_bench};
 
 use common::Server;
 
-const CONNECTIONS: usize = 50;
-const PACED_SECONDS: f64 = 5.0;
+const SHAPES: [usize; 2] = [10, 50];
+const FRACTIONS: [f64; 4] = [0.05, 0.1, 0.25, 0.5];
+const PACED_SECONDS: f64 = 4.0;
 
-fn run(runtime: &tokio::runtime::Runtime, server: &Server, options: BenchOptions) -> BenchReport {
-    runtime
+/// A run's report plus the CPU time per message of the server and of this
+/// process (the load generator).
+struct Measured {
+    report: BenchReport,
+    server_us_per_message: f64,
+    loadgen_us_per_message: f64,
+}
+
+fn run(runtime: &tokio::runtime::Runtime, server: &Server, options: BenchOptions) -> Measured {
+    let server_pid = server.pid().to_string();
+    let cpu = || {
+        (
+            common::cpu_seconds(&server_pid).unwrap_or(0.0),
+            common::cpu_seconds("self").unwrap_or(0.0),
+        )
+    };
+    let before = cpu();
+    let report = runtime
         .block_on(run_bench(&options, false))
-        .unwrap_or_else(|error| panic!("{}: {error}", server.name))
+        .unwrap_or_else(|error| panic!("{}: {error}", server.name));
+    let after = cpu();
+    let per_message = |seconds: f64| seconds * 1e6 / report.messages_received.max(1) as f64;
+    Measured {
+        server_us_per_message: per_message(after.0 - before.0),
+        loadgen_us_per_message: per_message(after.1 - before.1),
+        report,
+    }
+}
+
+/// Unpaced, window 16: best of 2 after a warm-up.
+fn max_rate(runtime: &tokio::runtime::Runtime, server: &Server, base: &BenchOptions) -> Measured {
+    let unpaced = |messages_per_connection| BenchOptions {
+        url: server.url.clone(),
+        messages_per_connection,
+        ..base.clone()
+    };
+    run(runtime, server, unpaced(500));
+    let first = run(runtime, server, unpaced(150_000 / base.connections as u64));
+    let second = run(runtime, server, unpaced(150_000 / base.connections as u64));
+    if first.report.messages_per_second >= second.report.messages_per_second {
+        first
+    } else {
+        second
+    }
+}
+
+fn print_row(name: &str, measured: &Measured) {
+    let report = &measured.report;
+    println!(
+        "  {name:<28} achieved {:>7.0} msg/s  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms  cpu/msg: server {:.1} us, load generator {:.1} us",
+        report.messages_per_second,
+        report.latency.p50_us as f64 / 1000.0,
+        report.latency.p90_us as f64 / 1000.0,
+        report.latency.p99_us as f64 / 1000.0,
+        report.latency.max_us as f64 / 1000.0,
+        measured.server_us_per_message,
+        measured.loadgen_us_per_message,
+    );
 }
 
 fn main() {
@@ -33,70 +96,51 @@ fn main() {
         common::sockscope_serve(&common::repo_path("assets/examples/echo.js"), ":memory:");
     std::thread::sleep(common::SETTLE);
     println!("machine: {}", common::machine());
-    let base = BenchOptions {
-        connections: CONNECTIONS,
-        size_bytes: 32,
-        window: 16,
-        ..BenchOptions::new(sockscope.url.clone())
-    };
-    // Maximum rate: unpaced, window 16 (best of 2 after a warm-up).
-    run(
-        &runtime,
-        &sockscope,
-        BenchOptions {
-            messages_per_connection: 500,
-            ..base.clone()
-        },
-    );
-    let max_rate = (0..2)
-        .map(|_| {
-            run(
-                &runtime,
-                &sockscope,
-                BenchOptions {
-                    messages_per_connection: 3000,
-                    ..base.clone()
-                },
-            )
-            .messages_per_second
-        })
-        .fold(0.0, f64::max);
-    println!(
-        "max rate through echo.js: {max_rate:.0} msg/s; paced over {CONNECTIONS} connections, {PACED_SECONDS} s per rate"
-    );
-    let mut at_half = None;
-    for fraction in [0.05, 0.1, 0.25, 0.5] {
-        let rate = max_rate * fraction;
-        let messages_per_connection = (rate * PACED_SECONDS / CONNECTIONS as f64) as u64;
-        let paced = |server: &Server| BenchOptions {
-            url: server.url.clone(),
-            messages_per_connection,
-            rate_per_second: Some(rate),
-            ..base.clone()
+    let mut summary = Vec::new();
+    for connections in SHAPES {
+        let base = BenchOptions {
+            connections,
+            size_bytes: 32,
+            window: 16,
+            ..BenchOptions::new(sockscope.url.clone())
         };
-        let through_echo = run(&runtime, &sockscope, paced(&sockscope));
-        let through_raw = run(&runtime, &raw, paced(&raw));
+        let echo_max = max_rate(&runtime, &sockscope, &base);
+        let raw_max = max_rate(&runtime, &raw, &base);
+        let max_rate = echo_max.report.messages_per_second;
         println!(
-            "at {:.0}% of the max rate ({rate:.0} msg/s):",
-            fraction * 100.0
+            "\n{connections} connections: max rate through echo.js {max_rate:.0} msg/s (unpaced, window 16); paced {PACED_SECONDS} s per rate"
         );
-        for (name, report) in [(raw.name, &through_raw), (sockscope.name, &through_echo)] {
+        print_row(&format!("{} unpaced", raw.name), &raw_max);
+        print_row(&format!("{} unpaced", sockscope.name), &echo_max);
+        for fraction in FRACTIONS {
+            let rate = max_rate * fraction;
+            let messages_per_connection = (rate * PACED_SECONDS / connections as f64) as u64;
+            let paced = |server: &Server| BenchOptions {
+                url: server.url.clone(),
+                messages_per_connection,
+                rate_per_second: Some(rate),
+                ..base.clone()
+            };
+            let through_echo = run(&runtime, &sockscope, paced(&sockscope));
+            let through_raw = run(&runtime, &raw, paced(&raw));
             println!(
-                "  {name:<28} achieved {:>7.0} msg/s  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
-                report.messages_per_second,
-                report.latency.p50_us as f64 / 1000.0,
-                report.latency.p90_us as f64 / 1000.0,
-                report.latency.p99_us as f64 / 1000.0,
-                report.latency.max_us as f64 / 1000.0,
+                "at {:.0}% of the max rate ({rate:.0} msg/s):",
+                fraction * 100.0
             );
+            print_row(raw.name, &through_raw);
+            print_row(sockscope.name, &through_echo);
+            if fraction == 0.5 {
+                summary.push((connections, through_echo.report, through_raw.report));
+            }
         }
-        at_half = Some((through_echo, through_raw));
     }
-    if let Some((through_echo, through_raw)) = at_half {
+    println!();
+    for (connections, echo, raw) in summary {
         println!(
-            "  at half the max rate: p99 echo.js / raw = {:.2}; p99 through echo.js {:.3} ms (target <= 1 ms)",
-            through_echo.latency.p99_us as f64 / through_raw.latency.p99_us.max(1) as f64,
-            through_echo.latency.p99_us as f64 / 1000.0
+            "{connections} connections, half the max rate: p99 through echo.js {:.3} ms (target <= 1 ms), raw {:.3} ms, echo.js / raw = {:.2}",
+            echo.latency.p99_us as f64 / 1000.0,
+            raw.latency.p99_us as f64 / 1000.0,
+            echo.latency.p99_us as f64 / raw.latency.p99_us.max(1) as f64,
         );
     }
 }

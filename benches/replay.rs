@@ -94,7 +94,7 @@ fn main() {
     if std::env::args().any(|arg| arg == "--list") {
         return;
     }
-    let runtime = common::client_runtime();
+    let runtime = common::embedded_engine_runtime();
     runtime.block_on(async {
         let mut config = EngineConfig::new(common::repo_path("assets/examples/echo.js"));
         config.port = 0;

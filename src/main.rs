@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use sockscope::engine::config::{EngineConfig, KvLocation, Limits};
+use sockscope::engine::config::{EngineConfig, KvLocation, Limits, default_io_threads};
 use sockscope::loadgen::{BenchOptions, run_bench};
 use sockscope::script::bundled::default_script_path;
 use sockscope::serve::{self, ServeOptions};
@@ -188,6 +188,10 @@ struct ServerArgs {
     /// Others, and clients sending no Origin, get HTTP 403. Default: any origin.
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
+    /// Threads that carry the sockets. Handlers run on one script thread of their own.
+    /// Default: one per CPU but one (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    io_threads: Option<u64>,
 }
 
 #[derive(Args)]
@@ -206,6 +210,12 @@ struct ServeArgs {
 }
 
 impl ServerArgs {
+    fn io_threads(&self) -> usize {
+        self.io_threads
+            .and_then(|threads| usize::try_from(threads).ok())
+            .unwrap_or_else(default_io_threads)
+    }
+
     fn into_config(self) -> anyhow::Result<EngineConfig> {
         let script_path = match self.script {
             Some(path) => path,
@@ -242,20 +252,27 @@ fn init_logging(quiet: bool) {
         .init();
 }
 
-fn io_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// The async runtime with `worker_threads` threads for sockets.
+fn io_runtime(worker_threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads)
         .enable_all()
         .thread_name("sockscope-io")
         .build()
         .context("cannot start the async runtime")
 }
 
+/// Every CPU, for commands that run no script thread of their own.
+fn all_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(CliCommand::Serve(args)) => {
             init_logging(args.quiet);
+            let runtime = io_runtime(args.server.io_threads())?;
             let config = args.server.into_config()?;
-            let runtime = io_runtime()?;
             runtime.block_on(serve::run(ServeOptions {
                 config: EngineConfig {
                     watch_script: args.watch,
@@ -284,7 +301,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 junit: args.junit,
                 show_progress: std::io::stderr().is_terminal(),
             };
-            let runtime = io_runtime()?;
+            // Without --url the engine runs in this process, script thread and all.
+            let runtime = io_runtime(match options.url {
+                Some(_) => all_cpus(),
+                None => default_io_threads(),
+            })?;
             let outcome = runtime.block_on(run_replays(&options, &mut std::io::stdout()));
             Ok(ExitCode::from(outcome.exit_code()))
         }
@@ -331,7 +352,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 reply_timeout: Duration::from_millis(args.timeout_ms),
             };
             let show_progress = std::io::stderr().is_terminal();
-            let runtime = io_runtime()?;
+            let runtime = io_runtime(all_cpus())?;
             let report = runtime.block_on(run_bench(&options, show_progress))?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -347,8 +368,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
     init_logging(false);
+    let runtime = io_runtime(args.server.io_threads())?;
     let config = args.server.into_config()?;
-    let runtime = io_runtime()?;
     sockscope::ui::run(&runtime, config)
         .map_err(|error| anyhow::anyhow!("cannot open the window: {error}"))?;
     // Give open connections their close frames before the process ends.

@@ -184,6 +184,35 @@ fn bad_input_gets_one_clear_line_and_exit_code_2() {
     let (code, stderr) = run_failing(&["serve", "--handler-timeout-ms", "0"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("--handler-timeout-ms"), "{stderr}");
+
+    let (code, stderr) = run_failing(&["serve", "--io-threads", "0"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--io-threads"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_runs_on_the_socket_threads_it_is_given() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for threads in ["1", "3"] {
+        let serving = serve(
+            &[
+                "--script",
+                &example("echo.js"),
+                "--port",
+                "0",
+                "--kv",
+                ":memory:",
+                "--io-threads",
+                threads,
+            ],
+            dir.path(),
+        );
+        let (mut client, _) = tokio_tungstenite::connect_async(serving.url.as_str())
+            .await
+            .expect("connect to serve");
+        send_text(&mut client, "on any thread").await;
+        assert_eq!(recv_text(&mut client).await, "on any thread");
+    }
 }
 
 #[test]
@@ -226,6 +255,7 @@ fn help_explains_every_serve_flag() {
         "--max-message-bytes",
         "--max-connections",
         "--handler-timeout-ms",
+        "--io-threads",
         "--watch",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");

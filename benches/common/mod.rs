@@ -176,6 +176,17 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// CPU time (user + system) a process has used so far, in seconds.
+/// `/proc/PID/stat` counts in USER_HZ, which Linux fixes at 100.
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after ")".
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -184,6 +195,16 @@ pub fn median(values: &mut [f64]) -> f64 {
 /// A multi-threaded runtime for the load generator.
 pub fn client_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The runtime `sockscope replay` gives its embedded engine: the socket
+/// threads leave a CPU to the script thread.
+pub fn embedded_engine_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(sockscope::engine::config::default_io_threads())
         .enable_all()
         .build()
         .expect("runtime")

@@ -5,6 +5,7 @@ pub mod bundled;
 mod failure;
 mod group_commit;
 mod host;
+mod job_wait;
 mod loader;
 mod runtime;
 
@@ -23,6 +24,7 @@ use crate::engine::query::Query;
 use crate::kv::KvStore;
 use group_commit::GroupCommit;
 use host::HostState;
+use job_wait::JobWait;
 use runtime::JsRuntime;
 
 /// Jobs waiting for the script thread before readers feel back-pressure.
@@ -241,6 +243,7 @@ fn run_jobs(
     };
     let mut messages: Vec<(ConnectionId, Payload)> = Vec::with_capacity(MESSAGE_BATCH);
     let mut held: Option<ScriptJob> = None;
+    let mut wait = JobWait::default();
     loop {
         let job = match held.take() {
             Some(job) => job,
@@ -253,7 +256,7 @@ fn run_jobs(
                     continue;
                 }
             },
-            None => match jobs.blocking_recv() {
+            None => match wait.next(&mut jobs) {
                 Some(job) => job,
                 None => break,
             },

@@ -8,11 +8,12 @@
 //! passed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -121,12 +122,17 @@ pub enum ReplayError {
     Task(String),
 }
 
+/// How often the caller hears how far a replay got. Per step was too often:
+/// a fast replay completes tens of thousands of steps a second.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(50);
+
 /// What all connection tasks share.
 struct Shared {
     options: ReplayOptions,
     started_at: Instant,
     performed: watch::Sender<usize>,
-    progress: mpsc::UnboundedSender<()>,
+    /// Steps done so far, read by the calling task every [`PROGRESS_EVERY`].
+    steps_done: AtomicUsize,
 }
 
 impl Shared {
@@ -147,10 +153,14 @@ impl Shared {
                 tokio::time::sleep_until(self.started_at + offset).await;
             }
             Timing::Fast => {
-                let mut performed = self.performed.subscribe();
-                let _ = performed
-                    .wait_for(|&performed| performed >= action.sequence)
-                    .await;
+                // Checked first: often the turn has come already, and then
+                // subscribing and arming a timeout are wasted work.
+                if *self.performed.borrow() < action.sequence {
+                    let mut performed = self.performed.subscribe();
+                    let _ = performed
+                        .wait_for(|&performed| performed >= action.sequence)
+                        .await;
+                }
                 self.wait_received(received, action.recvs_before).await;
             }
         }
@@ -158,6 +168,9 @@ impl Shared {
 
     /// Waits (bounded by the step timeout) until `count` messages arrived.
     async fn wait_received(&self, received: &mut watch::Receiver<usize>, count: usize) {
+        if *received.borrow() >= count {
+            return;
+        }
         let _ = tokio::time::timeout(
             self.options.step_timeout,
             received.wait_for(|&received| received >= count),
@@ -167,12 +180,13 @@ impl Shared {
 
     fn mark_performed(&self) {
         self.performed.send_modify(|performed| *performed += 1);
-        let _ = self.progress.send(());
+        self.steps_done.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// Replays `session` against `options.url` and compares the results.
-/// `progress` is called from the calling task as steps complete.
+/// `progress` is called from the calling task every [`PROGRESS_EVERY`]
+/// while steps complete, and once more at the end.
 pub async fn replay_session(
     session: &Session,
     options: &ReplayOptions,
@@ -184,13 +198,12 @@ pub async fn replay_session(
         .iter()
         .map(|plan| 1 + plan.actions.len() + plan.expected_recvs())
         .sum();
-    let (progress_sender, mut progress_receiver) = mpsc::unbounded_channel();
     let started_at = Instant::now();
     let shared = Arc::new(Shared {
         options: options.clone(),
         started_at,
         performed: watch::Sender::new(0),
-        progress: progress_sender,
+        steps_done: AtomicUsize::new(0),
     });
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -204,20 +217,24 @@ pub async fn replay_session(
         let shared = Arc::clone(&shared);
         tasks.spawn(async move { (index, run_connection(plan, shared).await) });
     }
-    drop(shared);
 
     let mut actual: Vec<Vec<Step>> = vec![Vec::new(); expected_by_label.len()];
     let mut first_error = None;
-    let mut steps_done = 0;
+    let mut steps_reported = 0;
+    let mut report_progress = |steps_done: usize| {
+        if steps_done != steps_reported {
+            steps_reported = steps_done;
+            progress(ReplayProgress {
+                steps_done: steps_done.min(steps_total),
+                steps_total,
+            });
+        }
+    };
+    let mut progress_tick = tokio::time::interval(PROGRESS_EVERY);
+    progress_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            Some(()) = progress_receiver.recv() => {
-                steps_done += 1;
-                progress(ReplayProgress {
-                    steps_done: steps_done.min(steps_total),
-                    steps_total,
-                });
-            }
+            _ = progress_tick.tick() => report_progress(shared.steps_done.load(Ordering::Relaxed)),
             joined = tasks.join_next() => match joined {
                 None => break,
                 Some(Ok((index, Ok(steps)))) => actual[index] = steps,
@@ -230,6 +247,7 @@ pub async fn replay_session(
             },
         }
     }
+    report_progress(shared.steps_done.load(Ordering::Relaxed));
     if let Some(error) = first_error {
         return Err(error);
     }
@@ -354,7 +372,7 @@ async fn run_connection(
                     kind,
                 });
                 received_sender.send_modify(|count| *count += 1);
-                let _ = shared.progress.send(());
+                shared.steps_done.fetch_add(1, Ordering::Relaxed);
             }
         })
     };

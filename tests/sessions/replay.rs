@@ -191,3 +191,59 @@ async fn recorded_timing_keeps_the_gaps_between_messages() {
         "recorded timing must wait: the last message was due at {last_send_ms} ms, its reply came at {last_reply_ms} ms"
     );
 }
+
+#[tokio::test]
+async fn progress_is_reported_while_steps_complete_and_ends_at_the_total() {
+    use sockscope::session::format::SessionLine;
+    use sockscope::session::replay::ReplayProgress;
+
+    // Three echoes 150 ms apart: long enough for several progress ticks.
+    let mut session = Session::new(Header::new("generated"));
+    let line = |t: u64, event: SessionEvent| SessionLine {
+        t,
+        conn: "c1".to_owned(),
+        event,
+    };
+    session.lines.push(line(
+        0,
+        SessionEvent::Connect {
+            path: "/".to_owned(),
+            query: Default::default(),
+        },
+    ));
+    session
+        .lines
+        .push(line(0, SessionEvent::Accepted { id: None }));
+    for index in 0..3 {
+        let text = Frame::Text(format!("tick {index}"));
+        session
+            .lines
+            .push(line(index * 150, SessionEvent::Send(text.clone())));
+        session
+            .lines
+            .push(line(index * 150 + 1, SessionEvent::Recv(text)));
+    }
+    let engine = start_engine(&example("echo.js")).await;
+    let mut options = ReplayOptions::new(engine.url());
+    options.timing = Timing::Recorded;
+    let mut seen: Vec<ReplayProgress> = Vec::new();
+    let report = replay_session(&session, &options, |progress| seen.push(progress))
+        .await
+        .expect("replay runs");
+    engine.shutdown().await;
+    assert!(report.passed(), "{:?}", report.divergence);
+
+    let done: Vec<usize> = seen.iter().map(|progress| progress.steps_done).collect();
+    assert!(
+        done.len() >= 3,
+        "a 300 ms replay reported progress only {} times: {done:?}",
+        done.len()
+    );
+    assert!(
+        done.windows(2).all(|pair| pair[0] < pair[1]),
+        "progress must only move forward: {done:?}"
+    );
+    let last = seen.last().expect("progress reported");
+    // connect + 3 sends + 3 recvs; the client's final close is not a step.
+    assert_eq!((last.steps_done, last.steps_total), (7, 7));
+}

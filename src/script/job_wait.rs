@@ -1,0 +1,141 @@
+//! How the script thread waits for its next job.
+//!
+//! Parking a thread and waking it again (a futex round trip, and on a VM a
+//! trip through the hypervisor's scheduler) took about 40 µs here: in a
+//! ping-pong — a replay, or one client talking to its handler — that was
+//! half of every round trip. So after a job the thread keeps looking for the
+//! next one for a short while, yielding its CPU to anything else runnable,
+//! and parks only when nothing came. When looking keeps failing (traffic
+//! whose gaps are longer than the look), it stops looking, so a trickle of
+//! messages does not keep a core busy; a job that arrives soon after the
+//! thread parked turns looking back on.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{self, error::TryRecvError};
+
+/// How long the thread looks for the next job before it parks.
+const LOOK_AHEAD: Duration = Duration::from_micros(50);
+
+/// Failed looks in a row after which the thread parks at once.
+const FAILED_LOOKS_BEFORE_PAUSE: u32 = 8;
+
+/// Whether to look ahead, learned from how soon the last jobs came.
+#[derive(Debug)]
+pub(super) struct JobWait {
+    look_ahead: Duration,
+    failed_looks_in_a_row: u32,
+}
+
+impl Default for JobWait {
+    fn default() -> Self {
+        Self {
+            look_ahead: LOOK_AHEAD,
+            failed_looks_in_a_row: 0,
+        }
+    }
+}
+
+impl JobWait {
+    /// The next job, or `None` once every sender is gone.
+    pub(super) fn next<T>(&mut self, jobs: &mut mpsc::Receiver<T>) -> Option<T> {
+        if self.looks_ahead() {
+            let started = Instant::now();
+            loop {
+                match jobs.try_recv() {
+                    Ok(job) => {
+                        self.came_soon();
+                        return Some(job);
+                    }
+                    Err(TryRecvError::Disconnected) => return None,
+                    Err(TryRecvError::Empty) if started.elapsed() < self.look_ahead => {
+                        std::thread::yield_now();
+                    }
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            self.came_late();
+            return jobs.blocking_recv();
+        }
+        let parked = Instant::now();
+        let job = jobs.blocking_recv();
+        if parked.elapsed() < self.look_ahead {
+            self.came_soon();
+        }
+        job
+    }
+
+    fn looks_ahead(&self) -> bool {
+        self.failed_looks_in_a_row < FAILED_LOOKS_BEFORE_PAUSE
+    }
+
+    fn came_soon(&mut self) {
+        self.failed_looks_in_a_row = 0;
+    }
+
+    fn came_late(&mut self) {
+        self.failed_looks_in_a_row = self.failed_looks_in_a_row.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_jobs_come_in_order_and_a_closed_queue_ends_the_wait() {
+        let (sender, mut jobs) = mpsc::channel(4);
+        sender.try_send(1).expect("room");
+        sender.try_send(2).expect("room");
+        let mut wait = JobWait::default();
+        assert_eq!(wait.next(&mut jobs), Some(1));
+        assert_eq!(wait.next(&mut jobs), Some(2));
+        drop(sender);
+        assert_eq!(wait.next(&mut jobs), None);
+    }
+
+    #[test]
+    fn a_job_sent_while_the_thread_looks_or_sleeps_arrives() {
+        let (sender, mut jobs) = mpsc::channel(4);
+        let mut wait = JobWait::default();
+        for delay in [Duration::ZERO, Duration::from_millis(5)] {
+            let sender = sender.clone();
+            let sending = std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                sender.blocking_send(7).expect("receiver alive");
+            });
+            assert_eq!(wait.next(&mut jobs), Some(7));
+            sending.join().expect("sender thread");
+        }
+    }
+
+    #[test]
+    fn gaps_longer_than_the_look_stop_it_and_a_quick_job_turns_it_back_on() {
+        let (sender, mut jobs) = mpsc::channel(4);
+        // A look that ends at once: every job sent later comes late.
+        let mut wait = JobWait {
+            look_ahead: Duration::ZERO,
+            ..JobWait::default()
+        };
+        for _ in 0..FAILED_LOOKS_BEFORE_PAUSE {
+            assert!(wait.looks_ahead());
+            let sender = sender.clone();
+            let late = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                sender.blocking_send(0).expect("receiver alive");
+            });
+            assert_eq!(wait.next(&mut jobs), Some(0));
+            late.join().expect("sender thread");
+        }
+        assert!(!wait.looks_ahead(), "still looking after every look failed");
+
+        // Parked, and the next job was already there: it came soon.
+        wait.look_ahead = Duration::from_secs(1);
+        sender.try_send(1).expect("room");
+        assert_eq!(wait.next(&mut jobs), Some(1));
+        assert!(
+            wait.looks_ahead(),
+            "a job that came at once did not turn looking back on"
+        );
+    }
+}
