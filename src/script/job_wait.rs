@@ -1,9 +1,9 @@
 //! How the script thread waits for its next job.
 //!
 //! Parking a thread and waking it again (a futex round trip, and on a VM a
-//! trip through the hypervisor's scheduler) took about 40 µs here: in a
+//! trip through the hypervisor's scheduler) took about 50 µs here: in a
 //! ping-pong — a replay, or one client talking to its handler — that was
-//! half of every round trip. So after a job the thread keeps looking for the
+//! more than half of every round trip. So after a job the thread keeps looking for the
 //! next one for a short while, yielding its CPU to anything else runnable,
 //! and parks only when nothing came. When looking keeps failing (traffic
 //! whose gaps are longer than the look), it stops looking, so a trickle of
