@@ -57,6 +57,14 @@ pub(crate) fn serve(args: &[&str], dir: &std::path::Path) -> Serving {
     Serving { child, url }
 }
 
+/// `serve` running echo.js on a free port with an in-memory kv, plus `extra`.
+fn serve_echo(dir: &std::path::Path, extra: &[&str]) -> Serving {
+    let echo = example("echo.js");
+    let mut args = vec!["--script", &echo, "--port", "0", "--kv", ":memory:"];
+    args.extend_from_slice(extra);
+    serve(&args, dir)
+}
+
 pub(crate) fn example(name: &str) -> String {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("assets/examples")
@@ -68,17 +76,7 @@ pub(crate) fn example(name: &str) -> String {
 #[tokio::test]
 async fn serve_announces_the_real_port_logs_traffic_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut serving = serve(
-        &[
-            "--script",
-            &example("echo.js"),
-            "--port",
-            "0",
-            "--kv",
-            ":memory:",
-        ],
-        dir.path(),
-    );
+    let mut serving = serve_echo(dir.path(), &[]);
     assert!(
         serving.url.starts_with("ws://127.0.0.1:") && !serving.url.ends_with(":0"),
         "{}",
@@ -194,19 +192,7 @@ fn bad_input_gets_one_clear_line_and_exit_code_2() {
 async fn serve_runs_on_the_socket_threads_it_is_given() {
     let dir = tempfile::tempdir().expect("temp dir");
     for threads in ["1", "3"] {
-        let serving = serve(
-            &[
-                "--script",
-                &example("echo.js"),
-                "--port",
-                "0",
-                "--kv",
-                ":memory:",
-                "--io-threads",
-                threads,
-            ],
-            dir.path(),
-        );
+        let serving = serve_echo(dir.path(), &["--io-threads", threads]);
         let (mut client, _) = tokio_tungstenite::connect_async(serving.url.as_str())
             .await
             .expect("connect to serve");

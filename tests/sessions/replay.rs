@@ -194,35 +194,26 @@ async fn recorded_timing_keeps_the_gaps_between_messages() {
 
 #[tokio::test]
 async fn progress_is_reported_while_steps_complete_and_ends_at_the_total() {
-    use sockscope::session::format::SessionLine;
     use sockscope::session::replay::ReplayProgress;
 
-    // Three echoes 150 ms apart: long enough for several progress ticks.
-    let mut session = Session::new(Header::new("generated"));
-    let line = |t: u64, event: SessionEvent| SessionLine {
-        t,
-        conn: "c1".to_owned(),
-        event,
-    };
-    session.lines.push(line(
-        0,
-        SessionEvent::Connect {
-            path: "/".to_owned(),
-            query: Default::default(),
+    // Three echoes 150 ms apart, replayed at the recorded times: long
+    // enough for several progress reports.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = record(
+        &example("echo.js"),
+        &dir.path().join("ticks.jsonl"),
+        1,
+        |engine| async move {
+            let mut client = connect(&engine, "/").await;
+            for text in ["a", "b", "c"] {
+                send_text(&mut client, text).await;
+                recv(&mut client).await;
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            close(client).await;
         },
-    ));
-    session
-        .lines
-        .push(line(0, SessionEvent::Accepted { id: None }));
-    for index in 0..3 {
-        let text = Frame::Text(format!("tick {index}"));
-        session
-            .lines
-            .push(line(index * 150, SessionEvent::Send(text.clone())));
-        session
-            .lines
-            .push(line(index * 150 + 1, SessionEvent::Recv(text)));
-    }
+    )
+    .await;
     let engine = start_engine(&example("echo.js")).await;
     let mut options = ReplayOptions::new(engine.url());
     options.timing = Timing::Recorded;
@@ -236,7 +227,7 @@ async fn progress_is_reported_while_steps_complete_and_ends_at_the_total() {
     let done: Vec<usize> = seen.iter().map(|progress| progress.steps_done).collect();
     assert!(
         done.len() >= 3,
-        "a 300 ms replay reported progress only {} times: {done:?}",
+        "a 450 ms replay reported progress only {} times: {done:?}",
         done.len()
     );
     assert!(
@@ -244,6 +235,6 @@ async fn progress_is_reported_while_steps_complete_and_ends_at_the_total() {
         "progress must only move forward: {done:?}"
     );
     let last = seen.last().expect("progress reported");
-    // connect + 3 sends + 3 recvs; the client's final close is not a step.
-    assert_eq!((last.steps_done, last.steps_total), (7, 7));
+    // connect, 3 sends, the close, 3 echoes.
+    assert_eq!((last.steps_done, last.steps_total), (8, 8));
 }
