@@ -136,24 +136,25 @@ async fn a_volatile_timestamp_passes_only_with_its_ignore_rule() {
     assert!(report.passed(), "{:?}", report.divergence);
 }
 
+/// One client sends "a", "b", "c" to echo.js, `gap_ms` after each echo,
+/// then closes.
+async fn record_spaced_echoes(path: &std::path::Path, gap_ms: u64) -> Session {
+    record(&example("echo.js"), path, 1, |engine| async move {
+        let mut client = connect(&engine, "/").await;
+        for text in ["a", "b", "c"] {
+            send_text(&mut client, text).await;
+            recv(&mut client).await;
+            tokio::time::sleep(Duration::from_millis(gap_ms)).await;
+        }
+        close(client).await;
+    })
+    .await
+}
+
 #[tokio::test]
 async fn recorded_timing_keeps_the_gaps_between_messages() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let session = record(
-        &example("echo.js"),
-        &dir.path().join("gaps.jsonl"),
-        1,
-        |engine| async move {
-            let mut client = connect(&engine, "/").await;
-            for text in ["a", "b", "c"] {
-                send_text(&mut client, text).await;
-                recv(&mut client).await;
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-            close(client).await;
-        },
-    )
-    .await;
+    let session = record_spaced_echoes(&dir.path().join("gaps.jsonl"), 300).await;
     let report = replay_against(&example("echo.js"), &session, Timing::Recorded).await;
     assert!(report.passed(), "{:?}", report.divergence);
     let connection = &report.connections[0];
@@ -199,21 +200,7 @@ async fn progress_is_reported_while_steps_complete_and_ends_at_the_total() {
     // Three echoes 150 ms apart, replayed at the recorded times: long
     // enough for several progress reports.
     let dir = tempfile::tempdir().expect("temp dir");
-    let session = record(
-        &example("echo.js"),
-        &dir.path().join("ticks.jsonl"),
-        1,
-        |engine| async move {
-            let mut client = connect(&engine, "/").await;
-            for text in ["a", "b", "c"] {
-                send_text(&mut client, text).await;
-                recv(&mut client).await;
-                tokio::time::sleep(Duration::from_millis(150)).await;
-            }
-            close(client).await;
-        },
-    )
-    .await;
+    let session = record_spaced_echoes(&dir.path().join("ticks.jsonl"), 150).await;
     let engine = start_engine(&example("echo.js")).await;
     let mut options = ReplayOptions::new(engine.url());
     options.timing = Timing::Recorded;
