@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use sockscope::engine::events::{ClosedBy, Event};
 use sockscope::loadgen::{BenchOptions, LoadgenError, run_bench};
 
 use crate::util::{TestServer, script};
@@ -65,6 +66,32 @@ async fn a_window_larger_than_the_message_count_still_finishes() {
     .await
     .expect("bench runs");
     assert_eq!(report.messages_received, 6);
+}
+
+#[tokio::test]
+async fn bench_connections_end_with_a_normal_close() {
+    let mut server = TestServer::start(&echo_script()).await;
+    run_bench(
+        &BenchOptions {
+            connections: 2,
+            messages_per_connection: 1,
+            ..BenchOptions::new(server.url("/"))
+        },
+        false,
+    )
+    .await
+    .expect("bench runs");
+    for _ in 0..2 {
+        let closed = server
+            .wait_for("a close", |event| {
+                matches!(event, Event::ConnectionClosed { .. })
+            })
+            .await;
+        let Event::ConnectionClosed { code, by, .. } = &*closed else {
+            unreachable!("matched a close");
+        };
+        assert_eq!((*code, by), (Some(1000), &ClosedBy::Client));
+    }
 }
 
 #[tokio::test]

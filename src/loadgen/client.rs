@@ -14,6 +14,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::pacer::PaceSlot;
 use super::report::LatencySummary;
@@ -273,9 +275,14 @@ impl Drive {
                 .fetch_add(samples_us.len() as u64, Ordering::Relaxed);
             samples_us.clear();
         }
-        // A polite close; the run is measured already, so errors don't matter.
+        // A polite close (1000, not "no status"); the run is measured
+        // already, so errors don't matter.
         let closing = async {
-            if client.close(None).await.is_ok() {
+            let finished = CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bench finished".into(),
+            };
+            if client.close(Some(finished)).await.is_ok() {
                 while let Some(Ok(_)) = client.next().await {}
             }
         };
