@@ -240,8 +240,8 @@ impl ServerArgs {
     }
 }
 
-fn init_logging(quiet: bool) {
-    let default_level = if quiet { "warn" } else { "info" };
+/// Logs to stderr at `default_level` unless `RUST_LOG` says otherwise.
+fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
@@ -270,7 +270,7 @@ fn all_cpus() -> usize {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(CliCommand::Serve(args)) => {
-            init_logging(args.quiet);
+            init_logging(if args.quiet { "warn" } else { "info" });
             let runtime = io_runtime(args.server.io_threads())?;
             let config = args.server.into_config()?;
             runtime.block_on(serve::run(ServeOptions {
@@ -284,7 +284,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(CliCommand::Replay(args)) => {
-            init_logging(true);
+            // The report says what diverged; of the engine's log only errors
+            // (a handler that threw) help to explain it. A refusal the
+            // session expects is no warning.
+            init_logging("error");
             if !(args.speed.is_finite() && args.speed > 0.0) {
                 anyhow::bail!("--speed must be a positive number, got {}", args.speed);
             }
@@ -337,7 +340,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(CliCommand::Bench(args)) => {
-            init_logging(true);
+            init_logging("warn");
             let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
             let options = BenchOptions {
                 url: args.url,
@@ -367,7 +370,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
-    init_logging(false);
+    init_logging("info");
     let runtime = io_runtime(args.server.io_threads())?;
     let config = args.server.into_config()?;
     sockscope::ui::run(&runtime, config)

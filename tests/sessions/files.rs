@@ -394,6 +394,30 @@ fn the_sample_sessions_pass_against_their_scripts() {
     let (code, stdout, stderr) = run(&args);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(stdout.matches("PASS ").count(), files.len(), "{stdout}");
+    // A refusal the session expects is not a problem worth a log line.
+    assert!(!stderr.contains("connect denied"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_replay_shows_the_handler_error_behind_a_divergence() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = dir.path().join("echo.jsonl");
+    record_echo(&session).await;
+    let throwing = dir.path().join("throwing.js");
+    std::fs::write(
+        &throwing,
+        crate::util::script(
+            "const socket = websocket('s');\n\
+             socket.on('message', (ctx) => { throw new Error('no echo today'); });",
+        ),
+    )
+    .expect("write");
+    let (code, stdout, stderr) = run(&["replay", &arg(&session), "--script", &arg(&throwing)]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("message handler error") && stderr.contains("no echo today"),
+        "{stderr}"
+    );
 }
 
 /// Re-records `sessions/*.jsonl` with the real recorder:
