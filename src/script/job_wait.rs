@@ -3,12 +3,14 @@
 //! Parking a thread and waking it again (a futex round trip, and on a VM a
 //! trip through the hypervisor's scheduler) took about 50 µs here: in a
 //! ping-pong — a replay, or one client talking to its handler — that was
-//! more than half of every round trip. So after a job the thread keeps looking for the
-//! next one for a short while, yielding its CPU to anything else runnable,
-//! and parks only when nothing came. When looking keeps failing (traffic
-//! whose gaps are longer than the look), it stops looking, so a trickle of
-//! messages does not keep a core busy; a job that arrives soon after the
-//! thread parked turns looking back on.
+//! more than half of every round trip. So when its queue is empty the
+//! thread keeps looking for the next job for a short while, yielding its
+//! CPU to anything else runnable, and parks only when nothing came. When
+//! looking keeps failing (traffic whose gaps are longer than the look), it
+//! stops looking, so a trickle of messages does not keep a core busy; a job
+//! that arrives soon after the thread parked turns looking back on. A job
+//! that was already queued teaches nothing: a burst of messages says
+//! nothing about the gap after it.
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +41,11 @@ impl Default for JobWait {
 impl JobWait {
     /// The next job, or `None` once every sender is gone.
     pub(super) fn next<T>(&mut self, jobs: &mut mpsc::Receiver<T>) -> Option<T> {
+        match jobs.try_recv() {
+            Ok(job) => return Some(job),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
         if self.looks_ahead() {
             let started = Instant::now();
             loop {
@@ -110,7 +117,7 @@ mod tests {
     }
 
     #[test]
-    fn gaps_longer_than_the_look_stop_it_and_a_quick_job_turns_it_back_on() {
+    fn long_gaps_stop_the_look_bursts_do_not_restart_it_a_quick_job_does() {
         let (sender, mut jobs) = mpsc::channel(4);
         // A look that ends at once: every job sent later comes late.
         let mut wait = JobWait {
@@ -129,13 +136,29 @@ mod tests {
         }
         assert!(!wait.looks_ahead(), "still looking after every look failed");
 
-        // Parked, and the next job was already there: it came soon.
+        // From here a job counts as soon for a whole second.
         wait.look_ahead = Duration::from_secs(1);
+
+        // Jobs already queued (a burst) say nothing about the next gap.
         sender.try_send(1).expect("room");
+        sender.try_send(2).expect("room");
         assert_eq!(wait.next(&mut jobs), Some(1));
+        assert_eq!(wait.next(&mut jobs), Some(2));
+        assert!(!wait.looks_ahead(), "a burst turned looking back on");
+
+        // Parked, and the next job came within the look: it came soon.
+        let soon = {
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                sender.blocking_send(3).expect("receiver alive");
+            })
+        };
+        assert_eq!(wait.next(&mut jobs), Some(3));
+        soon.join().expect("sender thread");
         assert!(
             wait.looks_ahead(),
-            "a job that came at once did not turn looking back on"
+            "a job that came soon after parking did not turn looking back on"
         );
     }
 }
