@@ -104,7 +104,8 @@ struct ReplayArgs {
     /// Speed factor for recorded timing (2 = twice as fast).
     #[arg(long, value_name = "X", default_value_t = 1.0)]
     speed: f64,
-    /// Longest wait for one expected message, close or handshake.
+    /// Longest wait for one expected message, close or handshake. Once a wait for a
+    /// message runs out, that connection has diverged and waits no more.
     #[arg(long, value_name = "N", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
     step_timeout_ms: u64,
     /// Also write the results as JUnit XML.

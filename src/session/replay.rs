@@ -126,6 +126,16 @@ pub enum ReplayError {
 /// a fast replay completes tens of thousands of steps a second.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(50);
 
+/// Messages one connection has received so far.
+struct Arrivals {
+    count: watch::Receiver<usize>,
+    /// A wait for an expected message ran out. The replay has diverged
+    /// then, and later waits on this connection return at once: a handler
+    /// that stopped answering would otherwise cost a step timeout for every
+    /// message left in the session (hours, for a long one).
+    ran_dry: bool,
+}
+
 /// What all connection tasks share.
 struct Shared {
     options: ReplayOptions,
@@ -141,7 +151,7 @@ impl Shared {
     }
 
     /// Waits until `action` may run.
-    async fn wait_turn(&self, action: &Action, received: &mut watch::Receiver<usize>) {
+    async fn wait_turn(&self, action: &Action, received: &mut Arrivals) {
         match self.options.timing {
             Timing::Recorded => {
                 let speed = if self.options.speed > 0.0 {
@@ -167,15 +177,18 @@ impl Shared {
     }
 
     /// Waits (bounded by the step timeout) until `count` messages arrived.
-    async fn wait_received(&self, received: &mut watch::Receiver<usize>, count: usize) {
-        if *received.borrow() >= count {
+    async fn wait_received(&self, received: &mut Arrivals, count: usize) {
+        if *received.count.borrow() >= count || received.ran_dry {
             return;
         }
-        let _ = tokio::time::timeout(
+        let waited = tokio::time::timeout(
             self.options.step_timeout,
-            received.wait_for(|&received| received >= count),
+            received.count.wait_for(|&received| received >= count),
         )
         .await;
+        if waited.is_err() {
+            received.ran_dry = true;
+        }
     }
 
     fn mark_performed(&self) {
@@ -297,7 +310,11 @@ async fn run_connection(
     shared: Arc<Shared>,
 ) -> Result<Vec<Step>, ReplayError> {
     let steps = Arc::new(Mutex::new(Vec::new()));
-    let (received_sender, mut received) = watch::channel(0usize);
+    let (received_sender, count) = watch::channel(0usize);
+    let mut received = Arrivals {
+        count,
+        ran_dry: false,
+    };
     shared.wait_turn(&plan.connect, &mut received).await;
 
     let url = format!(

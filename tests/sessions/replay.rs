@@ -225,3 +225,47 @@ async fn progress_is_reported_while_steps_complete_and_ends_at_the_total() {
     // connect, 3 sends, the close, 3 echoes.
     assert_eq!((last.steps_done, last.steps_total), (8, 8));
 }
+
+#[tokio::test]
+async fn a_handler_that_stopped_answering_costs_one_step_timeout_not_one_per_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = record(
+        &example("echo.js"),
+        &dir.path().join("thirty.jsonl"),
+        1,
+        |engine| async move {
+            let mut client = connect(&engine, "/").await;
+            for index in 0..30 {
+                send_text(&mut client, &format!("message {index}")).await;
+                recv(&mut client).await;
+            }
+            close(client).await;
+        },
+    )
+    .await;
+    let silent = dir.path().join("silent.js");
+    std::fs::write(
+        &silent,
+        crate::util::script("websocket('s').on('message', () => {});"),
+    )
+    .expect("write");
+    let engine = start_engine(&silent).await;
+    let mut options = ReplayOptions::new(engine.url());
+    options.step_timeout = Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let report = replay_session(&session, &options, |_| {})
+        .await
+        .expect("replay runs");
+    let took = started.elapsed();
+    engine.shutdown().await;
+
+    let divergence = report.divergence.expect("nothing came back");
+    assert_eq!(divergence.message_index, Some(0), "{divergence:?}");
+    assert_eq!(divergence.expected.as_deref(), Some("message 0"));
+    assert_eq!(divergence.actual, None);
+    // Waiting a step timeout per missing message would take 30 s.
+    assert!(
+        took < Duration::from_secs(15),
+        "the replay waited {took:?} for 30 missing messages"
+    );
+}
