@@ -460,3 +460,30 @@ socket.on('message', (ctx, next) => {
         serde_json::json!({ "sameWithoutArgument": true, "passesItsArgument": true })
     );
 }
+
+/// Handlers that are one-parameter arrows get no `next` (they cannot see
+/// one); every other shape must still get a working one.
+#[tokio::test]
+async fn every_handler_shape_that_can_see_next_gets_one() {
+    let server = TestServer::start(&script(
+        "const socket = websocket('s');
+const seen = [];
+socket.on('message',
+  (ctx, next) => { seen.length = 0; return next(); },
+  (...args) => { seen.push('rest'); return args[1](); },
+  (ctx, next = null) => { seen.push('default'); return next(); },
+  function (ctx) { seen.push('function'); return arguments[1](); },
+  async function named(ctx) { seen.push('async function'); return arguments[1](); },
+  async (ctx, next) => { seen.push('async arrow'); return next(); },
+  ({ req }, next) => { seen.push('destructured'); return next(); },
+  ctx => { seen.push('last'); socket.send(ctx.req.connectionId, seen.join(',')); },
+);",
+    ))
+    .await;
+    let mut client = server.connect("/").await;
+    send_text(&mut client, "hi").await;
+    assert_eq!(
+        recv_text(&mut client).await,
+        "rest,default,function,async function,async arrow,destructured,last"
+    );
+}

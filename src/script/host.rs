@@ -4,12 +4,12 @@
 //! global scope, so user code reaches them only through the SDK's API.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
 use chrono::Utc;
 use rquickjs::{Ctx, Exception, Function, Object, Result, TypedArray, Value};
+use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use super::group_commit::GroupCommit;
@@ -20,8 +20,10 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// State the host functions share with the script thread.
 pub(crate) struct HostState {
-    /// Open connections a script may send to, by id.
-    pub outbound: HashMap<ConnectionId, Outbound>,
+    /// Open connections a script may send to, by id. Looked up on every
+    /// send; the ids are random UUIDs the server made, so a fast hash that
+    /// does not resist chosen keys is safe here.
+    pub outbound: FxHashMap<ConnectionId, Outbound>,
     /// The connection whose handler is running (for console attribution).
     pub current_connection: Option<ConnectionId>,
     /// The running handler's own arguments, recognised by identity.

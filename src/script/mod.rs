@@ -9,8 +9,8 @@ mod job_wait;
 mod loader;
 mod runtime;
 
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -121,7 +121,7 @@ impl ScriptHost {
             .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
                 let host = Rc::new(RefCell::new(HostState {
-                    outbound: HashMap::new(),
+                    outbound: FxHashMap::default(),
                     current_connection: None,
                     echo: None,
                     group: GroupCommit::new(kv),

@@ -8,6 +8,7 @@ use rquickjs::{
     CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Runtime,
     TypedArray, Value,
 };
+use rustc_hash::FxHashMap;
 
 use super::failure::describe_caught;
 use super::host::{self, EchoArgs, SharedHost};
@@ -20,6 +21,10 @@ const SDK_JS: &str = include_str!("sdk.js");
 
 /// QuickJS's own recursion guard; the thread's stack is larger than this.
 pub(crate) const JS_STACK_BYTES: usize = 4 * 1024 * 1024;
+
+/// Past this many cached connection-id strings the cache starts over; it only
+/// grows past the open connections if a disconnect never reached the script.
+const MAX_CACHED_CONNECTION_IDS: usize = 1 << 17;
 
 /// A rejected promise nobody handled (yet).
 struct Rejection {
@@ -48,6 +53,11 @@ impl Loaded {
 pub(crate) struct JsRuntime {
     loaded: Option<Loaded>,
     rejections: Rc<RefCell<Vec<Rejection>>>,
+    /// Each open connection's id as a JS string, made at its first message
+    /// and dropped at its disconnect: formatting the UUID and copying it into
+    /// a new string was about 3% of every message's instructions. (Fx: the
+    /// keys are random UUIDs the server made.)
+    connection_ids: RefCell<FxHashMap<ConnectionId, Persistent<rquickjs::String<'static>>>>,
     deadline: Rc<Cell<Option<Instant>>>,
     host: SharedHost,
     handler_timeout: Duration,
@@ -58,6 +68,7 @@ impl Drop for JsRuntime {
     fn drop(&mut self) {
         // Every handle into the runtime must go before the runtime itself.
         self.rejections.borrow_mut().clear();
+        self.connection_ids.get_mut().clear();
         self.loaded = None;
     }
 }
@@ -118,6 +129,7 @@ impl JsRuntime {
         Ok(Self {
             loaded: None,
             rejections,
+            connection_ids: RefCell::default(),
             deadline,
             host,
             handler_timeout,
@@ -206,6 +218,9 @@ impl JsRuntime {
         payload: Option<&Payload>,
     ) -> (Result<bool, ScriptFailure>, Vec<ScriptFailure>) {
         let Some(loaded) = &self.loaded else {
+            if kind == HandlerKind::Disconnect {
+                self.connection_ids.get_mut().remove(&connection_id);
+            }
             return (Ok(true), Vec::new());
         };
         loaded.context.with(|ctx| {
@@ -272,9 +287,7 @@ impl JsRuntime {
                 }
                 None => Value::new_undefined(ctx.clone()),
             };
-            let mut id_buffer = uuid::Uuid::encode_buffer();
-            let connection_text = connection_id.hyphenated().encode_lower(&mut id_buffer);
-            let connection_value = rquickjs::String::from_str(ctx.clone(), connection_text)?;
+            let connection_value = self.connection_string(ctx, kind, connection_id)?;
             let mut text_value = None;
             let data: Value = match payload {
                 None => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),
@@ -331,6 +344,36 @@ impl JsRuntime {
             });
         }
         (result, rejections)
+    }
+
+    /// The connection's id as a JS string: cached from its first message
+    /// until its disconnect. A connect makes its own, since a refused
+    /// connection gets no disconnect that would drop it.
+    fn connection_string<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        kind: HandlerKind,
+        connection_id: ConnectionId,
+    ) -> rquickjs::Result<rquickjs::String<'js>> {
+        let mut cache = self.connection_ids.borrow_mut();
+        let cached = match kind {
+            HandlerKind::Message => cache.get(&connection_id).cloned(),
+            HandlerKind::Disconnect => cache.remove(&connection_id),
+            HandlerKind::Connect => None,
+        };
+        if let Some(string) = cached {
+            return string.restore(ctx);
+        }
+        let mut id_buffer = uuid::Uuid::encode_buffer();
+        let connection_text = connection_id.hyphenated().encode_lower(&mut id_buffer);
+        let string = rquickjs::String::from_str(ctx.clone(), connection_text)?;
+        if kind == HandlerKind::Message {
+            if cache.len() >= MAX_CACHED_CONNECTION_IDS {
+                cache.clear();
+            }
+            cache.insert(connection_id, Persistent::save(ctx, string.clone()));
+        }
+        Ok(string)
     }
 
     /// Drives `promise` to completion. Its rejection is ours to report, so it
@@ -398,5 +441,70 @@ impl JsRuntime {
     /// Logs a warning about the script as if the script had said it.
     pub(crate) fn warn(&self, message: String) {
         self.host.borrow().log(LogLevel::Warn, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::bus::EventBus;
+    use crate::engine::config::KvLocation;
+    use crate::kv::KvStore;
+    use crate::script::group_commit::GroupCommit;
+    use crate::script::host::HostState;
+
+    /// Succeeds only if the handler sees a connection id and, for messages,
+    /// the same id as the text it was sent.
+    const CHECKS_ITS_ID: &str = "import { websocket } from '@nitric/sdk';
+const socket = websocket('t');
+const check = (ctx) => {
+  ctx.res.success = /^[0-9a-f-]{36}$/.test(ctx.req.connectionId)
+    && (ctx.req.eventType !== 'message' || ctx.req.connectionId === ctx.req.data);
+};
+socket.on('connect', check);
+socket.on('message', check);
+socket.on('disconnect', check);";
+
+    fn runtime() -> JsRuntime {
+        let bus = EventBus::new(64);
+        let kv = KvStore::open(&KvLocation::Memory, bus.clone()).expect("in-memory kv");
+        let host = Rc::new(RefCell::new(HostState {
+            outbound: FxHashMap::default(),
+            current_connection: None,
+            echo: None,
+            group: GroupCommit::new(kv),
+            bus,
+            url: String::new(),
+            script_name: String::new(),
+        }));
+        let mut runtime =
+            JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
+        runtime.load("t.js", CHECKS_ITS_ID).expect("the script loads");
+        runtime
+    }
+
+    fn accepted(runtime: &mut JsRuntime, kind: HandlerKind, id: ConnectionId) -> bool {
+        let text = Payload::Text(id.hyphenated().to_string().into());
+        let payload = (kind == HandlerKind::Message).then_some(&text);
+        let (result, rejections) = runtime.dispatch(kind, id, None, payload);
+        assert!(rejections.is_empty(), "{rejections:?}");
+        result.expect("the handler runs")
+    }
+
+    #[test]
+    fn connection_id_strings_live_from_the_first_message_to_the_disconnect() {
+        let mut runtime = runtime();
+        let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        assert!(accepted(&mut runtime, HandlerKind::Connect, first));
+        assert_eq!(runtime.connection_ids.borrow().len(), 0, "a connect may be refused");
+        for id in [first, second, first, second] {
+            assert!(accepted(&mut runtime, HandlerKind::Message, id), "each sees its own id");
+        }
+        assert_eq!(runtime.connection_ids.borrow().len(), 2);
+        assert!(accepted(&mut runtime, HandlerKind::Disconnect, first));
+        assert_eq!(runtime.connection_ids.borrow().len(), 1);
+        assert!(accepted(&mut runtime, HandlerKind::Message, second));
+        assert!(accepted(&mut runtime, HandlerKind::Disconnect, second));
+        assert_eq!(runtime.connection_ids.borrow().len(), 0);
     }
 }

@@ -26,13 +26,30 @@ export class InvalidArgumentError extends Error {
 
 const EVENT_TYPES = ['connect', 'disconnect', 'message'];
 
+// An arrow function of one plain parameter cannot see a second argument
+// (arrows have no `arguments` of their own), so it is called without a
+// `next`, and the closure per message and stage is only made for handlers
+// that could use it: two parameters, rest or default ones, `function`s,
+// bound functions. The source is read once, when the handler is registered.
+const functionSource = Function.prototype.toString;
+const ONE_PARAMETER_ARROW = /^(?:async\s*)?(?:\(\s*[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*\s*\)|[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*)\s*=>/u;
+const takesNext = (handler) => {
+  try {
+    return !ONE_PARAMETER_ARROW.test(functionSource.call(handler));
+  } catch (_) {
+    return true;
+  }
+};
+
 // Runs middleware in order; the chain goes on only through next(ctx), and a
 // handler returning undefined stands for "return ctx" (Nitric's createHandler).
 // Synchronous chains stay synchronous so the hot path allocates no promises;
 // the only closure made per stage is the `next` the handler receives.
-const runChain = (middleware, index, current) => {
+const runChain = (middleware, wantsNext, index, current) => {
   if (index === middleware.length) return current;
-  const next = (nextCtx) => runChain(middleware, index + 1, nextCtx === undefined ? current : nextCtx);
+  const next = wantsNext[index]
+    ? (nextCtx) => runChain(middleware, wantsNext, index + 1, nextCtx === undefined ? current : nextCtx)
+    : undefined;
   const result = middleware[index](current, next);
   if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
     return result.then((settled) => (settled === undefined ? current : settled));
@@ -43,10 +60,12 @@ const runChain = (middleware, index, current) => {
 // The usual chain is one handler: call it directly, with a `next` that
 // only needs the current ctx (no chain position to capture).
 const compose = (middleware) => {
-  if (middleware.length !== 1) return (ctx) => runChain(middleware, 0, ctx);
+  const wantsNext = middleware.map(takesNext);
+  if (middleware.length !== 1) return (ctx) => runChain(middleware, wantsNext, 0, ctx);
   const handler = middleware[0];
+  const withNext = wantsNext[0];
   return (ctx) => {
-    const result = handler(ctx, (nextCtx) => (nextCtx === undefined ? ctx : nextCtx));
+    const result = withNext ? handler(ctx, (nextCtx) => (nextCtx === undefined ? ctx : nextCtx)) : handler(ctx);
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       return result.then((settled) => (settled === undefined ? ctx : settled));
     }
