@@ -157,6 +157,10 @@ async fn send_maps_strings_bytes_and_objects_to_frames() {
            await socket.send(id, new TextEncoder().encode('é'));
            const data = ctx.req.data;
            await socket.send(id, data instanceof Uint8Array ? 'binary:' + data.length + ':' + ctx.req.text() : 'text:' + data);
+           await socket.send({ toString: () => id }, 'to an id that is not a string');
+           await socket.send(id, new Uint8Array([1, 2]).buffer);
+           await socket.send(id, 7);
+           await socket.send(id, undefined).catch((error) => socket.send(id, error.name));
          });",
     ))
     .await;
@@ -176,6 +180,13 @@ async fn send_maps_strings_bytes_and_objects_to_frames() {
         Message::binary("é".as_bytes().to_vec())
     );
     assert_eq!(recv_text(&mut client).await, "binary:2:hi");
+    assert_eq!(
+        recv_text(&mut client).await,
+        "to an id that is not a string"
+    );
+    assert_eq!(recv(&mut client).await, Message::binary(vec![1u8, 2]));
+    assert_eq!(recv_text(&mut client).await, "7");
+    assert_eq!(recv_text(&mut client).await, "InvalidArgumentError");
 }
 
 #[tokio::test]

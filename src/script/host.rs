@@ -103,13 +103,25 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
         "send",
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, id: rquickjs::String<'js>, data: Value<'js>| -> Result<()> {
+            // `false`: not a string id with string or Uint8Array data; the
+            // SDK converts those and calls again.
+            move |ctx: Ctx<'js>, id: Value<'js>, data: Value<'js>| -> Result<bool> {
+                let Some(id) = id.as_string() else {
+                    return Ok(false);
+                };
+                let array = match data.as_string() {
+                    Some(_) => None,
+                    None => match TypedArray::<u8>::from_value(data.clone()) {
+                        Ok(array) => Some(array),
+                        Err(_) => return Ok(false),
+                    },
+                };
                 let shared = state.borrow();
                 let (echo_id, echo_text) = match &shared.echo {
                     Some(echo) => (
                         shared
                             .current_connection
-                            .filter(|_| echo.connection_key == string_key(&id)),
+                            .filter(|_| echo.connection_key == string_key(id)),
                         data.as_string().and_then(|text| {
                             let (key, bytes) = echo.text.as_ref()?;
                             (*key == string_key(text)).then(|| bytes.clone())
@@ -124,9 +136,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                 };
                 let payload = if let Some(text) = echo_text {
                     Payload::Text(text)
-                } else if let Some(text) = data.as_string() {
-                    Payload::Text(text.to_string()?.into())
-                } else if let Ok(array) = TypedArray::<u8>::from_value(data) {
+                } else if let Some(array) = array {
                     let bytes = bytes_of(&array).ok_or_else(|| {
                         Exception::throw_type(
                             &ctx,
@@ -134,11 +144,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                         )
                     })?;
                     Payload::Binary(Bytes::from(bytes))
+                } else if let Some(text) = data.as_string() {
+                    Payload::Text(text.to_string()?.into())
                 } else {
-                    return Err(Exception::throw_type(
-                        &ctx,
-                        "socket.send: data must be a string or Uint8Array",
-                    ));
+                    return Ok(false);
                 };
                 let mut state = state.borrow_mut();
                 let HostState {
@@ -147,12 +156,15 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                 let outbound = outbound.get(&connection_id).ok_or_else(|| {
                     unknown_connection(&ctx, "socket.send", &connection_id.to_string())
                 })?;
-                group.send(outbound, payload).map_err(|error| {
-                    Exception::throw_message(
-                        &ctx,
-                        &format!("socket.send to '{connection_id}': {error}"),
-                    )
-                })
+                group
+                    .send(outbound, payload)
+                    .map(|()| true)
+                    .map_err(|error| {
+                        Exception::throw_message(
+                            &ctx,
+                            &format!("socket.send to '{connection_id}': {error}"),
+                        )
+                    })
             },
         )?,
     )?;

@@ -479,7 +479,9 @@ socket.on('disconnect', check);";
         }));
         let mut runtime =
             JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
-        runtime.load("t.js", CHECKS_ITS_ID).expect("the script loads");
+        runtime
+            .load("t.js", CHECKS_ITS_ID)
+            .expect("the script loads");
         runtime
     }
 
@@ -496,9 +498,16 @@ socket.on('disconnect', check);";
         let mut runtime = runtime();
         let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
         assert!(accepted(&mut runtime, HandlerKind::Connect, first));
-        assert_eq!(runtime.connection_ids.borrow().len(), 0, "a connect may be refused");
+        assert_eq!(
+            runtime.connection_ids.borrow().len(),
+            0,
+            "a connect may be refused"
+        );
         for id in [first, second, first, second] {
-            assert!(accepted(&mut runtime, HandlerKind::Message, id), "each sees its own id");
+            assert!(
+                accepted(&mut runtime, HandlerKind::Message, id),
+                "each sees its own id"
+            );
         }
         assert_eq!(runtime.connection_ids.borrow().len(), 2);
         assert!(accepted(&mut runtime, HandlerKind::Disconnect, first));

@@ -51,10 +51,13 @@ const runChain = (middleware, wantsNext, index, current) => {
     ? (nextCtx) => runChain(middleware, wantsNext, index + 1, nextCtx === undefined ? current : nextCtx)
     : undefined;
   const result = middleware[index](current, next);
+  // `=== undefined` first: QuickJS has an opcode for it, while every other
+  // strict comparison of non-numbers is a call into the engine.
+  if (result === undefined) return current;
   if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
     return result.then((settled) => (settled === undefined ? current : settled));
   }
-  return result === undefined ? current : result;
+  return result;
 };
 
 // The usual chain is one handler: call it directly, with a `next` that
@@ -66,10 +69,11 @@ const compose = (middleware) => {
   const withNext = wantsNext[0];
   return (ctx) => {
     const result = withNext ? handler(ctx, (nextCtx) => (nextCtx === undefined ? ctx : nextCtx)) : handler(ctx);
+    if (result === undefined) return ctx;
     if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
       return result.then((settled) => (settled === undefined ? ctx : settled));
     }
-    return result === undefined ? ctx : result;
+    return result;
   };
 };
 
@@ -144,17 +148,22 @@ class Websocket {
   // Not an `async` function: the same contract (a Promise, rejected on a
   // throw) without an async frame and a new promise per message. Every
   // successful send returns the same settled (frozen) promise.
+  // host.send takes a string id with string or Uint8Array data as they are,
+  // since it checks types for free where each check here is a call into the
+  // engine; for anything else it answers false and this converts.
   send(connectionId, data) {
     try {
-      const id = typeof connectionId === 'string' ? connectionId : String(connectionId);
-      if (typeof data === 'string' || data instanceof Uint8Array) {
-        host.send(id, data);
-      } else if (data instanceof ArrayBuffer) {
-        host.send(id, new Uint8Array(data));
-      } else if (data !== undefined) {
-        host.send(id, JSON.stringify(data));
-      } else {
-        throw new InvalidArgumentError(`socket.send(${connectionId}): data is undefined`);
+      if (!host.send(connectionId, data)) {
+        const id = String(connectionId);
+        if (typeof data === 'string' || data instanceof Uint8Array) {
+          host.send(id, data);
+        } else if (data instanceof ArrayBuffer) {
+          host.send(id, new Uint8Array(data));
+        } else if (data !== undefined) {
+          host.send(id, JSON.stringify(data));
+        } else {
+          throw new InvalidArgumentError(`socket.send(${connectionId}): data is undefined`);
+        }
       }
     } catch (error) {
       return Promise.reject(error);
