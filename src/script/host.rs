@@ -88,6 +88,12 @@ fn unknown_connection<'js>(ctx: &Ctx<'js>, operation: &str, raw: &str) -> rquick
     )
 }
 
+/// The data `socket.send` takes as it is; the SDK converts anything else.
+enum SendData<'js> {
+    Text(rquickjs::String<'js>),
+    Bytes(TypedArray<'js, u8>),
+}
+
 fn bytes_of(array: &TypedArray<'_, u8>) -> Option<Vec<u8>> {
     // SAFETY: the slice is copied out before any JS can run and detach it.
     unsafe { array.as_bytes() }.map(<[u8]>::to_vec)
@@ -109,10 +115,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                 let Some(id) = id.as_string() else {
                     return Ok(false);
                 };
-                let array = match data.as_string() {
-                    Some(_) => None,
-                    None => match TypedArray::<u8>::from_value(data.clone()) {
-                        Ok(array) => Some(array),
+                let data = match data.as_string() {
+                    Some(text) => SendData::Text(text.clone()),
+                    None => match TypedArray::<u8>::from_value(data) {
+                        Ok(array) => SendData::Bytes(array),
                         Err(_) => return Ok(false),
                     },
                 };
@@ -122,10 +128,12 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                         shared
                             .current_connection
                             .filter(|_| echo.connection_key == string_key(id)),
-                        data.as_string().and_then(|text| {
-                            let (key, bytes) = echo.text.as_ref()?;
-                            (*key == string_key(text)).then(|| bytes.clone())
-                        }),
+                        match &data {
+                            SendData::Text(text) => echo.text.as_ref().and_then(|(key, bytes)| {
+                                (*key == string_key(text)).then(|| bytes.clone())
+                            }),
+                            SendData::Bytes(_) => None,
+                        },
                     ),
                     None => (None, None),
                 };
@@ -134,20 +142,18 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                     Some(connection_id) => connection_id,
                     None => parse_connection_id(&ctx, "socket.send", &id.to_string()?)?,
                 };
-                let payload = if let Some(text) = echo_text {
-                    Payload::Text(text)
-                } else if let Some(array) = array {
-                    let bytes = bytes_of(&array).ok_or_else(|| {
-                        Exception::throw_type(
-                            &ctx,
-                            "socket.send: the Uint8Array's buffer is detached",
-                        )
-                    })?;
-                    Payload::Binary(Bytes::from(bytes))
-                } else if let Some(text) = data.as_string() {
-                    Payload::Text(text.to_string()?.into())
-                } else {
-                    return Ok(false);
+                let payload = match (echo_text, data) {
+                    (Some(text), _) => Payload::Text(text),
+                    (None, SendData::Text(text)) => Payload::Text(text.to_string()?.into()),
+                    (None, SendData::Bytes(array)) => {
+                        let bytes = bytes_of(&array).ok_or_else(|| {
+                            Exception::throw_type(
+                                &ctx,
+                                "socket.send: the Uint8Array's buffer is detached",
+                            )
+                        })?;
+                        Payload::Binary(Bytes::from(bytes))
+                    }
                 };
                 let mut state = state.borrow_mut();
                 let HostState {
