@@ -21,7 +21,7 @@
 //! yields close together switch the look to spinning (the thread keeps its
 //! CPU) for a while: p99 went back to 0.8 ms, while a ping-pong, where
 //! long yields are rare, keeps yielding. Spinning only where it is needed
-//! matters: spinning always cost 8% of 16 KiB echo throughput, where the
+//! matters: spinning always cost 8–10% of 16 KiB echo throughput, where the
 //! socket threads need every cycle the script thread can give them.
 
 use std::time::{Duration, Instant};
