@@ -16,6 +16,7 @@ use super::group_commit::GroupCommit;
 use crate::engine::bus::EventBus;
 use crate::engine::events::{ClosedBy, ConnectionId, Event, LogLevel, Payload};
 use crate::engine::outbound::{CloseRequest, Outbound};
+use crate::kv::KvStore;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// State the host functions share with the script thread.
@@ -62,6 +63,19 @@ pub(crate) fn string_key(string: &rquickjs::String<'_>) -> usize {
 }
 
 impl HostState {
+    /// The state of a script thread that has no connection and no script yet.
+    pub(crate) fn new(kv: KvStore, bus: EventBus, url: String) -> Self {
+        Self {
+            outbound: FxHashMap::default(),
+            current_connection: None,
+            echo: None,
+            group: GroupCommit::new(kv),
+            bus,
+            url,
+            script_name: String::new(),
+        }
+    }
+
     /// Publishes a script log line and mirrors it to tracing.
     pub(crate) fn log(&self, level: LogLevel, message: String) {
         self.bus.publish(Event::Log {

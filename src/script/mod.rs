@@ -9,7 +9,6 @@ mod job_wait;
 mod loader;
 mod runtime;
 
-use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -22,7 +21,6 @@ use crate::engine::events::{ConnectionId, Event, HandlerKind, LogLevel, Payload,
 use crate::engine::outbound::Outbound;
 use crate::engine::query::Query;
 use crate::kv::KvStore;
-use group_commit::GroupCommit;
 use host::HostState;
 use job_wait::JobWait;
 use runtime::JsRuntime;
@@ -120,15 +118,7 @@ impl ScriptHost {
             .name("sockscope-script".to_owned())
             .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
-                let host = Rc::new(RefCell::new(HostState {
-                    outbound: FxHashMap::default(),
-                    current_connection: None,
-                    echo: None,
-                    group: GroupCommit::new(kv),
-                    bus: bus.clone(),
-                    url: settings.url,
-                    script_name: String::new(),
-                }));
+                let host = Rc::new(RefCell::new(HostState::new(kv, bus.clone(), settings.url)));
                 match JsRuntime::new(
                     host.clone(),
                     settings.memory_limit_bytes,

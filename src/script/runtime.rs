@@ -450,7 +450,6 @@ mod tests {
     use crate::engine::bus::EventBus;
     use crate::engine::config::KvLocation;
     use crate::kv::KvStore;
-    use crate::script::group_commit::GroupCommit;
     use crate::script::host::HostState;
 
     /// Succeeds only if the handler sees a connection id and, for messages,
@@ -468,15 +467,7 @@ socket.on('disconnect', check);";
     fn runtime() -> JsRuntime {
         let bus = EventBus::new(64);
         let kv = KvStore::open(&KvLocation::Memory, bus.clone()).expect("in-memory kv");
-        let host = Rc::new(RefCell::new(HostState {
-            outbound: FxHashMap::default(),
-            current_connection: None,
-            echo: None,
-            group: GroupCommit::new(kv),
-            bus,
-            url: String::new(),
-            script_name: String::new(),
-        }));
+        let host = Rc::new(RefCell::new(HostState::new(kv, bus, String::new())));
         let mut runtime =
             JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
         runtime
