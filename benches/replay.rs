@@ -13,9 +13,9 @@ mod common;
 
 use std::time::Instant;
 
-use sockscope::engine::EngineHandle;
-use sockscope::engine::config::{EngineConfig, KvLocation};
-use sockscope::engine::events::ClosedBy;
+use sockscope::core::config::KvLocation;
+use sockscope::core::events::ClosedBy;
+use sockscope::launch::LaunchConfig;
 use sockscope::loadgen::{BenchOptions, run_bench};
 use sockscope::session::format::{Frame, Header, Session, SessionEvent, SessionLine};
 use sockscope::session::replay::{ReplayOptions, Timing, replay_session};
@@ -96,10 +96,12 @@ fn main() {
     }
     let runtime = common::embedded_engine_runtime();
     runtime.block_on(async {
-        let mut config = EngineConfig::new(common::repo_path("assets/examples/echo.js"));
-        config.port = 0;
-        config.kv = KvLocation::Memory;
-        let engine = EngineHandle::start(config).await.expect("engine starts");
+        let mut config = LaunchConfig::new(common::repo_path("assets/examples/echo.js"));
+        config.server.port = 0;
+        config.server.kv = KvLocation::Memory;
+        let engine = sockscope::launch::start(config)
+            .await
+            .expect("engine starts");
         let url = engine.url();
         println!("machine: {}", common::machine());
 

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::Utc;
 use egui_kittest::Harness;
-use sockscope::engine::config::EngineConfig;
-use sockscope::engine::events::{Event, Payload};
-use sockscope::ui::app::state::{AppState, Settings};
+use sockscope::core::events::{Event, Payload};
+use sockscope::launch::LaunchConfig;
 use sockscope::ui::panels::messages::MessagesPanel;
+use sockscope::ui::state::{AppState, Settings};
 
 const EVENTS: usize = 1_000_000;
 const CONNECTIONS: usize = 10_000;
@@ -30,7 +30,7 @@ fn new_state(runtime: &tokio::runtime::Runtime) -> AppState {
     AppState::new(
         runtime.handle().clone(),
         std::sync::Arc::new(|| {}),
-        EngineConfig::new("unused.js"),
+        LaunchConfig::new("unused.js"),
         Settings::default(),
         sender,
     )

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use sockscope::engine::config::{EngineConfig, KvLocation, Limits, default_io_threads};
+use sockscope::core::config::{KvLocation, Limits, default_io_threads};
+use sockscope::launch::LaunchConfig;
 use sockscope::loadgen::{BenchOptions, run_bench};
 use sockscope::script::bundled::default_script_path;
 use sockscope::serve::{self, ServeOptions};
@@ -217,18 +218,19 @@ impl ServerArgs {
             .unwrap_or_else(default_io_threads)
     }
 
-    fn into_config(self) -> anyhow::Result<EngineConfig> {
+    fn into_config(self) -> anyhow::Result<LaunchConfig> {
         let script_path = match self.script {
             Some(path) => path,
             None => default_script_path().context("cannot write the bundled example script")?,
         };
         let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
-        let mut config = EngineConfig::new(script_path);
-        config.bind = self.bind;
-        config.port = self.port;
-        config.kv = KvLocation::parse(&self.kv);
-        config.allowed_origins = self.allowed_origins;
-        config.limits = Limits {
+        let mut config = LaunchConfig::new(script_path);
+        let server = &mut config.server;
+        server.bind = self.bind;
+        server.port = self.port;
+        server.kv = KvLocation::parse(&self.kv);
+        server.allowed_origins = self.allowed_origins;
+        server.limits = Limits {
             max_message_bytes: to_usize(self.max_message_bytes),
             max_connections: to_usize(self.max_connections),
             handler_timeout: Duration::from_millis(self.handler_timeout_ms),
@@ -273,12 +275,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(CliCommand::Serve(args)) => {
             init_logging(if args.quiet { "warn" } else { "info" });
             let runtime = io_runtime(args.server.io_threads())?;
-            let config = args.server.into_config()?;
+            let mut config = args.server.into_config()?;
+            config.script.watch = args.watch;
             runtime.block_on(serve::run(ServeOptions {
-                config: EngineConfig {
-                    watch_script: args.watch,
-                    ..config
-                },
+                config,
                 quiet: args.quiet,
                 record: args.record,
             }))?;

@@ -3,9 +3,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::engine::config::EngineConfig;
-use crate::engine::logging::log_events;
-use crate::engine::{EngineError, EngineHandle};
+use crate::core::bus::{BusMessage, Subscription};
+use crate::core::logging::log_event;
+use crate::engine::EngineError;
+use crate::launch::{self, LaunchConfig};
 use crate::session::{Header, Recorder, SessionError, script_reference};
 
 /// Why `serve` stopped with an error.
@@ -27,8 +28,8 @@ impl From<SessionError> for ServeError {
 
 /// Options of `sockscope serve` beyond the engine's configuration.
 pub struct ServeOptions {
-    /// The engine to run.
-    pub config: EngineConfig,
+    /// The server and its handlers.
+    pub config: LaunchConfig,
     /// Log only warnings and errors (no per-message lines).
     pub quiet: bool,
     /// Record every connection into this session file until the server stops.
@@ -43,8 +44,8 @@ pub struct ServeOptions {
 /// With `record`, the session file is finished before connections are
 /// closed, so connections still open at the stop have no `close` line.
 pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
-    let bind = options.config.bind;
-    let script_path = options.config.script_path.clone();
+    let bind = options.config.server.bind;
+    let script_path = options.config.script.path.clone();
     if let Some(path) = &options.record {
         // Fails before the server listens; and the file must exist before a
         // relative script reference can be made.
@@ -53,7 +54,7 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
             reason,
         })?;
     }
-    let engine = EngineHandle::start(options.config).await?;
+    let engine = launch::start(options.config).await?;
     let recording = match &options.record {
         Some(path) => {
             let mut header = Header::new("recorded");
@@ -140,6 +141,18 @@ fn stop_signal() -> impl Future<Output = ()> {
     {
         async {
             let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Logs every event from `subscription` until the engine goes away.
+async fn log_events(mut subscription: Subscription) {
+    while let Some(message) = subscription.recv().await {
+        match message {
+            BusMessage::Event(event) => log_event(&event),
+            BusMessage::Missed(count) => {
+                tracing::warn!(target: "sockscope", "{count} events not logged: the log could not keep up");
+            }
         }
     }
 }

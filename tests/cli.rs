@@ -1,76 +1,16 @@
 //! The `sockscope` binary as a user runs it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use crate::util::{WAIT, recv_text, send_text};
-
-pub(crate) fn sockscope() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sockscope"))
-}
-
-/// Runs to completion and returns (exit code, stderr).
-fn run_failing(args: &[&str]) -> (Option<i32>, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let output = sockscope()
-        .args(args)
-        .current_dir(dir.path())
-        .output()
-        .expect("run sockscope");
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-pub(crate) struct Serving {
-    pub(crate) child: Child,
-    pub(crate) url: String,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn serve(args: &[&str], dir: &std::path::Path) -> Serving {
-    let mut child = sockscope()
-        .arg("serve")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sockscope serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut first_line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut first_line)
-        .expect("first line");
-    let url = first_line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first stdout line must announce the URL, got {first_line:?}"))
-        .to_owned();
-    Serving { child, url }
-}
+use crate::util::process::{Serving, run_failing, serve, sockscope};
+use crate::util::{WAIT, example_arg, recv_text, send_text};
 
 /// `serve` running echo.js on a free port with an in-memory kv, plus `extra`.
 fn serve_echo(dir: &std::path::Path, extra: &[&str]) -> Serving {
-    let echo = example("echo.js");
+    let echo = example_arg("echo.js");
     let mut args = vec!["--script", &echo, "--port", "0", "--kv", ":memory:"];
     args.extend_from_slice(extra);
     serve(&args, dir)
-}
-
-pub(crate) fn example(name: &str) -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/examples")
-        .join(name)
-        .display()
-        .to_string()
 }
 
 #[tokio::test]
@@ -118,7 +58,7 @@ async fn serve_announces_the_real_port_logs_traffic_and_stops_on_ctrl_c() {
         "connect accepted: / query={\"who\": [\"test\"]}",
         "message in, text 11 B: hello there",
         "message out, text 11 B: hello there",
-        "disconnect (code 1001, by Server): server shutting down",
+        "disconnect: closed 1001 by server: server shutting down",
         "server stopped",
     ] {
         assert!(
@@ -132,7 +72,7 @@ async fn serve_announces_the_real_port_logs_traffic_and_stops_on_ctrl_c() {
 fn default_kv_file_is_created_in_the_working_directory() {
     let dir = tempfile::tempdir().expect("temp dir");
     let serving = serve(
-        &["--script", &example("echo.js"), "--port", "0"],
+        &["--script", &example_arg("echo.js"), "--port", "0"],
         dir.path(),
     );
     assert!(dir.path().join(".sockscope/kv.redb").is_file());
@@ -208,20 +148,41 @@ fn a_port_in_use_is_named() {
     let (code, stderr) = run_failing(&[
         "serve",
         "--script",
-        &example("echo.js"),
+        &example_arg("echo.js"),
         "--port",
         &port,
         "--kv",
         ":memory:",
     ]);
     assert_eq!(code, Some(2));
-    assert!(
-        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
-        "{stderr}"
+    // The cause is said once: an error either formats its cause or marks it
+    // as the source that `main` prints, never both.
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "sockscope: cannot listen on 127.0.0.1:{port}: Address already in use (os error 98)"
+        )
     );
-    assert!(
-        stderr.to_lowercase().contains("address already in use"),
-        "{stderr}"
+}
+
+#[test]
+fn a_cause_is_printed_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let har = dir.path().join("not.har");
+    std::fs::write(&har, "no json here").expect("write");
+    let (code, stderr) = run_failing(&[
+        "import-har",
+        &har.display().to_string(),
+        "--output",
+        &dir.path().join("out.jsonl").display().to_string(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "sockscope: cannot import {}: not JSON: expected ident at line 1 column 2",
+            har.display()
+        )
     );
 }
 

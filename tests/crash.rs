@@ -2,96 +2,15 @@
 //! kv store or records a session, and a recording whose file stops taking
 //! writes. Nothing acknowledged may be lost; the server must keep serving.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 
-use sockscope::engine::bus::EventBus;
-use sockscope::engine::config::KvLocation;
+use sockscope::core::bus::EventBus;
+use sockscope::core::config::KvLocation;
 use sockscope::kv::KvStore;
 use sockscope::session::read_session;
 
-use crate::cli::{example, sockscope};
-use crate::util::{recv_text, send_text};
-
-/// A `sockscope serve` child whose stderr is drained into `stderr`, so a
-/// chatty server never blocks on a full pipe.
-pub(crate) struct Child9 {
-    pub(crate) child: Child,
-    pub(crate) url: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Child9 {
-    pub(crate) fn spawn(mut command: Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sockscope serve");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("stderr");
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(read) = pipe.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                if let Ok(mut text) = sink.lock() {
-                    text.push_str(&String::from_utf8_lossy(&buffer[..read]));
-                }
-            }
-        });
-        let mut first_line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut first_line)
-            .expect("first line");
-        let url = match first_line.trim().strip_prefix("listening on ") {
-            Some(url) => url.to_owned(),
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "serve did not start: {first_line:?}\n{}",
-                    stderr.lock().map(|s| s.clone()).unwrap_or_default()
-                );
-            }
-        };
-        Self { child, url, stderr }
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    fn kill9(&mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
-
-    pub(crate) fn stderr(&self) -> String {
-        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Child9 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `sockscope` under a soft cap on the size of the files it writes (`ulimit
-/// -S -f`, in 512-byte blocks), like a disk that fills up. SIGXFSZ is ignored
-/// so a write past the cap fails with EFBIG instead of killing the process.
-/// Needs no root, and `prlimit` can lift the cap later.
-fn sockscope_with_file_size_cap(blocks: u32) -> Command {
-    let mut command = Command::new("sh");
-    command
-        .arg("-c")
-        .arg(format!("trap '' XFSZ; ulimit -S -f {blocks}; exec \"$@\""))
-        .arg("sh")
-        .arg(env!("CARGO_BIN_EXE_sockscope"));
-    command
-}
+use crate::util::process::{Child9, sockscope, sockscope_with_file_size_cap};
+use crate::util::{example_arg, recv_text, send_text};
 
 const ACKING_WRITER: &str = "import { websocket, kv } from '@nitric/sdk';
 const socket = websocket('writer');
@@ -172,7 +91,7 @@ async fn kill_9_during_recording_leaves_a_readable_session() {
     let mut command = sockscope();
     command
         .args(["serve", "--quiet", "--port", "0", "--kv", ":memory:"])
-        .args(["--script", &example("echo.js"), "--record"])
+        .args(["--script", &example_arg("echo.js"), "--record"])
         .arg(&session)
         .current_dir(dir.path());
     let mut server = Child9::spawn(command);
@@ -219,7 +138,7 @@ async fn a_recording_that_can_no_longer_write_is_reported_and_serving_goes_on() 
     let mut command = sockscope_with_file_size_cap(4);
     command
         .args(["serve", "--quiet", "--port", "0", "--kv", ":memory:"])
-        .args(["--script", &example("echo.js"), "--record"])
+        .args(["--script", &example_arg("echo.js"), "--record"])
         .arg(&session)
         .current_dir(dir.path());
     let server = Child9::spawn(command);
@@ -369,7 +288,7 @@ fn recording_into_a_folder_that_cannot_exist_fails_at_start_with_one_clear_line(
     let target = not_a_folder.join("session.jsonl");
     let output = sockscope()
         .args(["serve", "--port", "0", "--kv", ":memory:"])
-        .args(["--script", &example("echo.js"), "--record"])
+        .args(["--script", &example_arg("echo.js"), "--record"])
         .arg(&target)
         .output()
         .expect("run");

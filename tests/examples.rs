@@ -1,14 +1,15 @@
 //! The bundled examples, driven the way their comments say to use them.
 
-use crate::util::{TestServer, recv_json, recv_text, send_text};
+use crate::util::{TestServer, example_path, recv_json, recv_text, send_text};
 
-fn example(name: &str) -> String {
-    std::fs::read_to_string(format!("assets/examples/{name}")).expect("bundled example")
+/// The source of `assets/examples/NAME`.
+fn source(name: &str) -> String {
+    std::fs::read_to_string(example_path(name)).expect("bundled example")
 }
 
 #[tokio::test]
 async fn chat_requires_a_name_and_announces_joins_messages_and_leaves() {
-    let server = TestServer::start(&example("chat.js")).await;
+    let server = TestServer::start(&source("chat.js")).await;
     assert_eq!(server.refused_status("/").await, 401);
     assert_eq!(server.refused_status("/?name=%20").await, 401);
     let mut ann = server.connect("/?name=ann").await;
@@ -34,7 +35,7 @@ async fn chat_requires_a_name_and_announces_joins_messages_and_leaves() {
 async fn echo_returns_text_and_binary_unchanged() {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let server = TestServer::start(&example("echo.js")).await;
+    let server = TestServer::start(&source("echo.js")).await;
     let mut client = server.connect("/anything?x=1").await;
     send_text(&mut client, "héllo").await;
     assert_eq!(recv_text(&mut client).await, "héllo");
@@ -48,7 +49,7 @@ async fn echo_returns_text_and_binary_unchanged() {
 
 #[tokio::test]
 async fn connections_registry_relays_to_everyone_else_and_forgets_leavers() {
-    let server = TestServer::start(&example("connections.js")).await;
+    let server = TestServer::start(&source("connections.js")).await;
     let mut first = server.connect("/").await;
     let mut second = server.connect("/?room=a").await;
     let mut third = server.connect("/").await;

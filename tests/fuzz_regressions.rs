@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sockscope::engine::query::{format_query, parse_query};
+use sockscope::core::query::{format_query, parse_query};
 use sockscope::session::format::parse_session;
 use sockscope::session::har::import_har;
 

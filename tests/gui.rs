@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use sockscope::ui::app::SockscopeApp;
+use sockscope::ui::state::ServerStatus;
 use tempfile::TempDir;
 
 use crate::util::{engine_config_in, recv_close_code, recv_text, script, send_text};
@@ -22,8 +23,8 @@ impl Window {
     fn open(source: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = engine_config_in(dir.path(), source);
-        config.start_with_broken_script = true;
-        config.watch_script = true;
+        config.script.start_with_broken_script = true;
+        config.script.watch = true;
         let runtime = Arc::new(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -138,6 +139,31 @@ fn a_connecting_client_gets_a_row_and_close_greys_it() {
     let code = window.runtime.block_on(recv_close_code(&mut client));
     assert_eq!(code, Some(1000));
     window.step_until_shown("closed 1000");
+}
+
+#[test]
+fn stopping_the_server_says_stopping_until_it_is_down() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    // Shutting down is quick; hold the status to look at the bar.
+    window.harness.state_mut().state.status = ServerStatus::Stopping;
+    window.harness.step();
+    window.harness.get_by_label("stopping...");
+    window.harness.state_mut().state.status = ServerStatus::Running;
+    window.harness.step();
+
+    window.harness.get_by_label("Stop").click();
+    window.harness.step();
+    assert!(
+        matches!(window.app().state.status, ServerStatus::Stopping),
+        "{:?}",
+        window.app().state.status
+    );
+    window.step_until("the server to stop", |app| {
+        matches!(app.state.status, ServerStatus::Stopped)
+    });
+    window.harness.step();
+    window.harness.get_by_label("stopped");
+    window.harness.get_by_label("Start");
 }
 
 #[test]

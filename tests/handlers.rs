@@ -1,7 +1,7 @@
 //! Handler semantics from DESIGN.md, through real sockets and the real engine.
 
 use futures_util::SinkExt;
-use sockscope::engine::events::{Event, HandlerKind, LogLevel};
+use sockscope::core::events::{Event, HandlerKind, LogLevel};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::util::{TestServer, recv, recv_close_code, recv_json, recv_text, script, send_text};
@@ -241,9 +241,9 @@ async fn registering_an_event_twice_is_refused_with_a_clear_error() {
         script("const s = websocket('s');\ns.on('message', () => {});\ns.on('message', () => {});"),
     )
     .expect("write");
-    let mut config = sockscope::engine::config::EngineConfig::new(&path);
-    config.port = 0;
-    let Err(error) = sockscope::engine::EngineHandle::start(config).await else {
+    let mut config = sockscope::launch::LaunchConfig::new(&path);
+    config.server.port = 0;
+    let Err(error) = sockscope::launch::start(config).await else {
         panic!("a script that registers message twice must not load");
     };
     let message = error.to_string();
@@ -259,9 +259,9 @@ async fn imports_other_than_the_sdk_are_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("escape.js");
         std::fs::write(&path, format!("import * as m from '{module}';\n")).expect("write");
-        let mut config = sockscope::engine::config::EngineConfig::new(&path);
-        config.port = 0;
-        let Err(error) = sockscope::engine::EngineHandle::start(config).await else {
+        let mut config = sockscope::launch::LaunchConfig::new(&path);
+        config.server.port = 0;
+        let Err(error) = sockscope::launch::start(config).await else {
             panic!("import of {module} must fail");
         };
         let message = error.to_string();

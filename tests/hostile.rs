@@ -10,15 +10,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::cli::{example, sockscope};
-use crate::crash::Child9;
-use crate::util::{WAIT, recv_text, send_text};
+use crate::util::process::{Child9, sockscope};
+use crate::util::{WAIT, example_arg, recv_text, send_text};
 
 fn serve_echo(extra: &[&str]) -> Child9 {
     let mut command: Command = sockscope();
     command
         .args(["serve", "--quiet", "--port", "0", "--kv", ":memory:"])
-        .args(["--script", &example("echo.js")])
+        .args(["--script", &example_arg("echo.js")])
         .args(extra);
     Child9::spawn(command)
 }

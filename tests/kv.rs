@@ -1,7 +1,7 @@
 //! kv(name) semantics and persistence, through handlers and commands.
 
+use sockscope::core::events::{Event, KvChange, LogLevel};
 use sockscope::engine::command::Command;
-use sockscope::engine::events::{Event, KvChange, LogLevel};
 
 use crate::util::{TestServer, recv_json, script, send_text};
 
@@ -232,10 +232,10 @@ async fn values_survive_a_restart() {
 
     let kv_path = server.dir.path().join("kv.redb");
     let script_path = server.dir.path().join("handler.js");
-    let mut config = sockscope::engine::config::EngineConfig::new(&script_path);
-    config.port = 0;
-    config.kv = sockscope::engine::config::KvLocation::File(kv_path);
-    let restarted = sockscope::engine::EngineHandle::start(config)
+    let mut config = sockscope::launch::LaunchConfig::new(&script_path);
+    config.server.port = 0;
+    config.server.kv = sockscope::core::config::KvLocation::File(kv_path);
+    let restarted = sockscope::launch::start(config)
         .await
         .expect("restart on the same kv file");
     let (mut client, _) = tokio_tungstenite::connect_async(restarted.url())

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use sockscope::core::events::{ClosedBy, Event, Payload};
 use sockscope::engine::command::Command;
-use sockscope::engine::events::{ClosedBy, Event, Payload};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::util::{TestServer, WAIT, recv_close_code, recv_text, script, send_text};
@@ -30,14 +30,12 @@ socket.on('disconnect', async (ctx) => {
   await seen.set(ctx.req.connectionId, { count: count + 1 });
 });";
 
-async fn start_faulty(
-    configure: impl FnOnce(&mut sockscope::engine::config::EngineConfig),
-) -> TestServer {
+async fn start_faulty(configure: impl FnOnce(&mut sockscope::launch::LaunchConfig)) -> TestServer {
     TestServer::start_with(&script(FAULTY_ECHO), |config| {
-        config.limits.handler_timeout = Duration::from_millis(300);
+        config.server.limits.handler_timeout = Duration::from_millis(300);
         // Small, so the allocation case reaches the cap long before the time
         // budget even on a busy machine (the message must say "out of memory").
-        config.limits.script_memory_bytes = 16 * 1024 * 1024;
+        config.server.limits.script_memory_bytes = 16 * 1024 * 1024;
         configure(config);
     })
     .await
@@ -98,8 +96,8 @@ async fn runaway_handlers_are_stopped_reported_and_isolated() {
 #[tokio::test]
 async fn disconnect_fires_once_for_every_way_a_connection_ends() {
     let mut server = start_faulty(|config| {
-        config.limits.max_message_bytes = 1024;
-        config.limits.idle_timeout = Some(Duration::from_millis(500));
+        config.server.limits.max_message_bytes = 1024;
+        config.server.limits.idle_timeout = Some(Duration::from_millis(500));
     })
     .await;
     let mut ids = Vec::new();
@@ -183,8 +181,8 @@ async fn shutdown_closes_clients_with_1001_and_runs_disconnect_handlers() {
     assert_eq!(closer.await.expect("client task"), Some(1001));
     // The store is closed after shutdown: read the file directly.
     let kv = sockscope::kv::KvStore::open(
-        &sockscope::engine::config::KvLocation::File(server.dir.path().join("kv.redb")),
-        sockscope::engine::bus::EventBus::new(1),
+        &sockscope::core::config::KvLocation::File(server.dir.path().join("kv.redb")),
+        sockscope::core::bus::EventBus::new(1),
     )
     .expect("kv file reopens");
     assert_eq!(
@@ -205,7 +203,7 @@ async fn a_client_that_stops_reading_is_closed_with_1008() {
                }
              });",
         ),
-        |config| config.limits.outbound_queue_bytes = 256 * 1024,
+        |config| config.server.limits.outbound_queue_bytes = 256 * 1024,
     )
     .await;
     let mut client = server.connect("/").await;
@@ -238,7 +236,7 @@ async fn a_client_that_stops_reading_is_closed_with_1008() {
 
 #[tokio::test]
 async fn connections_beyond_the_limit_get_503() {
-    let server = start_faulty(|config| config.limits.max_connections = 2).await;
+    let server = start_faulty(|config| config.server.limits.max_connections = 2).await;
     let _first = server.connect("/").await;
     let _second = server.connect("/").await;
     assert_eq!(server.refused_status("/").await, 503);
@@ -311,7 +309,7 @@ async fn watch_reloads_when_the_file_changes() {
             "const socket = websocket('s');
              socket.on('message', (ctx) => socket.send(ctx.req.connectionId, 'old'));",
         ),
-        |config| config.watch_script = true,
+        |config| config.script.watch = true,
     )
     .await;
     let mut client = server.connect("/").await;
@@ -371,7 +369,7 @@ async fn commands_send_frames_and_report_unknown_connections() {
 
 #[tokio::test]
 async fn frames_sent_to_an_accepted_connection_before_its_upgrade_are_delivered() {
-    use sockscope::engine::approvals::ApprovalDecision;
+    use sockscope::core::events::ApprovalDecision;
     let mut server = TestServer::start(&script(
         "const socket = websocket('s');
          const members = kv('members').allow('get', 'set');
@@ -408,11 +406,11 @@ async fn frames_sent_to_an_accepted_connection_before_its_upgrade_are_delivered(
 
 #[tokio::test]
 async fn held_connections_can_be_denied_and_time_out() {
-    use sockscope::engine::approvals::ApprovalDecision;
+    use sockscope::core::events::ApprovalDecision;
     let mut server = TestServer::start_with(
         &script("websocket('s').on('connect', () => {});"),
         |config| {
-            config.limits.approval_timeout = Duration::from_millis(300);
+            config.server.limits.approval_timeout = Duration::from_millis(300);
         },
     )
     .await;
@@ -462,7 +460,7 @@ type PendingConnect = tokio::task::JoinHandle<
 async fn connect_held(
     server: &mut TestServer,
     path_and_query: &str,
-) -> (PendingConnect, sockscope::engine::events::ConnectionId) {
+) -> (PendingConnect, sockscope::core::events::ConnectionId) {
     let url = server.url(path_and_query);
     let connecting = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
     let held = server

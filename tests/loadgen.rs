@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use sockscope::engine::events::{ClosedBy, Event};
+use sockscope::core::events::{ClosedBy, Event};
 use sockscope::loadgen::{BenchOptions, LoadgenError, run_bench};
 
-use crate::util::{TestServer, script};
+use crate::util::process::sockscope;
+use crate::util::{TestServer, example_path, script};
 
 fn echo_script() -> String {
-    std::fs::read_to_string("assets/examples/echo.js").expect("bundled echo example")
+    std::fs::read_to_string(example_path("echo.js")).expect("bundled echo example")
 }
 
 fn options(server: &TestServer) -> BenchOptions {
@@ -133,7 +134,7 @@ async fn cli_bench_prints_json_with_counts_and_percentiles() {
     let server = TestServer::start(&echo_script()).await;
     let url = server.url("/");
     let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sockscope"))
+        sockscope()
             .args([
                 "bench",
                 "--url",
@@ -179,7 +180,7 @@ async fn cli_bench_prints_json_with_counts_and_percentiles() {
 
 #[test]
 fn cli_bench_rejects_a_non_ws_url_with_exit_code_2() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sockscope"))
+    let output = sockscope()
         .args(["bench", "--url", "http://127.0.0.1:1/"])
         .output()
         .expect("run sockscope bench");

@@ -127,7 +127,7 @@ async fn bad_version_or_key_gets_400() {
 #[tokio::test]
 async fn a_client_that_never_finishes_the_request_is_dropped() {
     let server = TestServer::start_with(&script(ECHO), |config| {
-        config.limits.handshake_timeout = Duration::from_millis(300);
+        config.server.limits.handshake_timeout = Duration::from_millis(300);
     })
     .await;
     let mut stream = TcpStream::connect(server.engine.local_addr())

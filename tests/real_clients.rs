@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use sockscope::engine::events::Event;
+use sockscope::core::events::Event;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 
-use crate::util::TestServer;
+use crate::util::{TestServer, example_path};
 
 /// Longest a client program may run.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -27,13 +27,8 @@ fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
 }
 
-async fn chat_server(
-    configure: impl FnOnce(&mut sockscope::engine::config::EngineConfig),
-) -> TestServer {
-    let chat = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/examples/chat.js"),
-    )
-    .expect("read chat.js");
+async fn chat_server(configure: impl FnOnce(&mut sockscope::launch::LaunchConfig)) -> TestServer {
+    let chat = std::fs::read_to_string(example_path("chat.js")).expect("read chat.js");
     TestServer::start_with(&chat, configure).await
 }
 
@@ -228,7 +223,7 @@ async fn headless_chromium_page() {
     let page_origin = format!("http://{}", listener.local_addr().expect("address"));
     // The page's origin is the only one allowed, as a deployment would set it.
     let allowed = page_origin.clone();
-    let mut server = chat_server(move |config| config.allowed_origins = vec![allowed]).await;
+    let mut server = chat_server(move |config| config.server.allowed_origins = vec![allowed]).await;
     let page = std::fs::read_to_string(clients_dir().join("chat_page.html"))
         .expect("read page")
         .replace("WS_URL", server.engine.url().trim_end_matches('/'));

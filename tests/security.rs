@@ -1,6 +1,6 @@
 //! Security: origin allow-list at the handshake, and the script sandbox.
 
-use sockscope::engine::events::Event;
+use sockscope::core::events::Event;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
@@ -31,7 +31,7 @@ async fn status_with_origin(server: &TestServer, origin: Option<&str>) -> u16 {
 async fn allowed_origins_are_enforced_with_403() {
     let source = script("websocket('s');");
     let mut server = TestServer::start_with(&source, |config| {
-        config.allowed_origins = vec!["http://localhost:3000".to_owned()];
+        config.server.allowed_origins = vec!["http://localhost:3000".to_owned()];
     })
     .await;
     assert_eq!(

@@ -2,19 +2,36 @@
 //! Every test runs real sockets on 127.0.0.1 (port 0), the real script
 //! engine and real files in temp dirs.
 
+// Shared helpers: a real engine, a websocket client, the examples, the built binary.
 mod util;
 
+// The `sockscope serve` command line: its URL, traffic log, Ctrl-C, exit code 2, `--help`.
 mod cli;
+// `kill -9` and full disks under a real `sockscope serve`: acknowledged writes survive.
 mod crash;
+// The bundled examples in `assets/examples/`, used the way their comments say.
 mod examples;
+// Inputs kept from fuzzing: session reader, HAR import and query parser do not panic.
 mod fuzz_regressions;
+// The egui window on a real engine: connections, kv editing, script errors, record/replay.
 mod gui;
+// Handler semantics: events, middleware and `next`, `send`, `close`, imports, console.
 mod handlers;
+// Hostile clients against a real `sockscope serve`: half-open handshakes, ping floods, non-readers.
 mod hostile;
+// `kv(name)`: get/set/delete/keys, permissions, change events, commands, persistence.
 mod kv;
+// The crate's layering in `src/`: no upward imports, no two sibling modules importing each other.
+mod layers;
+// Connection lifecycle: limits, runaway handlers, shutdown, hot reload, held connections.
 mod lifecycle;
+// `sockscope bench` and its library against the echo example: counts, errors, JSON report.
 mod loadgen;
+// The wire: handshake validation, pings, close codes for frame-level violations (raw TCP).
 mod protocol;
+// Python `websockets`, Node `ws` and headless Chromium against the chat example.
 mod real_clients;
+// Security: the origin allow-list, the script sandbox, session file names.
 mod security;
+// Sessions: record, replay and compare; the replay CLI, HAR import, Artillery export.
 mod sessions;

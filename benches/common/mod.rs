@@ -204,7 +204,7 @@ pub fn client_runtime() -> tokio::runtime::Runtime {
 /// threads leave a CPU to the script thread.
 pub fn embedded_engine_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(sockscope::engine::config::default_io_threads())
+        .worker_threads(sockscope::core::config::default_io_threads())
         .enable_all()
         .build()
         .expect("runtime")

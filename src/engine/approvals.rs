@@ -7,40 +7,17 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::events::{ConnectionId, Event};
-use super::query::Query;
-use super::shared::EngineShared;
+use crate::core::bus::EventBus;
+use crate::core::events::{ApprovalDecision, PendingApproval};
+use crate::core::events::{ConnectionId, Event};
+use crate::core::query::Query;
 
 fn duration_ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// The user's verdict on a held connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ApprovalDecision {
-    /// Let it upgrade.
-    Accept,
-    /// Refuse with 401 and this reason.
-    Deny(String),
-}
-
-/// A held connection, for display.
-#[derive(Clone, Debug)]
-pub struct PendingApproval {
-    /// The id the connect chain saw.
-    pub connection_id: ConnectionId,
-    /// The client's address.
-    pub remote_addr: SocketAddr,
-    /// Request path.
-    pub path: String,
-    /// Parsed query string.
-    pub query: Query,
-    /// When it started waiting.
-    pub since: DateTime<Utc>,
 }
 
 struct Waiting {
@@ -134,7 +111,7 @@ impl Approvals {
     /// Waits for a decision if holding; accepts at once otherwise.
     pub(crate) async fn decide(
         &self,
-        shared: &EngineShared,
+        bus: &EventBus,
         connection_id: ConnectionId,
         remote_addr: SocketAddr,
         path: &str,
@@ -158,9 +135,7 @@ impl Approvals {
                 decide,
             },
         );
-        shared
-            .bus
-            .publish(Event::ApprovalPending { pending: details });
+        bus.publish(Event::ApprovalPending { pending: details });
         let timeout = self.timeout();
         let decision = match tokio::time::timeout(timeout, decision).await {
             Ok(Ok(decision)) => decision,
@@ -173,7 +148,7 @@ impl Approvals {
                 ))
             }
         };
-        shared.bus.publish(Event::ApprovalResolved {
+        bus.publish(Event::ApprovalResolved {
             connection_id,
             decision: decision.clone(),
             at: Utc::now(),

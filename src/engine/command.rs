@@ -1,17 +1,18 @@
 //! What the UI (or any client of the engine) may ask it to do. The UI never
 //! touches engine state directly; it sends one of these.
 
-use super::approvals::{ApprovalDecision, NotWaiting};
-use super::events::{ConnectionId, Payload, ScriptFailure};
-use super::outbound::QueueError;
+use super::approvals::NotWaiting;
+use crate::core::events::ApprovalDecision;
+use crate::core::events::{ConnectionId, Payload};
+use crate::core::outbound::QueueError;
 use crate::kv::KvError;
+use crate::runtime::ReloadError;
 
 /// A request to the engine.
 #[derive(Clone, Debug)]
 pub enum Command {
     /// Close a connection with a close frame.
     CloseConnection {
-        /// Which connection.
         connection_id: ConnectionId,
         /// Close code (1000, 1001, 1008, 3000–4999, …).
         code: u16,
@@ -20,27 +21,17 @@ pub enum Command {
     },
     /// Send a frame to a connection, as `socket.send` would.
     SendToConnection {
-        /// Which connection.
         connection_id: ConnectionId,
-        /// The frame.
         payload: Payload,
     },
     /// Set a kv value.
     KvSet {
-        /// Store name.
         store: String,
-        /// Key.
         key: String,
-        /// New value.
         value: serde_json::Value,
     },
     /// Delete a kv key.
-    KvDelete {
-        /// Store name.
-        store: String,
-        /// Key.
-        key: String,
-    },
+    KvDelete { store: String, key: String },
     /// Reload the handler script: from its file (`None`) or from this text
     /// (an editor buffer). A failed reload keeps the old handlers.
     ReloadScript {
@@ -53,9 +44,7 @@ pub enum Command {
     SetApprovalTimeout(std::time::Duration),
     /// Accept or deny a held connection.
     ResolveApproval {
-        /// Which connection.
         connection_id: ConnectionId,
-        /// The verdict.
         decision: ApprovalDecision,
     },
     /// Stop the server: close everyone with 1001 and stop accepting.
@@ -80,27 +69,13 @@ pub enum CommandError {
     /// A store or key name is empty.
     #[error("store and key names must not be empty")]
     EmptyName,
-    /// The script could not be read.
-    #[error("cannot read script {path}: {source}")]
-    ScriptRead {
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The new script failed to load; the old one keeps running.
-    #[error("script not reloaded, old handlers keep running: {0}")]
-    ScriptLoad(ScriptFailure),
+    /// The handlers were not reloaded; the old ones keep running.
+    #[error(transparent)]
+    Reload(#[from] ReloadError),
     /// The connection is not waiting for approval.
     #[error(transparent)]
     NotWaiting(#[from] NotWaiting),
     /// A blocking kv task was lost.
     #[error("engine task failed: {0}")]
     Task(String),
-}
-
-/// Whether `code` may appear in a close frame sent by an endpoint.
-pub fn is_sendable_close_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }

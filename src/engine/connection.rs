@@ -15,19 +15,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
 
-use super::events::{ClosedBy, Event, Payload};
-use super::outbound::{CloseRequest, OutboundReceiver};
 use super::registry::LiveConnection;
 use super::shared::EngineShared;
-
-/// Close codes the server sends (RFC 6455 §7.4.1).
-mod close_code {
-    pub const GOING_AWAY: u16 = 1001;
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    pub const NO_STATUS: u16 = 1005;
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    pub const MESSAGE_TOO_BIG: u16 = 1009;
-}
+use crate::core::close_code;
+use crate::core::events::{ClosedBy, ConnectionId, Event, Payload};
+use crate::core::outbound::{CloseRequest, OutboundReceiver};
 
 /// Longest close reason that fits a control frame (125 bytes minus the code).
 const MAX_CLOSE_REASON_BYTES: usize = 123;
@@ -105,8 +97,20 @@ pub(crate) async fn run_connection<S>(
         writer.abort();
     }
 
+    finish_connection(&shared, connection_id, code, reason, by).await;
+}
+
+/// The end of an accepted connection, however it ended: it leaves the
+/// registry, its disconnect handlers run (once), and its close is reported.
+pub(crate) async fn finish_connection(
+    shared: &EngineShared,
+    connection_id: ConnectionId,
+    code: Option<u16>,
+    reason: String,
+    by: ClosedBy,
+) {
     shared.registry.remove(&connection_id);
-    shared.script.disconnect(connection_id).await;
+    shared.runtime.disconnect(connection_id).await;
     shared.bus.publish(Event::ConnectionClosed {
         connection_id,
         code,
@@ -198,7 +202,7 @@ where
                 at: Utc::now(),
             });
         }
-        shared.script.message(live.connection_id, payload).await;
+        shared.runtime.message(live.connection_id, payload).await;
     }
 }
 

@@ -23,15 +23,16 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use uuid::Uuid;
 
-use super::approvals::ApprovalDecision;
-use super::config::origin_allowed;
-use super::connection::run_connection;
-use super::events::{ClosedBy, ConnectionId, Event};
-use super::outbound::{CloseRequest, outbound_queue};
-use super::query::{Query, parse_query};
+use super::connection::{finish_connection, run_connection};
 use super::registry::{LiveConnection, TrafficCounters};
 use super::shared::EngineShared;
-use crate::script::ConnectVerdict;
+use crate::core::close_code;
+use crate::core::config::origin_allowed;
+use crate::core::events::ApprovalDecision;
+use crate::core::events::{ClosedBy, ConnectionId, Event};
+use crate::core::outbound::{CloseRequest, outbound_queue};
+use crate::core::query::{Query, parse_query};
+use crate::runtime::{ConnectRequest, ConnectVerdict};
 
 const UPGRADE_REQUIRED_BODY: &str = "426 Upgrade Required\n\nThis is a sockscope websocket endpoint. Connect with a websocket client, e.g.\n  python -m websockets ws://HOST:PORT/?name=ann\n";
 
@@ -40,12 +41,19 @@ const UPGRADE_REQUIRED_BODY: &str = "426 Upgrade Required\n\nThis is a sockscope
 /// `keep_alive(false)` would also rewrite the 101's `Connection: Upgrade`.
 pub(crate) async fn serve_http(
     shared: Arc<EngineShared>,
+    socket: Arc<str>,
     stream: TcpStream,
     remote_addr: SocketAddr,
 ) {
     let handshake_timeout = shared.config.limits.handshake_timeout;
-    let service =
-        service_fn(move |request| handle_request(Arc::clone(&shared), remote_addr, request));
+    let service = service_fn(move |request| {
+        handle_request(
+            Arc::clone(&shared),
+            Arc::clone(&socket),
+            remote_addr,
+            request,
+        )
+    });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(handshake_timeout)
@@ -134,6 +142,7 @@ impl Refusal<'_> {
 
 async fn handle_request(
     shared: Arc<EngineShared>,
+    socket: Arc<str>,
     remote_addr: SocketAddr,
     mut request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -195,8 +204,13 @@ async fn handle_request(
 
     let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
     let verdict = shared
-        .script
-        .connect(connection_id, query.clone(), outbound.clone())
+        .runtime
+        .connect(ConnectRequest {
+            socket,
+            connection_id,
+            query: query.clone(),
+            outbound: outbound.clone(),
+        })
         .await;
     match verdict {
         ConnectVerdict::Accept => {}
@@ -208,15 +222,18 @@ async fn handle_request(
             let reason = format!("connect handler failed: {failure}");
             return Ok(refusal.publish(&shared, StatusCode::INTERNAL_SERVER_ERROR, reason));
         }
+        ConnectVerdict::Unavailable(reason) => {
+            return Ok(refusal.publish(&shared, StatusCode::SERVICE_UNAVAILABLE, reason));
+        }
     }
     // The handler accepted, so its disconnect chain is owed from here on,
     // whatever happens to the upgrade.
     if let ApprovalDecision::Deny(reason) = shared
         .approvals
-        .decide(&shared, connection_id, remote_addr, &path, &query)
+        .decide(&shared.bus, connection_id, remote_addr, &path, &query)
         .await
     {
-        shared.script.disconnect(connection_id).await;
+        shared.runtime.disconnect(connection_id).await;
         return Ok(refusal.publish(&shared, StatusCode::UNAUTHORIZED, reason));
     }
 
@@ -227,7 +244,7 @@ async fn handle_request(
             .map_or(&b""[..], HeaderValue::as_bytes),
     );
     let Ok(accept_header) = HeaderValue::from_str(&accept_key) else {
-        shared.script.disconnect(connection_id).await;
+        shared.runtime.disconnect(connection_id).await;
         return Ok(respond(
             StatusCode::INTERNAL_SERVER_ERROR,
             "cannot encode Sec-WebSocket-Accept",
@@ -268,7 +285,7 @@ async fn handle_request(
                 .await;
                 if shared.shutdown.is_cancelled() {
                     live.outbound.request_close(CloseRequest {
-                        code: 1001,
+                        code: close_code::GOING_AWAY,
                         reason: "server shutting down".to_owned(),
                         by: ClosedBy::Server,
                     });
@@ -277,15 +294,8 @@ async fn handle_request(
             }
             Err(error) => {
                 tracing::warn!(target: "sockscope::http", %connection_id, "upgrade failed after 101: {error}");
-                shared.registry.remove(&connection_id);
-                shared.script.disconnect(connection_id).await;
-                shared.bus.publish(Event::ConnectionClosed {
-                    connection_id,
-                    code: None,
-                    reason: format!("upgrade failed: {error}"),
-                    by: ClosedBy::Client,
-                    at: Utc::now(),
-                });
+                let reason = format!("upgrade failed: {error}");
+                finish_connection(&shared, connection_id, None, reason, ClosedBy::Client).await;
             }
         }
         shared.open_connections.fetch_sub(1, Ordering::AcqRel);

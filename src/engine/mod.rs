@@ -1,24 +1,19 @@
-//! The websocket server: listener, handshake, connections, registry, event
-//! bus and command API. No UI code lives here.
+//! The websocket server: listeners, handshake, connections, registry and
+//! the command API. It reaches the handlers only through the
+//! [`crate::runtime::HandlerRuntime`] seam, and knows no lane. No UI code
+//! lives here.
 
 pub mod approvals;
-pub mod bus;
 pub mod command;
 pub mod config;
 mod connection;
-pub mod events;
 pub mod fdlimit;
 mod handshake;
-pub mod logging;
-pub mod outbound;
-pub mod query;
 pub mod registry;
 mod server;
 mod shared;
-mod watch;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
@@ -28,15 +23,17 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::core::bus::{EventBus, Subscription};
+use crate::core::close_code;
+use crate::core::events::PendingApproval;
+use crate::core::events::{ClosedBy, ConnectionId, Event, ScriptFailure};
+use crate::core::outbound::CloseRequest;
 use crate::kv::{KvError, KvStore};
-use crate::script::{ScriptHost, ScriptSettings, ScriptStartError};
-use approvals::{Approvals, PendingApproval};
-use bus::{EventBus, Subscription};
-use command::{Command, CommandError, is_sendable_close_code};
+use crate::runtime::{RuntimeLauncher, RuntimeServices, RuntimeStartError};
+use approvals::Approvals;
+use command::{Command, CommandError};
 use config::EngineConfig;
-use events::{ClosedBy, Event, ScriptFailure};
-use outbound::CloseRequest;
-use registry::ConnectionSnapshot;
+use registry::{ConnectionSnapshot, TrafficSnapshot};
 use shared::EngineShared;
 
 /// Bytes tungstenite reads per call. Its default (128 KiB) is zero-filled
@@ -46,41 +43,29 @@ use shared::EngineShared;
 /// the frame being read.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
+/// The name a listener goes by when the handlers declared no socket.
+const UNNAMED_SOCKET: &str = "default";
+
 /// Why an engine did not start. Each names the thing to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The port is taken, the address is not local, or permission is denied.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {reason}")]
     Bind {
-        /// The address asked for.
         addr: SocketAddr,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        reason: std::io::Error,
     },
-    /// The script file could not be read.
-    #[error("cannot read script {}: {source}", path.display())]
-    ScriptRead {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The script failed to parse or to run its top level.
-    #[error("script {} failed to load: {failure}", path.display())]
-    ScriptLoad {
-        /// The file.
-        path: PathBuf,
-        /// What and where.
-        failure: ScriptFailure,
-    },
-    /// The kv store could not be opened.
     #[error(transparent)]
     Kv(#[from] KvError),
-    /// The script thread could not start.
     #[error(transparent)]
-    ScriptStart(#[from] ScriptStartError),
+    Runtime(#[from] RuntimeStartError),
+}
+
+/// One socket's listener: `websocket(name)` and where it is served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketListener {
+    pub socket: Arc<str>,
+    pub local_addr: SocketAddr,
 }
 
 /// A running engine. Cheap to clone; every clone controls the same server.
@@ -89,58 +74,43 @@ pub struct EngineHandle {
     shared: Arc<EngineShared>,
 }
 
-/// The module name a script is loaded under: its file name.
-pub fn script_module_name(path: &Path) -> String {
-    path.file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "script.js".to_owned())
-}
-
 impl EngineHandle {
-    /// Opens the kv store, loads the script, binds the listener and starts
-    /// accepting. Must be called inside a tokio runtime.
-    pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
-        let source = std::fs::read_to_string(&config.script_path).map_err(|source| {
-            EngineError::ScriptRead {
-                path: config.script_path.clone(),
-                source,
-            }
-        })?;
+    /// Opens the kv store, binds the first socket's listener, starts the
+    /// handlers through `launcher` and starts accepting. Must be called
+    /// inside a tokio runtime.
+    pub async fn start(
+        config: EngineConfig,
+        launcher: Box<dyn RuntimeLauncher>,
+    ) -> Result<Self, EngineError> {
         let bus = EventBus::new(config.bus_capacity);
         let kv = KvStore::open(&config.kv, bus.clone())?;
         let requested = SocketAddr::new(config.bind, config.port);
-        let listener = TcpListener::bind(requested)
-            .await
-            .map_err(|source| EngineError::Bind {
-                addr: requested,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| EngineError::Bind {
+        let bind_error = |reason| EngineError::Bind {
             addr: requested,
-            source,
-        })?;
-        let script = ScriptHost::start(
-            ScriptSettings {
-                handler_timeout: config.limits.handler_timeout,
-                memory_limit_bytes: config.limits.script_memory_bytes,
-                url: format!("ws://{local_addr}"),
-            },
-            kv.clone(),
-            bus.clone(),
-        )?;
-        let initial_failure = match script
-            .load(script_module_name(&config.script_path), source)
-            .await
-        {
-            Ok(_) => None,
-            Err(failure) if config.start_with_broken_script => Some(failure),
-            Err(failure) => {
-                return Err(EngineError::ScriptLoad {
-                    path: config.script_path.clone(),
-                    failure,
-                });
-            }
+            reason,
         };
+        let listener = TcpListener::bind(requested).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let registry = registry::Registry::default();
+        let runtime = launcher
+            .launch(RuntimeServices {
+                bus: bus.clone(),
+                kv: kv.clone(),
+                limits: config.limits.clone(),
+                connections: Arc::new(registry.clone()),
+                url: format!("ws://{local_addr}"),
+            })
+            .await?;
+        // Only the first declared socket is served until the runtimes serve
+        // several; each would get a listener of its own here.
+        let socket: Arc<str> = runtime.sockets().first().map_or_else(
+            || Arc::from(UNNAMED_SOCKET),
+            |name| Arc::from(name.as_str()),
+        );
+        let sockets = vec![SocketListener {
+            socket: Arc::clone(&socket),
+            local_addr,
+        }];
 
         let websocket_config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
@@ -149,44 +119,35 @@ impl EngineHandle {
         let shared = Arc::new(EngineShared {
             approvals: Approvals::new(config.limits.approval_timeout),
             config,
-            local_addr,
+            sockets,
             bus,
-            registry: registry::Registry::default(),
-            script,
+            registry,
+            runtime,
             kv,
             shutdown: CancellationToken::new(),
             connection_tasks: TaskTracker::new(),
             open_connections: AtomicUsize::new(0),
             websocket_config,
-            script_failure: parking_lot::Mutex::new(initial_failure.clone()),
         });
         fdlimit::raise_for(shared.config.limits.max_connections);
-        tokio::spawn(server::accept_loop(Arc::clone(&shared), listener));
-        if shared.config.watch_script {
-            let handle = Self {
-                shared: Arc::clone(&shared),
-            };
-            tokio::spawn(watch::watch_script(handle));
-        }
+        tokio::spawn(server::accept_loop(Arc::clone(&shared), listener, socket));
         shared.bus.publish(Event::Listening { local_addr });
-        if let Some(failure) = initial_failure {
-            shared.bus.publish(Event::ScriptReloadFailed {
-                path: shared.config.script_path.display().to_string(),
-                failure,
-                at: Utc::now(),
-            });
-        }
         Ok(Self { shared })
     }
 
-    /// The address actually bound.
+    /// The first socket's address, as bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.shared.local_addr
+        self.shared.sockets[0].local_addr
     }
 
-    /// `ws://host:port` of the server.
+    /// `ws://host:port` of the first socket.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.shared.local_addr)
+        format!("ws://{}", self.local_addr())
+    }
+
+    /// Every socket served and its listener, in declaration order.
+    pub fn sockets(&self) -> &[SocketListener] {
+        &self.shared.sockets
     }
 
     /// The configuration the engine runs with.
@@ -209,21 +170,19 @@ impl EngineHandle {
         self.shared.registry.snapshot()
     }
 
-    /// Why the current script failed to load, if its last load failed (the
+    /// Why the handlers failed to load, if their last load failed (the
     /// previous handlers, if any, are still running).
     pub fn script_failure(&self) -> Option<ScriptFailure> {
-        self.shared.script_failure.lock().clone()
+        self.shared.runtime.load_failure()
     }
 
     /// Traffic of every live connection (cheap; for periodic refresh).
-    pub fn traffic(
-        &self,
-    ) -> std::collections::HashMap<events::ConnectionId, registry::TrafficSnapshot> {
+    pub fn traffic(&self) -> std::collections::HashMap<ConnectionId, TrafficSnapshot> {
         self.shared.registry.traffic()
     }
 
     /// Frames and bytes over all connections since the engine started.
-    pub fn totals(&self) -> registry::TrafficSnapshot {
+    pub fn totals(&self) -> TrafficSnapshot {
         self.shared.registry.totals()
     }
 
@@ -262,7 +221,7 @@ impl EngineHandle {
                 code,
                 reason,
             } => {
-                if !is_sendable_close_code(code) {
+                if !close_code::is_sendable(code) {
                     return Err(CommandError::InvalidCloseCode(code));
                 }
                 let connection = shared
@@ -302,7 +261,7 @@ impl EngineHandle {
                 let kv = shared.kv.clone();
                 run_blocking(move || kv.delete(&store, &key, None).map(|_| ())).await
             }
-            Command::ReloadScript { source } => self.reload(source).await,
+            Command::ReloadScript { source } => Ok(shared.runtime.reload(source).await?),
             Command::SetHoldConnections(hold) => {
                 shared.approvals.set_holding(hold);
                 Ok(())
@@ -322,46 +281,9 @@ impl EngineHandle {
         }
     }
 
-    async fn reload(&self, source: Option<String>) -> Result<(), CommandError> {
-        let path = &self.shared.config.script_path;
-        let shown_path = path.display().to_string();
-        let source = match source {
-            Some(source) => source,
-            None => tokio::fs::read_to_string(path).await.map_err(|source| {
-                CommandError::ScriptRead {
-                    path: shown_path.clone(),
-                    source,
-                }
-            })?,
-        };
-        let loaded = self
-            .shared
-            .script
-            .load(script_module_name(path), source)
-            .await;
-        *self.shared.script_failure.lock() = loaded.as_ref().err().cloned();
-        match loaded {
-            Ok(_) => {
-                self.shared.bus.publish(Event::ScriptReloaded {
-                    path: shown_path,
-                    at: Utc::now(),
-                });
-                Ok(())
-            }
-            Err(failure) => {
-                self.shared.bus.publish(Event::ScriptReloadFailed {
-                    path: shown_path,
-                    failure: failure.clone(),
-                    at: Utc::now(),
-                });
-                Err(CommandError::ScriptLoad(failure))
-            }
-        }
-    }
-
     /// Stops accepting, closes every connection with 1001, waits for their
-    /// disconnect handlers (bounded by the close timeout), stops the script
-    /// thread, closes the kv store (every write was already durable) and
+    /// disconnect handlers (bounded by the close timeout), stops the
+    /// handlers, closes the kv store (every write was already durable) and
     /// reports [`Event::Stopped`].
     pub async fn shutdown(&self) {
         let shared = &self.shared;
@@ -385,8 +307,8 @@ impl EngineHandle {
             );
         }
         // Disconnect handlers were queued by the connection tasks; they run
-        // before the script thread stops, and only then is the store closed.
-        shared.script.stop().await;
+        // before the handlers stop, and only then is the store closed.
+        shared.runtime.stop().await;
         shared.kv.close();
         shared.bus.publish(Event::Stopped { at: Utc::now() });
     }

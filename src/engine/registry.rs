@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 
-use super::events::ConnectionId;
-use super::outbound::Outbound;
-use super::query::Query;
+use crate::core::events::ConnectionId;
+use crate::core::outbound::Outbound;
+use crate::core::query::Query;
+use crate::runtime::ConnectionDirectory;
 
 /// Frame and byte counters of one connection, in one direction each.
 #[derive(Default)]
@@ -67,11 +68,8 @@ pub struct TrafficSnapshot {
 pub struct LiveConnection {
     /// Server-assigned id.
     pub connection_id: ConnectionId,
-    /// The client's address.
     pub remote_addr: SocketAddr,
-    /// Request path.
     pub path: String,
-    /// Parsed query string.
     pub query: Query,
     /// When the upgrade completed.
     pub connected_at: DateTime<Utc>,
@@ -86,11 +84,8 @@ pub struct LiveConnection {
 pub struct ConnectionSnapshot {
     /// Server-assigned id.
     pub connection_id: ConnectionId,
-    /// The client's address.
     pub remote_addr: SocketAddr,
-    /// Request path.
     pub path: String,
-    /// Parsed query string.
     pub query: Query,
     /// When the upgrade completed.
     pub connected_at: DateTime<Utc>,
@@ -98,7 +93,8 @@ pub struct ConnectionSnapshot {
     pub traffic: TrafficSnapshot,
 }
 
-/// All live connections, plus traffic totals over every connection ever.
+/// All live (upgraded) connections, plus traffic totals over every
+/// connection ever.
 #[derive(Clone, Default)]
 pub struct Registry {
     connections: Arc<RwLock<HashMap<ConnectionId, Arc<LiveConnection>>>>,
@@ -183,5 +179,14 @@ impl Registry {
     /// Every live connection's handle (for shutdown).
     pub fn all(&self) -> Vec<Arc<LiveConnection>> {
         self.connections.read().values().cloned().collect()
+    }
+}
+
+impl ConnectionDirectory for Registry {
+    fn outbound(&self, connection_id: &ConnectionId) -> Option<Outbound> {
+        self.connections
+            .read()
+            .get(connection_id)
+            .map(|connection| connection.outbound.clone())
     }
 }

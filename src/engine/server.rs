@@ -12,7 +12,12 @@ use super::shared::EngineShared;
 /// does not turn into a busy loop.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
 
-pub(crate) async fn accept_loop(shared: Arc<EngineShared>, listener: TcpListener) {
+/// Accepts connections for `socket` until the engine shuts down.
+pub(crate) async fn accept_loop(
+    shared: Arc<EngineShared>,
+    listener: TcpListener,
+    socket: Arc<str>,
+) {
     loop {
         let accepted = tokio::select! {
             () = shared.shutdown.cancelled() => return,
@@ -22,7 +27,12 @@ pub(crate) async fn accept_loop(shared: Arc<EngineShared>, listener: TcpListener
             Ok((stream, remote_addr)) => {
                 // Handlers answer small messages; Nagle would add up to 40 ms.
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_http(Arc::clone(&shared), stream, remote_addr));
+                tokio::spawn(serve_http(
+                    Arc::clone(&shared),
+                    Arc::clone(&socket),
+                    stream,
+                    remote_addr,
+                ));
             }
             Err(error) => {
                 tracing::warn!(target: "sockscope::server", "accept failed: {error}");

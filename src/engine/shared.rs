@@ -1,25 +1,27 @@
 //! State shared by the accept loop, every connection task and the handle.
 
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::SocketListener;
 use super::approvals::Approvals;
-use super::bus::EventBus;
 use super::config::EngineConfig;
 use super::registry::Registry;
+use crate::core::bus::EventBus;
 use crate::kv::KvStore;
-use crate::script::ScriptHost;
+use crate::runtime::HandlerRuntime;
 
 pub(crate) struct EngineShared {
     pub config: EngineConfig,
-    pub local_addr: SocketAddr,
+    /// At least one: the first is the listener at `config.port`.
+    pub sockets: Vec<SocketListener>,
     pub bus: EventBus,
     pub registry: Registry,
-    pub script: ScriptHost,
+    pub runtime: Arc<dyn HandlerRuntime>,
     pub kv: KvStore,
     pub approvals: Approvals,
     /// Cancelled when the engine stops accepting.
@@ -30,6 +32,4 @@ pub(crate) struct EngineShared {
     /// the connection (the registry only holds upgraded ones).
     pub open_connections: AtomicUsize,
     pub websocket_config: WebSocketConfig,
-    /// Why the last load of the script failed, while it stays failed.
-    pub script_failure: parking_lot::Mutex<Option<super::events::ScriptFailure>>,
 }

@@ -10,7 +10,7 @@ use chrono::Utc;
 use redb::{Table, WriteTransaction};
 
 use super::{KvError, KvStore, read_entries, read_value, table, validate_json};
-use crate::engine::events::{ConnectionId, Event, KvChange};
+use crate::core::events::{ConnectionId, Event, KvChange};
 
 /// Uncommitted writes. Reads through the batch see them; other readers see
 /// the store as of the last commit. Dropping a batch discards its writes.
@@ -151,7 +151,7 @@ impl KvBatch {
                 ),
             };
             return Err(KvError::Commit {
-                source: error.into(),
+                reason: error.into(),
                 after,
             });
         }

@@ -17,34 +17,22 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError, TableHandle};
 
-use crate::engine::bus::EventBus;
-use crate::engine::config::KvLocation;
-use crate::engine::events::ConnectionId;
+use crate::core::bus::EventBus;
+use crate::core::config::KvLocation;
+use crate::core::events::ConnectionId;
 
 /// Errors from the kv store, with the store and key they concern.
 #[derive(Debug, thiserror::Error)]
 pub enum KvError {
     /// The file could not be created or opened.
-    #[error("cannot open kv store {path}: {source}")]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: redb::Error,
-    },
+    #[error("cannot open kv store {path}: {reason}")]
+    Open { path: PathBuf, reason: redb::Error },
     /// Reading or writing failed.
-    #[error("kv store '{store}': {source}")]
-    Storage {
-        /// Store name.
-        store: String,
-        /// Why.
-        #[source]
-        source: redb::Error,
-    },
+    #[error("kv store '{store}': {reason}")]
+    Storage { store: String, reason: redb::Error },
     /// The database as a whole failed (not one store).
     #[error("kv database: {0}")]
-    Database(#[source] redb::Error),
+    Database(redb::Error),
     /// A store name must not be empty (redb cannot name a table "").
     #[error("a kv store name must not be empty")]
     EmptyStoreName,
@@ -52,29 +40,21 @@ pub enum KvError {
     #[error("kv store is closed (the server stopped)")]
     Closed,
     /// A commit failed (disk full, an I/O error): its writes are lost.
-    #[error("kv writes could not be made durable and are lost: {source}; {after}")]
-    Commit {
-        /// Why.
-        #[source]
-        source: redb::Error,
-        /// What became of the store: reopened at its last commit, or not.
-        after: String,
-    },
+    /// `after` says what became of the store: reopened at its last commit,
+    /// or not.
+    #[error("kv writes could not be made durable and are lost: {reason}; {after}")]
+    Commit { reason: redb::Error, after: String },
     /// The store could not be reopened after a failed commit.
     #[error(
         "kv store is unavailable until the server restarts: reopening it after a failed commit failed: {0}"
     )]
     Unavailable(String),
     /// A value that is not JSON was offered.
-    #[error("kv store '{store}', key '{key}': value is not valid JSON: {source}")]
+    #[error("kv store '{store}', key '{key}': value is not valid JSON: {reason}")]
     InvalidJson {
-        /// Store name.
         store: String,
-        /// Key.
         key: String,
-        /// Parser error.
-        #[source]
-        source: serde_json::Error,
+        reason: serde_json::Error,
     },
 }
 
@@ -100,14 +80,14 @@ fn open_database(location: &KvLocation) -> Result<Database, KvError> {
     match location {
         KvLocation::Memory => Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(|source| KvError::Open {
+            .map_err(|error| KvError::Open {
                 path: PathBuf::from(":memory:"),
-                source: source.into(),
+                reason: error.into(),
             }),
         KvLocation::File(path) => {
-            let open_error = |source: redb::Error| KvError::Open {
+            let open_error = |reason: redb::Error| KvError::Open {
                 path: path.clone(),
-                source,
+                reason,
             };
             if let Some(parent) = path
                 .parent()
@@ -130,10 +110,10 @@ fn table(store: &str) -> Result<TableDefinition<'_, &'static str, &'static str>,
 fn validate_json(store: &str, key: &str, json: &str) -> Result<(), KvError> {
     serde_json::from_str::<serde::de::IgnoredAny>(json)
         .map(|_| ())
-        .map_err(|source| KvError::InvalidJson {
+        .map_err(|reason| KvError::InvalidJson {
             store: store.to_owned(),
             key: key.to_owned(),
-            source,
+            reason,
         })
 }
 
@@ -215,9 +195,9 @@ impl KvStore {
     }
 
     fn storage_error(store: &str) -> impl Fn(redb::Error) -> KvError + '_ {
-        move |source| KvError::Storage {
+        move |reason| KvError::Storage {
             store: store.to_owned(),
-            source,
+            reason,
         }
     }
 

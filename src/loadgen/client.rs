@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::pacer::PaceSlot;
-use super::report::LatencySummary;
+use super::report::{DriveTotals, LatencySummary};
 use super::{LiveCounters, LoadgenError};
 
 /// An open benchmark connection.
@@ -76,16 +76,16 @@ pub(crate) async fn connect_target(
     let handshake = async {
         let stream = TcpStream::connect((target.host.as_str(), target.port))
             .await
-            .map_err(|source| LoadgenError::Connect { index, source })?;
+            .map_err(|reason| LoadgenError::Connect { index, reason })?;
         // Small messages must not wait for Nagle's algorithm.
         stream
             .set_nodelay(true)
-            .map_err(|source| LoadgenError::Connect { index, source })?;
+            .map_err(|reason| LoadgenError::Connect { index, reason })?;
         let (client, _response) = tokio_tungstenite::client_async(target.request.clone(), stream)
             .await
-            .map_err(|source| LoadgenError::Handshake {
+            .map_err(|reason| LoadgenError::Handshake {
                 index,
-                source: Box::new(source),
+                reason: Box::new(reason),
             })?;
         Ok(client)
     };
@@ -122,27 +122,6 @@ impl LatencyRecorder {
 
     pub(crate) fn summary(&self) -> LatencySummary {
         LatencySummary::of(&self.histogram.lock())
-    }
-}
-
-/// What one connection did.
-#[derive(Default)]
-pub(crate) struct DriveTotals {
-    pub messages_sent: u64,
-    pub messages_received: u64,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-    /// Replies whose size differs from the message sent.
-    pub unexpected_replies: u64,
-}
-
-impl DriveTotals {
-    pub(crate) fn add(&mut self, other: &DriveTotals) {
-        self.messages_sent += other.messages_sent;
-        self.messages_received += other.messages_received;
-        self.bytes_sent += other.bytes_sent;
-        self.bytes_received += other.bytes_received;
-        self.unexpected_replies += other.unexpected_replies;
     }
 }
 

@@ -83,22 +83,18 @@ pub enum LoadgenError {
     #[error("{0}")]
     InvalidOption(String),
     /// A TCP connect failed.
-    #[error("connection {index}: cannot connect: {source}")]
+    #[error("connection {index}: cannot connect: {reason}")]
     Connect {
         /// Which connection (0-based).
         index: usize,
-        /// Why.
-        #[source]
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The websocket handshake failed (refused, HTTP error, protocol error).
-    #[error("connection {index}: handshake failed: {source}")]
+    #[error("connection {index}: handshake failed: {reason}")]
     Handshake {
         /// Which connection (0-based).
         index: usize,
-        /// Why.
-        #[source]
-        source: Box<tokio_tungstenite::tungstenite::Error>,
+        reason: Box<tokio_tungstenite::tungstenite::Error>,
     },
     /// Something went wrong once messages were flowing.
     #[error("connection {index}: {reason}")]
@@ -255,7 +251,7 @@ async fn run_phases(
         };
         tasks.push(tokio::spawn(drive.run(client)));
     }
-    let mut totals = client::DriveTotals::default();
+    let mut totals = report::DriveTotals::default();
     let mut first_error = None;
     for (index, task) in tasks.into_iter().enumerate() {
         match task.await {

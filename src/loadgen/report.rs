@@ -7,14 +7,33 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::BenchOptions;
-use super::client::DriveTotals;
+
+/// What one connection did.
+#[derive(Default)]
+pub(crate) struct DriveTotals {
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Replies whose size differs from the message sent.
+    pub unexpected_replies: u64,
+}
+
+impl DriveTotals {
+    pub(crate) fn add(&mut self, other: &DriveTotals) {
+        self.messages_sent += other.messages_sent;
+        self.messages_received += other.messages_received;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.unexpected_replies += other.unexpected_replies;
+    }
+}
 
 /// Round-trip latency percentiles, in microseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct LatencySummary {
     /// Round trips measured.
     pub samples: u64,
-    /// Median.
     pub p50_us: u64,
     /// 90th percentile.
     pub p90_us: u64,

@@ -2,7 +2,7 @@
 
 use rquickjs::{CaughtError, Coerced, Ctx};
 
-use crate::engine::events::{ScriptFailure, ScriptLocation};
+use crate::core::events::{ScriptFailure, ScriptLocation};
 
 /// Describes a caught JS error. `script_name` is the module name the user
 /// script was loaded under; its frames are preferred for the location.

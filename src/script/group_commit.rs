@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use super::ConnectVerdict;
-use crate::engine::events::{ClosedBy, ConnectionId, Payload, ScriptFailure};
-use crate::engine::outbound::{CloseRequest, Outbound, QueueError, Reserved};
+use crate::core::close_code;
+use crate::core::events::{ClosedBy, ConnectionId, Payload, ScriptFailure};
+use crate::core::outbound::{CloseRequest, Outbound, QueueError, Reserved};
 use crate::kv::{KvBatch, KvError, KvStore};
+use crate::runtime::ConnectVerdict;
 
 /// A batch is committed once it is this old even if jobs keep coming, so a
 /// steady stream cannot hold replies back for long.
@@ -24,9 +25,6 @@ const MAX_BATCH_AGE: Duration = Duration::from_millis(4);
 
 /// ... or once it holds this many writes.
 const MAX_BATCH_WRITES: usize = 2048;
-
-/// Close code for "the server hit an unexpected condition".
-const CLOSE_INTERNAL_ERROR: u16 = 1011;
 
 enum Held {
     Send {
@@ -238,7 +236,7 @@ fn fail(held: Vec<Held>, error: &KvError) -> (Vec<ConnectionId>, usize) {
                 outbound.unreserve(reserved);
                 closed.insert(outbound.identity());
                 outbound.request_close(CloseRequest {
-                    code: CLOSE_INTERNAL_ERROR,
+                    code: close_code::INTERNAL_ERROR,
                     reason: reason.clone(),
                     by: ClosedBy::Server,
                 });

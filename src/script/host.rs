@@ -13,9 +13,11 @@ use rustc_hash::FxHashMap;
 use uuid::Uuid;
 
 use super::group_commit::GroupCommit;
-use crate::engine::bus::EventBus;
-use crate::engine::events::{ClosedBy, ConnectionId, Event, LogLevel, Payload};
-use crate::engine::outbound::{CloseRequest, Outbound};
+use super::host_api;
+use crate::core::bus::EventBus;
+use crate::core::close_code;
+use crate::core::events::{ClosedBy, ConnectionId, Event, LogLevel, Payload};
+use crate::core::outbound::{CloseRequest, Outbound};
 use crate::kv::KvStore;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -120,7 +122,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
 
     let state = Rc::clone(host);
     object.set(
-        "send",
+        host_api::SEND,
         Function::new(
             ctx.clone(),
             // `false`: not a string id with string or Uint8Array data; the
@@ -191,7 +193,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
 
     let state = Rc::clone(host);
     object.set(
-        "close",
+        host_api::CLOSE,
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, raw_id: String| -> Result<()> {
@@ -206,7 +208,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                 group.close(
                     outbound,
                     CloseRequest {
-                        code: 1000,
+                        code: close_code::NORMAL,
                         reason: String::new(),
                         by: ClosedBy::Script,
                     },
@@ -218,13 +220,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
 
     let state = Rc::clone(host);
     object.set(
-        "url",
+        host_api::URL,
         Function::new(ctx.clone(), move || state.borrow().url.clone())?,
     )?;
 
     let state = Rc::clone(host);
     object.set(
-        "log",
+        host_api::LOG,
         Function::new(ctx.clone(), move |level: String, message: String| {
             let level = match level.as_str() {
                 "debug" => LogLevel::Debug,
@@ -239,13 +241,13 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
     install_kv(ctx, &object, host)?;
 
     object.set(
-        "utf8Encode",
+        host_api::UTF8_ENCODE,
         Function::new(ctx.clone(), |ctx: Ctx<'js>, text: String| {
             TypedArray::<u8>::new(ctx, text.into_bytes())
         })?,
     )?;
     object.set(
-        "utf8Decode",
+        host_api::UTF8_DECODE,
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, array: TypedArray<'js, u8>| -> Result<String> {
@@ -257,7 +259,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
         )?,
     )?;
 
-    ctx.globals().set("__sockscope", object.clone())?;
+    ctx.globals().set(host_api::GLOBAL, object.clone())?;
     Ok(object)
 }
 
@@ -268,7 +270,7 @@ fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> R
 
     let state = Rc::clone(host);
     object.set(
-        "kvGet",
+        host_api::KV_GET,
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, store: String, key: String| {
@@ -283,7 +285,7 @@ fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> R
 
     let state = Rc::clone(host);
     object.set(
-        "kvSet",
+        host_api::KV_SET,
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, store: String, key: String, json: String| {
@@ -299,7 +301,7 @@ fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> R
 
     let state = Rc::clone(host);
     object.set(
-        "kvDelete",
+        host_api::KV_DELETE,
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, store: String, key: String| {
@@ -316,7 +318,7 @@ fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> R
 
     let state = Rc::clone(host);
     object.set(
-        "kvKeys",
+        host_api::KV_KEYS,
         Function::new(
             ctx.clone(),
             move |ctx: Ctx<'js>, store: String, prefix: String| {

@@ -1,13 +1,22 @@
-//! The JavaScript side: a dedicated thread that owns a QuickJS runtime and
-//! runs the handler chains one at a time, fed through a bounded job queue.
+//! The embedded lane: a dedicated thread that owns a QuickJS runtime with an
+//! emulation of `@nitric/sdk`, and runs the handler chains one at a time, fed
+//! through a bounded job queue. [`EmbeddedRuntime`] puts it behind the
+//! engine's [`crate::runtime::HandlerRuntime`] seam.
 
 pub mod bundled;
 mod failure;
 mod group_commit;
 mod host;
+mod host_api;
 mod job_wait;
+mod lane;
 mod loader;
 mod runtime;
+#[cfg(test)]
+mod sdk_invariants;
+mod watch;
+
+pub use lane::{EmbeddedLauncher, EmbeddedRuntime, ScriptConfig, script_module_name};
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,11 +25,12 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::engine::bus::EventBus;
-use crate::engine::events::{ConnectionId, Event, HandlerKind, LogLevel, Payload, ScriptFailure};
-use crate::engine::outbound::Outbound;
-use crate::engine::query::Query;
+use crate::core::bus::EventBus;
+use crate::core::events::{ConnectionId, Event, HandlerKind, LogLevel, Payload, ScriptFailure};
+use crate::core::outbound::Outbound;
+use crate::core::query::Query;
 use crate::kv::KvStore;
+use crate::runtime::ConnectVerdict;
 use host::HostState;
 use job_wait::JobWait;
 use runtime::JsRuntime;
@@ -33,17 +43,6 @@ const MESSAGE_BATCH: usize = 64;
 
 /// The script thread's stack: QuickJS's recursion guard plus headroom.
 const THREAD_STACK_BYTES: usize = runtime::JS_STACK_BYTES + 12 * 1024 * 1024;
-
-/// What the connect chain decided.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConnectVerdict {
-    /// `res.success` stayed true: upgrade.
-    Accept,
-    /// `res.success = false`: HTTP 401.
-    Deny,
-    /// The chain threw or timed out: HTTP 500.
-    Failed(ScriptFailure),
-}
 
 enum ScriptJob {
     Connect {
@@ -62,7 +61,7 @@ enum ScriptJob {
     Load {
         name: String,
         source: String,
-        reply: oneshot::Sender<Result<Vec<String>, ScriptFailure>>,
+        reply: oneshot::Sender<Result<Vec<String>, ScriptFailure>>, // the sockets
     },
     Stop {
         reply: oneshot::Sender<()>,
@@ -70,10 +69,9 @@ enum ScriptJob {
 }
 
 /// Settings of the script thread.
-pub struct ScriptSettings {
+pub(crate) struct ScriptSettings {
     /// Time one handler chain may run.
     pub handler_timeout: Duration,
-    /// Memory cap of the runtime.
     pub memory_limit_bytes: usize,
     /// `ws://host:port`, returned by `socket.url()`.
     pub url: String,
@@ -81,18 +79,16 @@ pub struct ScriptSettings {
 
 /// Errors starting the script thread.
 #[derive(Debug, thiserror::Error)]
-pub enum ScriptStartError {
-    /// The OS refused a thread.
+pub(crate) enum ScriptStartError {
     #[error("cannot start the script thread: {0}")]
-    Thread(#[from] std::io::Error),
-    /// The runtime could not be created.
+    Thread(std::io::Error),
     #[error("cannot start the JavaScript runtime: {0}")]
     Runtime(ScriptFailure),
 }
 
 /// Async handle to the script thread; cheap to clone.
 #[derive(Clone)]
-pub struct ScriptHost {
+pub(crate) struct ScriptHost {
     jobs: mpsc::Sender<ScriptJob>,
 }
 
@@ -132,7 +128,8 @@ impl ScriptHost {
                         let _ = ready_sender.send(Err(failure));
                     }
                 }
-            })?;
+            })
+            .map_err(ScriptStartError::Thread)?;
         match ready.recv() {
             Ok(Ok(())) => Ok(Self { jobs }),
             Ok(Err(failure)) => Err(ScriptStartError::Runtime(failure)),
@@ -185,7 +182,7 @@ impl ScriptHost {
     }
 
     /// Loads a new script version; the old one keeps running if this fails.
-    /// Returns warnings about the script on success.
+    /// Returns the sockets it declares (its warnings are logged).
     pub async fn load(&self, name: String, source: String) -> Result<Vec<String>, ScriptFailure> {
         let (reply, result) = oneshot::channel();
         if self
@@ -324,12 +321,12 @@ fn run_jobs(
                 source,
                 reply,
             } => {
-                let result = runtime.load(&name, &source);
-                if let Ok(warnings) = &result {
-                    for warning in warnings {
-                        runtime.warn(warning.clone());
+                let result = runtime.load(&name, &source).map(|report| {
+                    for warning in report.warnings {
+                        runtime.warn(warning);
                     }
-                }
+                    report.sockets
+                });
                 let _ = reply.send(result);
             }
             ScriptJob::Stop { reply } => {

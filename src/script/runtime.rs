@@ -12,9 +12,10 @@ use rustc_hash::FxHashMap;
 
 use super::failure::describe_caught;
 use super::host::{self, EchoArgs, SharedHost};
+use super::host_api;
 use super::loader::{SDK_MODULE, SdkLoader, SdkResolver};
-use crate::engine::events::{ConnectionId, HandlerKind, LogLevel, Payload, ScriptFailure};
-use crate::engine::query::Query;
+use crate::core::events::{ConnectionId, HandlerKind, LogLevel, Payload, ScriptFailure};
+use crate::core::query::Query;
 
 const PRELUDE_JS: &str = include_str!("prelude.js");
 const SDK_JS: &str = include_str!("sdk.js");
@@ -25,6 +26,14 @@ pub(crate) const JS_STACK_BYTES: usize = 4 * 1024 * 1024;
 /// Past this many cached connection-id strings the cache starts over; it only
 /// grows past the open connections if a disconnect never reached the script.
 const MAX_CACHED_CONNECTION_IDS: usize = 1 << 17;
+
+/// What a successful load found.
+pub(crate) struct LoadReport {
+    /// `websocket(name)` names, in declaration order.
+    pub sockets: Vec<String>,
+    /// Things the user should hear about (no websocket, rejections).
+    pub warnings: Vec<String>,
+}
 
 /// A rejected promise nobody handled (yet).
 struct Rejection {
@@ -40,11 +49,30 @@ struct Loaded {
     context: Context,
 }
 
-impl Loaded {
-    fn entry(&self, kind: HandlerKind) -> &Persistent<Function<'static>> {
+/// Which SDK entry point a handler chain is run through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// `host.dispatch(eventType, connectionId, query, data)`: any event.
+    Generic,
+    /// `host.dispatchMessage(connectionId, data)`: the message path (speed
+    /// trick 3 in sdk.js).
+    Message,
+}
+
+impl Entry {
+    fn for_kind(kind: HandlerKind) -> Self {
         match kind {
-            HandlerKind::Message => &self.dispatch_message,
-            HandlerKind::Connect | HandlerKind::Disconnect => &self.dispatch,
+            HandlerKind::Message => Entry::Message,
+            HandlerKind::Connect | HandlerKind::Disconnect => Entry::Generic,
+        }
+    }
+}
+
+impl Loaded {
+    fn entry(&self, entry: Entry) -> &Persistent<Function<'static>> {
+        match entry {
+            Entry::Message => &self.dispatch_message,
+            Entry::Generic => &self.dispatch,
         }
     }
 }
@@ -139,8 +167,8 @@ impl JsRuntime {
 
     /// Compiles and runs `source` as the ES module `name` in a fresh context.
     /// On success the new handlers replace the old ones; on failure the old
-    /// ones stay. Returns warnings about the script (e.g. no websocket).
-    pub(crate) fn load(&mut self, name: &str, source: &str) -> Result<Vec<String>, ScriptFailure> {
+    /// ones stay.
+    pub(crate) fn load(&mut self, name: &str, source: &str) -> Result<LoadReport, ScriptFailure> {
         let context = Context::full(&self.runtime).map_err(|error| ScriptFailure {
             message: format!("cannot create a JavaScript context: {error}"),
             location: None,
@@ -158,9 +186,9 @@ impl JsRuntime {
                     Module::import(&ctx, SDK_MODULE)?.finish::<Object>()?;
                     let (_module, done) = Module::declare(ctx.clone(), name, source)?.eval()?;
                     self.settle::<()>(&ctx, &done)?;
-                    let dispatch: Function = host_object.get("dispatch")?;
-                    let dispatch_message: Function = host_object.get("dispatchMessage")?;
-                    let socket_names: Function = host_object.get("socketNames")?;
+                    let dispatch: Function = host_object.get(host_api::DISPATCH)?;
+                    let dispatch_message: Function = host_object.get(host_api::DISPATCH_MESSAGE)?;
+                    let socket_names: Function = host_object.get(host_api::SOCKET_NAMES)?;
                     let sockets: Vec<String> = socket_names.call(())?;
                     Ok(((dispatch, dispatch_message), sockets))
                 })();
@@ -198,7 +226,7 @@ impl JsRuntime {
                         sockets.len()
                     )),
                 }
-                Ok(warnings)
+                Ok(LoadReport { sockets, warnings })
             }
             Err(failure) => {
                 self.host.borrow_mut().script_name = previous_name;
@@ -217,6 +245,19 @@ impl JsRuntime {
         query: Option<&Query>,
         payload: Option<&Payload>,
     ) -> (Result<bool, ScriptFailure>, Vec<ScriptFailure>) {
+        self.dispatch_through(Entry::for_kind(kind), kind, connection_id, query, payload)
+    }
+
+    /// [`JsRuntime::dispatch`] through a chosen entry point (the tests run
+    /// messages through both).
+    pub(crate) fn dispatch_through(
+        &mut self,
+        entry: Entry,
+        kind: HandlerKind,
+        connection_id: ConnectionId,
+        query: Option<&Query>,
+        payload: Option<&Payload>,
+    ) -> (Result<bool, ScriptFailure>, Vec<ScriptFailure>) {
         let Some(loaded) = &self.loaded else {
             if kind == HandlerKind::Disconnect {
                 self.connection_ids.get_mut().remove(&connection_id);
@@ -224,8 +265,8 @@ impl JsRuntime {
             return (Ok(true), Vec::new());
         };
         loaded.context.with(|ctx| {
-            let dispatch = loaded.entry(kind).clone().restore(&ctx);
-            self.dispatch_in(&ctx, dispatch, kind, connection_id, query, payload)
+            let dispatch = loaded.entry(entry).clone().restore(&ctx);
+            self.dispatch_in(&ctx, (dispatch, entry), kind, connection_id, query, payload)
         })
     }
 
@@ -251,7 +292,7 @@ impl JsRuntime {
                 };
                 let outcome = self.dispatch_in(
                     &ctx,
-                    dispatch,
+                    (dispatch, Entry::Message),
                     HandlerKind::Message,
                     *connection_id,
                     None,
@@ -265,7 +306,7 @@ impl JsRuntime {
     fn dispatch_in<'js>(
         &self,
         ctx: &Ctx<'js>,
-        dispatch: rquickjs::Result<Function<'js>>,
+        (dispatch, entry): (rquickjs::Result<Function<'js>>, Entry),
         kind: HandlerKind,
         connection_id: ConnectionId,
         query: Option<&Query>,
@@ -309,9 +350,9 @@ impl JsRuntime {
                     .map(|(string, text)| (host::string_key(string), text.clone())),
             });
             let echo_alive = (connection_value.clone(), text_value);
-            let outcome: Value = match kind {
-                HandlerKind::Message => dispatch.call((connection_value, data))?,
-                HandlerKind::Connect | HandlerKind::Disconnect => {
+            let outcome: Value = match entry {
+                Entry::Message => dispatch.call((connection_value, data))?,
+                Entry::Generic => {
                     dispatch.call((kind.as_str(), connection_value, query_value, data))?
                 }
             };
@@ -447,8 +488,8 @@ impl JsRuntime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::bus::EventBus;
-    use crate::engine::config::KvLocation;
+    use crate::core::bus::EventBus;
+    use crate::core::config::KvLocation;
     use crate::kv::KvStore;
     use crate::script::host::HostState;
 

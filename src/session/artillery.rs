@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::format::{Frame, Session, SessionEvent};
-use crate::engine::query::path_and_query;
+use crate::core::query::path_and_query;
 
 /// The Artillery script for `session` against `target` (`ws://host:port`).
 pub fn artillery_yaml(session: &Session, target: &str) -> String {

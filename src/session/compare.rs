@@ -49,16 +49,21 @@ impl StepKind {
 pub enum RuleError {
     /// A JSON path rule did not parse.
     #[error("ignore rule: {0}")]
-    Path(#[from] JsonPathError),
+    Path(JsonPathError),
     /// A regex rule did not compile.
-    #[error("ignore rule {{\"regex\": {pattern:?}}}: {source}")]
+    #[error("ignore rule {{\"regex\": {pattern:?}}}: {reason}")]
     Regex {
-        /// The pattern as written.
         pattern: String,
-        /// Why.
-        #[source]
-        source: regex::Error,
+        reason: regex::Error,
     },
+}
+
+// By hand, not `#[from]`: that would also mark the error as the source,
+// and a chain printed with `{:#}` would then say it twice.
+impl From<JsonPathError> for RuleError {
+    fn from(error: JsonPathError) -> Self {
+        RuleError::Path(error)
+    }
 }
 
 /// Compiled ignore rules.
@@ -79,10 +84,10 @@ impl IgnoreRules {
             match rule {
                 IgnoreRule::Path(path) => compiled.paths.push(JsonPath::parse(path)?),
                 IgnoreRule::Regex { regex } => {
-                    compiled.regexes.push(Regex::new(regex).map_err(|source| {
+                    compiled.regexes.push(Regex::new(regex).map_err(|reason| {
                         RuleError::Regex {
                             pattern: regex.clone(),
-                            source,
+                            reason,
                         }
                     })?);
                 }

@@ -18,8 +18,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::events::{ClosedBy, Payload};
-use crate::engine::query::Query;
+use crate::core::events::{ClosedBy, Payload};
+use crate::core::query::Query;
 
 /// The `format` value of every session header.
 pub const FORMAT_NAME: &str = "sockscope.session";
@@ -189,7 +189,6 @@ pub enum SessionEvent {
         /// Close code, if a close frame was exchanged.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<u16>,
-        /// Who ended it.
         by: ClosedBy,
     },
 }
@@ -291,9 +290,7 @@ pub enum SessionError {
     /// print it twice in `{:#}` reports).
     #[error("{}: {reason}", path.display())]
     Io {
-        /// The file.
         path: PathBuf,
-        /// Why.
         reason: std::io::Error,
     },
     /// A line is not what the format allows.

@@ -6,14 +6,14 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 
 use super::format::{Frame, Header, Session, SessionEvent, SessionLine};
-use crate::engine::query::parse_query;
+use crate::core::query::parse_query;
 
 /// Why a HAR file could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum HarError {
     /// Not JSON.
     #[error("not JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// JSON, but not the HAR shape.
     #[error("not a HAR file: {0}")]
     Shape(&'static str),
@@ -30,6 +30,14 @@ pub enum HarError {
         /// What is wrong.
         problem: String,
     },
+}
+
+// By hand, not `#[from]`: that would also mark the error as the source,
+// and a chain printed with `{:#}` would then say it twice.
+impl From<serde_json::Error> for HarError {
+    fn from(error: serde_json::Error) -> Self {
+        HarError::Json(error)
+    }
 }
 
 /// Converts HAR text into a session: one connection per websocket entry,
@@ -139,7 +147,7 @@ pub fn import_har(text: &str) -> Result<Session, HarError> {
 }
 
 /// `ws://host:port/path?x=1` → (`/path`, `{x: [1]}`).
-fn split_url(url: &str) -> (String, crate::engine::query::Query) {
+fn split_url(url: &str) -> (String, crate::core::query::Query) {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let path_and_query = after_scheme
         .find('/')

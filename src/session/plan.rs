@@ -3,8 +3,8 @@
 
 use super::compare::{Step, StepKind};
 use super::format::{Frame, Session, SessionEvent};
-use crate::engine::events::ClosedBy;
-use crate::engine::query::path_and_query;
+use crate::core::events::ClosedBy;
+use crate::core::query::path_and_query;
 
 /// A client action with its place in the recorded order.
 pub(super) struct Action {

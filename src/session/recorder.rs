@@ -16,9 +16,9 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::format::{Header, SessionError, SessionEvent, SessionLine, SessionWriter};
+use crate::core::bus::{BusMessage, Subscription};
+use crate::core::events::{ConnectionId, Event};
 use crate::engine::EngineHandle;
-use crate::engine::bus::{BusMessage, Subscription};
-use crate::engine::events::{ConnectionId, Event};
 
 /// What a recording has done so far, or how it ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

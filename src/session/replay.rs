@@ -114,7 +114,6 @@ pub enum ReplayError {
     Unreachable {
         /// The URL tried.
         url: String,
-        /// Why.
         problem: String,
     },
     /// A replay task failed.
@@ -433,7 +432,7 @@ async fn run_connection(
         if !expects_server_close {
             client_closed.store(true, std::sync::atomic::Ordering::SeqCst);
             let frame = CloseFrame {
-                code: 1000.into(),
+                code: crate::core::close_code::NORMAL.into(),
                 reason: "replay finished".into(),
             };
             let _ = sink.send(Message::Close(Some(frame))).await;

@@ -1,24 +1,32 @@
 //! The inspector window (eframe/egui). It reads snapshots and events of the
 //! engine and sends it commands; it never blocks on the engine.
 
-pub mod app;
+//! Layers inside the window, bottom first: `model` (what is shown) and
+//! `test_client`, `state` (the app state and the work it starts), `panels`
+//! (drawing), `app` (the eframe app and layout).
+
 pub mod highlight;
 pub mod model;
-pub mod panels;
 pub mod test_client;
 
-use crate::engine::config::EngineConfig;
+pub mod state;
+
+pub mod panels;
+
+pub mod app;
+
+use crate::launch::LaunchConfig;
 
 /// Opens the window and runs until it is closed. The engine runs on
 /// `runtime`; eframe keeps the calling (main) thread.
 pub fn run(
     runtime: &tokio::runtime::Runtime,
-    mut engine_config: EngineConfig,
+    mut launch_config: LaunchConfig,
 ) -> Result<(), eframe::Error> {
     // The window shows a broken script's error instead of refusing to
     // start, and picks up edits made in another editor.
-    engine_config.start_with_broken_script = true;
-    engine_config.watch_script = true;
+    launch_config.script.start_with_broken_script = true;
+    launch_config.script.watch = true;
     let _entered = runtime.enter();
     let handle = runtime.handle().clone();
     let options = eframe::NativeOptions {
@@ -32,6 +40,6 @@ pub fn run(
     eframe::run_native(
         "sockscope",
         options,
-        Box::new(move |cc| Ok(Box::new(app::SockscopeApp::new(cc, handle, engine_config)))),
+        Box::new(move |cc| Ok(Box::new(app::SockscopeApp::new(cc, handle, launch_config)))),
     )
 }

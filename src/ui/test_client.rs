@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::engine::events::Payload;
+use crate::core::events::Payload;
 
 /// Log lines kept per client.
 const MAX_LOG_LINES: usize = 10_000;

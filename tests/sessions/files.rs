@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use sockscope::session::format::{Frame, SessionEvent};
@@ -10,7 +11,8 @@ use sockscope::session::{Header, Recorder, read_session};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::*;
-use crate::util::{TestServer, recv, send_text};
+use crate::util::process::{run, sockscope};
+use crate::util::{TestServer, example_arg, example_path, recv, send_text};
 
 #[tokio::test]
 async fn the_cli_replays_reports_junit_and_tolerates_a_torn_last_line() {
@@ -169,7 +171,7 @@ async fn har_import_replays_against_echo() {
         "replay",
         &arg(&session_path),
         "--script",
-        &arg(&example("echo.js")),
+        &example_arg("echo.js"),
     ]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.starts_with("PASS "), "{stdout}");
@@ -235,7 +237,7 @@ async fn a_full_disk_stops_the_recording_not_the_server() {
         }
     }
     let server =
-        TestServer::start(&std::fs::read_to_string(example("echo.js")).expect("echo")).await;
+        TestServer::start(&std::fs::read_to_string(example_path("echo.js")).expect("echo")).await;
     let recording = Recorder::start_to(
         &server.engine,
         Box::new(FullDisk {
@@ -269,7 +271,7 @@ async fn a_full_disk_stops_the_recording_not_the_server() {
 #[tokio::test]
 async fn external_events_get_their_own_labels() {
     let server =
-        TestServer::start(&std::fs::read_to_string(example("echo.js")).expect("echo")).await;
+        TestServer::start(&std::fs::read_to_string(example_path("echo.js")).expect("echo")).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("external.jsonl");
     let recording = Recorder::start(&server.engine, &path, Header::new("gui")).expect("record");
@@ -303,7 +305,7 @@ fn serve_record_writes_a_session_until_the_server_stops() {
     let session_path = dir.path().join("served.jsonl");
     let mut child = sockscope()
         .args(["serve", "--port", "0", "--kv", ":memory:", "-q", "--script"])
-        .arg(example("echo.js"))
+        .arg(example_path("echo.js"))
         .arg("--record")
         .arg(&session_path)
         .stdout(std::process::Stdio::piped())
@@ -358,7 +360,7 @@ fn serve_record_writes_a_session_until_the_server_stops() {
     let script = session.script_path().expect("script recorded");
     assert_eq!(
         script.canonicalize().expect("script exists"),
-        example("echo.js").canonicalize().expect("echo")
+        example_path("echo.js").canonicalize().expect("echo")
     );
     let events: Vec<String> = session
         .lines

@@ -6,41 +6,21 @@
 mod files;
 mod replay;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use sockscope::core::config::KvLocation;
+use sockscope::core::events::Event;
 use sockscope::engine::EngineHandle;
-use sockscope::engine::config::{EngineConfig, KvLocation};
-use sockscope::engine::events::Event;
+use sockscope::launch::LaunchConfig;
 use sockscope::session::replay::{ReplayOptions, Timing, replay_session};
 use sockscope::session::{Header, Recorder, ReplayReport, Session, read_session, script_reference};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::util::{Client, TestServer, recv, recv_json, send_text};
-
-pub(crate) fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/examples")
-        .join(name)
-}
-
-pub(crate) fn sockscope() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sockscope"))
-}
-
-/// Runs the binary; returns (exit code, stdout, stderr).
-pub(crate) fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let output = sockscope().args(args).output().expect("run sockscope");
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use crate::util::{Client, TestServer, example_path, recv, recv_json, send_text};
 
 pub(crate) fn arg(path: &Path) -> String {
     path.display().to_string()
@@ -98,63 +78,78 @@ pub(crate) async fn connect(engine: &EngineHandle, path_and_query: &str) -> Clie
 
 /// ann and bob chat; bob leaves first.
 pub(crate) async fn record_chat(session_path: &Path) -> Session {
-    record(&example("chat.js"), session_path, 2, |engine| async move {
-        let mut ann = connect(&engine, "/?name=ann").await;
-        let mut bob = connect(&engine, "/?name=bob").await;
-        assert_eq!(recv_json(&mut ann).await["name"], "bob");
-        send_text(&mut ann, "hi bob").await;
-        assert_eq!(recv_json(&mut ann).await["text"], "hi bob");
-        assert_eq!(recv_json(&mut bob).await["text"], "hi bob");
-        send_text(&mut bob, "hello ann").await;
-        assert_eq!(recv_json(&mut ann).await["text"], "hello ann");
-        assert_eq!(recv_json(&mut bob).await["text"], "hello ann");
-        close(bob).await;
-        assert_eq!(recv_json(&mut ann).await["type"], "left");
-        close(ann).await;
-    })
+    record(
+        &example_path("chat.js"),
+        session_path,
+        2,
+        |engine| async move {
+            let mut ann = connect(&engine, "/?name=ann").await;
+            let mut bob = connect(&engine, "/?name=bob").await;
+            assert_eq!(recv_json(&mut ann).await["name"], "bob");
+            send_text(&mut ann, "hi bob").await;
+            assert_eq!(recv_json(&mut ann).await["text"], "hi bob");
+            assert_eq!(recv_json(&mut bob).await["text"], "hi bob");
+            send_text(&mut bob, "hello ann").await;
+            assert_eq!(recv_json(&mut ann).await["text"], "hello ann");
+            assert_eq!(recv_json(&mut bob).await["text"], "hello ann");
+            close(bob).await;
+            assert_eq!(recv_json(&mut ann).await["type"], "left");
+            close(ann).await;
+        },
+    )
     .await
 }
 
 pub(crate) async fn record_echo(session_path: &Path) -> Session {
-    record(&example("echo.js"), session_path, 1, |engine| async move {
-        let mut client = connect(&engine, "/echo?mode=test").await;
-        send_text(&mut client, "hello").await;
-        assert_eq!(recv(&mut client).await, Message::text("hello"));
-        client
-            .send(Message::binary(vec![0u8, 1, 2, 255]))
-            .await
-            .expect("send binary");
-        assert_eq!(
-            recv(&mut client).await,
-            Message::binary(vec![0u8, 1, 2, 255])
-        );
-        send_text(&mut client, r#"{"n":1,"tags":["a"]}"#).await;
-        recv(&mut client).await;
-        close(client).await;
-    })
+    record(
+        &example_path("echo.js"),
+        session_path,
+        1,
+        |engine| async move {
+            let mut client = connect(&engine, "/echo?mode=test").await;
+            send_text(&mut client, "hello").await;
+            assert_eq!(recv(&mut client).await, Message::text("hello"));
+            client
+                .send(Message::binary(vec![0u8, 1, 2, 255]))
+                .await
+                .expect("send binary");
+            assert_eq!(
+                recv(&mut client).await,
+                Message::binary(vec![0u8, 1, 2, 255])
+            );
+            send_text(&mut client, r#"{"n":1,"tags":["a"]}"#).await;
+            recv(&mut client).await;
+            close(client).await;
+        },
+    )
     .await
 }
 
 pub(crate) async fn record_denied(session_path: &Path) -> Session {
-    record(&example("chat.js"), session_path, 0, |engine| async move {
-        let url = format!("{}/", engine.url());
-        match tokio_tungstenite::connect_async(url).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                assert_eq!(response.status(), 401)
+    record(
+        &example_path("chat.js"),
+        session_path,
+        0,
+        |engine| async move {
+            let url = format!("{}/", engine.url());
+            match tokio_tungstenite::connect_async(url).await {
+                Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                    assert_eq!(response.status(), 401)
+                }
+                _ => panic!("chat without ?name= must be refused"),
             }
-            _ => panic!("chat without ?name= must be refused"),
-        }
-        // The refusal is published after the response; give it a moment.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    })
+            // The refusal is published after the response; give it a moment.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        },
+    )
     .await
 }
 
 pub(crate) async fn start_engine(script: &Path) -> EngineHandle {
-    let mut config = EngineConfig::new(script);
-    config.port = 0;
-    config.kv = KvLocation::Memory;
-    EngineHandle::start(config).await.expect("engine")
+    let mut config = LaunchConfig::new(script);
+    config.server.port = 0;
+    config.server.kv = KvLocation::Memory;
+    sockscope::launch::start(config).await.expect("engine")
 }
 
 pub(crate) async fn replay_against(

@@ -6,7 +6,7 @@ use sockscope::session::format::{Frame, IgnoreRule, SessionEvent};
 use sockscope::session::replay::Timing;
 
 use super::*;
-use crate::util::{recv, send_text};
+use crate::util::{example_path, recv, send_text};
 
 #[tokio::test]
 async fn a_recorded_chat_replays_and_a_changed_script_names_the_first_divergence() {
@@ -31,12 +31,12 @@ async fn a_recorded_chat_replays_and_a_changed_script_names_the_first_divergence
     );
     assert_eq!(session.connection_labels(), vec!["c1", "c2"]);
 
-    let report = replay_against(&example("chat.js"), &session, Timing::Fast).await;
+    let report = replay_against(&example_path("chat.js"), &session, Timing::Fast).await;
     assert!(report.passed(), "{:?}", report.divergence);
     assert_eq!(report.connections.len(), 2);
 
     let changed = dir.path().join("shouting.js");
-    let source = std::fs::read_to_string(example("chat.js")).expect("chat.js");
+    let source = std::fs::read_to_string(example_path("chat.js")).expect("chat.js");
     let shouting = source.replace("text: ctx.req.text()", "text: ctx.req.text().toUpperCase()");
     assert_ne!(source, shouting);
     std::fs::write(&changed, shouting).expect("write");
@@ -139,7 +139,7 @@ async fn a_volatile_timestamp_passes_only_with_its_ignore_rule() {
 /// One client sends "a", "b", "c" to echo.js, `gap_ms` after each echo,
 /// then closes.
 async fn record_spaced_echoes(path: &std::path::Path, gap_ms: u64) -> Session {
-    record(&example("echo.js"), path, 1, |engine| async move {
+    record(&example_path("echo.js"), path, 1, |engine| async move {
         let mut client = connect(&engine, "/").await;
         for text in ["a", "b", "c"] {
             send_text(&mut client, text).await;
@@ -155,7 +155,7 @@ async fn record_spaced_echoes(path: &std::path::Path, gap_ms: u64) -> Session {
 async fn recorded_timing_keeps_the_gaps_between_messages() {
     let dir = tempfile::tempdir().expect("temp dir");
     let session = record_spaced_echoes(&dir.path().join("gaps.jsonl"), 300).await;
-    let report = replay_against(&example("echo.js"), &session, Timing::Recorded).await;
+    let report = replay_against(&example_path("echo.js"), &session, Timing::Recorded).await;
     assert!(report.passed(), "{:?}", report.divergence);
     let connection = &report.connections[0];
     let times = |steps: &[sockscope::session::compare::Step]| -> Vec<i64> {
@@ -201,7 +201,7 @@ async fn progress_is_reported_while_steps_complete_and_ends_at_the_total() {
     // enough for several progress reports.
     let dir = tempfile::tempdir().expect("temp dir");
     let session = record_spaced_echoes(&dir.path().join("ticks.jsonl"), 150).await;
-    let engine = start_engine(&example("echo.js")).await;
+    let engine = start_engine(&example_path("echo.js")).await;
     let mut options = ReplayOptions::new(engine.url());
     options.timing = Timing::Recorded;
     let mut seen: Vec<ReplayProgress> = Vec::new();
@@ -230,7 +230,7 @@ async fn progress_is_reported_while_steps_complete_and_ends_at_the_total() {
 async fn a_handler_that_stopped_answering_costs_one_step_timeout_not_one_per_message() {
     let dir = tempfile::tempdir().expect("temp dir");
     let session = record(
-        &example("echo.js"),
+        &example_path("echo.js"),
         &dir.path().join("thirty.jsonl"),
         1,
         |engine| async move {

@@ -1,16 +1,19 @@
 //! Helpers shared by the integration tests: a real engine on 127.0.0.1:0 with
-//! a script and a kv file in a temp dir, and a real websocket client.
+//! a script and a kv file in a temp dir, a real websocket client, the bundled
+//! examples, and (in `process`) the built binary as a child process.
 
-#![allow(dead_code)]
+pub mod process;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use sockscope::core::bus::{BusMessage, Subscription};
+use sockscope::core::config::KvLocation;
+use sockscope::core::events::Event;
 use sockscope::engine::EngineHandle;
-use sockscope::engine::bus::{BusMessage, Subscription};
-use sockscope::engine::config::{EngineConfig, KvLocation};
-use sockscope::engine::events::Event;
+use sockscope::launch::LaunchConfig;
 use tempfile::TempDir;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -21,6 +24,18 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// `assets/examples/NAME`, absolute.
+pub fn example_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/examples")
+        .join(name)
+}
+
+/// `assets/examples/NAME`, absolute, as a command-line argument.
+pub fn example_arg(name: &str) -> String {
+    example_path(name).display().to_string()
+}
+
 /// A running engine plus the temp dir that holds its script and kv file.
 pub struct TestServer {
     pub engine: EngineHandle,
@@ -30,12 +45,12 @@ pub struct TestServer {
 
 /// Writes `source` as `handler.js` in `dir` and returns a config for it:
 /// port 0, kv file in `dir`, default limits.
-pub fn engine_config_in(dir: &std::path::Path, source: &str) -> EngineConfig {
+pub fn engine_config_in(dir: &Path, source: &str) -> LaunchConfig {
     let script_path = dir.join("handler.js");
     std::fs::write(&script_path, source).expect("write script");
-    let mut config = EngineConfig::new(&script_path);
-    config.port = 0;
-    config.kv = KvLocation::File(dir.join("kv.redb"));
+    let mut config = LaunchConfig::new(&script_path);
+    config.server.port = 0;
+    config.server.kv = KvLocation::File(dir.join("kv.redb"));
     config
 }
 
@@ -53,11 +68,13 @@ impl TestServer {
     }
 
     /// Starts an engine running `source`, after `configure` adjusts the config.
-    pub async fn start_with(source: &str, configure: impl FnOnce(&mut EngineConfig)) -> Self {
+    pub async fn start_with(source: &str, configure: impl FnOnce(&mut LaunchConfig)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = engine_config_in(dir.path(), source);
         configure(&mut config);
-        let engine = EngineHandle::start(config).await.expect("engine starts");
+        let engine = sockscope::launch::start(config)
+            .await
+            .expect("engine starts");
         let events = engine.subscribe_lossless();
         Self {
             engine,
@@ -88,7 +105,7 @@ impl TestServer {
     pub async fn connect_with_id(
         &self,
         path_and_query: &str,
-    ) -> (Client, sockscope::engine::events::ConnectionId) {
+    ) -> (Client, sockscope::core::events::ConnectionId) {
         let client = self.connect(path_and_query).await;
         let connection_id = self
             .engine

@@ -2,8 +2,8 @@
 
 use egui_tiles::{Behavior, SimplificationOptions, TileId, Tiles, Tree, UiResponse};
 
-use super::state::AppState;
 use crate::ui::panels::Panels;
+use crate::ui::state::AppState;
 
 /// One dockable panel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,20 +1,17 @@
 //! The eframe application: owns the state, the layout and the panels.
 
 pub mod layout;
-pub mod logic;
-pub mod sessions;
-pub mod state;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::engine::config::EngineConfig;
+use crate::launch::LaunchConfig;
 use crate::ui::panels::{self, Panels};
+use crate::ui::state::ingest::{INGEST_BUDGET, Ingest};
+use crate::ui::state::{AppState, Settings, UiMessage};
 use layout::{Pane, PaneBehavior, default_tree};
-use logic::{INGEST_BUDGET, Ingest};
-use state::{AppState, Settings, UiMessage};
 
 const SETTINGS_KEY: &str = "sockscope_settings";
 const LAYOUT_KEY: &str = "sockscope_layout";
@@ -34,19 +31,19 @@ pub struct SockscopeApp {
 }
 
 impl SockscopeApp {
-    /// Creates the app and starts the engine described by `engine_config`
+    /// Creates the app and starts the engine described by `launch_config`
     /// on `runtime`.
     pub fn new(
         cc: &eframe::CreationContext<'_>,
         runtime: tokio::runtime::Handle,
-        engine_config: EngineConfig,
+        launch_config: LaunchConfig,
     ) -> Self {
         let mut settings: Settings = cc
             .storage
             .and_then(|storage| eframe::get_value(storage, SETTINGS_KEY))
             .unwrap_or_default();
-        settings.bind = engine_config.bind.to_string();
-        settings.port = engine_config.port;
+        settings.bind = launch_config.server.bind.to_string();
+        settings.port = launch_config.server.port;
         let tree = layout::restored_tree(
             cc.storage
                 .and_then(|storage| eframe::get_value(storage, LAYOUT_KEY)),
@@ -54,7 +51,7 @@ impl SockscopeApp {
         let (sender, messages) = mpsc::unbounded_channel();
         let egui_ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || egui_ctx.request_repaint());
-        let mut state = AppState::new(runtime, repaint, engine_config, settings, sender);
+        let mut state = AppState::new(runtime, repaint, launch_config, settings, sender);
         state.load_script_file();
         state.start_engine();
         state.list_sessions();

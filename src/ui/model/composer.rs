@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 
-use crate::engine::events::Payload;
+use crate::core::events::Payload;
 
 /// How the composer's text is meant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::events::{ClosedBy, ConnectionId};
-use crate::engine::query::{Query, format_query};
+use crate::core::events::{ClosedBy, ConnectionId, Event};
+use crate::core::query::{Query, format_query};
 use crate::engine::registry::TrafficSnapshot;
 
 /// How a connection stands.
@@ -80,6 +80,50 @@ pub struct Connections {
 }
 
 impl Connections {
+    /// Applies an engine event: connects, refusals and closes.
+    pub fn on_event(&mut self, event: &Event) {
+        match event {
+            Event::ConnectionOpened {
+                connection_id,
+                remote_addr,
+                path,
+                query,
+                at,
+            } => self.opened(
+                *connection_id,
+                *remote_addr,
+                path.clone(),
+                query.clone(),
+                *at,
+            ),
+            Event::ConnectionDenied {
+                connection_id,
+                remote_addr,
+                path,
+                query,
+                status,
+                reason,
+                at,
+            } => self.denied(
+                *connection_id,
+                *remote_addr,
+                path.clone(),
+                query.clone(),
+                *at,
+                *status,
+                reason.clone(),
+            ),
+            Event::ConnectionClosed {
+                connection_id,
+                code,
+                reason,
+                by,
+                at,
+            } => self.closed(*connection_id, *at, *code, *by, reason.clone()),
+            _ => {}
+        }
+    }
+
     /// Adds an opened connection.
     pub fn opened(
         &mut self,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::engine::events::KvChange;
+use crate::core::events::{Event, KvChange};
 
 /// How long a changed key stays highlighted.
 pub const HIGHLIGHT_FOR: Duration = Duration::from_secs(3);
@@ -38,6 +38,16 @@ impl KvView {
                 .into_iter()
                 .map(|(key, value)| (key, Arc::from(value)))
                 .collect();
+        }
+    }
+
+    /// Applies an engine event: kv changes, highlighted from now.
+    pub fn on_event(&mut self, event: &Event) {
+        if let Event::KvChanged {
+            store, key, change, ..
+        } = event
+        {
+            self.apply(store, key, change, Instant::now());
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::events::{ConnectionId, LogLevel, ScriptLocation};
+use crate::core::events::{ConnectionId, Event, LogLevel, ScriptLocation, reload_failed_summary};
 
 /// Lines kept.
 const MAX_LINES: usize = 50_000;
@@ -34,6 +34,56 @@ pub struct Logs {
 }
 
 impl Logs {
+    /// Applies an engine event: console output, script errors and reloads.
+    pub fn on_event(&mut self, event: &Event) {
+        let line = match event {
+            Event::Log {
+                connection_id,
+                level,
+                message,
+                at,
+            } => LogLine {
+                at: *at,
+                level: *level,
+                connection_id: *connection_id,
+                message: message.clone(),
+                location: None,
+            },
+            Event::ScriptError {
+                connection_id,
+                handler,
+                failure,
+                at,
+            } => {
+                let handler = handler.map_or("script", |handler| handler.as_str());
+                LogLine {
+                    at: *at,
+                    level: LogLevel::Error,
+                    connection_id: *connection_id,
+                    message: format!("{handler} handler: {}", failure.message),
+                    location: failure.location.clone(),
+                }
+            }
+            Event::ScriptReloaded { path, at } => LogLine {
+                at: *at,
+                level: LogLevel::Info,
+                connection_id: None,
+                message: format!("script reloaded: {path}"),
+                location: None,
+            },
+            Event::ScriptReloadFailed { path, failure, at } => LogLine {
+                at: *at,
+                level: LogLevel::Error,
+                connection_id: None,
+                // The summary names the location already.
+                message: reload_failed_summary(path, failure),
+                location: None,
+            },
+            _ => return,
+        };
+        self.push(line);
+    }
+
     /// Appends a line; errors raise the unseen count.
     pub fn push(&mut self, line: LogLine) {
         if line.level == LogLevel::Error {

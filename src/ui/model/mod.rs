@@ -5,5 +5,6 @@ pub mod connections;
 pub mod kv_view;
 pub mod logs;
 pub mod rates;
+pub mod script;
 pub mod sessions;
 pub mod timeline;

@@ -1,10 +1,59 @@
 //! The Sessions panel's data: the session files in the sessions folder with
-//! their summaries, replay results, and safe names for new files.
+//! their summaries, replay results, the recording, and safe names for new
+//! files.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use crate::session::format::SessionEvent;
-use crate::session::{ReplayReport, Session, read_session};
+use crate::session::runner::ReplayResult;
+use crate::session::{RecordingHandle, ReplayProgress, Session, read_session};
+
+/// Where a replay sends its clients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplayTarget {
+    /// A fresh embedded server with the session's script (what CI does).
+    FreshServer,
+    /// This window's running server.
+    ThisServer,
+    /// Any websocket server.
+    Url(String),
+}
+
+/// The window's session state.
+pub struct SessionsState {
+    /// The folder recordings go to and the list shows.
+    pub folder: PathBuf,
+    /// Files shown, with summaries.
+    pub listing: Vec<SessionSummary>,
+    /// Files opened from other folders.
+    pub extra_files: Vec<PathBuf>,
+    /// Last replay result per file.
+    pub results: HashMap<PathBuf, ReplayResult>,
+    /// The replay under way and how far it got.
+    pub progress: Arc<Mutex<Option<(PathBuf, ReplayProgress)>>>,
+    /// Whether replays are running.
+    pub is_replaying: bool,
+    /// The recording under way.
+    pub recording: Option<RecordingHandle>,
+}
+
+impl Default for SessionsState {
+    fn default() -> Self {
+        Self {
+            folder: PathBuf::from("sessions"),
+            listing: Vec::new(),
+            extra_files: Vec::new(),
+            results: HashMap::new(),
+            progress: Arc::new(Mutex::new(None)),
+            is_replaying: false,
+            recording: None,
+        }
+    }
+}
 
 /// What the list shows about one file.
 #[derive(Clone, Debug)]
@@ -83,26 +132,6 @@ pub fn list_sessions(folder: &Path, extra: &[PathBuf]) -> Vec<SessionSummary> {
         .collect()
 }
 
-/// The outcome of the last replay of a file.
-#[derive(Clone, Debug)]
-pub enum ReplayResult {
-    /// It ran to the end (passed or with a divergence).
-    Report(Box<ReplayReport>),
-    /// It could not run: unreadable file, server not reachable, bad rule.
-    Error(String),
-}
-
-impl ReplayResult {
-    /// `PASS`, `FAIL` or `ERROR`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            ReplayResult::Report(report) if report.passed() => "PASS",
-            ReplayResult::Report(_) => "FAIL",
-            ReplayResult::Error(_) => "ERROR",
-        }
-    }
-}
-
 /// A file name for a session inside the sessions folder: no folders, no
 /// `..`, no hidden files, `.jsonl` added when missing. Anything that could
 /// write outside the folder is refused with the reason.
@@ -151,7 +180,7 @@ pub fn connect_event(url: &str) -> SessionEvent {
         } else {
             path.to_owned()
         },
-        query: crate::engine::query::parse_query(query),
+        query: crate::core::query::parse_query(query),
     }
 }
 
@@ -197,7 +226,7 @@ mod tests {
             connect_event("ws://example.test:8080/room/1?name=ann&tag=a"),
             SessionEvent::Connect {
                 path: "/room/1".to_owned(),
-                query: crate::engine::query::parse_query("name=ann&tag=a"),
+                query: crate::core::query::parse_query("name=ann&tag=a"),
             }
         );
         assert_eq!(

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use crate::engine::events::{ConnectionId, Payload};
+use crate::core::events::{ApprovalDecision, ConnectionId, Event, Payload, close_summary};
+use crate::core::query::path_and_query;
 
 /// Which way a timeline row went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -215,6 +216,96 @@ impl Timeline {
             visible: VecDeque::new(),
             by_connection: HashMap::new(),
         }
+    }
+
+    /// Applies an engine event: frames, and lifecycle rows in words.
+    pub fn on_event(&mut self, event: &Event) {
+        match event {
+            Event::ConnectionOpened {
+                connection_id,
+                remote_addr,
+                path,
+                query,
+                at,
+            } => self.push_lifecycle(
+                *at,
+                Some(*connection_id),
+                format!(
+                    "connected {} from {remote_addr}",
+                    path_and_query(path, query)
+                ),
+            ),
+            Event::ConnectionDenied {
+                connection_id,
+                status,
+                reason,
+                at,
+                ..
+            } => self.push_lifecycle(
+                *at,
+                Some(*connection_id),
+                format!("denied with HTTP {status}: {reason}"),
+            ),
+            Event::ConnectionClosed {
+                connection_id,
+                code,
+                reason,
+                by,
+                at,
+            } => self.push_lifecycle(*at, Some(*connection_id), close_summary(*code, reason, *by)),
+            Event::FrameIn {
+                connection_id,
+                payload,
+                at,
+            } => self.push(
+                *at,
+                Some(*connection_id),
+                Direction::In,
+                EntryBody::Frame(payload.clone()),
+            ),
+            Event::FrameOut {
+                connection_id,
+                payload,
+                at,
+            } => self.push(
+                *at,
+                Some(*connection_id),
+                Direction::Out,
+                EntryBody::Frame(payload.clone()),
+            ),
+            Event::ApprovalPending { pending } => self.push_lifecycle(
+                pending.since,
+                Some(pending.connection_id),
+                format!("waiting for approval: {}", pending.path),
+            ),
+            Event::ApprovalResolved {
+                connection_id,
+                decision,
+                at,
+            } => {
+                let text = match decision {
+                    ApprovalDecision::Accept => "approved".to_owned(),
+                    ApprovalDecision::Deny(reason) => format!("not approved: {reason}"),
+                };
+                self.push_lifecycle(*at, Some(*connection_id), text);
+            }
+            _ => {}
+        }
+    }
+
+    /// Appends a lifecycle row.
+    pub fn push_lifecycle(
+        &mut self,
+        at: DateTime<Utc>,
+        connection_id: Option<ConnectionId>,
+        text: String,
+    ) {
+        self.push(
+            at,
+            connection_id,
+            Direction::Lifecycle,
+            EntryBody::Lifecycle(text.into()),
+        );
     }
 
     /// Appends a row, dropping the oldest beyond the limits.

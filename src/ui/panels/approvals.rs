@@ -2,9 +2,13 @@
 //! here for Accept or Deny (Deny answers 401), or time out.
 
 use super::{format_duration, short_id};
+use crate::core::events::ApprovalDecision;
+use crate::core::query::format_query;
 use crate::engine::command::Command;
-use crate::engine::query::format_query;
-use crate::ui::app::state::AppState;
+use crate::ui::state::AppState;
+
+/// What a denied client reads in the 401.
+const DENY_REASON: &str = "denied in the sockscope window";
 
 /// Approvals panel UI state.
 #[derive(Default)]
@@ -80,10 +84,13 @@ impl ApprovalsPanel {
                     ui.label(format_duration(now - waiting.since));
                     ui.horizontal(|ui| {
                         if ui.button("Accept").clicked() {
-                            state.resolve_approval(waiting.connection_id, true);
+                            state.resolve_approval(waiting.connection_id, ApprovalDecision::Accept);
                         }
                         if ui.button("Deny").clicked() {
-                            state.resolve_approval(waiting.connection_id, false);
+                            state.resolve_approval(
+                                waiting.connection_id,
+                                ApprovalDecision::Deny(DENY_REASON.to_owned()),
+                            );
                         }
                     });
                     ui.end_row();

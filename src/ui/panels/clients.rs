@@ -2,9 +2,9 @@
 //! with a query string, send text / JSON / binary, read the replies.
 
 use super::format_time;
-use crate::engine::events::Payload;
-use crate::ui::app::state::AppState;
+use crate::core::events::Payload;
 use crate::ui::model::composer::{ComposeMode, compose};
+use crate::ui::state::AppState;
 use crate::ui::test_client::{ClientState, TestClient};
 
 /// Clients panel UI state.
@@ -40,14 +40,14 @@ impl ClientsPanel {
         } else {
             self.url.trim().to_owned()
         };
-        let mut query = crate::engine::query::Query::new();
+        let mut query = crate::core::query::Query::new();
         for (key, value) in self.query.iter().filter(|(key, _)| !key.is_empty()) {
             query.entry(key.clone()).or_default().push(value.clone());
         }
         format!(
             "{}{}",
             base.trim_end_matches('/'),
-            crate::engine::query::path_and_query(&self.path, &query)
+            crate::core::query::path_and_query(&self.path, &query)
         )
     }
 
@@ -168,7 +168,7 @@ impl ClientsPanel {
                 }
                 ClientState::Open => {
                     if ui.button("Disconnect").clicked() {
-                        client.close(1000, String::new());
+                        client.close(crate::core::close_code::NORMAL, String::new());
                     }
                 }
             }

@@ -4,12 +4,12 @@
 use egui_extras::{Column, TableBuilder};
 
 use super::{cell, format_bytes, format_duration, format_time, short_id};
+use crate::core::events::{ConnectionId, close_summary};
 use crate::engine::command::Command;
-use crate::engine::events::ConnectionId;
-use crate::ui::app::state::AppState;
 use crate::ui::model::composer::{ComposeMode, compose};
 use crate::ui::model::connections::{ConnectionRow, ConnectionState};
 use crate::ui::model::timeline::Direction;
+use crate::ui::state::AppState;
 
 /// Connections panel UI state.
 pub struct ConnectionsPanel {
@@ -193,15 +193,7 @@ impl ConnectionsPanel {
             ConnectionState::Closed {
                 code, by, reason, ..
             } => {
-                ui.weak(format!(
-                    "Closed {} by {by:?}{}",
-                    code.map_or("without a close frame".to_owned(), |code| code.to_string()),
-                    if reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {reason}")
-                    }
-                ));
+                ui.weak(close_summary(*code, reason, *by));
             }
             ConnectionState::Denied { status, reason } => {
                 ui.weak(format!("Denied with HTTP {status}: {reason}"));

@@ -1,6 +1,6 @@
 //! JSON as a collapsible tree, pretty text, or a hex dump for binary frames.
 
-use crate::engine::events::Payload;
+use crate::core::events::Payload;
 use crate::ui::model::composer::hex_dump;
 
 /// Children shown per object or array before "… N more".

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::json_view::json_tree_ui;
 use crate::engine::command::Command;
-use crate::ui::app::state::AppState;
+use crate::ui::state::AppState;
 
 /// KV panel UI state.
 #[derive(Default)]

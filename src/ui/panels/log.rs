@@ -1,8 +1,8 @@
 //! Console output and script errors, with a level filter.
 
 use super::{format_time, short_id};
-use crate::engine::events::LogLevel;
-use crate::ui::app::state::AppState;
+use crate::core::events::LogLevel;
+use crate::ui::state::AppState;
 
 /// Log panel UI state.
 pub struct LogPanel {

@@ -6,8 +6,8 @@ use egui_extras::{Column, TableBuilder};
 
 use super::json_view::{PayloadView, payload_ui};
 use super::{cell, format_bytes, format_time, short_id};
-use crate::ui::app::state::AppState;
 use crate::ui::model::timeline::{Direction, DirectionFilter, EntryBody, TimelineFilter};
+use crate::ui::state::AppState;
 
 /// Characters of a payload shown in its row.
 const PREVIEW_CHARS: usize = 160;

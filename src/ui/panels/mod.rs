@@ -14,8 +14,8 @@ pub mod script;
 pub mod server_bar;
 pub mod sessions;
 
-use crate::engine::events::ConnectionId;
-use crate::ui::app::state::AppState;
+use crate::core::events::ConnectionId;
+use crate::ui::state::AppState;
 
 /// Per-panel UI state.
 #[derive(Default)]

@@ -2,7 +2,7 @@
 
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use crate::ui::app::state::AppState;
+use crate::ui::state::AppState;
 
 /// Draws the plot.
 pub fn ui(ui: &mut egui::Ui, state: &mut AppState) {

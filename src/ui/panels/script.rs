@@ -1,8 +1,8 @@
 //! The handler script in an editor: JavaScript highlighting, the error line
 //! marked, save and hot reload (Ctrl-S), open another script.
 
-use crate::ui::app::state::{AppState, UiMessage};
 use crate::ui::highlight::{Palette, highlight};
+use crate::ui::state::{AppState, UiMessage};
 
 /// Script panel UI state.
 #[derive(Default)]
@@ -11,7 +11,7 @@ pub struct ScriptPanel;
 impl ScriptPanel {
     /// Draws the panel.
     pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
-        let path = state.engine_config.script_path.clone();
+        let path = state.launch_config.script.path.clone();
         ui.horizontal_wrapped(|ui| {
             ui.monospace(path.display().to_string());
             let dirty = state.script.is_dirty();

@@ -1,6 +1,6 @@
 //! The bar at the top: URL, status, start/stop, address, script, counts.
 
-use crate::ui::app::state::{AppState, ServerStatus};
+use crate::ui::state::{AppState, ServerStatus};
 
 /// Server bar UI state.
 #[derive(Default)]
@@ -18,6 +18,7 @@ pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool 
         let (status_text, status_color) = match &state.status {
             ServerStatus::Running => ("listening", egui::Color32::from_rgb(0x4c, 0xaf, 0x50)),
             ServerStatus::Starting => ("starting...", ui.visuals().warn_fg_color),
+            ServerStatus::Stopping => ("stopping...", ui.visuals().warn_fg_color),
             ServerStatus::Stopped => ("stopped", ui.visuals().weak_text_color()),
             ServerStatus::Failed(_) => ("failed", ui.visuals().error_fg_color),
         };
@@ -33,7 +34,7 @@ pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool 
                     state.stop_engine();
                 }
             }
-            ServerStatus::Starting => {
+            ServerStatus::Starting | ServerStatus::Stopping => {
                 ui.add_enabled(false, egui::Button::new("Stop"));
             }
             ServerStatus::Stopped | ServerStatus::Failed(_) => {
@@ -77,8 +78,8 @@ pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool 
         }
         ui.separator();
 
-        let script_name = crate::engine::script_module_name(&state.engine_config.script_path);
-        ui.label("Script").on_hover_text(state.engine_config.script_path.display().to_string());
+        let script_name = crate::script::script_module_name(&state.launch_config.script.path);
+        ui.label("Script").on_hover_text(state.launch_config.script.path.display().to_string());
         ui.monospace(script_name);
         ui.separator();
 

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use crate::session::format::IgnoreRule;
 use crate::session::replay::ConnectionReport;
+use crate::session::runner::ReplayResult;
 use crate::session::{ReplayReport, Timing};
-use crate::ui::app::sessions::ReplayTarget;
-use crate::ui::app::state::{AppState, UiMessage};
-use crate::ui::model::sessions::{ReplayResult, safe_session_file_name};
+use crate::ui::model::sessions::{ReplayTarget, safe_session_file_name};
+use crate::ui::state::{AppState, UiMessage};
 
 /// Sessions panel UI state.
 pub struct SessionsPanel {
@@ -287,8 +287,9 @@ impl SessionsPanel {
                             ui.label(format!("{:.1} s", summary.duration_ms as f64 / 1000.0));
                             match state.sessions.results.get(&summary.path) {
                                 Some(result) => {
-                                    let color = if result.label() == "PASS" { pass } else { fail };
-                                    ui.colored_label(color, result.label());
+                                    let verdict = result.verdict();
+                                    let color = if verdict.is_pass() { pass } else { fail };
+                                    ui.colored_label(color, verdict.label());
                                 }
                                 None => {
                                     ui.weak("-");

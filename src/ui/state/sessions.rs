@@ -3,79 +3,26 @@
 //! live progress, and file operations. Everything slow runs in the
 //! background and reports through [`UiMessage`].
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
-use super::state::{AppState, UiMessage};
-use crate::engine::events::ClosedBy;
+use super::{AppState, UiMessage};
+use crate::core::events::ClosedBy;
 use crate::session::format::{Frame, IgnoreRule, SessionEvent};
-use crate::session::runner::start_engine_for;
-use crate::session::{
-    Header, Recorder, RecordingHandle, ReplayOptions, ReplayProgress, Timing, replay_session,
-    script_reference,
-};
-use crate::ui::model::sessions::{
-    ReplayResult, SessionSummary, connect_event, list_sessions, recording_file_name,
-};
+use crate::session::runner::{FileProgress, ReplayFileOptions, ReplayServer, replay_file};
+use crate::session::{Header, Recorder, Timing, script_reference};
+use crate::ui::model::sessions::{ReplayTarget, connect_event, list_sessions, recording_file_name};
 use crate::ui::test_client::{ClientActivity, ClientState};
-
-/// Where a replay sends its clients.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReplayTarget {
-    /// A fresh embedded server with the session's script (what CI does).
-    FreshServer,
-    /// This window's running server.
-    ThisServer,
-    /// Any websocket server.
-    Url(String),
-}
-
-/// The window's session state.
-pub struct SessionsState {
-    /// The folder recordings go to and the list shows.
-    pub folder: PathBuf,
-    /// Files shown, with summaries.
-    pub listing: Vec<SessionSummary>,
-    /// Files opened from other folders.
-    pub extra_files: Vec<PathBuf>,
-    /// Last replay result per file.
-    pub results: HashMap<PathBuf, ReplayResult>,
-    /// The replay under way and how far it got.
-    pub progress: Arc<Mutex<Option<(PathBuf, ReplayProgress)>>>,
-    /// Whether replays are running.
-    pub is_replaying: bool,
-    /// The recording under way.
-    pub recording: Option<RecordingHandle>,
-}
-
-impl Default for SessionsState {
-    fn default() -> Self {
-        Self {
-            folder: PathBuf::from("sessions"),
-            listing: Vec::new(),
-            extra_files: Vec::new(),
-            results: HashMap::new(),
-            progress: Arc::new(Mutex::new(None)),
-            is_replaying: false,
-            recording: None,
-        }
-    }
-}
 
 impl AppState {
     /// Re-reads the session files (in the background).
     pub fn list_sessions(&mut self) {
         let folder = self.sessions.folder.clone();
         let extra = self.sessions.extra_files.clone();
-        self.spawn(async move {
-            let listing = tokio::task::spawn_blocking(move || list_sessions(&folder, &extra))
-                .await
-                .unwrap_or_default();
-            UiMessage::SessionsListed(listing)
-        });
+        self.spawn_blocking(
+            move || Ok(list_sessions(&folder, &extra)),
+            UiMessage::SessionsListed,
+        );
     }
 
     /// Starts recording every connection of the running server into a new
@@ -97,7 +44,7 @@ impl AppState {
             .folder
             .join(recording_file_name(chrono::Local::now()));
         let mut header = Header::new("recorded");
-        header.script = Some(script_reference(&path, &self.engine_config.script_path));
+        header.script = Some(script_reference(&path, &self.launch_config.script.path));
         // The recorder spawns its forwarding task on the runtime.
         let _runtime = self.runtime.enter();
         match Recorder::start(&engine, &path, header) {
@@ -180,29 +127,37 @@ impl AppState {
         if paths.is_empty() || self.sessions.is_replaying {
             return;
         }
-        let this_server = self.engine.as_ref().map(|engine| engine.url());
-        if target == ReplayTarget::ThisServer && this_server.is_none() {
-            self.notify(
-                "the server is not running: start it or replay against a fresh server",
-                true,
-            );
-            return;
-        }
+        let server = match target {
+            ReplayTarget::FreshServer => ReplayServer::Fresh { script: None },
+            ReplayTarget::Url(url) => ReplayServer::Url(url),
+            ReplayTarget::ThisServer => match &self.engine {
+                Some(engine) => ReplayServer::Url(engine.url()),
+                None => {
+                    self.notify(
+                        "the server is not running: start it or replay against a fresh server",
+                        true,
+                    );
+                    return;
+                }
+            },
+        };
+        let options = ReplayFileOptions {
+            timing,
+            speed,
+            ..ReplayFileOptions::new(server)
+        };
         self.sessions.is_replaying = true;
         let progress = Arc::clone(&self.sessions.progress);
         let repaint = Arc::clone(&self.repaint);
         let messages = self.message_sender();
         self.spawn(async move {
             for path in paths {
-                let result = replay_one(
-                    &path,
-                    &target,
-                    this_server.as_deref(),
-                    timing,
-                    speed,
-                    &progress,
-                    &repaint,
-                )
+                let result = replay_file(&path, &options, |event| {
+                    if let FileProgress::Steps(steps) = event {
+                        *progress.lock() = Some((path.clone(), steps));
+                        repaint();
+                    }
+                })
                 .await;
                 let _ = messages.send(UiMessage::ReplayFinished { path, result });
                 repaint();
@@ -219,15 +174,15 @@ impl AppState {
         };
         let mut session = session.clone();
         session.header.ignore = rules;
-        self.spawn(async move {
-            let result = tokio::task::spawn_blocking(move || session.save(&path).map(|()| path))
-                .await
-                .map_err(|error| error.to_string())
-                .and_then(|saved| saved.map_err(|error| error.to_string()));
-            UiMessage::SessionFileWritten(
-                result.map(|path| format!("ignore rules saved in {}", path.display())),
-            )
-        });
+        self.spawn_blocking(
+            move || {
+                session
+                    .save(&path)
+                    .map(|()| format!("ignore rules saved in {}", path.display()))
+                    .map_err(|error| error.to_string())
+            },
+            UiMessage::SessionFileWritten,
+        );
     }
 
     /// Writes the session at `from` to `to` (save as, rename, import).
@@ -236,27 +191,24 @@ impl AppState {
             return;
         };
         let from = from.to_path_buf();
-        self.spawn(async move {
-            let result = tokio::task::spawn_blocking(move || {
+        self.spawn_blocking(
+            move || {
                 session.save(&to).map_err(|error| error.to_string())?;
                 if remove_original && from != to {
                     std::fs::remove_file(&from)
                         .map_err(|error| format!("cannot remove {}: {error}", from.display()))?;
                 }
                 Ok(format!("wrote {}", to.display()))
-            })
-            .await
-            .map_err(|error| error.to_string())
-            .and_then(|written| written);
-            UiMessage::SessionFileWritten(result)
-        });
+            },
+            UiMessage::SessionFileWritten,
+        );
     }
 
     /// Imports a browser HAR file into the sessions folder.
     pub fn import_har(&mut self, har: PathBuf) {
         let folder = self.sessions.folder.clone();
-        self.spawn(async move {
-            let result = tokio::task::spawn_blocking(move || {
+        self.spawn_blocking(
+            move || {
                 let text = std::fs::read_to_string(&har)
                     .map_err(|error| format!("cannot read {}: {error}", har.display()))?;
                 let session = crate::session::har::import_har(&text)
@@ -273,12 +225,9 @@ impl AppState {
                     har.display(),
                     target.display()
                 ))
-            })
-            .await
-            .map_err(|error| error.to_string())
-            .and_then(|imported| imported);
-            UiMessage::SessionFileWritten(result)
-        });
+            },
+            UiMessage::SessionFileWritten,
+        );
     }
 
     /// The parsed session listed at `path`.
@@ -288,57 +237,5 @@ impl AppState {
             .iter()
             .find(|summary| summary.path == path)
             .and_then(|summary| summary.session.as_ref())
-    }
-}
-
-async fn replay_one(
-    path: &Path,
-    target: &ReplayTarget,
-    this_server: Option<&str>,
-    timing: Timing,
-    speed: f64,
-    progress: &Arc<Mutex<Option<(PathBuf, ReplayProgress)>>>,
-    repaint: &Arc<dyn Fn() + Send + Sync>,
-) -> ReplayResult {
-    let session = match tokio::task::spawn_blocking({
-        let path = path.to_path_buf();
-        move || crate::session::read_session(&path)
-    })
-    .await
-    {
-        Ok(Ok(session)) => session,
-        Ok(Err(error)) => return ReplayResult::Error(error.to_string()),
-        Err(error) => return ReplayResult::Error(error.to_string()),
-    };
-    let fresh = match target {
-        ReplayTarget::FreshServer => match start_engine_for(&session, None).await {
-            Ok(engine) => Some(engine),
-            Err(error) => return ReplayResult::Error(error),
-        },
-        _ => None,
-    };
-    let url = match (target, &fresh) {
-        (ReplayTarget::Url(url), _) => url.clone(),
-        (ReplayTarget::ThisServer, _) => this_server.unwrap_or_default().to_owned(),
-        (ReplayTarget::FreshServer, Some(engine)) => engine.url(),
-        (ReplayTarget::FreshServer, None) => return ReplayResult::Error("no server".to_owned()),
-    };
-    let options = ReplayOptions {
-        timing,
-        speed,
-        ..ReplayOptions::new(url)
-    };
-    let shown_path = path.to_path_buf();
-    let result = replay_session(&session, &options, |step: ReplayProgress| {
-        *progress.lock() = Some((shown_path.clone(), step));
-        repaint();
-    })
-    .await;
-    if let Some(engine) = fresh {
-        engine.shutdown().await;
-    }
-    match result {
-        Ok(report) => ReplayResult::Report(Box::new(report)),
-        Err(error) => ReplayResult::Error(error.to_string()),
     }
 }

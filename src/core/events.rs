@@ -91,6 +91,39 @@ pub enum ClosedBy {
     Server,
 }
 
+impl ClosedBy {
+    /// Who, in words: `client`, `script`, `you`, `server`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ClosedBy::Client => "client",
+            ClosedBy::Script => "script",
+            ClosedBy::User => "you",
+            ClosedBy::Server => "server",
+        }
+    }
+}
+
+/// How a connection ended, in the words every face uses (log, window,
+/// replay): `closed 1000 by client: bye`, `closed without a close frame by
+/// client: connection dropped`.
+pub fn close_summary(code: Option<u16>, reason: &str, by: ClosedBy) -> String {
+    let code = code.map_or_else(
+        || "without a close frame".to_owned(),
+        |code| code.to_string(),
+    );
+    let by = by.label();
+    if reason.is_empty() {
+        format!("closed {code} by {by}")
+    } else {
+        format!("closed {code} by {by}: {reason}")
+    }
+}
+
+/// A reload that was refused, in the words every face uses.
+pub fn reload_failed_summary(path: &str, failure: &ScriptFailure) -> String {
+    format!("{path} not reloaded, old handlers keep running: {failure}")
+}
+
 /// Which handler chain an error or log line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -176,6 +209,26 @@ pub enum KvChange {
     Deleted,
 }
 
+/// The user's verdict on a held connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalDecision {
+    /// Let it upgrade.
+    Accept,
+    /// Refuse with 401 and this reason.
+    Deny(String),
+}
+
+/// A held connection, for display.
+#[derive(Clone, Debug)]
+pub struct PendingApproval {
+    pub connection_id: ConnectionId,
+    pub remote_addr: SocketAddr,
+    pub path: String,
+    pub query: Query,
+    /// When it started waiting.
+    pub since: DateTime<Utc>,
+}
+
 /// Everything the engine reports. Subscribers get these in order.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -188,70 +241,51 @@ pub enum Event {
     /// held): its 101 is being sent. Published in the order handlers accepted
     /// connections; from here `socket.send` reaches it and disconnect is owed.
     ConnectionOpened {
-        /// The new connection.
         connection_id: ConnectionId,
-        /// The client's address.
         remote_addr: SocketAddr,
         /// Request path, e.g. `/` or `/chat`.
         path: String,
-        /// Parsed query string.
         query: Query,
-        /// When it was accepted.
         at: DateTime<Utc>,
     },
     /// A client was refused before the upgrade.
     ConnectionDenied {
-        /// The id the connect chain saw.
         connection_id: ConnectionId,
-        /// The client's address.
         remote_addr: SocketAddr,
-        /// Request path.
         path: String,
-        /// Parsed query string.
         query: Query,
         /// HTTP status sent (401 denied, 500 handler error, 503 full, …).
         status: u16,
         /// Why, in words.
         reason: String,
-        /// When it was refused.
         at: DateTime<Utc>,
     },
     /// An accepted connection ended (after its disconnect chain was queued).
     ConnectionClosed {
-        /// The connection that ended.
         connection_id: ConnectionId,
         /// Close code, if a close frame was exchanged.
         code: Option<u16>,
         /// Close reason or the error that ended the connection.
         reason: String,
-        /// Who ended it.
         by: ClosedBy,
-        /// When it ended.
         at: DateTime<Utc>,
     },
     /// A data frame from a client.
     FrameIn {
-        /// Sender.
         connection_id: ConnectionId,
-        /// Frame body.
         payload: Payload,
-        /// When it was read.
         at: DateTime<Utc>,
     },
     /// A data frame queued to a client.
     FrameOut {
-        /// Recipient.
         connection_id: ConnectionId,
-        /// Frame body.
         payload: Payload,
-        /// When it was queued.
         at: DateTime<Utc>,
     },
     /// A kv key changed (by a handler or a command).
     KvChanged {
         /// Store name (`kv('connections')` → `connections`).
         store: String,
-        /// The key.
         key: String,
         /// New value or deletion.
         change: KvChange,
@@ -264,59 +298,36 @@ pub enum Event {
     Log {
         /// Connection whose handler logged, if any.
         connection_id: Option<ConnectionId>,
-        /// Level.
         level: LogLevel,
-        /// The text.
         message: String,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A handler threw, timed out, ran out of memory, or never settled.
     ScriptError {
         /// Connection whose handler failed, if any.
         connection_id: Option<ConnectionId>,
-        /// Which chain.
         handler: Option<HandlerKind>,
-        /// What and where.
         failure: ScriptFailure,
-        /// When.
         at: DateTime<Utc>,
     },
     /// A new script version is live.
-    ScriptReloaded {
-        /// The script file.
-        path: String,
-        /// When.
-        at: DateTime<Utc>,
-    },
+    ScriptReloaded { path: String, at: DateTime<Utc> },
     /// A reload was refused (parse or evaluation error); old handlers keep running.
     ScriptReloadFailed {
-        /// The script file.
         path: String,
-        /// Why.
         failure: ScriptFailure,
-        /// When.
         at: DateTime<Utc>,
     },
     /// "Hold new connections" is on and this connection waits for a decision.
-    ApprovalPending {
-        /// Who is waiting.
-        pending: super::approvals::PendingApproval,
-    },
+    ApprovalPending { pending: PendingApproval },
     /// A held connection was accepted, denied, or timed out.
     ApprovalResolved {
-        /// Which connection.
         connection_id: ConnectionId,
-        /// The outcome.
-        decision: super::approvals::ApprovalDecision,
-        /// When.
+        decision: ApprovalDecision,
         at: DateTime<Utc>,
     },
     /// The server stopped accepting and closed everything.
-    Stopped {
-        /// When.
-        at: DateTime<Utc>,
-    },
+    Stopped { at: DateTime<Utc> },
 }
 
 impl Event {

@@ -1,23 +1,41 @@
 //! Everything the panels read and change, plus the channel that brings
 //! results of background work (engine start, commands, file I/O) back.
+//! Below the panels and the app: it draws nothing.
+//!
+//! - [`engine`]: starting and stopping the engine, approvals.
+//! - [`ingest`]: engine events into the models, time boxed; periodic refresh.
+//! - [`message`]: results of background work ([`UiMessage`]) and applying them.
+//! - [`blocking`]: running blocking work off the runtime's threads.
+//! - [`io`]: the kv store's contents and the script file.
+//! - [`sessions`]: recording, session files, replays.
+
+pub mod blocking;
+pub mod engine;
+pub mod ingest;
+pub mod io;
+pub mod message;
+pub mod sessions;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
+use crate::core::events::ConnectionId;
 use crate::engine::EngineHandle;
 use crate::engine::command::Command;
-use crate::engine::config::EngineConfig;
-use crate::engine::events::{ConnectionId, ScriptFailure};
+use crate::launch::LaunchConfig;
 use crate::ui::model::connections::Connections;
 use crate::ui::model::kv_view::KvView;
 use crate::ui::model::logs::Logs;
 use crate::ui::model::rates::Rates;
+use crate::ui::model::script::ScriptEditor;
+use crate::ui::model::sessions::SessionsState;
 use crate::ui::model::timeline::{Timeline, TimelineLimits};
 use crate::ui::test_client::TestClient;
+
+pub use message::UiMessage;
 
 /// Settings of the window. The theme is kept between runs; the server's
 /// address and script come from the command line each time, so that
@@ -59,71 +77,12 @@ pub enum ServerStatus {
     Starting,
     /// Accepting connections.
     Running,
+    /// Stop requested: clients are being closed.
+    Stopping,
     /// Stopped by the user.
     Stopped,
     /// Start failed, with the reason.
     Failed(String),
-}
-
-/// Results of background work, delivered to the UI thread.
-pub enum UiMessage {
-    /// The engine started (or failed to).
-    EngineStarted(Result<EngineHandle, String>),
-    /// The engine finished shutting down.
-    EngineStopped,
-    /// A command finished.
-    CommandDone {
-        /// What the user asked for, in words.
-        what: String,
-        /// Outcome.
-        result: Result<(), String>,
-    },
-    /// The kv store names were read.
-    KvStores(Result<Vec<String>, String>),
-    /// A store's entries were read.
-    KvEntries {
-        /// The store.
-        store: String,
-        /// Its entries.
-        result: Result<Vec<(String, String)>, String>,
-    },
-    /// The script file was read from disk.
-    ScriptRead(Result<String, String>),
-    /// The script file was written.
-    ScriptSaved(Result<(), String>),
-    /// A native file dialog picked a script (or failed).
-    ScriptPicked(Result<Option<PathBuf>, String>),
-    /// The session files were read.
-    SessionsListed(Vec<crate::ui::model::sessions::SessionSummary>),
-    /// One replay finished.
-    ReplayFinished {
-        /// The session file.
-        path: PathBuf,
-        /// Its outcome.
-        result: crate::ui::model::sessions::ReplayResult,
-    },
-    /// The queued replays are all done.
-    ReplaysDone,
-    /// A recording was finished.
-    RecordingStopped {
-        /// The file.
-        path: PathBuf,
-        /// What it holds, and any write failure.
-        status: crate::session::RecordingStatus,
-    },
-    /// A session file was written (or not), with a notice for the user.
-    SessionFileWritten(Result<String, String>),
-    /// A native file dialog picked a session file to open (or failed).
-    SessionPicked(Result<Option<PathBuf>, String>),
-    /// A native file dialog picked where to save a session (or failed).
-    SessionSaveTarget {
-        /// The session being saved.
-        from: PathBuf,
-        /// The chosen file.
-        picked: Result<Option<PathBuf>, String>,
-    },
-    /// A native file dialog picked a HAR file to import (or failed).
-    HarPicked(Result<Option<PathBuf>, String>),
 }
 
 /// A short message at the bottom of the window.
@@ -137,30 +96,6 @@ pub struct Notice {
     pub at: Instant,
 }
 
-/// The script editor's buffer and status.
-#[derive(Default)]
-pub struct ScriptEditor {
-    /// Buffer.
-    pub text: String,
-    /// What is on disk (to know whether the buffer is dirty).
-    pub saved_text: String,
-    /// The latest failure to load, if the script is broken.
-    pub failure: Option<ScriptFailure>,
-    /// The latest error a handler threw while running.
-    pub runtime_error: Option<ScriptFailure>,
-    /// When the last successful (re)load happened.
-    pub loaded_at: Option<DateTime<Utc>>,
-    /// A path typed by the user (fallback when no file dialog is available).
-    pub path_input: String,
-}
-
-impl ScriptEditor {
-    /// Whether the buffer differs from the file.
-    pub fn is_dirty(&self) -> bool {
-        self.text != self.saved_text
-    }
-}
-
 /// State shared by all panels.
 pub struct AppState {
     /// The tokio runtime everything async runs on.
@@ -170,7 +105,7 @@ pub struct AppState {
     /// The running engine, if any.
     pub engine: Option<EngineHandle>,
     /// Engine configuration for the next start.
-    pub engine_config: EngineConfig,
+    pub launch_config: LaunchConfig,
     /// Server status.
     pub status: ServerStatus,
     /// Persisted settings.
@@ -198,7 +133,7 @@ pub struct AppState {
     /// Events the display lost because it fell behind (total).
     pub missed_events: u64,
     /// Session files, replays and the recording.
-    pub sessions: super::sessions::SessionsState,
+    pub sessions: SessionsState,
     messages: mpsc::UnboundedSender<UiMessage>,
 }
 
@@ -207,7 +142,7 @@ impl AppState {
     pub fn new(
         runtime: tokio::runtime::Handle,
         repaint: Arc<dyn Fn() + Send + Sync>,
-        engine_config: EngineConfig,
+        launch_config: LaunchConfig,
         settings: Settings,
         messages: mpsc::UnboundedSender<UiMessage>,
     ) -> Self {
@@ -215,7 +150,7 @@ impl AppState {
             runtime,
             repaint,
             engine: None,
-            engine_config,
+            launch_config,
             status: ServerStatus::Stopped,
             settings,
             timeline: Timeline::new(TimelineLimits::default()),
@@ -229,7 +164,7 @@ impl AppState {
             selected_connection: None,
             notices: Vec::new(),
             missed_events: 0,
-            sessions: super::sessions::SessionsState::default(),
+            sessions: SessionsState::default(),
             messages,
         }
     }

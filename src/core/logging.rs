@@ -1,7 +1,6 @@
 //! Bus events as `tracing` lines on stderr (what `sockscope serve` prints).
 
-use super::bus::{BusMessage, Subscription};
-use super::events::{Event, KvChange, LogLevel, Payload};
+use super::events::{Event, KvChange, LogLevel, Payload, close_summary, reload_failed_summary};
 
 /// Characters of a message shown in a log line.
 const PREVIEW_CHARS: usize = 80;
@@ -50,16 +49,8 @@ pub fn log_event(event: &Event) {
             by,
             ..
         } => {
-            let code = code.map_or_else(
-                || "no close frame".to_owned(),
-                |code| format!("code {code}"),
-            );
-            let reason = if reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {reason}")
-            };
-            tracing::info!(target: TARGET, %connection_id, "disconnect ({code}, by {by:?}){reason}");
+            let summary = close_summary(*code, reason, *by);
+            tracing::info!(target: TARGET, %connection_id, "disconnect: {summary}");
         }
         Event::FrameIn {
             connection_id,
@@ -124,7 +115,7 @@ pub fn log_event(event: &Event) {
             tracing::info!(target: TARGET, "script reloaded: {path}")
         }
         Event::ScriptReloadFailed { path, failure, .. } => {
-            tracing::error!(target: TARGET, "script {path} not reloaded, old handlers keep running: {failure}");
+            tracing::error!(target: TARGET, "{}", reload_failed_summary(path, failure));
         }
         Event::ApprovalPending { pending } => tracing::info!(
             target: TARGET, connection_id = %pending.connection_id,
@@ -137,17 +128,5 @@ pub fn log_event(event: &Event) {
         } => tracing::info!(target: TARGET, %connection_id, "approval: {decision:?}"),
         // `serve` says "server stopped" itself, after the last disconnect handler ran.
         Event::Stopped { .. } => tracing::debug!(target: TARGET, "engine stopped"),
-    }
-}
-
-/// Logs every event from `subscription` until the engine goes away.
-pub async fn log_events(mut subscription: Subscription) {
-    while let Some(message) = subscription.recv().await {
-        match message {
-            BusMessage::Event(event) => log_event(&event),
-            BusMessage::Missed(count) => {
-                tracing::warn!(target: "sockscope", "{count} events not logged: the log could not keep up");
-            }
-        }
     }
 }

@@ -9,14 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::close_code;
 use super::events::{ClosedBy, Payload};
 
 /// Per-frame bookkeeping charged against the queue limit, so that a flood of
 /// empty frames is bounded too.
 const FRAME_OVERHEAD_BYTES: usize = 64;
-
-/// Close code for "policy violation", used when a client stops reading.
-pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
 
 /// Why and how a connection should be closed by the server side.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +23,6 @@ pub struct CloseRequest {
     pub code: u16,
     /// Close reason sent to the client (at most 123 bytes are sent).
     pub reason: String,
-    /// Who asked.
     pub by: ClosedBy,
 }
 
@@ -37,10 +34,7 @@ pub enum QueueError {
     Closed,
     /// The client is not reading; the connection is being closed with 1008.
     #[error("outbound queue full ({limit_bytes} bytes): client is not reading; closing with 1008")]
-    Full {
-        /// The configured limit.
-        limit_bytes: usize,
-    },
+    Full { limit_bytes: usize },
 }
 
 /// Cloneable handle that queues frames to one client.
@@ -112,7 +106,7 @@ impl Outbound {
             self.shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
             let limit_bytes = self.shared.limit_bytes;
             self.request_close(CloseRequest {
-                code: CLOSE_POLICY_VIOLATION,
+                code: close_code::POLICY_VIOLATION,
                 reason: "client is not reading: outbound queue full".to_owned(),
                 by: ClosedBy::Server,
             });

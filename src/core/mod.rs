@@ -1,0 +1,11 @@
+//! The bottom layer: what every other layer speaks. Connection ids, the
+//! events and their payloads, the bus that carries them, limits, close
+//! codes, a connection's outbound queue. Imports nothing else of the crate.
+
+pub mod bus;
+pub mod close_code;
+pub mod config;
+pub mod events;
+pub mod logging;
+pub mod outbound;
+pub mod query;

@@ -1,0 +1,167 @@
+//! The seam between the engine and whatever runs the user's handlers.
+//!
+//! The engine owns the sockets and the connection registry; a
+//! [`HandlerRuntime`] owns the handlers. Today there is one implementation,
+//! the embedded QuickJS lane (`crate::script`); the real-runtime lane (the
+//! user's own services over Nitric's gRPC contract) is the second, and the
+//! engine cannot tell them apart.
+//!
+//! # What a runtime must guarantee
+//!
+//! - **Per-connection order.** The engine hands a connection's messages over
+//!   one at a time and does not read its next frame until the future of the
+//!   previous [`HandlerRuntime::message`] resolved. A runtime resolves it as
+//!   soon as it can take the next one: once the message is queued in order
+//!   (embedded lane) or once the handler answered (a service in another
+//!   process, as under `nitric start`, whose gateway awaits every answer).
+//!   Messages of different connections may be handled in any order and
+//!   concurrently, and answers may come back out of order.
+//! - **One disconnect per accepted connection.** After a connect returned
+//!   [`ConnectVerdict::Accept`], the engine calls
+//!   [`HandlerRuntime::disconnect`] exactly once, whatever happens to the
+//!   upgrade. A refused connection gets none.
+//! - **No handler is not an error to hide.** While nothing handles connects
+//!   (a service not started yet, or crashed), a connect answers
+//!   [`ConnectVerdict::Unavailable`] with the reason, at once; a message or
+//!   disconnect nobody handles is logged as unhandled by the runtime, never
+//!   dropped silently.
+//! - **Futures never wait on the UI** and resolve even when the handlers do
+//!   not answer (a time budget, a crashed process): the engine awaits them
+//!   on the connection's task.
+//!
+//! # What a runtime gets
+//!
+//! [`RuntimeServices`]: the bus to report on, the kv store (shared by every
+//! lane), the limits, and a [`ConnectionDirectory`] to find the outbound
+//! queue of an upgraded connection by id (to send and close).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::core::bus::EventBus;
+use crate::core::config::Limits;
+use crate::core::events::{ConnectionId, Payload, ScriptFailure, reload_failed_summary};
+use crate::core::outbound::Outbound;
+use crate::core::query::Query;
+use crate::kv::KvStore;
+
+/// A future a runtime returns to the engine.
+pub type RuntimeFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A client that wants to upgrade, before anything was answered.
+pub struct ConnectRequest {
+    /// The socket (`websocket(name)`) whose listener the client reached.
+    pub socket: Arc<str>,
+    /// The id the handlers see as `ctx.req.connectionId`.
+    pub connection_id: ConnectionId,
+    pub query: Query,
+    /// The connection's outbound queue. Frames queued before the upgrade
+    /// completes are written right after it.
+    pub outbound: Outbound,
+}
+
+/// What the connect handlers decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectVerdict {
+    /// `res.success` stayed true: upgrade.
+    Accept,
+    /// `res.success = false`.
+    Deny,
+    /// The chain threw or timed out: HTTP 500.
+    Failed(ScriptFailure),
+    /// Nothing handles connects right now (HTTP 503), and why.
+    Unavailable(String),
+}
+
+/// Finds an upgraded connection's outbound queue by id. The engine's
+/// registry implements it; a runtime uses it to send to and close
+/// connections it did not keep a queue for.
+pub trait ConnectionDirectory: Send + Sync {
+    fn outbound(&self, connection_id: &ConnectionId) -> Option<Outbound>;
+}
+
+/// What the engine lends a runtime when it starts it.
+#[derive(Clone)]
+pub struct RuntimeServices {
+    pub bus: EventBus,
+    pub kv: KvStore,
+    pub limits: Limits,
+    pub connections: Arc<dyn ConnectionDirectory>,
+    /// `ws://host:port` of the first socket's listener.
+    pub url: String,
+}
+
+/// Why handlers were not (re)loaded. The previous handlers, if any, keep
+/// running.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("cannot read {}: {reason}", path.display())]
+    Read {
+        path: PathBuf,
+        reason: std::io::Error,
+    },
+    #[error("{}", reload_failed_summary(&path.display().to_string(), failure))]
+    Load {
+        path: PathBuf,
+        failure: ScriptFailure,
+    },
+    #[error("the handlers have stopped")]
+    Stopped,
+}
+
+/// Why a runtime did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeStartError {
+    #[error("cannot read script {}: {reason}", path.display())]
+    Read {
+        path: PathBuf,
+        reason: std::io::Error,
+    },
+    #[error("script {} failed to load: {failure}", path.display())]
+    Load {
+        path: PathBuf,
+        failure: ScriptFailure,
+    },
+    /// A thread, a process or a runtime could not be created.
+    #[error("{0}")]
+    Start(String),
+}
+
+/// The handlers behind an engine. See the module docs for what an
+/// implementation must guarantee.
+pub trait HandlerRuntime: Send + Sync {
+    /// Runs the connect handlers; answered before the HTTP upgrade.
+    fn connect(&self, request: ConnectRequest) -> RuntimeFuture<'_, ConnectVerdict>;
+
+    /// Hands over one message of an upgraded connection; resolves when the
+    /// runtime is ready for that connection's next one.
+    fn message(&self, connection_id: ConnectionId, payload: Payload) -> RuntimeFuture<'_, ()>;
+
+    /// The connection ended; runs the disconnect handlers and forgets it.
+    fn disconnect(&self, connection_id: ConnectionId) -> RuntimeFuture<'_, ()>;
+
+    /// Loads the handlers again: from their files (`None`) or, for a
+    /// runtime with one source file, from this text (an editor buffer).
+    fn reload(&self, source: Option<String>) -> RuntimeFuture<'_, Result<(), ReloadError>>;
+
+    /// Runs what was handed over so far (disconnects included), then stops.
+    /// Later calls do nothing.
+    fn stop(&self) -> RuntimeFuture<'_, ()>;
+
+    /// The sockets (`websocket(name)`) the handlers declared, in
+    /// declaration order.
+    fn sockets(&self) -> Vec<String>;
+
+    /// Why the last load failed, while it stays failed.
+    fn load_failure(&self) -> Option<ScriptFailure>;
+}
+
+/// Starts a runtime once the engine has its bus, store and registry.
+pub trait RuntimeLauncher: Send {
+    fn launch(
+        self: Box<Self>,
+        services: RuntimeServices,
+    ) -> RuntimeFuture<'static, Result<Arc<dyn HandlerRuntime>, RuntimeStartError>>;
+}

@@ -1,0 +1,215 @@
+//! The embedded lane behind the engine's seam: one script file, run on the
+//! script thread, reloaded from its file or an editor buffer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::{ScriptHost, ScriptSettings, watch};
+use crate::core::bus::EventBus;
+use crate::core::events::{ConnectionId, Event, Payload, ScriptFailure};
+use crate::runtime::{
+    ConnectRequest, ConnectVerdict, HandlerRuntime, ReloadError, RuntimeFuture, RuntimeLauncher,
+    RuntimeServices, RuntimeStartError,
+};
+
+/// Which script the embedded lane runs, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptConfig {
+    pub path: PathBuf,
+    /// Reload the script when its file changes on disk.
+    pub watch: bool,
+    /// Start even if the script fails to load (the GUI shows the error and
+    /// waits for a fix); otherwise a broken script is a start error.
+    pub start_with_broken_script: bool,
+}
+
+impl ScriptConfig {
+    /// `path`, not watched, and a broken script does not start.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            watch: false,
+            start_with_broken_script: false,
+        }
+    }
+}
+
+/// The module name a script is loaded under: its file name.
+pub fn script_module_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "script.js".to_owned())
+}
+
+/// Starts the embedded lane for one script.
+pub struct EmbeddedLauncher(pub ScriptConfig);
+
+impl RuntimeLauncher for EmbeddedLauncher {
+    fn launch(
+        self: Box<Self>,
+        services: RuntimeServices,
+    ) -> RuntimeFuture<'static, Result<Arc<dyn HandlerRuntime>, RuntimeStartError>> {
+        Box::pin(async move {
+            let runtime = EmbeddedRuntime::start(self.0, services).await?;
+            Ok(runtime as Arc<dyn HandlerRuntime>)
+        })
+    }
+}
+
+/// The script thread as a [`HandlerRuntime`].
+pub struct EmbeddedRuntime {
+    host: ScriptHost,
+    config: ScriptConfig,
+    bus: EventBus,
+    sockets: Mutex<Vec<String>>,
+    failure: Mutex<Option<ScriptFailure>>,
+    stopped: CancellationToken,
+}
+
+impl EmbeddedRuntime {
+    async fn start(
+        config: ScriptConfig,
+        services: RuntimeServices,
+    ) -> Result<Arc<Self>, RuntimeStartError> {
+        let source =
+            std::fs::read_to_string(&config.path).map_err(|reason| RuntimeStartError::Read {
+                path: config.path.clone(),
+                reason,
+            })?;
+        let host = ScriptHost::start(
+            ScriptSettings {
+                handler_timeout: services.limits.handler_timeout,
+                memory_limit_bytes: services.limits.script_memory_bytes,
+                url: services.url.clone(),
+            },
+            services.kv.clone(),
+            services.bus.clone(),
+        )
+        .map_err(|error| RuntimeStartError::Start(error.to_string()))?;
+        let (sockets, failure) = match host.load(script_module_name(&config.path), source).await {
+            Ok(sockets) => (sockets, None),
+            Err(failure) if config.start_with_broken_script => (Vec::new(), Some(failure)),
+            Err(failure) => {
+                host.stop().await;
+                return Err(RuntimeStartError::Load {
+                    path: config.path.clone(),
+                    failure,
+                });
+            }
+        };
+        let runtime = Arc::new(Self {
+            host,
+            bus: services.bus.clone(),
+            sockets: Mutex::new(sockets),
+            failure: Mutex::new(failure.clone()),
+            stopped: CancellationToken::new(),
+            config,
+        });
+        if let Some(failure) = failure {
+            runtime.bus.publish(Event::ScriptReloadFailed {
+                path: runtime.config.path.display().to_string(),
+                failure,
+                at: Utc::now(),
+            });
+        }
+        if runtime.config.watch {
+            let watched = Arc::downgrade(&runtime);
+            tokio::spawn(watch::watch_file(
+                runtime.config.path.clone(),
+                runtime.stopped.clone(),
+                move || {
+                    let watched = watched.clone();
+                    async move {
+                        let Some(runtime) = watched.upgrade() else {
+                            return false;
+                        };
+                        // A failure is published on the bus as ScriptReloadFailed.
+                        let _ = runtime.load(None).await;
+                        true
+                    }
+                },
+            ));
+        }
+        Ok(runtime)
+    }
+
+    async fn load(&self, source: Option<String>) -> Result<(), ReloadError> {
+        let path = &self.config.path;
+        let source = match source {
+            Some(source) => source,
+            None => tokio::fs::read_to_string(path)
+                .await
+                .map_err(|reason| ReloadError::Read {
+                    path: path.clone(),
+                    reason,
+                })?,
+        };
+        let loaded = self.host.load(script_module_name(path), source).await;
+        *self.failure.lock() = loaded.as_ref().err().cloned();
+        let shown_path = path.display().to_string();
+        match loaded {
+            Ok(sockets) => {
+                *self.sockets.lock() = sockets;
+                self.bus.publish(Event::ScriptReloaded {
+                    path: shown_path,
+                    at: Utc::now(),
+                });
+                Ok(())
+            }
+            Err(failure) => {
+                self.bus.publish(Event::ScriptReloadFailed {
+                    path: shown_path,
+                    failure: failure.clone(),
+                    at: Utc::now(),
+                });
+                Err(ReloadError::Load {
+                    path: path.clone(),
+                    failure,
+                })
+            }
+        }
+    }
+}
+
+impl HandlerRuntime for EmbeddedRuntime {
+    fn connect(&self, request: ConnectRequest) -> RuntimeFuture<'_, ConnectVerdict> {
+        Box::pin(
+            self.host
+                .connect(request.connection_id, request.query, request.outbound),
+        )
+    }
+
+    fn message(&self, connection_id: ConnectionId, payload: Payload) -> RuntimeFuture<'_, ()> {
+        Box::pin(self.host.message(connection_id, payload))
+    }
+
+    fn disconnect(&self, connection_id: ConnectionId) -> RuntimeFuture<'_, ()> {
+        Box::pin(self.host.disconnect(connection_id))
+    }
+
+    fn reload(&self, source: Option<String>) -> RuntimeFuture<'_, Result<(), ReloadError>> {
+        Box::pin(async move {
+            if self.stopped.is_cancelled() {
+                return Err(ReloadError::Stopped);
+            }
+            self.load(source).await
+        })
+    }
+
+    fn stop(&self) -> RuntimeFuture<'_, ()> {
+        self.stopped.cancel();
+        Box::pin(self.host.stop())
+    }
+
+    fn sockets(&self) -> Vec<String> {
+        self.sockets.lock().clone()
+    }
+
+    fn load_failure(&self) -> Option<ScriptFailure> {
+        self.failure.lock().clone()
+    }
+}
