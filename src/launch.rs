@@ -1,18 +1,23 @@
 //! Starting an engine with the handlers a user chose: the one place that
-//! knows which lanes exist. Today that is the embedded script lane; the real
-//! runtime (`--run`, `--project`) joins it here.
+//! knows which lanes exist. The embedded script lane, or the user's own
+//! services over Nitric's gRPC contract (`--run`, `--project`).
 
 use std::path::PathBuf;
 
-use crate::engine::config::EngineConfig;
+use crate::engine::config::{DenyAnswer, EngineConfig};
 use crate::engine::{EngineError, EngineHandle};
+use crate::nitric::{NitricConfig, NitricLauncher};
 use crate::script::{EmbeddedLauncher, ScriptConfig};
 
 /// A server and the handlers behind it.
 #[derive(Clone, Debug)]
 pub struct LaunchConfig {
     pub server: EngineConfig,
+    /// The embedded lane's script, run unless `services` is set.
     pub script: ScriptConfig,
+    /// The user's services (the real-runtime lane); they run instead of
+    /// the script.
+    pub services: Option<NitricConfig>,
 }
 
 impl LaunchConfig {
@@ -21,11 +26,22 @@ impl LaunchConfig {
         Self {
             server: EngineConfig::default(),
             script: ScriptConfig::new(script_path),
+            services: None,
         }
     }
 }
 
 /// Starts the engine and its handlers. Must be called inside a tokio runtime.
 pub async fn start(config: LaunchConfig) -> Result<EngineHandle, EngineError> {
-    EngineHandle::start(config.server, Box::new(EmbeddedLauncher(config.script))).await
+    match config.services {
+        Some(services) => {
+            let server = EngineConfig {
+                // Refusals are answered as `nitric start` answers them.
+                deny_answer: DenyAnswer::NitricStart,
+                ..config.server
+            };
+            EngineHandle::start(server, Box::new(NitricLauncher(services))).await
+        }
+        None => EngineHandle::start(config.server, Box::new(EmbeddedLauncher(config.script))).await,
+    }
 }

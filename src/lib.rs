@@ -22,6 +22,8 @@ pub mod runtime;
 
 pub mod script;
 
+pub mod nitric;
+
 pub mod engine;
 
 pub mod launch;

@@ -1,8 +1,9 @@
 //! The `sockscope` command line: `gui` (default), `serve`, `replay`,
 //! `import-har`, `export-artillery`, `bench`.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,6 +13,9 @@ use clap::{Args, Parser, Subcommand};
 use sockscope::core::config::{KvLocation, Limits, default_io_threads};
 use sockscope::launch::LaunchConfig;
 use sockscope::loadgen::{BenchOptions, run_bench};
+use sockscope::nitric::{
+    DEFAULT_SERVICE_ADDRESS, NitricConfig, Program, ServiceSpec, read_dotenv, read_project,
+};
 use sockscope::script::bundled::default_script_path;
 use sockscope::serve::{self, ServeOptions};
 use sockscope::session::replay::Timing;
@@ -157,8 +161,27 @@ struct GuiArgs {
 #[derive(Args, Clone)]
 struct ServerArgs {
     /// Handler script (ES module). Default: the bundled chat example.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["run", "project"])]
     script: Option<PathBuf>,
+    /// Run your own Nitric service with this command (repeatable), as `nitric start` runs it:
+    /// through `sh -c`, with SERVICE_ADDRESS set to a gRPC port of its own and `.env` applied.
+    #[arg(long = "run", value_name = "CMD", conflicts_with = "project")]
+    run: Vec<String>,
+    /// Run a Nitric project: one process per file its nitric.yaml matches, in DIR, with
+    /// DIR/.env and DIR/local.nitric.yaml, as `nitric start` does.
+    #[arg(long, value_name = "DIR")]
+    project: Option<PathBuf>,
+    /// Where services started by hand reach sockscope (the SDKs' default); port 0 picks a free
+    /// one. Served with --run/--project, or alone to wait for services you start yourself.
+    #[arg(long, value_name = "HOST:PORT")]
+    service_address: Option<SocketAddr>,
+    /// Longest wait at start for every --run/--project service to register a websocket handler.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    startup_timeout: u64,
+    /// Let services use kv stores without the permissions they declared, as `nitric start`
+    /// does (a deployed app refuses them).
+    #[arg(long)]
+    no_permissions: bool,
     /// Address to listen on. Anything but loopback exposes handlers and kv to the network.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     bind: IpAddr,
@@ -218,13 +241,58 @@ impl ServerArgs {
             .unwrap_or_else(default_io_threads)
     }
 
+    /// The real-runtime lane's services, if any flag asks for it, and the
+    /// socket ports its project pins.
+    fn services(&self) -> anyhow::Result<Option<(NitricConfig, BTreeMap<String, u16>)>> {
+        let mut pinned_ports = BTreeMap::new();
+        let specs = match &self.project {
+            Some(dir) => {
+                let project = read_project(dir)?;
+                pinned_ports = project.socket_ports;
+                project.services
+            }
+            None => {
+                let env = read_dotenv(std::path::Path::new(".env"))?;
+                let cwd = std::env::current_dir().context("cannot read the current folder")?;
+                self.run
+                    .iter()
+                    .map(|command| ServiceSpec {
+                        name: command.trim().to_owned(),
+                        program: Program::Shell(command.clone()),
+                        cwd: cwd.clone(),
+                        env: env.clone(),
+                    })
+                    .collect()
+            }
+        };
+        if specs.is_empty() && self.service_address.is_none() {
+            return Ok(None);
+        }
+        let config = NitricConfig {
+            services: specs,
+            service_address: Some(self.service_address.unwrap_or(DEFAULT_SERVICE_ADDRESS)),
+            startup_timeout: Duration::from_secs(self.startup_timeout),
+            enforce_permissions: !self.no_permissions,
+        };
+        Ok(Some((config, pinned_ports)))
+    }
+
     fn into_config(self) -> anyhow::Result<LaunchConfig> {
-        let script_path = match self.script {
-            Some(path) => path,
-            None => default_script_path().context("cannot write the bundled example script")?,
+        let services = self.services()?;
+        let script_path = match (self.script, &services) {
+            (Some(path), _) => path,
+            // The script is not run when the services are.
+            (None, Some(_)) => PathBuf::new(),
+            (None, None) => {
+                default_script_path().context("cannot write the bundled example script")?
+            }
         };
         let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
         let mut config = LaunchConfig::new(script_path);
+        if let Some((services, pinned_ports)) = services {
+            config.services = Some(services);
+            config.server.pinned_ports = pinned_ports;
+        }
         let server = &mut config.server;
         server.bind = self.bind;
         server.port = self.port;

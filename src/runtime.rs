@@ -107,6 +107,10 @@ pub enum ReloadError {
         path: PathBuf,
         failure: ScriptFailure,
     },
+    /// The handlers' processes could not be restarted, or cannot be
+    /// reloaded the way it was asked.
+    #[error("{0}")]
+    Restart(String),
     #[error("the handlers have stopped")]
     Stopped,
 }
@@ -153,6 +157,10 @@ pub trait HandlerRuntime: Send + Sync {
     /// The sockets (`websocket(name)`) the handlers declared, in
     /// declaration order.
     fn sockets(&self) -> Vec<String>;
+
+    /// The engine serves `socket` at `local_addr` (`""`: the first socket
+    /// the handlers declare, whichever that turns out to be).
+    fn serving(&self, _socket: &str, _local_addr: std::net::SocketAddr) {}
 
     /// Why the last load failed, while it stays failed.
     fn load_failure(&self) -> Option<ScriptFailure>;

@@ -45,7 +45,11 @@ pub struct ServeOptions {
 /// closed, so connections still open at the stop have no `close` line.
 pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let bind = options.config.server.bind;
-    let script_path = options.config.script.path.clone();
+    let script_path = options
+        .config
+        .services
+        .is_none()
+        .then(|| options.config.script.path.clone());
     if let Some(path) = &options.record {
         // Fails before the server listens; and the file must exist before a
         // relative script reference can be made.
@@ -58,7 +62,9 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let recording = match &options.record {
         Some(path) => {
             let mut header = Header::new("recorded");
-            header.script = Some(script_reference(path, &script_path));
+            header.script = script_path
+                .as_deref()
+                .map(|script_path| script_reference(path, script_path));
             match Recorder::start(&engine, path, header) {
                 Ok(recording) => Some(recording),
                 Err(error) => {
@@ -85,7 +91,20 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let stopped = stop_signal();
     {
         let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "listening on {}", engine.url());
+        match engine.sockets() {
+            [only] => {
+                let _ = writeln!(stdout, "listening on ws://{}", only.local_addr);
+            }
+            several => {
+                for socket in several {
+                    let _ = writeln!(
+                        stdout,
+                        "listening on ws://{} (socket {})",
+                        socket.local_addr, socket.socket
+                    );
+                }
+            }
+        }
         let _ = stdout.flush();
     }
     stopped.await;

@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["core"],
     &["kv"],
     &["runtime"],
-    &["script"],
+    &["script", "nitric"],
     &["engine"],
     &["launch"],
     &["loadgen", "session"],

@@ -7,6 +7,10 @@ pub const GOING_AWAY: u16 = 1001;
 pub const PROTOCOL_ERROR: u16 = 1002;
 /// Reported (never sent) when a close frame carried no code.
 pub const NO_STATUS: u16 = 1005;
+/// Never sent: asked for as a close, it drops the TCP connection without a
+/// close frame (what `nitric start` does on `socket.close`); the client
+/// sees 1006.
+pub const ABNORMAL: u16 = 1006;
 /// Text that is not UTF-8.
 pub const INVALID_PAYLOAD: u16 = 1007;
 /// Sent to a client that stopped reading.

@@ -1,6 +1,7 @@
 //! What an engine is told at start: where to listen and with which limits.
 //! Which handlers run behind it is decided above the engine (`crate::launch`).
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::core::config::{KvLocation, Limits};
@@ -20,6 +21,20 @@ pub struct EngineConfig {
     /// any origin (and no `Origin` header) is accepted; otherwise an upgrade
     /// whose `Origin` is missing or not listed gets HTTP 403.
     pub allowed_origins: Vec<String>,
+    pub deny_answer: DenyAnswer,
+    /// Ports pinned per socket name (`local.nitric.yaml`'s `websockets`).
+    pub pinned_ports: BTreeMap<String, u16>,
+}
+
+/// How a connect the handlers refused (or failed on) is answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DenyAnswer {
+    /// 401 for a denial, 500 for a failure, the body naming the reason.
+    #[default]
+    Explained,
+    /// HTTP 500 with the body `Connection Refused` for both, as `nitric
+    /// start` answers; the reason is still in the log and the window.
+    NitricStart,
 }
 
 impl Default for EngineConfig {
@@ -32,6 +47,8 @@ impl Default for EngineConfig {
             limits: Limits::default(),
             bus_capacity: 65_536,
             allowed_origins: Vec::new(),
+            deny_answer: DenyAnswer::Explained,
+            pinned_ports: BTreeMap::new(),
         }
     }
 }

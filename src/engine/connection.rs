@@ -71,6 +71,9 @@ pub(crate) async fn run_connection<S>(
         ReadEnd::ServerClosed => {
             let request = live.outbound.close_request();
             match request {
+                Some(request) if request.code == close_code::ABNORMAL => {
+                    (None, request.reason, request.by)
+                }
                 Some(request) => (Some(request.code), request.reason, request.by),
                 None => (None, "closed".to_owned(), ClosedBy::Server),
             }
@@ -142,6 +145,10 @@ where
         let next = tokio::select! {
             biased;
             () = closing.cancelled(), if close_deadline.is_none() => {
+                if live.outbound.close_request().is_some_and(|request| request.code == close_code::ABNORMAL) {
+                    // No close handshake to wait for: the socket is dropped.
+                    return ReadEnd::ServerClosed;
+                }
                 close_deadline = Some(Instant::now() + limits.close_timeout);
                 continue;
             }
@@ -283,7 +290,10 @@ async fn write_loop<S>(
             return;
         }
     }
-    if let Some(request) = outbound.close_request() {
+    if let Some(request) = outbound
+        .close_request()
+        .filter(|request| request.code != close_code::ABNORMAL)
+    {
         let frame = CloseFrame {
             code: CloseCode::from(request.code),
             reason: truncate_reason(&request.reason).into(),

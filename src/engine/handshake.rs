@@ -23,6 +23,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use uuid::Uuid;
 
+use super::config::DenyAnswer;
 use super::connection::{finish_connection, run_connection};
 use super::registry::{LiveConnection, TrafficCounters};
 use super::shared::EngineShared;
@@ -127,16 +128,27 @@ impl Refusal<'_> {
         status: StatusCode,
         reason: String,
     ) -> Response<Full<Bytes>> {
+        self.report(shared, status, reason.clone());
+        respond(status, format!("{status}\n\n{reason}\n"))
+    }
+
+    /// `nitric start`'s answer: 500 `Connection Refused`, whatever the reason.
+    fn publish_nitric(&self, shared: &EngineShared, reason: String) -> Response<Full<Bytes>> {
+        let status = StatusCode::INTERNAL_SERVER_ERROR;
+        self.report(shared, status, reason);
+        respond(status, "Connection Refused")
+    }
+
+    fn report(&self, shared: &EngineShared, status: StatusCode, reason: String) {
         shared.bus.publish(Event::ConnectionDenied {
             connection_id: self.connection_id,
             remote_addr: self.remote_addr,
             path: self.path.to_owned(),
             query: self.query.clone(),
             status: status.as_u16(),
-            reason: reason.clone(),
+            reason,
             at: Utc::now(),
         });
-        respond(status, format!("{status}\n\n{reason}\n"))
     }
 }
 
@@ -212,11 +224,20 @@ async fn handle_request(
             outbound: outbound.clone(),
         })
         .await;
+    let nitric_style = shared.config.deny_answer == DenyAnswer::NitricStart;
     match verdict {
         ConnectVerdict::Accept => {}
+        ConnectVerdict::Deny if nitric_style => {
+            let reason = "denied by the connect handler".to_owned();
+            return Ok(refusal.publish_nitric(&shared, reason));
+        }
         ConnectVerdict::Deny => {
             let reason = "denied by the connect handler (ctx.res.success = false)".to_owned();
             return Ok(refusal.publish(&shared, StatusCode::UNAUTHORIZED, reason));
+        }
+        ConnectVerdict::Failed(failure) if nitric_style => {
+            let reason = format!("connect handler failed: {failure}");
+            return Ok(refusal.publish_nitric(&shared, reason));
         }
         ConnectVerdict::Failed(failure) => {
             let reason = format!("connect handler failed: {failure}");

@@ -13,7 +13,7 @@ pub mod registry;
 mod server;
 mod shared;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
@@ -43,8 +43,12 @@ use shared::EngineShared;
 /// the frame being read.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
 
-/// The name a listener goes by when the handlers declared no socket.
-const UNNAMED_SOCKET: &str = "default";
+/// The name the first listener goes by while the handlers declared no
+/// socket: it serves the first one they declare.
+const UNNAMED_SOCKET: &str = "";
+
+/// Ports tried after the first socket's for each further socket.
+const PORT_ATTEMPTS: u16 = 100;
 
 /// Why an engine did not start. Each names the thing to fix.
 #[derive(Debug, thiserror::Error)]
@@ -101,16 +105,49 @@ impl EngineHandle {
                 url: format!("ws://{local_addr}"),
             })
             .await?;
-        // Only the first declared socket is served until the runtimes serve
-        // several; each would get a listener of its own here.
-        let socket: Arc<str> = runtime.sockets().first().map_or_else(
-            || Arc::from(UNNAMED_SOCKET),
-            |name| Arc::from(name.as_str()),
-        );
-        let sockets = vec![SocketListener {
-            socket: Arc::clone(&socket),
-            local_addr,
-        }];
+        let mut declared = runtime.sockets();
+        if declared.is_empty() {
+            declared.push(UNNAMED_SOCKET.to_owned());
+        }
+        // The first socket at --port, every further one on the next free
+        // port (any free one with port 0), unless pinned: `nitric start`
+        // gives each socket a port of its own.
+        let mut primary = Some((listener, local_addr));
+        let mut next_port = config.port;
+        let mut listeners = Vec::with_capacity(declared.len());
+        for name in &declared {
+            let pinned = config.pinned_ports.get(name).copied();
+            let (listener, local_addr) = match (pinned, primary.take()) {
+                (Some(port), unused) => {
+                    // Give the --port listener back unless a later socket takes it.
+                    primary = unused;
+                    let requested = SocketAddr::new(config.bind, port);
+                    let bind_error = |reason| EngineError::Bind {
+                        addr: requested,
+                        reason,
+                    };
+                    let listener = TcpListener::bind(requested).await.map_err(bind_error)?;
+                    let local_addr = listener.local_addr().map_err(bind_error)?;
+                    (listener, local_addr)
+                }
+                (None, Some(first)) => first,
+                (None, None) => bind_next_free(config.bind, &mut next_port).await?,
+            };
+            listeners.push((
+                SocketListener {
+                    socket: Arc::from(name.as_str()),
+                    local_addr,
+                },
+                listener,
+            ));
+        }
+        for (listener, _) in &listeners {
+            runtime.serving(&listener.socket, listener.local_addr);
+        }
+        let sockets = listeners
+            .iter()
+            .map(|(listener, _)| listener.clone())
+            .collect();
 
         let websocket_config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
@@ -130,8 +167,16 @@ impl EngineHandle {
             websocket_config,
         });
         fdlimit::raise_for(shared.config.limits.max_connections);
-        tokio::spawn(server::accept_loop(Arc::clone(&shared), listener, socket));
-        shared.bus.publish(Event::Listening { local_addr });
+        for (socket, listener) in listeners {
+            tokio::spawn(server::accept_loop(
+                Arc::clone(&shared),
+                listener,
+                socket.socket,
+            ));
+            shared.bus.publish(Event::Listening {
+                local_addr: socket.local_addr,
+            });
+        }
         Ok(Self { shared })
     }
 
@@ -312,6 +357,49 @@ impl EngineHandle {
         shared.kv.close();
         shared.bus.publish(Event::Stopped { at: Utc::now() });
     }
+}
+
+/// Binds the first free port after `*port` (or any free port when it is 0)
+/// and leaves `*port` at the one taken.
+async fn bind_next_free(
+    bind: IpAddr,
+    port: &mut u16,
+) -> Result<(TcpListener, SocketAddr), EngineError> {
+    let mut last_error = None;
+    for _ in 0..PORT_ATTEMPTS {
+        let candidate = if *port == 0 {
+            0
+        } else {
+            port.saturating_add(1)
+        };
+        let requested = SocketAddr::new(bind, candidate);
+        match TcpListener::bind(requested).await {
+            Ok(listener) => {
+                let local_addr = listener.local_addr().map_err(|reason| EngineError::Bind {
+                    addr: requested,
+                    reason,
+                })?;
+                if *port != 0 {
+                    *port = local_addr.port();
+                }
+                return Ok((listener, local_addr));
+            }
+            Err(reason) => {
+                last_error = Some((requested, reason));
+                if *port == 0 {
+                    break;
+                }
+                *port = candidate;
+            }
+        }
+    }
+    let (addr, reason) = last_error.unwrap_or_else(|| {
+        (
+            SocketAddr::new(bind, *port),
+            std::io::Error::other("no port left to try"),
+        )
+    });
+    Err(EngineError::Bind { addr, reason })
 }
 
 async fn run_blocking(

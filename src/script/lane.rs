@@ -206,7 +206,8 @@ impl HandlerRuntime for EmbeddedRuntime {
     }
 
     fn sockets(&self) -> Vec<String> {
-        self.sockets.lock().clone()
+        // The SDK emulation serves the first socket a script declares.
+        self.sockets.lock().iter().take(1).cloned().collect()
     }
 
     fn load_failure(&self) -> Option<ScriptFailure> {
