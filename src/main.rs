@@ -101,8 +101,15 @@ struct ReplayArgs {
     #[arg(long, value_name = "ws://HOST:PORT")]
     url: Option<String>,
     /// Script for the embedded server. Default: the session's "script", else the bundled chat example.
-    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "run", "project"])]
     script: Option<PathBuf>,
+    /// Replay against your own service, started fresh for each session with this command
+    /// (repeatable), as `serve --run` starts it.
+    #[arg(long = "run", value_name = "CMD", conflicts_with_all = ["url", "project"])]
+    run: Vec<String>,
+    /// Replay against the services of this Nitric project, started fresh for each session.
+    #[arg(long, value_name = "DIR", conflicts_with = "url")]
+    project: Option<PathBuf>,
     /// `recorded`: send at the recorded times; `fast`: send as soon as the replies recorded before arrived.
     #[arg(long, value_enum, default_value = "fast")]
     timing: TimingArg,
@@ -244,27 +251,7 @@ impl ServerArgs {
     /// The real-runtime lane's services, if any flag asks for it, and the
     /// socket ports its project pins.
     fn services(&self) -> anyhow::Result<Option<(NitricConfig, BTreeMap<String, u16>)>> {
-        let mut pinned_ports = BTreeMap::new();
-        let specs = match &self.project {
-            Some(dir) => {
-                let project = read_project(dir)?;
-                pinned_ports = project.socket_ports;
-                project.services
-            }
-            None => {
-                let env = read_dotenv(std::path::Path::new(".env"))?;
-                let cwd = std::env::current_dir().context("cannot read the current folder")?;
-                self.run
-                    .iter()
-                    .map(|command| ServiceSpec {
-                        name: command.trim().to_owned(),
-                        program: Program::Shell(command.clone()),
-                        cwd: cwd.clone(),
-                        env: env.clone(),
-                    })
-                    .collect()
-            }
-        };
+        let (specs, pinned_ports) = service_specs(&self.run, self.project.as_deref())?;
         if specs.is_empty() && self.service_address.is_none() {
             return Ok(None);
         }
@@ -309,6 +296,30 @@ impl ServerArgs {
         };
         Ok(config)
     }
+}
+
+/// The services `--run` commands or a `--project` folder name, and the
+/// socket ports the project pins.
+fn service_specs(
+    run: &[String],
+    project: Option<&std::path::Path>,
+) -> anyhow::Result<(Vec<ServiceSpec>, BTreeMap<String, u16>)> {
+    if let Some(dir) = project {
+        let project = read_project(dir)?;
+        return Ok((project.services, project.socket_ports));
+    }
+    let env = read_dotenv(std::path::Path::new(".env"))?;
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let specs = run
+        .iter()
+        .map(|command| ServiceSpec {
+            name: command.trim().to_owned(),
+            program: Program::Shell(command.clone()),
+            cwd: cwd.clone(),
+            env: env.clone(),
+        })
+        .collect();
+    Ok((specs, BTreeMap::new()))
 }
 
 /// Logs to stderr at `default_level` unless `RUST_LOG` says otherwise.
@@ -360,10 +371,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !(args.speed.is_finite() && args.speed > 0.0) {
                 anyhow::bail!("--speed must be a positive number, got {}", args.speed);
             }
+            let (specs, _) = service_specs(&args.run, args.project.as_deref())?;
+            let services = (!specs.is_empty()).then(|| NitricConfig {
+                services: specs,
+                service_address: None,
+                startup_timeout: Duration::from_secs(30),
+                enforce_permissions: true,
+            });
             let options = RunOptions {
                 files: args.files,
                 url: args.url,
                 script: args.script,
+                services,
                 timing: match args.timing {
                     TimingArg::Recorded => Timing::Recorded,
                     TimingArg::Fast => Timing::Fast,

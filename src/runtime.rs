@@ -75,6 +75,23 @@ pub enum ConnectVerdict {
     Unavailable(String),
 }
 
+/// One process a runtime runs the handlers in (the real-runtime lane), for
+/// the window and the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSummary {
+    /// The file it serves, its command, or the address services started by
+    /// hand reach.
+    pub name: String,
+    /// What runs it (empty for services started by hand).
+    pub command: String,
+    /// `running (pid N)`, `exited with code 1`, `stopped`, ….
+    pub state: String,
+    pub restarts: u32,
+    /// What it declared, `kind name`, with "(declared, not served)" for the
+    /// resources sockscope accepts but does not serve.
+    pub declared: Vec<String>,
+}
+
 /// Finds an upgraded connection's outbound queue by id. The engine's
 /// registry implements it; a runtime uses it to send to and close
 /// connections it did not keep a queue for.
@@ -164,6 +181,11 @@ pub trait HandlerRuntime: Send + Sync {
 
     /// Why the last load failed, while it stays failed.
     fn load_failure(&self) -> Option<ScriptFailure>;
+
+    /// The processes the handlers run in; none for the embedded lane.
+    fn services(&self) -> Vec<ServiceSummary> {
+        Vec::new()
+    }
 }
 
 /// Starts a runtime once the engine has its bus, store and registry.

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 
-use crate::util::{TestServer, example_path};
+use crate::util::{TestServer, example_path, missing_tool};
 
 /// Longest a client program may run.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -30,16 +30,6 @@ fn clients_dir() -> PathBuf {
 async fn chat_server(configure: impl FnOnce(&mut sockscope::launch::LaunchConfig)) -> TestServer {
     let chat = std::fs::read_to_string(example_path("chat.js")).expect("read chat.js");
     TestServer::start_with(&chat, configure).await
-}
-
-/// Skips (loudly) or fails when a tool is missing, as configured.
-fn missing(tool: &str, why: &str) {
-    if std::env::var("SOCKSCOPE_REQUIRE_REAL_CLIENTS").as_deref() == Ok("1") {
-        panic!("{tool} is required (SOCKSCOPE_REQUIRE_REAL_CLIENTS=1) but unusable: {why}");
-    }
-    eprintln!(
-        "\n!!!! SKIPPED: {tool} is not available ({why}); install it or run .ci/run to test this client !!!!\n"
-    );
 }
 
 /// Runs a tool's probe command; `Err` says why the tool is unusable.
@@ -116,7 +106,7 @@ async fn python_websockets_client() {
     if let Err(why) =
         probe(Command::new(&python).args(["-c", "import websockets.sync.client"])).await
     {
-        return missing("Python `websockets`", &why);
+        return missing_tool("Python `websockets`", &why);
     }
     let mut server = chat_server(|_| {}).await;
     let lines = run_client(
@@ -141,7 +131,7 @@ async fn node_ws_client() {
     )
     .await
     {
-        return missing("Node.js with the `ws` package", &why);
+        return missing_tool("Node.js with the `ws` package", &why);
     }
     let mut server = chat_server(|_| {}).await;
     let lines = run_client(
@@ -217,7 +207,7 @@ fn chromium_binary() -> String {
 async fn headless_chromium_page() {
     let chromium = chromium_binary();
     if let Err(why) = probe(Command::new(&chromium).arg("--version")).await {
-        return missing("Chromium", &why);
+        return missing_tool("Chromium", &why);
     }
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let page_origin = format!("http://{}", listener.local_addr().expect("address"));

@@ -27,6 +27,8 @@ mod layers;
 mod lifecycle;
 // `sockscope bench` and its library against the echo example: counts, errors, JSON report.
 mod loadgen;
+// The real-runtime lane: the user's services with the real Node, TypeScript and Python SDKs.
+mod nitric;
 // The wire: handshake validation, pings, close codes for frame-level violations (raw TCP).
 mod protocol;
 // Python `websockets`, Node `ws` and headless Chromium against the chat example.

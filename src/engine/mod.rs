@@ -190,6 +190,11 @@ impl EngineHandle {
         format!("ws://{}", self.local_addr())
     }
 
+    /// The processes the handlers run in (the real-runtime lane).
+    pub fn services(&self) -> Vec<crate::runtime::ServiceSummary> {
+        self.shared.runtime.services()
+    }
+
     /// Every socket served and its listener, in declaration order.
     pub fn sockets(&self) -> &[SocketListener] {
         &self.shared.sockets

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::Utc;
 use parking_lot::{Mutex, RwLock};
@@ -77,6 +77,9 @@ pub(crate) struct Hub {
     pub topics: Mutex<HashMap<String, Vec<TopicSubscriber>>>,
     /// Notified whenever a websocket handler registers.
     pub registered: Notify,
+    /// Set once sockscope stops the services: their streams ending then is
+    /// expected, not news.
+    pub is_stopping: AtomicBool,
     next_stream: AtomicU64,
 }
 
@@ -98,6 +101,7 @@ impl Hub {
             sockets: Mutex::default(),
             topics: Mutex::default(),
             registered: Notify::new(),
+            is_stopping: AtomicBool::new(false),
             next_stream: AtomicU64::new(1),
         }
     }

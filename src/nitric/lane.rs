@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -20,14 +21,14 @@ use super::proto::websockets::{
 use crate::core::events::{ConnectionId, LogLevel, Payload, ScriptFailure};
 use crate::runtime::{
     ConnectRequest, ConnectVerdict, HandlerRuntime, ReloadError, RuntimeFuture, RuntimeLauncher,
-    RuntimeServices, RuntimeStartError,
+    RuntimeServices, RuntimeStartError, ServiceSummary,
 };
 
 /// How often the start-up wait looks whether a service exited.
 const STARTUP_POLL: Duration = Duration::from_millis(100);
 
 /// The services to run and how.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NitricConfig {
     pub services: Vec<ServiceSpec>,
     /// The port for services started by hand (`--service-address`): the
@@ -53,6 +54,7 @@ struct Started {
     spec: ServiceSpec,
     grpc: SocketAddr,
     process: Mutex<Option<ServiceProcess>>,
+    restarts: AtomicU32,
 }
 
 /// The user's services as a [`HandlerRuntime`].
@@ -139,6 +141,7 @@ impl NitricRuntime {
                 spec,
                 grpc,
                 process: Mutex::new(Some(process)),
+                restarts: AtomicU32::new(0),
             });
         }
         let runtime = Arc::new(Self {
@@ -209,6 +212,7 @@ impl NitricRuntime {
     }
 
     async fn stop_all(&self) {
+        self.hub.is_stopping.store(true, Ordering::Release);
         for started in &self.started {
             let process = started.process.lock().take();
             if let Some(mut process) = process {
@@ -239,6 +243,7 @@ impl NitricRuntime {
                 format!("restarted: {}", started.spec.command_line()),
             );
             *started.process.lock() = Some(process);
+            started.restarts.fetch_add(1, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -419,5 +424,45 @@ impl HandlerRuntime for NitricRuntime {
 
     fn load_failure(&self) -> Option<ScriptFailure> {
         None
+    }
+
+    fn services(&self) -> Vec<ServiceSummary> {
+        let records = self.hub.services.read();
+        let mut summaries = Vec::with_capacity(records.len());
+        if let Some(address) = self.shared_address {
+            // The shared port's record comes first (it is added first).
+            if let Some(record) = records.first() {
+                summaries.push(ServiceSummary {
+                    name: record.name.clone(),
+                    command: String::new(),
+                    state: format!("listening on {address}"),
+                    restarts: 0,
+                    declared: record.declared.clone(),
+                });
+            }
+        }
+        for started in &self.started {
+            let state = match started
+                .process
+                .lock()
+                .as_ref()
+                .map(|process| process.state.borrow().clone())
+            {
+                Some(ProcessState::Running { pid }) => format!("running (pid {pid})"),
+                Some(ProcessState::Exited(how)) => how,
+                Some(ProcessState::Stopped) | None => "stopped".to_owned(),
+            };
+            summaries.push(ServiceSummary {
+                name: started.spec.name.clone(),
+                command: started.spec.command_line(),
+                state,
+                restarts: started.restarts.load(Ordering::Relaxed),
+                declared: records
+                    .get(started.service)
+                    .map(|record| record.declared.clone())
+                    .unwrap_or_default(),
+            });
+        }
+        summaries
     }
 }

@@ -15,6 +15,7 @@ use super::replay::{ReplayOptions, ReplayProgress, ReplayReport, Timing, replay_
 use crate::core::config::KvLocation;
 use crate::engine::EngineHandle;
 use crate::launch::{self, LaunchConfig};
+use crate::nitric::NitricConfig;
 use crate::script::bundled::default_script_path;
 
 /// What `sockscope replay` was asked to do.
@@ -26,6 +27,9 @@ pub struct RunOptions {
     pub url: Option<String>,
     /// Script for the embedded engine; `None`: the session's own, else the default.
     pub script: Option<PathBuf>,
+    /// The user's services to replay against instead of a script (`--run`,
+    /// `--project`), started fresh for each session.
+    pub services: Option<NitricConfig>,
     /// When actions happen.
     pub timing: Timing,
     /// Speed factor for recorded timing.
@@ -80,6 +84,8 @@ pub enum ReplayServer {
         /// Script to run instead of the session's own.
         script: Option<PathBuf>,
     },
+    /// A fresh engine running the user's services for each session.
+    Services(NitricConfig),
 }
 
 /// How [`replay_file`] replays one file.
@@ -194,11 +200,15 @@ pub async fn replay_file(
                 Err(error) => return ReplayResult::Error(error),
             }
         }
+        ReplayServer::Services(services) => match start_services(services.clone()).await {
+            Ok(engine) => Some(engine),
+            Err(error) => return ReplayResult::Error(error),
+        },
     };
     let url = match (&options.server, &engine) {
         (ReplayServer::Url(url), _) => url.clone(),
-        (ReplayServer::Fresh { .. }, Some(engine)) => engine.url(),
-        (ReplayServer::Fresh { .. }, None) => {
+        (_, Some(engine)) => engine.url(),
+        (_, None) => {
             return ReplayResult::Error("no server to replay against".to_owned());
         }
     };
@@ -225,9 +235,10 @@ pub async fn replay_file(
 /// Replays every file; results go to `out`, problems and progress to stderr.
 pub async fn run_replays(options: &RunOptions, out: &mut impl Write) -> RunOutcome {
     let file_options = ReplayFileOptions {
-        server: match &options.url {
-            Some(url) => ReplayServer::Url(url.clone()),
-            None => ReplayServer::Fresh {
+        server: match (&options.url, &options.services) {
+            (Some(url), _) => ReplayServer::Url(url.clone()),
+            (None, Some(services)) => ReplayServer::Services(services.clone()),
+            (None, None) => ReplayServer::Fresh {
                 script: options.script.clone(),
             },
         },
@@ -329,6 +340,18 @@ pub async fn start_engine_for(
     launch::start(config)
         .await
         .map_err(|error| error.to_string())
+}
+
+/// Starts a fresh engine running the user's services: in-memory kv, free
+/// ports. What `replay --run`/`--project` replays against.
+pub async fn start_services(services: NitricConfig) -> Result<EngineHandle, String> {
+    let mut config = LaunchConfig::new(PathBuf::new());
+    config.server.port = 0;
+    config.server.kv = KvLocation::Memory;
+    config.services = Some(services);
+    launch::start(config)
+        .await
+        .map_err(|error| format!("{error:#}"))
 }
 
 /// Every connection's expected and actual steps, for a failure report.

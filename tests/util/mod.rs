@@ -133,6 +133,24 @@ impl TestServer {
         }
     }
 
+    /// Connects: 101 if the upgrade was accepted (the client is dropped),
+    /// otherwise the refusal's status.
+    pub async fn refused_status_or_accepted(&self, path_and_query: &str) -> u16 {
+        match tokio::time::timeout(
+            WAIT,
+            tokio_tungstenite::connect_async(self.url(path_and_query)),
+        )
+        .await
+        .expect("answer in time")
+        {
+            Ok((_, response)) => response.status().as_u16(),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                response.status().as_u16()
+            }
+            Err(other) => panic!("expected an HTTP answer, got {other}"),
+        }
+    }
+
     /// Waits for the first event matching `predicate` (earlier ones are skipped).
     pub async fn wait_for(
         &mut self,
@@ -232,4 +250,16 @@ pub async fn recv_close_code(client: &mut Client) -> Option<u16> {
             Some(Err(_)) | None => return None,
         }
     }
+}
+
+/// Skips (loudly) or fails when a tool a test needs is missing: CI sets
+/// `SOCKSCOPE_REQUIRE_REAL_CLIENTS=1` after installing every tool, so there
+/// an absence is a failure.
+pub fn missing_tool(tool: &str, why: &str) {
+    if std::env::var("SOCKSCOPE_REQUIRE_REAL_CLIENTS").as_deref() == Ok("1") {
+        panic!("{tool} is required (SOCKSCOPE_REQUIRE_REAL_CLIENTS=1) but unusable: {why}");
+    }
+    eprintln!(
+        "\n!!!! SKIPPED: {tool} is not available ({why}); install it or run .ci/run to test this !!!!\n"
+    );
 }

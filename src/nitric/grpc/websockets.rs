@@ -1,6 +1,8 @@
 //! `Websocket` (send, close, details) and `WebsocketHandler/HandleEvents`,
 //! with `nitric start`'s answers (NITRIC.md §2.2–2.3).
 
+use std::sync::atomic::Ordering;
+
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{Lane, response_stream};
@@ -151,14 +153,17 @@ impl WebsocketHandler for Lane {
                     Ok(Some(_)) => {}
                     Ok(None) => break,
                     Err(error) => {
-                        lane.hub.log(
-                            lane.service,
-                            LogLevel::Warn,
-                            format!(
-                                "websocket '{socket}' handler stream failed: {}",
-                                error.message()
-                            ),
-                        );
+                        // When sockscope stops the service, this is expected.
+                        if !lane.hub.is_stopping.load(Ordering::Acquire) {
+                            lane.hub.log(
+                                lane.service,
+                                LogLevel::Warn,
+                                format!(
+                                    "websocket '{socket}' handler stream failed: {}",
+                                    error.message()
+                                ),
+                            );
+                        }
                         break;
                     }
                 }
