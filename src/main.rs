@@ -260,6 +260,7 @@ impl ServerArgs {
             service_address: Some(self.service_address.unwrap_or(DEFAULT_SERVICE_ADDRESS)),
             startup_timeout: Duration::from_secs(self.startup_timeout),
             enforce_permissions: !self.no_permissions,
+            watch: false,
         };
         Ok(Some((config, pinned_ports)))
     }
@@ -356,6 +357,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = io_runtime(args.server.io_threads())?;
             let mut config = args.server.into_config()?;
             config.script.watch = args.watch;
+            if let Some(services) = &mut config.services {
+                services.watch = args.watch;
+            }
             runtime.block_on(serve::run(ServeOptions {
                 config,
                 quiet: args.quiet,
@@ -377,6 +381,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 service_address: None,
                 startup_timeout: Duration::from_secs(30),
                 enforce_permissions: true,
+                watch: false,
             });
             let options = RunOptions {
                 files: args.files,

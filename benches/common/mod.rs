@@ -69,6 +69,24 @@ pub fn sockscope_serve(script: &Path, kv: &str) -> Server {
     spawn_announcing("sockscope serve (echo.js)", command)
 }
 
+/// `sockscope serve --quiet --run CMD` in `dir` (the real-runtime lane) on
+/// free ports.
+pub fn sockscope_run(name: &'static str, command_line: &str, dir: &Path) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sockscope"));
+    command
+        .args(["serve", "--quiet", "--port", "0", "--kv", ":memory:"])
+        .args(["--service-address", "127.0.0.1:0", "--run", command_line])
+        .current_dir(dir);
+    spawn_announcing(name, command)
+}
+
+/// The children of a process (`/proc/PID/task/PID/children`).
+pub fn child_pids(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|children| children.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 /// This bench binary again, as a raw tokio-tungstenite echo server.
 pub fn raw_echo_server() -> Server {
     let mut command = Command::new(std::env::current_exe().expect("bench binary path"));

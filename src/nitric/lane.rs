@@ -40,6 +40,8 @@ pub struct NitricConfig {
     /// Check kv calls against the declared policies (`--no-permissions`
     /// turns it off, as under `nitric start`).
     pub enforce_permissions: bool,
+    /// Restart the services when a source file in their folders changes.
+    pub watch: bool,
 }
 
 /// The SDKs' default server address.
@@ -155,6 +157,33 @@ impl NitricRuntime {
             runtime.stop_all().await;
             return Err(error);
         }
+        if config.watch {
+            let mut roots: Vec<std::path::PathBuf> = runtime
+                .started
+                .iter()
+                .map(|started| started.spec.cwd.clone())
+                .collect();
+            roots.sort();
+            roots.dedup();
+            let watched = Arc::downgrade(&runtime);
+            tokio::spawn(super::watch::watch_sources(
+                roots,
+                runtime.stop.clone(),
+                move || {
+                    let watched = watched.clone();
+                    async move {
+                        let Some(runtime) = watched.upgrade() else {
+                            return false;
+                        };
+                        tracing::info!(target: "sockscope", "sources changed: restarting the services");
+                        if let Err(error) = runtime.restart_all().await {
+                            tracing::error!(target: "sockscope", "{error}");
+                        }
+                        true
+                    }
+                },
+            ));
+        }
         Ok(runtime)
     }
 
@@ -268,7 +297,7 @@ impl NitricRuntime {
         } else {
             socket
         };
-        let message = match why {
+        let message = match why.clone() {
             Unanswered::NoHandler => format!(
                 "{what} of connection {connection_id} not handled: no {what} handler is registered for socket {socket}"
             ),
@@ -276,9 +305,16 @@ impl NitricRuntime {
                 "{what} of connection {connection_id} not handled: {service} stopped before answering"
             ),
         };
+        // A socket without a disconnect handler is common and loses nothing;
+        // an unhandled message is data dropped.
+        let level = if what == "disconnect" && why == Unanswered::NoHandler {
+            LogLevel::Info
+        } else {
+            LogLevel::Warn
+        };
         self.hub.bus.publish(crate::core::events::Event::Log {
             connection_id: Some(connection_id),
-            level: LogLevel::Warn,
+            level,
             message,
             at: chrono::Utc::now(),
         });

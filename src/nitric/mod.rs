@@ -11,6 +11,7 @@ mod process;
 mod project;
 pub mod proto;
 mod structs;
+mod watch;
 
 pub use lane::{DEFAULT_SERVICE_ADDRESS, NitricConfig, NitricLauncher, NitricRuntime};
 pub use process::{Program, ServiceSpec};

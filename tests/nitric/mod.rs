@@ -10,6 +10,7 @@
 
 mod lanes;
 mod lifecycle;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -97,6 +98,7 @@ pub fn services_config(dir: &Path, commands: &[&str]) -> LaunchConfig {
         service_address: Some("127.0.0.1:0".parse().expect("an address")),
         startup_timeout: Duration::from_secs(30),
         enforce_permissions: true,
+        watch: false,
     });
     config
 }
