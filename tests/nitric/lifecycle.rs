@@ -423,3 +423,42 @@ fn replay_runs_a_session_against_the_real_service_and_names_a_change() {
     let report = String::from_utf8_lossy(&failed.stdout);
     assert!(report.contains("HELLO"), "{report}");
 }
+
+#[test]
+fn stopping_sockscope_stops_its_services() {
+    let Some(node_modules) = node_modules() else {
+        return;
+    };
+    let dir = project(&[("echo.mjs", PID_JS)], Some(&node_modules));
+    let mut serving = serve(
+        &[
+            "--run",
+            "node echo.mjs",
+            "--port",
+            "0",
+            "--service-address",
+            "127.0.0.1:0",
+            "--kv",
+            ":memory:",
+        ],
+        dir.path(),
+    );
+    let pid: i32 = std::fs::read_to_string(dir.path().join("service.pid"))
+        .expect("the service wrote its pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let sockscope = i32::try_from(serving.child.id()).expect("a pid");
+    // SAFETY: signals to the test's own child processes.
+    unsafe {
+        libc::kill(sockscope, libc::SIGTERM);
+    }
+    let status = serving.child.wait().expect("sockscope exits");
+    assert_eq!(status.code(), Some(0));
+    let gone = |pid: i32| !std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let deadline = Instant::now() + WAIT;
+    while !gone(pid) {
+        assert!(Instant::now() < deadline, "the service outlived sockscope");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
