@@ -1,10 +1,11 @@
 //! The seam between the engine and whatever runs the user's handlers.
 //!
 //! The engine owns the sockets and the connection registry; a
-//! [`HandlerRuntime`] owns the handlers. Today there is one implementation,
-//! the embedded QuickJS lane (`crate::script`); the real-runtime lane (the
-//! user's own services over Nitric's gRPC contract) is the second, and the
-//! engine cannot tell them apart.
+//! [`HandlerRuntime`] owns the handlers. Two lanes implement it: the
+//! embedded QuickJS lane (`crate::script`) and the real-runtime lane
+//! (`crate::nitric`: the user's own services over Nitric's gRPC contract,
+//! answering asynchronously and out of order, possibly absent). The engine
+//! cannot tell them apart.
 //!
 //! # What a runtime must guarantee
 //!

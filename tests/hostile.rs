@@ -62,7 +62,7 @@ async fn echo_round_trip(url: &str, text: &str) {
 }
 
 fn note_retry(index: usize, error: &std::io::Error) {
-    if index % 100 == 0 {
+    if index.is_multiple_of(100) {
         eprintln!("half-open connection {index}: {error}, retrying");
     }
 }

@@ -216,12 +216,12 @@ async fn run_phases(
     )
     .await?;
 
-    if let Some(rate) = options.rate_per_second {
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(LoadgenError::InvalidOption(format!(
-                "--rate must be a positive number, got {rate}"
-            )));
-        }
+    if let Some(rate) = options.rate_per_second
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err(LoadgenError::InvalidOption(format!(
+            "--rate must be a positive number, got {rate}"
+        )));
     }
     // Each connection sends its share of the rate, evenly spaced.
     let send_interval = options

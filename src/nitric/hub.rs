@@ -273,10 +273,10 @@ impl Hub {
 
     /// Records a declaration of `service`.
     pub(crate) fn declare(&self, service: ServiceId, what: String) {
-        if let Some(record) = self.services.write().get_mut(service) {
-            if !record.declared.contains(&what) {
-                record.declared.push(what);
-            }
+        if let Some(record) = self.services.write().get_mut(service)
+            && !record.declared.contains(&what)
+        {
+            record.declared.push(what);
         }
     }
 

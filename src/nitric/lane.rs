@@ -108,6 +108,10 @@ impl NitricRuntime {
                         "cannot serve the Nitric services on {address}: {error} (choose another with --service-address, port 0 = any free)"
                     ))
                 })?;
+            if let Some(record) = hub.services.write().get_mut(service) {
+                // Named after the address bound, not the one asked for (port 0).
+                record.name = format!("services at {bound}");
+            }
             tracing::info!(target: "sockscope", "nitric services: {bound}");
             hub.log(service, LogLevel::Info, format!("nitric services: {bound}"));
             shared_address = Some(bound);

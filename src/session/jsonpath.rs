@@ -145,13 +145,13 @@ fn remove(value: &mut Value, segments: &[Segment]) {
             }
         }
         Segment::Index(index) => {
-            if let Value::Array(items) = value {
-                if let Some(child) = items.get_mut(*index) {
-                    if rest.is_empty() {
-                        *child = Value::Null;
-                    } else {
-                        remove(child, rest);
-                    }
+            if let Value::Array(items) = value
+                && let Some(child) = items.get_mut(*index)
+            {
+                if rest.is_empty() {
+                    *child = Value::Null;
+                } else {
+                    remove(child, rest);
                 }
             }
         }

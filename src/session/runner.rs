@@ -303,11 +303,11 @@ pub async fn run_replays(options: &RunOptions, out: &mut impl Write) -> RunOutco
         };
         cases.push(case);
     }
-    if let Some(junit) = &options.junit {
-        if let Err(error) = std::fs::write(junit, junit_xml("sockscope.replay", &cases)) {
-            eprintln!("sockscope: cannot write {}: {error}", junit.display());
-            outcome = outcome.max(RunOutcome::Unusable);
-        }
+    if let Some(junit) = &options.junit
+        && let Err(error) = std::fs::write(junit, junit_xml("sockscope.replay", &cases))
+    {
+        eprintln!("sockscope: cannot write {}: {error}", junit.display());
+        outcome = outcome.max(RunOutcome::Unusable);
     }
     outcome
 }

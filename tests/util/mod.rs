@@ -163,10 +163,10 @@ impl TestServer {
                 .await
                 .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
                 .expect("engine alive");
-            if let BusMessage::Event(event) = message {
-                if predicate(&event) {
-                    return event;
-                }
+            if let BusMessage::Event(event) = message
+                && predicate(&event)
+            {
+                return event;
             }
         }
     }
@@ -189,10 +189,10 @@ impl TestServer {
     ) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            if let Some(value) = self.kv_json(store, key) {
-                if predicate(&value) {
-                    return value;
-                }
+            if let Some(value) = self.kv_json(store, key)
+                && predicate(&value)
+            {
+                return value;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,

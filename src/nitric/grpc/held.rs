@@ -16,13 +16,10 @@ type Held<T> = tokio_stream::wrappers::ReceiverStream<Result<T, Status>>;
 impl Lane {
     /// Lists `what` as declared, not served, and keeps `sender` (the
     /// response stream) alive until the service ends its side.
-    fn hold<In: Send + 'static, Out: Send + 'static>(
-        &self,
-        what: String,
-        mut incoming: Streaming<In>,
-        sender: Outgoing<Out>,
-    ) where
-        In: prost::Message + Default,
+    fn hold<In, Out>(&self, what: String, mut incoming: Streaming<In>, sender: Outgoing<Out>)
+    where
+        In: prost::Message + Default + Send + 'static,
+        Out: Send + 'static,
     {
         self.hub.log(
             self.service,

@@ -140,10 +140,10 @@ impl Subscriber for Lane {
         let lane = self.clone();
         tokio::spawn(async move {
             while let Ok(Some(message)) = incoming.message().await {
-                if let Some(client_message::Content::MessageResponse(response)) = message.content {
-                    if let Some(answer) = pending.lock().remove(&message.id) {
-                        let _ = answer.send(response.success);
-                    }
+                if let Some(client_message::Content::MessageResponse(response)) = message.content
+                    && let Some(answer) = pending.lock().remove(&message.id)
+                {
+                    let _ = answer.send(response.success);
                 }
             }
             let mut topics = lane.hub.topics.lock();

@@ -26,11 +26,13 @@ pub enum Pane {
     Plot,
     /// Recorded sessions and replays.
     Sessions,
+    /// The user's own services (the real-runtime lane).
+    Services,
 }
 
 impl Pane {
     /// Every panel, so a saved layout can be checked for ones it lacks.
-    pub const ALL: [Pane; 9] = [
+    pub const ALL: [Pane; 10] = [
         Pane::Connections,
         Pane::Messages,
         Pane::Kv,
@@ -40,21 +42,42 @@ impl Pane {
         Pane::Log,
         Pane::Plot,
         Pane::Sessions,
+        Pane::Services,
     ];
 }
 
-/// A saved layout if it still shows every panel (one saved by an older
-/// version lacks newer panels), otherwise the default layout.
+/// A saved layout, with any panel it lacks (one saved by an older version
+/// lacks newer panels) added as a tab beside the Script panel; the default
+/// layout if there is none or nowhere to add them.
 pub fn restored_tree(saved: Option<Tree<Pane>>) -> Tree<Pane> {
-    match saved {
-        Some(tree)
-            if Pane::ALL
-                .iter()
-                .all(|pane| tree.tiles.find_pane(pane).is_some()) =>
-        {
-            tree
+    let Some(mut tree) = saved else {
+        return default_tree();
+    };
+    for pane in Pane::ALL {
+        if tree.tiles.find_pane(&pane).is_none() && !add_beside_script(&mut tree, pane) {
+            return default_tree();
         }
-        _ => default_tree(),
+    }
+    tree
+}
+
+/// Adds `pane` to the container of the Script panel (or of the first panel
+/// found); false if no panel sits in a container.
+fn add_beside_script(tree: &mut Tree<Pane>, pane: Pane) -> bool {
+    let neighbours = std::iter::once(Pane::Script).chain(Pane::ALL);
+    let Some(parent) = neighbours
+        .filter_map(|neighbour| tree.tiles.find_pane(&neighbour))
+        .find_map(|tile| tree.tiles.parent_of(tile))
+    else {
+        return false;
+    };
+    let added = tree.tiles.insert_pane(pane);
+    match tree.tiles.get_mut(parent) {
+        Some(egui_tiles::Tile::Container(container)) => {
+            container.add_child(added);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -70,6 +93,7 @@ pub fn default_tree() -> Tree<Pane> {
         Pane::Messages,
         Pane::Kv,
         Pane::Script,
+        Pane::Services,
         Pane::Log,
         Pane::Sessions,
         Pane::Plot,
@@ -113,6 +137,7 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                 Pane::Log => panels.log.ui(ui, state),
                 Pane::Plot => crate::ui::panels::plot::ui(ui, state),
                 Pane::Sessions => panels.sessions.ui(ui, state),
+                Pane::Services => panels.services.ui(ui, state),
             }
         });
         UiResponse::None
@@ -153,6 +178,7 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                     .into(),
             },
             Pane::Plot => "Plot".into(),
+            Pane::Services => "Services".into(),
             Pane::Sessions => match &self.state.sessions.recording {
                 Some(_) => egui::RichText::new("Sessions (recording)")
                     .color(egui::Color32::LIGHT_RED)
@@ -175,12 +201,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_saved_layout_without_a_newer_panel_is_replaced() {
+    fn a_saved_layout_without_a_newer_panel_gets_it_as_a_tab() {
         let old = Tree::new_tabs(
             egui::Id::unique("old"),
             vec![Pane::Connections, Pane::Messages],
         );
+        let old_root = old.root;
         let restored = restored_tree(Some(old));
+        assert_eq!(restored.root, old_root, "the saved arrangement is kept");
         assert!(
             Pane::ALL
                 .iter()
@@ -189,5 +217,41 @@ mod tests {
         let complete = default_tree();
         let kept = restored_tree(Some(complete.clone()));
         assert_eq!(kept.root, complete.root);
+    }
+
+    #[test]
+    fn a_layout_saved_before_the_services_panel_keeps_its_shape_and_gains_it_beside_script() {
+        let mut saved = default_tree();
+        let services = saved
+            .tiles
+            .find_pane(&Pane::Services)
+            .expect("in the default");
+        saved.remove_recursively(services);
+        let restored = restored_tree(Some(saved.clone()));
+        let added = restored
+            .tiles
+            .find_pane(&Pane::Services)
+            .expect("added back");
+        let script = restored.tiles.find_pane(&Pane::Script).expect("script");
+        assert_eq!(
+            restored.tiles.parent_of(added),
+            restored.tiles.parent_of(script)
+        );
+        assert_eq!(restored.root, saved.root);
+    }
+
+    #[test]
+    fn a_saved_layout_read_back_from_json_still_loads() {
+        // What eframe's storage holds is the serde form of the tree.
+        let mut saved = default_tree();
+        let services = saved
+            .tiles
+            .find_pane(&Pane::Services)
+            .expect("in the default");
+        saved.remove_recursively(services);
+        let json = serde_json::to_string(&saved).expect("serialise");
+        let read: Tree<Pane> = serde_json::from_str(&json).expect("deserialise");
+        let restored = restored_tree(Some(read));
+        assert!(restored.tiles.find_pane(&Pane::Services).is_some());
     }
 }

@@ -52,7 +52,10 @@ impl SockscopeApp {
         let egui_ctx = cc.egui_ctx.clone();
         let repaint: Arc<dyn Fn() + Send + Sync> = Arc::new(move || egui_ctx.request_repaint());
         let mut state = AppState::new(runtime, repaint, launch_config, settings, sender);
-        state.load_script_file();
+        // With --project/--run there may be no script file to show.
+        if !state.runs_services() {
+            state.load_script_file();
+        }
         state.start_engine();
         state.list_sessions();
         Self {

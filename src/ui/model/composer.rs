@@ -67,7 +67,7 @@ fn parse_hex(input: &str) -> Result<Vec<u8>, String> {
                 .unwrap_or(word)
         })
         .collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!(
             "odd number of hex digits ({}): each byte needs two",
             digits.len()

@@ -6,5 +6,6 @@ pub mod kv_view;
 pub mod logs;
 pub mod rates;
 pub mod script;
+pub mod services;
 pub mod sessions;
 pub mod timeline;

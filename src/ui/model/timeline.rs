@@ -141,10 +141,10 @@ impl CompiledFilter {
             // Losing events is always worth seeing.
             return true;
         }
-        if let Some(connection_id) = self.filter.connection_id {
-            if entry.connection_id != Some(connection_id) {
-                return false;
-            }
+        if let Some(connection_id) = self.filter.connection_id
+            && entry.connection_id != Some(connection_id)
+        {
+            return false;
         }
         let direction_matches = match self.filter.direction {
             DirectionFilter::All => true,
@@ -346,12 +346,12 @@ impl Timeline {
             if self.visible.front() == Some(&oldest.seq) {
                 self.visible.pop_front();
             }
-            if let Some(connection_id) = oldest.connection_id {
-                if let Some(history) = self.by_connection.get_mut(&connection_id) {
-                    history.pop_front();
-                    if history.is_empty() {
-                        self.by_connection.remove(&connection_id);
-                    }
+            if let Some(connection_id) = oldest.connection_id
+                && let Some(history) = self.by_connection.get_mut(&connection_id)
+            {
+                history.pop_front();
+                if history.is_empty() {
+                    self.by_connection.remove(&connection_id);
                 }
             }
         }

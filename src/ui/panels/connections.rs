@@ -275,17 +275,16 @@ impl ConnectionsPanel {
             if ui
                 .add_enabled(code.is_ok(), egui::Button::new("Close"))
                 .clicked()
+                && let Ok(code) = code
             {
-                if let Ok(code) = code {
-                    state.command(
-                        "close connection",
-                        Command::CloseConnection {
-                            connection_id,
-                            code,
-                            reason: self.close_reason.clone(),
-                        },
-                    );
-                }
+                state.command(
+                    "close connection",
+                    Command::CloseConnection {
+                        connection_id,
+                        code,
+                        reason: self.close_reason.clone(),
+                    },
+                );
             }
         });
     }

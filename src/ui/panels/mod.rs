@@ -12,6 +12,7 @@ pub mod messages;
 pub mod plot;
 pub mod script;
 pub mod server_bar;
+pub mod services;
 pub mod sessions;
 
 use crate::core::events::ConnectionId;
@@ -38,7 +39,12 @@ pub struct Panels {
     pub log: log::LogPanel,
     /// Session files and replays.
     pub sessions: sessions::SessionsPanel,
+    /// The user's services (the real-runtime lane).
+    pub services: services::ServicesPanel,
 }
+
+/// What "listening" and "running" are drawn in.
+pub const RUNNING_COLOR: egui::Color32 = egui::Color32::from_rgb(0x4c, 0xaf, 0x50);
 
 /// A table cell: one line, cut with "…" when the column is too narrow, and
 /// not selectable, so a click on it selects the row.

@@ -1,5 +1,8 @@
 //! The handler script in an editor: JavaScript highlighting, the error line
-//! marked, save and hot reload (Ctrl-S), open another script.
+//! marked, save and hot reload (Ctrl-S), open another script or a Nitric
+//! project (whose services then run instead).
+
+use std::path::PathBuf;
 
 use crate::ui::highlight::{Palette, highlight};
 use crate::ui::state::{AppState, UiMessage};
@@ -11,47 +14,33 @@ pub struct ScriptPanel;
 impl ScriptPanel {
     /// Draws the panel.
     pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
-        let path = state.launch_config.script.path.clone();
+        let runs_services = state.runs_services();
         ui.horizontal_wrapped(|ui| {
-            ui.monospace(path.display().to_string());
-            let dirty = state.script.is_dirty();
-            if ui
-                .add_enabled(dirty, egui::Button::new("Save and reload"))
-                .on_hover_text("Ctrl-S. Open connections stay; new events use the new handlers.")
-                .clicked()
-            {
-                state.save_script();
-            }
-            if ui.add_enabled(dirty, egui::Button::new("Revert")).clicked() {
-                state.script.text = state.script.saved_text.clone();
-            }
-            if ui.button("Open...").clicked() {
-                state.spawn(async {
-                    let picked = rfd::AsyncFileDialog::new()
-                        .add_filter("JavaScript", &["js", "mjs"])
-                        .set_title("Open a handler script")
-                        .pick_file()
-                        .await;
-                    UiMessage::ScriptPicked(Ok(picked.map(|file| file.path().to_path_buf())))
-                });
-            }
-            let path_label = ui.label("or path");
-            let response = ui
-                .add(egui::TextEdit::singleline(&mut state.script.path_input).desired_width(180.0))
-                .labelled_by(path_label.id);
-            let submitted =
-                response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
-            if (ui.button("Open path").clicked() || submitted)
-                && !state.script.path_input.trim().is_empty()
-            {
-                let typed = std::path::PathBuf::from(state.script.path_input.trim());
-                if typed.is_file() {
-                    state.open_script(typed);
-                } else {
-                    state.notify(format!("{} is not a file", typed.display()), true);
+            if !runs_services {
+                ui.monospace(state.launch_config.script.path.display().to_string());
+                let dirty = state.script.is_dirty();
+                if ui
+                    .add_enabled(dirty, egui::Button::new("Save and reload"))
+                    .on_hover_text(
+                        "Ctrl-S. Open connections stay; new events use the new handlers.",
+                    )
+                    .clicked()
+                {
+                    state.save_script();
+                }
+                if ui.add_enabled(dirty, egui::Button::new("Revert")).clicked() {
+                    state.script.text = state.script.saved_text.clone();
                 }
             }
+            open_handlers_ui(ui, state);
         });
+        if runs_services {
+            ui.add_space(8.0);
+            ui.label(
+                "Your Nitric services run instead of a script (see Services). Open a script to switch back.",
+            );
+            return;
+        }
         let error_line = match (&state.script.failure, &state.script.runtime_error) {
             (Some(failure), _) => {
                 ui.colored_label(
@@ -98,5 +87,49 @@ impl ScriptPanel {
                 )
                 .accessible_name("Script editor");
             });
+    }
+}
+
+/// "Open script…", "Open project…" and the typed path that does their job
+/// when no dialog can be shown: a file opens as the script, a folder as a
+/// Nitric project.
+fn open_handlers_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let can_switch = state.can_switch_handlers();
+    let wait_hint = "Wait until the server has started or stopped";
+    if ui
+        .add_enabled(can_switch, egui::Button::new("Open script…"))
+        .on_hover_text("Run a handler script in the embedded engine")
+        .on_disabled_hover_text(wait_hint)
+        .clicked()
+    {
+        state.spawn_dialog(
+            rfd::AsyncFileDialog::new()
+                .add_filter("JavaScript", &["js", "mjs"])
+                .set_title("Open a handler script")
+                .pick_file(),
+            UiMessage::ScriptPicked,
+        );
+    }
+    if ui
+        .add_enabled(can_switch, egui::Button::new("Open project…"))
+        .on_hover_text("Run a Nitric project's own services (the folder with nitric.yaml)")
+        .on_disabled_hover_text(wait_hint)
+        .clicked()
+    {
+        state.pick_project_folder();
+    }
+    let path_label = ui.label("or path");
+    let response = ui
+        .add(egui::TextEdit::singleline(&mut state.script.path_input).desired_width(180.0))
+        .labelled_by(path_label.id)
+        .on_hover_text("A script file, or a project folder with nitric.yaml");
+    let submitted = response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
+    let open_clicked = ui
+        .add_enabled(can_switch, egui::Button::new("Open path"))
+        .on_disabled_hover_text(wait_hint)
+        .clicked();
+    let typed = state.script.path_input.trim();
+    if (open_clicked || submitted) && !typed.is_empty() {
+        state.open_path(PathBuf::from(typed));
     }
 }

@@ -1,133 +1,59 @@
-//! The bar at the top: URL, status, start/stop, address, script, counts.
+//! The bar at the top: status, URLs, start/stop, address, what handles the
+//! sockets (the script or the user's services), counts, recording, view.
+//! One row: a bar that wraps pushes the panes down whenever it changes.
 
+use crate::ui::model::services::services_title;
 use crate::ui::state::{AppState, ServerStatus};
+
+/// Widest the script's or the project's name gets in the bar.
+const HANDLERS_MAX_WIDTH: f32 = 200.0;
 
 /// Server bar UI state.
 #[derive(Default)]
 pub struct ServerBar {
     port_text: Option<String>,
+    /// How wide everything after the URLs was last drawn: the room the URLs
+    /// of several sockets have is what is left of the row.
+    after_urls_width: f32,
+}
+
+/// How the URLs of several sockets fit into the row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SocketsShown {
+    /// `chat ws://127.0.0.1:4001`, each.
+    Urls,
+    /// `chat :4001`, each; the URL on hover.
+    Ports,
+    /// Only in the Copy URL menu.
+    InMenu,
 }
 
 /// Draws the bar. Returns whether the user asked to reset the layout.
 pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool {
     let mut reset_layout = false;
-    ui.horizontal_wrapped(|ui| {
+    ui.horizontal(|ui| {
         ui.strong("sockscope");
         ui.separator();
-        let url = state.server_url();
-        let (status_text, status_color) = match &state.status {
-            ServerStatus::Running => ("listening", egui::Color32::from_rgb(0x4c, 0xaf, 0x50)),
-            ServerStatus::Starting => ("starting...", ui.visuals().warn_fg_color),
-            ServerStatus::Stopping => ("stopping...", ui.visuals().warn_fg_color),
-            ServerStatus::Stopped => ("stopped", ui.visuals().weak_text_color()),
-            ServerStatus::Failed(_) => ("failed", ui.visuals().error_fg_color),
-        };
-        ui.colored_label(status_color, status_text);
-        ui.monospace(&url);
-        if ui.button("Copy URL").clicked() {
-            ui.ctx().copy_text(url.clone());
-            state.notify(format!("copied {url}"), false);
-        }
-        match state.status {
-            ServerStatus::Running => {
-                if ui.button("Stop").on_hover_text("Close every client (1001) and stop listening").clicked() {
-                    state.stop_engine();
-                }
-            }
-            ServerStatus::Starting | ServerStatus::Stopping => {
-                ui.add_enabled(false, egui::Button::new("Stop"));
-            }
-            ServerStatus::Stopped | ServerStatus::Failed(_) => {
-                if ui.button("Start").clicked() {
-                    state.start_engine();
-                }
-            }
-        }
+        status_ui(ui, state);
+        urls_ui(ui, state, bar.after_urls_width);
+        let after_urls_x = ui.cursor().min.x;
+        start_stop_ui(ui, state);
         ui.separator();
-
-        let bind_label = ui.label("Bind");
-        ui.add(egui::TextEdit::singleline(&mut state.settings.bind).desired_width(90.0))
-            .labelled_by(bind_label.id)
-            .on_hover_text("Listen address. Anything but 127.0.0.1 makes handlers and kv reachable from the network.");
-        let port_label = ui.label("Port");
-        let port_text = bar.port_text.get_or_insert_with(|| state.settings.port.to_string());
-        let port_response = ui
-            .add(egui::TextEdit::singleline(port_text).desired_width(48.0))
-            .labelled_by(port_label.id)
-            .on_hover_text("0 picks a free port");
-        let port_is_valid = port_text.trim().parse::<u16>().is_ok();
-        if port_response.changed() {
-            if let Ok(port) = port_text.trim().parse() {
-                state.settings.port = port;
-            }
-        }
-        if !port_is_valid {
-            ui.colored_label(ui.visuals().error_fg_color, "not a port");
-        }
-        let needs_restart = state.engine.as_ref().is_some_and(|engine| {
-            let local = engine.local_addr();
-            state.settings.bind != local.ip().to_string()
-                || (state.settings.port != 0 && state.settings.port != local.port())
-        });
-        if ui
-            .add_enabled(needs_restart && port_is_valid, egui::Button::new("Apply"))
-            .on_hover_text("Restart the server on this address")
-            .clicked()
-        {
-            state.start_engine();
-        }
+        address_ui(ui, state, bar);
         ui.separator();
-
-        let script_name = crate::script::script_module_name(&state.launch_config.script.path);
-        ui.label("Script").on_hover_text(state.launch_config.script.path.display().to_string());
-        ui.monospace(script_name);
+        handlers_ui(ui, state);
         ui.separator();
-
-        let open = state.connections.open_count();
-        let (rate_in, rate_out) = state
-            .rates
-            .latest()
-            .map_or((0.0, 0.0), |sample| (sample.in_per_second, sample.out_per_second));
-        ui.label(format!("{open} live"));
-        ui.label(format!("in {rate_in:.0}/s"));
-        ui.label(format!("out {rate_out:.0}/s"));
+        counts_ui(ui, state);
         ui.separator();
-
-        match &state.sessions.recording {
-            Some(recording) => {
-                let status = recording.status();
-                if ui
-                    .add(egui::Button::new(egui::RichText::new("Stop recording").color(egui::Color32::LIGHT_RED)))
-                    .on_hover_text(recording.path().display().to_string())
-                    .clicked()
-                {
-                    state.stop_recording();
-                } else {
-                    let text = format!("REC {} conn, {} msg", status.connections, status.messages);
-                    match status.failure {
-                        Some(failure) => ui.colored_label(ui.visuals().error_fg_color, format!("{text}: {failure}")),
-                        None => ui.colored_label(egui::Color32::LIGHT_RED, text),
-                    };
-                }
-            }
-            None => {
-                if ui
-                    .add_enabled(state.engine.is_some(), egui::Button::new("Record"))
-                    .on_hover_text("Record every connection into a new file in the sessions folder")
-                    .clicked()
-                {
-                    state.start_recording();
-                }
-            }
-        }
+        recording_ui(ui, state);
         ui.separator();
-        let theme_label = if state.settings.is_dark { "Light theme" } else { "Dark theme" };
-        if ui.button(theme_label).clicked() {
-            state.settings.is_dark = !state.settings.is_dark;
+        reset_layout = view_menu_ui(ui, state);
+        let after_urls_width = ui.cursor().min.x - after_urls_x;
+        if after_urls_width > bar.after_urls_width + 1.0 {
+            // The URLs were laid out for more room than there is: again.
+            ui.ctx().request_discard("server bar: room for the URLs");
         }
-        if ui.button("Reset layout").clicked() {
-            reset_layout = true;
-        }
+        bar.after_urls_width = after_urls_width;
     });
     if let ServerStatus::Failed(why) = &state.status {
         ui.colored_label(
@@ -144,5 +70,270 @@ pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool 
             "Not bound to loopback: handlers and the kv store are reachable from the network.",
         );
     }
+    reset_layout
+}
+
+fn status_ui(ui: &mut egui::Ui, state: &AppState) {
+    let (status_text, status_color) = match &state.status {
+        ServerStatus::Running => ("listening", super::RUNNING_COLOR),
+        ServerStatus::Starting => ("starting...", ui.visuals().warn_fg_color),
+        ServerStatus::Stopping => ("stopping...", ui.visuals().warn_fg_color),
+        ServerStatus::Stopped => ("stopped", ui.visuals().weak_text_color()),
+        ServerStatus::Failed(_) => ("failed", ui.visuals().error_fg_color),
+    };
+    ui.colored_label(status_color, status_text);
+}
+
+/// The URL clients connect to and Copy URL; with several sockets (each on
+/// a port of its own) every socket's URL, as the row's room allows.
+fn urls_ui(ui: &mut egui::Ui, state: &mut AppState, after_urls_width: f32) {
+    let sockets: Vec<(String, String, u16)> = match (&state.engine, state.sockets.len()) {
+        (Some(_), 2..) => state
+            .sockets
+            .iter()
+            .map(|listener| {
+                (
+                    listener.socket.to_string(),
+                    format!("ws://{}", listener.local_addr),
+                    listener.local_addr.port(),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if sockets.is_empty() {
+        let url = state.server_url();
+        ui.monospace(&url);
+        if ui.button("Copy URL").clicked() {
+            copy_url(ui, state, url);
+        }
+        return;
+    }
+    let spacing = ui.spacing().item_spacing.x;
+    let width_of = |ui: &egui::Ui, text: &str, style: egui::TextStyle| {
+        let font_id = style.resolve(ui.style());
+        let galley = ui.fonts_mut(|fonts| {
+            fonts.layout_no_wrap(text.to_owned(), font_id, egui::Color32::WHITE)
+        });
+        galley.size().x + spacing
+    };
+    let names_width: f32 = sockets
+        .iter()
+        .map(|(socket, _, _)| width_of(ui, socket, egui::TextStyle::Body))
+        .sum();
+    let urls_width: f32 = sockets
+        .iter()
+        .map(|(_, url, _)| width_of(ui, url, egui::TextStyle::Monospace))
+        .sum();
+    let ports_width: f32 = sockets
+        .iter()
+        .map(|(_, _, port)| width_of(ui, &format!(":{port}"), egui::TextStyle::Monospace))
+        .sum();
+    // The Copy URL menu after them.
+    let room = ui.available_width() - after_urls_width - 90.0;
+    let shown = if names_width + urls_width <= room {
+        SocketsShown::Urls
+    } else if names_width + ports_width <= room {
+        SocketsShown::Ports
+    } else {
+        SocketsShown::InMenu
+    };
+    for (socket, url, port) in &sockets {
+        match shown {
+            SocketsShown::Urls => {
+                ui.weak(socket);
+                ui.monospace(url);
+            }
+            SocketsShown::Ports => {
+                ui.weak(socket).on_hover_text(url);
+                ui.monospace(format!(":{port}")).on_hover_text(url);
+            }
+            SocketsShown::InMenu => {}
+        }
+    }
+    let menu_title = match shown {
+        SocketsShown::InMenu => format!("{} sockets", sockets.len()),
+        SocketsShown::Urls | SocketsShown::Ports => "Copy URL".to_owned(),
+    };
+    let mut copied = None;
+    ui.menu_button(menu_title, |ui| {
+        for (socket, url, _) in &sockets {
+            if ui.button(format!("Copy {socket}: {url}")).clicked() {
+                copied = Some(url.clone());
+                ui.close();
+            }
+        }
+    });
+    if let Some(url) = copied {
+        copy_url(ui, state, url);
+    }
+}
+
+fn copy_url(ui: &egui::Ui, state: &mut AppState, url: String) {
+    ui.ctx().copy_text(url.clone());
+    state.notify(format!("copied {url}"), false);
+}
+
+fn start_stop_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    match state.status {
+        ServerStatus::Running => {
+            if ui
+                .button("Stop")
+                .on_hover_text("Close every client (1001) and stop listening")
+                .clicked()
+            {
+                state.stop_engine();
+            }
+        }
+        ServerStatus::Starting | ServerStatus::Stopping => {
+            ui.add_enabled(false, egui::Button::new("Stop"));
+        }
+        ServerStatus::Stopped | ServerStatus::Failed(_) => {
+            if ui.button("Start").clicked() {
+                state.start_engine();
+            }
+        }
+    }
+}
+
+/// Bind and Port, and Apply once they differ from what the server uses.
+fn address_ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) {
+    let bind_label = ui.label("Bind");
+    ui.add(egui::TextEdit::singleline(&mut state.settings.bind).desired_width(90.0))
+        .labelled_by(bind_label.id)
+        .on_hover_text("Listen address. Anything but 127.0.0.1 makes handlers and kv reachable from the network.");
+    let port_label = ui.label("Port");
+    let port_text = bar
+        .port_text
+        .get_or_insert_with(|| state.settings.port.to_string());
+    let port_response = ui
+        .add(egui::TextEdit::singleline(port_text).desired_width(48.0))
+        .labelled_by(port_label.id)
+        .on_hover_text("0 picks a free port");
+    let port_is_valid = port_text.trim().parse::<u16>().is_ok();
+    if port_response.changed()
+        && let Ok(port) = port_text.trim().parse()
+    {
+        state.settings.port = port;
+    }
+    if !port_is_valid {
+        ui.colored_label(ui.visuals().error_fg_color, "not a port");
+    }
+    let needs_restart = state.engine.as_ref().is_some_and(|engine| {
+        let local = engine.local_addr();
+        state.settings.bind != local.ip().to_string()
+            || (state.settings.port != 0 && state.settings.port != local.port())
+    });
+    if ui
+        .add_enabled(needs_restart && port_is_valid, egui::Button::new("Apply"))
+        .on_hover_text("Restart the server on this address")
+        .clicked()
+    {
+        state.start_engine();
+    }
+}
+
+/// What handles the sockets: the script's name, or the project and its
+/// services.
+fn handlers_ui(ui: &mut egui::Ui, state: &AppState) {
+    let Some(services) = &state.launch_config.services else {
+        let path = &state.launch_config.script.path;
+        ui.label("Script").on_hover_text(path.display().to_string());
+        let name = egui::RichText::new(crate::script::script_module_name(path)).monospace();
+        truncated_ui(ui, name, path.display().to_string());
+        return;
+    };
+    let title = services_title(services, state.services.project.as_ref());
+    let mut hover: Vec<String> = state
+        .services
+        .project
+        .iter()
+        .map(|project| project.dir.display().to_string())
+        .collect();
+    hover.extend(
+        services
+            .services
+            .iter()
+            .map(|service| format!("{}: {}", service.name, service.command_line())),
+    );
+    if let Some(address) = services.service_address {
+        hover.push(format!("services started by hand: {address}"));
+    }
+    truncated_ui(ui, title.into(), hover.join("\n"));
+}
+
+/// A label cut with "…" past [`HANDLERS_MAX_WIDTH`], all of it on hover.
+fn truncated_ui(ui: &mut egui::Ui, text: egui::RichText, hover: String) {
+    ui.scope(|ui| {
+        ui.set_max_width(HANDLERS_MAX_WIDTH);
+        ui.add(egui::Label::new(text).truncate())
+            .on_hover_text(hover);
+    });
+}
+
+fn counts_ui(ui: &mut egui::Ui, state: &AppState) {
+    let open = state.connections.open_count();
+    let (rate_in, rate_out) = state.rates.latest().map_or((0.0, 0.0), |sample| {
+        (sample.in_per_second, sample.out_per_second)
+    });
+    ui.label(format!("{open} live"));
+    ui.label(format!("in {rate_in:.0}/s"));
+    ui.label(format!("out {rate_out:.0}/s"));
+}
+
+fn recording_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let Some(recording) = &state.sessions.recording else {
+        if ui
+            .add_enabled(state.engine.is_some(), egui::Button::new("Record"))
+            .on_hover_text("Record every connection into a new file in the sessions folder")
+            .clicked()
+        {
+            state.start_recording();
+        }
+        return;
+    };
+    let status = recording.status();
+    if ui
+        .add(egui::Button::new(
+            egui::RichText::new("Stop recording").color(egui::Color32::LIGHT_RED),
+        ))
+        .on_hover_text(recording.path().display().to_string())
+        .clicked()
+    {
+        state.stop_recording();
+        return;
+    }
+    let text = format!("REC {} conn, {} msg", status.connections, status.messages);
+    match status.failure {
+        Some(failure) => {
+            ui.colored_label(ui.visuals().error_fg_color, format!("{text}: {failure}"))
+        }
+        None => ui.colored_label(egui::Color32::LIGHT_RED, text),
+    };
+}
+
+/// The theme and the layout, in a menu. Returns whether the user asked to
+/// reset the layout.
+fn view_menu_ui(ui: &mut egui::Ui, state: &mut AppState) -> bool {
+    let mut reset_layout = false;
+    ui.menu_button("View", |ui| {
+        let theme_label = if state.settings.is_dark {
+            "Light theme"
+        } else {
+            "Dark theme"
+        };
+        if ui.button(theme_label).clicked() {
+            state.settings.is_dark = !state.settings.is_dark;
+            ui.close();
+        }
+        if ui
+            .button("Reset layout")
+            .on_hover_text("Every panel back in its first place")
+            .clicked()
+        {
+            reset_layout = true;
+            ui.close();
+        }
+    });
     reset_layout
 }

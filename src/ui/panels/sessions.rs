@@ -42,8 +42,9 @@ impl Default for SessionsPanel {
     }
 }
 
-fn target_label(target: &ReplayTarget) -> &'static str {
+fn target_label(target: &ReplayTarget, runs_services: bool) -> &'static str {
     match target {
+        ReplayTarget::FreshServer if runs_services => "fresh server (new copies of the services)",
         ReplayTarget::FreshServer => "fresh server (session's script)",
         ReplayTarget::ThisServer => "this window's server",
         ReplayTarget::Url(_) => "URL",
@@ -117,22 +118,20 @@ impl SessionsPanel {
                 state.list_sessions();
             }
             if ui.button("Open...").clicked() {
-                state.spawn(async {
-                    let picked = rfd::AsyncFileDialog::new()
+                state.spawn_dialog(
+                    rfd::AsyncFileDialog::new()
                         .add_filter("sockscope session", &["jsonl"])
-                        .pick_file()
-                        .await;
-                    UiMessage::SessionPicked(Ok(picked.map(|file| file.path().to_path_buf())))
-                });
+                        .pick_file(),
+                    UiMessage::SessionPicked,
+                );
             }
             if ui.button("Import HAR...").clicked() {
-                state.spawn(async {
-                    let picked = rfd::AsyncFileDialog::new()
+                state.spawn_dialog(
+                    rfd::AsyncFileDialog::new()
                         .add_filter("HAR", &["har"])
-                        .pick_file()
-                        .await;
-                    UiMessage::HarPicked(Ok(picked.map(|file| file.path().to_path_buf())))
-                });
+                        .pick_file(),
+                    UiMessage::HarPicked,
+                );
             }
             let path_label = ui.label("or path");
             ui.add(egui::TextEdit::singleline(&mut self.path_input).desired_width(160.0))
@@ -155,19 +154,20 @@ impl SessionsPanel {
     }
 
     fn replay_controls_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let runs_services = state.runs_services();
         ui.horizontal_wrapped(|ui| {
             egui::ComboBox::new("replay_target", "Replay against")
-                .selected_text(target_label(&self.target))
+                .selected_text(target_label(&self.target, runs_services))
                 .show_ui(ui, |ui| {
                     ui.selectable_value(
                         &mut self.target,
                         ReplayTarget::FreshServer,
-                        target_label(&ReplayTarget::FreshServer),
+                        target_label(&ReplayTarget::FreshServer, runs_services),
                     );
                     ui.selectable_value(
                         &mut self.target,
                         ReplayTarget::ThisServer,
-                        target_label(&ReplayTarget::ThisServer),
+                        target_label(&ReplayTarget::ThisServer, runs_services),
                     );
                     let is_url = matches!(self.target, ReplayTarget::Url(_));
                     if ui.selectable_label(is_url, "URL").clicked() {
@@ -354,17 +354,13 @@ impl SessionsPanel {
             }
             if ui.button("Save as...").clicked() {
                 let from = path.clone();
-                state.spawn(async move {
-                    let picked = rfd::AsyncFileDialog::new()
+                state.spawn_dialog(
+                    rfd::AsyncFileDialog::new()
                         .add_filter("sockscope session", &["jsonl"])
                         .set_file_name("session.jsonl")
-                        .save_file()
-                        .await;
-                    UiMessage::SessionSaveTarget {
-                        from,
-                        picked: Ok(picked.map(|file| file.path().to_path_buf())),
-                    }
-                });
+                        .save_file(),
+                    |picked| UiMessage::SessionSaveTarget { from, picked },
+                );
             }
         });
         if self.rules_for.as_ref() != Some(&path) {

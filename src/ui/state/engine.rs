@@ -33,6 +33,7 @@ impl AppState {
         // A recording belongs to one server run.
         self.stop_recording();
         let previous = self.engine.take();
+        self.sockets.clear();
         self.spawn(async move {
             if let Some(previous) = previous {
                 previous.shutdown().await;
@@ -48,6 +49,7 @@ impl AppState {
     /// Stops the engine (clients get 1001) in the background.
     pub fn stop_engine(&mut self) {
         self.stop_recording();
+        self.sockets.clear();
         if let Some(engine) = self.engine.take() {
             self.status = ServerStatus::Stopping;
             self.spawn(async move {
@@ -57,8 +59,13 @@ impl AppState {
         }
     }
 
-    /// Switches to another script: the server restarts with it.
+    /// Switches to another script (from the user's services, too): the
+    /// server restarts with it.
     pub fn open_script(&mut self, path: PathBuf) {
+        if !self.check_can_switch_handlers() {
+            return;
+        }
+        self.leave_project();
         self.notify(
             format!("opening {}: the server restarts", path.display()),
             false,

@@ -1,6 +1,6 @@
 //! Engine events into the models: drained time boxed (so a flood of frames
 //! cannot freeze the window), fanned out to each model's `on_event`, plus
-//! the periodic refresh of traffic counters and rates.
+//! the periodic refresh of traffic counters, rates and service states.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use crate::ui::model::timeline::{Direction, EntryBody};
 /// Time one frame may spend ingesting events.
 pub const INGEST_BUDGET: Duration = Duration::from_millis(8);
 
-/// How often live traffic counters are refreshed.
+/// How often live traffic counters and service states are refreshed.
 const TRAFFIC_REFRESH: Duration = Duration::from_millis(500);
 
 /// Events between two looks at the clock while ingesting.
@@ -92,7 +92,8 @@ impl AppState {
         }
     }
 
-    /// Refreshes traffic counters and samples rates when due.
+    /// Refreshes traffic counters and service states and samples rates
+    /// when due.
     pub fn refresh_periodic(&mut self, ingest: &mut Ingest, now: Instant) {
         let Some(engine) = &self.engine else { return };
         if ingest
@@ -101,6 +102,8 @@ impl AppState {
         {
             ingest.last_traffic_refresh = Some(now);
             self.connections.refresh_traffic(&engine.traffic());
+            // A few processes' states: cheap enough at this pace.
+            self.services.summaries = engine.services();
         }
         if self.rates.is_due(now) {
             let open = self.connections.open_count();

@@ -51,6 +51,13 @@ impl AppState {
     /// Writes the editor's buffer to the script file; the engine's file
     /// watcher then reloads it (and reports success or the error).
     pub fn save_script(&mut self) {
+        if self.runs_services() {
+            self.notify(
+                "the project's services run, not the script: save their files in your editor and Restart them (Services)",
+                true,
+            );
+            return;
+        }
         let path = self.launch_config.script.path.clone();
         let text = self.script.text.clone();
         self.spawn(async move {

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::ingest::Ingest;
+use super::project::OpenedPath;
 use super::{AppState, ServerStatus};
 use crate::engine::EngineHandle;
 use crate::engine::command::Command;
@@ -39,6 +40,14 @@ pub enum UiMessage {
     ScriptSaved(Result<(), String>),
     /// A native file dialog picked a script (or failed).
     ScriptPicked(Result<Option<PathBuf>, String>),
+    /// A native folder dialog picked a project folder (or failed).
+    ProjectFolderPicked(Result<Option<PathBuf>, String>),
+    /// A typed or picked path was read: a script, or a project folder.
+    PathRead {
+        path: PathBuf,
+        /// What it holds, or why it cannot be opened, in one line.
+        result: Result<OpenedPath, String>,
+    },
     /// The session files were read.
     SessionsListed(Result<Vec<SessionSummary>, String>),
     /// One replay finished.
@@ -85,6 +94,8 @@ impl AppState {
                     None,
                     format!("server listening on {}", engine.url()),
                 );
+                self.services.summaries = engine.services();
+                self.sockets = engine.sockets().to_vec();
                 self.engine = Some(engine);
                 self.status = ServerStatus::Running;
                 self.rates.reset();
@@ -96,6 +107,8 @@ impl AppState {
             }
             UiMessage::EngineStopped => {
                 ingest.detach();
+                self.services.summaries.clear();
+                self.sockets.clear();
                 self.status = ServerStatus::Stopped;
                 self.timeline
                     .push_lifecycle(chrono::Utc::now(), None, "server stopped".to_owned());
@@ -140,6 +153,19 @@ impl AppState {
             }
             UiMessage::ScriptPicked(Ok(Some(path))) => self.open_script(path),
             UiMessage::ScriptPicked(Ok(None)) => {}
+            UiMessage::ProjectFolderPicked(Ok(Some(dir))) => self.open_path(dir),
+            UiMessage::ProjectFolderPicked(Ok(None)) => {}
+            UiMessage::ProjectFolderPicked(Err(error)) => self.notify(
+                format!(
+                    "no folder dialog available ({error}); type the project folder into the Script panel's path field and press Open path"
+                ),
+                true,
+            ),
+            UiMessage::PathRead { path, result } => match result {
+                Ok(OpenedPath::Script) => self.open_script(path),
+                Ok(OpenedPath::Project(project)) => self.run_project(path, project),
+                Err(error) => self.notify(error, true),
+            },
             UiMessage::SessionsListed(Ok(listing)) => self.sessions.listing = listing,
             UiMessage::SessionsListed(Err(error)) => {
                 self.notify(format!("cannot list the sessions: {error}"), true)

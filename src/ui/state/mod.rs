@@ -6,14 +6,18 @@
 //! - [`ingest`]: engine events into the models, time boxed; periodic refresh.
 //! - [`message`]: results of background work ([`UiMessage`]) and applying them.
 //! - [`blocking`]: running blocking work off the runtime's threads.
+//! - [`dialog`]: native file and folder dialogs.
 //! - [`io`]: the kv store's contents and the script file.
+//! - [`project`]: a Nitric project's services instead of the script.
 //! - [`sessions`]: recording, session files, replays.
 
 pub mod blocking;
+pub mod dialog;
 pub mod engine;
 pub mod ingest;
 pub mod io;
 pub mod message;
+pub mod project;
 pub mod sessions;
 
 use std::path::PathBuf;
@@ -23,19 +27,21 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::core::events::ConnectionId;
-use crate::engine::EngineHandle;
 use crate::engine::command::Command;
+use crate::engine::{EngineHandle, SocketListener};
 use crate::launch::LaunchConfig;
 use crate::ui::model::connections::Connections;
 use crate::ui::model::kv_view::KvView;
 use crate::ui::model::logs::Logs;
 use crate::ui::model::rates::Rates;
 use crate::ui::model::script::ScriptEditor;
+use crate::ui::model::services::ServicesView;
 use crate::ui::model::sessions::SessionsState;
 use crate::ui::model::timeline::{Timeline, TimelineLimits};
 use crate::ui::test_client::TestClient;
 
 pub use message::UiMessage;
+pub use project::ProjectRunOptions;
 
 /// Settings of the window. The theme is kept between runs; the server's
 /// address and script come from the command line each time, so that
@@ -104,6 +110,9 @@ pub struct AppState {
     pub repaint: Arc<dyn Fn() + Send + Sync>,
     /// The running engine, if any.
     pub engine: Option<EngineHandle>,
+    /// The running engine's sockets and their listeners (fixed while it
+    /// runs), for the server bar.
+    pub sockets: Vec<SocketListener>,
     /// Engine configuration for the next start.
     pub launch_config: LaunchConfig,
     /// Server status.
@@ -122,6 +131,10 @@ pub struct AppState {
     pub kv: KvView,
     /// Script editor.
     pub script: ScriptEditor,
+    /// The user's services, when they run instead of the script.
+    pub services: ServicesView,
+    /// How a project opened in the window runs.
+    pub project_options: ProjectRunOptions,
     /// Built-in test clients.
     pub clients: Vec<TestClient>,
     /// Clients created so far (for labels).
@@ -146,10 +159,12 @@ impl AppState {
         settings: Settings,
         messages: mpsc::UnboundedSender<UiMessage>,
     ) -> Self {
+        let project_options = ProjectRunOptions::from_launch(&launch_config);
         Self {
             runtime,
             repaint,
             engine: None,
+            sockets: Vec::new(),
             launch_config,
             status: ServerStatus::Stopped,
             settings,
@@ -159,6 +174,8 @@ impl AppState {
             rates: Rates::default(),
             kv: KvView::default(),
             script: ScriptEditor::default(),
+            services: ServicesView::default(),
+            project_options,
             clients: Vec::new(),
             clients_created: 0,
             selected_connection: None,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::{AppState, UiMessage};
 use crate::core::events::ClosedBy;
+use crate::nitric::NitricConfig;
 use crate::session::format::{Frame, IgnoreRule, SessionEvent};
 use crate::session::runner::{FileProgress, ReplayFileOptions, ReplayServer, replay_file};
 use crate::session::{Header, Recorder, Timing, script_reference};
@@ -44,7 +45,10 @@ impl AppState {
             .folder
             .join(recording_file_name(chrono::Local::now()));
         let mut header = Header::new("recorded");
-        header.script = Some(script_reference(&path, &self.launch_config.script.path));
+        // A session recorded against the user's services names no script.
+        if !self.runs_services() {
+            header.script = Some(script_reference(&path, &self.launch_config.script.path));
+        }
         // The recorder spawns its forwarding task on the runtime.
         let _runtime = self.runtime.enter();
         match Recorder::start(&engine, &path, header) {
@@ -128,7 +132,17 @@ impl AppState {
             return;
         }
         let server = match target {
-            ReplayTarget::FreshServer => ReplayServer::Fresh { script: None },
+            ReplayTarget::FreshServer => match &self.launch_config.services {
+                // New copies of the user's services, left alone during the
+                // replay; the SDKs' shared port stays with this window's
+                // server.
+                Some(services) => ReplayServer::Services(NitricConfig {
+                    service_address: None,
+                    watch: false,
+                    ..services.clone()
+                }),
+                None => ReplayServer::Fresh { script: None },
+            },
             ReplayTarget::Url(url) => ReplayServer::Url(url),
             ReplayTarget::ThisServer => match &self.engine {
                 Some(engine) => ReplayServer::Url(engine.url()),
