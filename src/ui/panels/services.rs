@@ -120,22 +120,21 @@ fn sockets_ui(ui: &mut egui::Ui, state: &mut AppState) {
 /// One row per service; its declarations one per line. A handful of
 /// processes, so a grid rather than a virtualised table.
 fn summaries_ui(ui: &mut egui::Ui, summaries: &[ServiceSummary]) {
+    // Whole lines, scrolled sideways when narrow: a declaration wrapped
+    // letter by letter in a squeezed column cannot be read.
+    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
     egui::Grid::new("services")
         .striped(true)
         .num_columns(5)
         .spacing([16.0, 4.0])
         .show(ui, |ui| {
-            for title in ["service", "command", "state", "restarts", "declared"] {
+            // The command last: it is the widest and the least looked at.
+            for title in ["service", "state", "restarts", "declared", "command"] {
                 ui.strong(title);
             }
             ui.end_row();
             for summary in summaries {
                 ui.monospace(&summary.name);
-                if summary.command.is_empty() {
-                    ui.weak("started by hand");
-                } else {
-                    ui.monospace(&summary.command);
-                }
                 state_ui(ui, &summary.state);
                 ui.label(summary.restarts.to_string());
                 match summary.declared.as_slice() {
@@ -150,6 +149,11 @@ fn summaries_ui(ui: &mut egui::Ui, summaries: &[ServiceSummary]) {
                             }
                         });
                     }
+                }
+                if summary.command.is_empty() {
+                    ui.weak("started by hand");
+                } else {
+                    ui.monospace(&summary.command);
                 }
                 ui.end_row();
             }
