@@ -187,6 +187,16 @@ pub trait HandlerRuntime: Send + Sync {
     fn services(&self) -> Vec<ServiceSummary> {
         Vec::new()
     }
+
+    /// Restarts the service process `name` (one of [`HandlerRuntime::services`]).
+    fn restart_service(&self, name: String) -> RuntimeFuture<'_, Result<(), ReloadError>> {
+        Box::pin(async move { Err(ReloadError::Restart(format!("no service named {name}"))) })
+    }
+
+    /// Stops the service process `name`; it stays stopped until restarted.
+    fn stop_service(&self, name: String) -> RuntimeFuture<'_, Result<(), ReloadError>> {
+        Box::pin(async move { Err(ReloadError::Restart(format!("no service named {name}"))) })
+    }
 }
 
 /// Starts a runtime once the engine has its bus, store and registry.

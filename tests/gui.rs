@@ -488,7 +488,7 @@ fn a_project_runs_its_services_restart_restarts_them_and_a_script_switches_back(
     window.harness.get_by_label("started by hand");
     window.harness.check_accessibility();
 
-    window.click("Restart");
+    window.click("Restart all");
     window.step_until("the restart", |app| {
         app.state
             .services
@@ -497,6 +497,25 @@ fn a_project_runs_its_services_restart_restarts_them_and_a_script_switches_back(
             .any(|summary| summary.name == "services/main.sh" && summary.restarts == 1)
     });
     window.step_until_shown("restart the services: done");
+
+    // One service on its own: its row's Stop, then its Restart.
+    window.click("Stop service");
+    window.step_until_shown("stop the service: done");
+    window.step_until("the service to stop", |app| {
+        app.state
+            .services
+            .summaries
+            .iter()
+            .any(|summary| summary.name == "services/main.sh" && summary.state == "stopped")
+    });
+    window.click("Restart service");
+    window.step_until("the second restart", |app| {
+        app.state
+            .services
+            .summaries
+            .iter()
+            .any(|summary| summary.name == "services/main.sh" && summary.restarts == 2)
+    });
 
     let handler = window.dir.path().join("handler.js");
     open_typed_path(&mut window, &handler);

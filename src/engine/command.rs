@@ -47,6 +47,10 @@ pub enum Command {
         connection_id: ConnectionId,
         decision: ApprovalDecision,
     },
+    /// Restart one service process of the real-runtime lane, by name.
+    RestartService { name: String },
+    /// Stop one service process of the real-runtime lane, by name.
+    StopService { name: String },
     /// Stop the server: close everyone with 1001 and stop accepting.
     Shutdown,
 }

@@ -324,6 +324,8 @@ impl EngineHandle {
                 connection_id,
                 decision,
             } => Ok(shared.approvals.resolve(connection_id, decision)?),
+            Command::RestartService { name } => Ok(shared.runtime.restart_service(name).await?),
+            Command::StopService { name } => Ok(shared.runtime.stop_service(name).await?),
             Command::Shutdown => {
                 self.shutdown().await;
                 Ok(())

@@ -257,27 +257,48 @@ impl NitricRuntime {
 
     async fn restart_all(&self) -> Result<(), ReloadError> {
         for started in &self.started {
-            let previous = started.process.lock().take();
-            if let Some(mut previous) = previous {
-                previous.stop().await;
-            }
-            let process = ServiceProcess::start(
-                Arc::clone(&self.hub),
-                started.service,
-                &started.spec,
-                started.grpc,
-            )
-            .map_err(|error| {
-                ReloadError::Restart(format!("cannot restart {}: {error}", started.spec.name))
-            })?;
-            self.hub.log(
-                started.service,
-                LogLevel::Info,
-                format!("restarted: {}", started.spec.command_line()),
-            );
-            *started.process.lock() = Some(process);
-            started.restarts.fetch_add(1, Ordering::Relaxed);
+            self.restart(started).await?;
         }
+        Ok(())
+    }
+
+    fn started_named(&self, name: &str) -> Result<&Started, ReloadError> {
+        self.started
+            .iter()
+            .find(|started| started.spec.name == name)
+            .ok_or_else(|| ReloadError::Restart(format!("no service named {name}")))
+    }
+
+    async fn stop_one(&self, started: &Started) {
+        let process = started.process.lock().take();
+        if let Some(mut process) = process {
+            process.stop().await;
+            // Its streams ended, so it handles nothing now: connects get 503.
+            *started.process.lock() = Some(process);
+        }
+    }
+
+    async fn restart(&self, started: &Started) -> Result<(), ReloadError> {
+        let previous = started.process.lock().take();
+        if let Some(mut previous) = previous {
+            previous.stop().await;
+        }
+        let process = ServiceProcess::start(
+            Arc::clone(&self.hub),
+            started.service,
+            &started.spec,
+            started.grpc,
+        )
+        .map_err(|error| {
+            ReloadError::Restart(format!("cannot restart {}: {error}", started.spec.name))
+        })?;
+        self.hub.log(
+            started.service,
+            LogLevel::Info,
+            format!("restarted: {}", started.spec.command_line()),
+        );
+        *started.process.lock() = Some(process);
+        started.restarts.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -452,6 +473,17 @@ impl HandlerRuntime for NitricRuntime {
 
     fn sockets(&self) -> Vec<String> {
         self.hub.sockets()
+    }
+
+    fn restart_service(&self, name: String) -> RuntimeFuture<'_, Result<(), ReloadError>> {
+        Box::pin(async move { self.restart(self.started_named(&name)?).await })
+    }
+
+    fn stop_service(&self, name: String) -> RuntimeFuture<'_, Result<(), ReloadError>> {
+        Box::pin(async move {
+            self.stop_one(self.started_named(&name)?).await;
+            Ok(())
+        })
     }
 
     fn serving(&self, socket: &str, local_addr: SocketAddr) {

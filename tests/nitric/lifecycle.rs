@@ -462,3 +462,54 @@ fn stopping_sockscope_stops_its_services() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[tokio::test]
+async fn one_service_can_be_stopped_and_restarted_by_name() {
+    let Some(node_modules) = node_modules() else {
+        return;
+    };
+    let dir = project(&[("echo.mjs", PID_JS)], Some(&node_modules));
+    let config = services_config(dir.path(), &["node echo.mjs"]);
+    let server = start(dir, config).await;
+    let name = "node echo.mjs".to_owned();
+    server
+        .engine
+        .execute(Command::StopService { name: name.clone() })
+        .await
+        .expect("the service stops");
+    assert_eq!(server.engine.services()[1].state, "stopped");
+    let started = Instant::now();
+    while server.refused_status_or_accepted("/").await != 503 {
+        assert!(
+            started.elapsed() < WAIT,
+            "a stopped service still takes connects"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let unknown = server
+        .engine
+        .execute(Command::RestartService {
+            name: "nothing like it".to_owned(),
+        })
+        .await
+        .expect_err("no such service");
+    assert!(
+        unknown
+            .to_string()
+            .contains("no service named nothing like it"),
+        "{unknown}"
+    );
+    server
+        .engine
+        .execute(Command::RestartService { name })
+        .await
+        .expect("the service restarts");
+    while server.refused_status_or_accepted("/").await != 101 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never served again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.engine.services()[1].restarts, 1);
+}

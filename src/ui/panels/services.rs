@@ -40,7 +40,7 @@ impl ServicesPanel {
             }
             let can_restart = state.engine.is_some() && !state.services.summaries.is_empty();
             if ui
-                .add_enabled(can_restart, egui::Button::new("Restart"))
+                .add_enabled(can_restart, egui::Button::new("Restart all"))
                 .on_hover_text(
                     "Stop every service and start it again (after editing its files). Open connections stay; their events wait for the new processes.",
                 )
@@ -83,10 +83,14 @@ impl ServicesPanel {
             return;
         }
         ui.separator();
-        egui::ScrollArea::both()
+        let action = egui::ScrollArea::both()
             .id_salt("services_table")
             .auto_shrink([false, false])
-            .show(ui, |ui| summaries_ui(ui, &state.services.summaries));
+            .show(ui, |ui| summaries_ui(ui, &state.services.summaries))
+            .inner;
+        if let Some((what, command)) = action {
+            state.command(what, command);
+        }
     }
 }
 
@@ -119,22 +123,52 @@ fn sockets_ui(ui: &mut egui::Ui, state: &mut AppState) {
 
 /// One row per service; its declarations one per line. A handful of
 /// processes, so a grid rather than a virtualised table.
-fn summaries_ui(ui: &mut egui::Ui, summaries: &[ServiceSummary]) {
+/// Returns the command a row's button asked for, with its wording.
+fn summaries_ui(
+    ui: &mut egui::Ui,
+    summaries: &[ServiceSummary],
+) -> Option<(&'static str, Command)> {
+    let mut action = None;
     // Whole lines, scrolled sideways when narrow: a declaration wrapped
     // letter by letter in a squeezed column cannot be read.
     ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
     egui::Grid::new("services")
         .striped(true)
-        .num_columns(5)
+        .num_columns(6)
         .spacing([16.0, 4.0])
         .show(ui, |ui| {
             // The command last: it is the widest and the least looked at.
-            for title in ["service", "state", "restarts", "declared", "command"] {
+            for title in ["service", "", "state", "restarts", "declared", "command"] {
                 ui.strong(title);
             }
             ui.end_row();
             for summary in summaries {
                 ui.monospace(&summary.name);
+                if summary.command.is_empty() {
+                    // Started by hand: not sockscope's to stop or restart.
+                    ui.label("");
+                } else {
+                    ui.horizontal(|ui| {
+                        let name = summary.name.clone();
+                        if ui
+                            .small_button("Restart service")
+                            .on_hover_text("Stop this service and start it again")
+                            .clicked()
+                        {
+                            action = Some((
+                                "restart the service",
+                                Command::RestartService { name: name.clone() },
+                            ));
+                        }
+                        if ui
+                            .small_button("Stop service")
+                            .on_hover_text("Stop this service; Restart starts it again")
+                            .clicked()
+                        {
+                            action = Some(("stop the service", Command::StopService { name }));
+                        }
+                    });
+                }
                 state_ui(ui, &summary.state);
                 ui.label(summary.restarts.to_string());
                 match summary.declared.as_slice() {
@@ -158,6 +192,7 @@ fn summaries_ui(ui: &mut egui::Ui, summaries: &[ServiceSummary]) {
                 ui.end_row();
             }
         });
+    action
 }
 
 fn state_ui(ui: &mut egui::Ui, state: &str) {
