@@ -11,11 +11,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use sockscope::loadgen::{Client, LiveCounters, connect, connect_many};
-use tokio_tungstenite::tungstenite::Message;
+use common::busy::TIMEOUT;
+use sockscope::loadgen::{LiveCounters, connect_many};
 use tokio_util::sync::CancellationToken;
 
 use common::Server;
@@ -23,7 +22,6 @@ use common::Server;
 const CONNECTIONS: usize = 10_000;
 const BUSY_SECONDS: u64 = 6;
 const PROBES: usize = 20;
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 const SCALE_JS: &str = r#"import { websocket, kv } from '@nitric/sdk';
 const socket = websocket('scale');
@@ -47,60 +45,6 @@ struct Figures {
     echoes: u64,
 }
 
-/// One message per second on every connection until `stop`.
-fn keep_busy(clients: Vec<Client>, stop: &CancellationToken) -> Vec<tokio::task::JoinHandle<u64>> {
-    clients
-        .into_iter()
-        .enumerate()
-        .map(|(index, mut client)| {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                // Spread the sends evenly over each second.
-                let phase = Duration::from_micros((index as u64 * 1_000_000) / CONNECTIONS as u64);
-                let mut ticker = tokio::time::interval_at(
-                    tokio::time::Instant::now() + phase,
-                    Duration::from_secs(1),
-                );
-                let mut echoes = 0;
-                loop {
-                    tokio::select! {
-                        () = stop.cancelled() => break,
-                        _ = ticker.tick() => {}
-                    }
-                    if client
-                        .send(Message::text("ping from a busy client"))
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                    match tokio::time::timeout(TIMEOUT, client.next()).await {
-                        Ok(Some(Ok(_))) => echoes += 1,
-                        _ => break,
-                    }
-                }
-                echoes
-            })
-        })
-        .collect()
-}
-
-/// Connect + one echo for a brand-new client.
-async fn probe(url: &str) -> Duration {
-    let started = Instant::now();
-    let mut client = connect(url, TIMEOUT).await.expect("probe connects");
-    client
-        .send(Message::text("probe"))
-        .await
-        .expect("probe sends");
-    let _ = tokio::time::timeout(TIMEOUT, client.next())
-        .await
-        .expect("probe echo in time");
-    let elapsed = started.elapsed();
-    let _ = client.close(None).await;
-    elapsed
-}
-
 async fn measure(server: &Server) -> Figures {
     tokio::time::sleep(common::SETTLE).await;
     let rss_before = common::rss_kib(server.pid()).expect("server RSS");
@@ -110,12 +54,12 @@ async fn measure(server: &Server) -> Figures {
         .unwrap_or_else(|error| panic!("{}: {error}", server.name));
     let connects_per_second = CONNECTIONS as f64 / connect_time.as_secs_f64();
     let stop = CancellationToken::new();
-    let busy = keep_busy(clients, &stop);
+    let busy = common::busy::keep_busy(clients, &stop);
     let mut probes = Vec::new();
     let probe_every = Duration::from_millis(BUSY_SECONDS * 1000 / PROBES as u64);
     tokio::time::sleep(Duration::from_secs(1)).await;
     for _ in 0..PROBES {
-        probes.push(probe(&server.url).await.as_secs_f64() * 1000.0);
+        probes.push(common::busy::probe(&server.url).await.as_secs_f64() * 1000.0);
         tokio::time::sleep(probe_every).await;
     }
     let rss_after = common::rss_kib(server.pid()).expect("server RSS");

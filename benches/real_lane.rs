@@ -4,6 +4,10 @@
 //! message (from /proc): sockscope must never be the bottleneck, so its
 //! share per message stays below the service's.
 //!
+//! Then 1,000 connections to the real lane each send one message per
+//! second while a new client connects and waits for its first echo, 20
+//! times (target: under 50 ms).
+//!
 //! Needs `target/ci-node/node_modules` with `@nitric/sdk` (what `.ci/run`
 //! installs) or `SOCKSCOPE_NODE_PATH`.
 //!
@@ -18,6 +22,8 @@ use sockscope::loadgen::{BenchOptions, BenchReport, run_bench};
 use common::Server;
 
 const ROUNDS: usize = 3;
+const BUSY_CONNECTIONS: usize = 1_000;
+const PROBES: usize = 20;
 
 const ECHO_MJS: &str = "import { websocket } from '@nitric/sdk';
 const socket = websocket('echo');
@@ -158,6 +164,41 @@ fn main() {
             println!("  real lane / node ws  = {:.2}", medians[0] / medians[2]);
         }
     }
+    let (p50, max) = probe_while_busy(&runtime, &servers[0]);
+    println!(
+        "\nnew client's connect + first echo through the real lane while {BUSY_CONNECTIONS} connections send 1 msg/s each: p50 {p50:.2} ms, max {max:.2} ms (target < 50 ms)"
+    );
+}
+
+/// Connect + first echo of new clients while `BUSY_CONNECTIONS` exchange
+/// one message per second each: (p50, max) in ms.
+fn probe_while_busy(runtime: &tokio::runtime::Runtime, server: &Server) -> (f64, f64) {
+    runtime.block_on(async {
+        let counters = sockscope::loadgen::LiveCounters::default();
+        let (clients, _) = sockscope::loadgen::connect_many(
+            &server.url,
+            BUSY_CONNECTIONS,
+            64,
+            common::busy::TIMEOUT,
+            &counters,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{}: {error}", server.name));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let busy = common::busy::keep_busy(clients, &stop);
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let mut probes = Vec::new();
+        for _ in 0..PROBES {
+            probes.push(common::busy::probe(&server.url).await.as_secs_f64() * 1000.0);
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        stop.cancel();
+        for task in busy {
+            let _ = task.await;
+        }
+        let max = probes.iter().copied().fold(0.0, f64::max);
+        (common::median(&mut probes), max)
+    })
 }
 
 fn tempfile_dir() -> PathBuf {
