@@ -13,7 +13,7 @@ mod crash;
 mod examples;
 // Inputs kept from fuzzing: session reader, HAR import and query parser do not panic.
 mod fuzz_regressions;
-// The egui window on a real engine: connections, kv editing, script errors, record/replay.
+// The egui window on a real engine: connections, kv editing, script errors, record/replay, projects and services.
 mod gui;
 // Handler semantics: events, middleware and `next`, `send`, `close`, imports, console.
 mod handlers;
