@@ -513,3 +513,42 @@ async fn one_service_can_be_stopped_and_restarted_by_name() {
     }
     assert_eq!(server.engine.services()[1].restarts, 1);
 }
+
+#[test]
+fn a_service_that_never_registers_is_named_after_the_startup_timeout() {
+    let dir = project(&[], None);
+    let started = Instant::now();
+    let mut serving = serve(
+        &[
+            "--run",
+            "sleep 30",
+            "--startup-timeout",
+            "1",
+            "--port",
+            "0",
+            "--service-address",
+            "127.0.0.1:0",
+            "--kv",
+            ":memory:",
+        ],
+        dir.path(),
+    );
+    // The server goes on without it, after the timeout.
+    assert!(
+        serving.url.starts_with("ws://127.0.0.1:"),
+        "{}",
+        serving.url
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let _ = serving.child.kill();
+    let _ = serving.child.wait();
+    let mut stderr = String::new();
+    if let Some(mut pipe) = serving.child.stderr.take() {
+        use std::io::Read as _;
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert!(
+        stderr.contains("these services have registered no websocket handler: sleep 30"),
+        "{stderr}"
+    );
+}
