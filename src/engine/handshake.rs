@@ -224,28 +224,30 @@ async fn handle_request(
             outbound: outbound.clone(),
         })
         .await;
-    let nitric_style = shared.config.deny_answer == DenyAnswer::NitricStart;
-    match verdict {
-        ConnectVerdict::Accept => {}
-        ConnectVerdict::Deny if nitric_style => {
-            let reason = "denied by the connect handler".to_owned();
-            return Ok(refusal.publish_nitric(&shared, reason));
-        }
-        ConnectVerdict::Deny => {
-            let reason = "denied by the connect handler (ctx.res.success = false)".to_owned();
-            return Ok(refusal.publish(&shared, StatusCode::UNAUTHORIZED, reason));
-        }
-        ConnectVerdict::Failed(failure) if nitric_style => {
-            let reason = format!("connect handler failed: {failure}");
-            return Ok(refusal.publish_nitric(&shared, reason));
-        }
-        ConnectVerdict::Failed(failure) => {
-            let reason = format!("connect handler failed: {failure}");
-            return Ok(refusal.publish(&shared, StatusCode::INTERNAL_SERVER_ERROR, reason));
-        }
+    let refused = match verdict {
+        ConnectVerdict::Accept => None,
+        ConnectVerdict::Deny => Some((
+            StatusCode::UNAUTHORIZED,
+            match shared.config.deny_answer {
+                DenyAnswer::Explained => "denied by the connect handler (ctx.res.success = false)",
+                // The service's SDK may not say `success` (Python sets `reject`).
+                DenyAnswer::NitricStart => "denied by the connect handler",
+            }
+            .to_owned(),
+        )),
+        ConnectVerdict::Failed(failure) => Some((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("connect handler failed: {failure}"),
+        )),
         ConnectVerdict::Unavailable(reason) => {
             return Ok(refusal.publish(&shared, StatusCode::SERVICE_UNAVAILABLE, reason));
         }
+    };
+    if let Some((status, reason)) = refused {
+        return Ok(match shared.config.deny_answer {
+            DenyAnswer::Explained => refusal.publish(&shared, status, reason),
+            DenyAnswer::NitricStart => refusal.publish_nitric(&shared, reason),
+        });
     }
     // The handler accepted, so its disconnect chain is owed from here on,
     // whatever happens to the upgrade.
