@@ -221,6 +221,18 @@ impl Hub {
         }
     }
 
+    /// `ws://localhost:<port>` of `socket`: its own listener, or the unnamed
+    /// first listener when it is the first socket any service registered.
+    pub(crate) fn socket_url(&self, socket: &str) -> Option<String> {
+        let urls = self.socket_urls.read();
+        urls.get(&socket.to_lowercase())
+            .or_else(|| {
+                let first = self.resolve_socket("");
+                urls.get("").filter(|_| first.eq_ignore_ascii_case(socket))
+            })
+            .cloned()
+    }
+
     /// The socket a listener serves: its own name, or for the unnamed first
     /// listener the first socket any service registered.
     fn resolve_socket(&self, socket: &str) -> String {

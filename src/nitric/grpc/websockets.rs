@@ -74,18 +74,7 @@ impl Websocket for Lane {
         request: Request<WebsocketDetailsRequest>,
     ) -> Result<Response<WebsocketDetailsResponse>, Status> {
         let name = request.into_inner().socket_name;
-        let urls = self.hub.socket_urls.read();
-        let is_first = self
-            .hub
-            .sockets()
-            .first()
-            .is_some_and(|first| first.eq_ignore_ascii_case(&name));
-        let url = urls
-            .get(&name.to_lowercase())
-            .or_else(|| urls.get("").filter(|_| is_first))
-            .cloned();
-        drop(urls);
-        match url {
+        match self.hub.socket_url(&name) {
             Some(url) => Ok(Response::new(WebsocketDetailsResponse { url })),
             None => Err(Status::unknown(format!("websocket {name} does not exist"))),
         }
