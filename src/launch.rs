@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::engine::config::{DenyAnswer, EngineConfig};
+use crate::engine::config::EngineConfig;
 use crate::engine::{EngineError, EngineHandle};
 use crate::nitric::{NitricConfig, NitricLauncher};
 use crate::script::{EmbeddedLauncher, ScriptConfig};
@@ -35,12 +35,7 @@ impl LaunchConfig {
 pub async fn start(config: LaunchConfig) -> Result<EngineHandle, EngineError> {
     match config.services {
         Some(services) => {
-            let server = EngineConfig {
-                // Refusals are answered as `nitric start` answers them.
-                deny_answer: DenyAnswer::NitricStart,
-                ..config.server
-            };
-            EngineHandle::start(server, Box::new(NitricLauncher(services))).await
+            EngineHandle::start(config.server, Box::new(NitricLauncher(services))).await
         }
         None => EngineHandle::start(config.server, Box::new(EmbeddedLauncher(config.script))).await,
     }

@@ -11,11 +11,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use sockscope::core::config::{KvLocation, Limits, default_io_threads};
+use sockscope::core::gateway::OutgoingFrames;
+use sockscope::engine::config::DenyAnswer;
 use sockscope::launch::LaunchConfig;
 use sockscope::loadgen::{BenchOptions, run_bench};
 use sockscope::nitric::{
     DEFAULT_SERVICE_ADDRESS, NitricConfig, Program, ServiceSpec, read_dotenv, read_project,
 };
+use sockscope::script::Gateway;
 use sockscope::script::bundled::default_script_path;
 use sockscope::serve::{self, ServeOptions};
 use sockscope::session::replay::Timing;
@@ -224,6 +227,16 @@ struct ServerArgs {
     /// Default: one per CPU but one (at least 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     io_threads: Option<u64>,
+    /// Answer a denied connect with this HTTP status and a body naming the reason,
+    /// instead of nitric start's 500 "Connection Refused".
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(400..600))]
+    deny_status: Option<u16>,
+    /// Embedded lane: socket.send with bytes sends binary frames (nitric start sends text).
+    #[arg(long)]
+    binary_frames: bool,
+    /// Embedded lane: socket.close sends a 1000 close frame (nitric start drops the connection).
+    #[arg(long)]
+    close_frames: bool,
 }
 
 #[derive(Args)]
@@ -286,6 +299,15 @@ impl ServerArgs {
         server.port = self.port;
         server.kv = KvLocation::parse(&self.kv);
         server.allowed_origins = self.allowed_origins;
+        if let Some(denied) = self.deny_status {
+            server.deny_answer = DenyAnswer::Explained { denied };
+        }
+        config.script.gateway = Gateway {
+            frames: OutgoingFrames {
+                binary: self.binary_frames,
+            },
+            close_frames: self.close_frames,
+        };
         server.limits = Limits {
             max_message_bytes: to_usize(self.max_message_bytes),
             max_connections: to_usize(self.max_connections),

@@ -31,6 +31,14 @@ impl Payload {
         }
     }
 
+    /// The bytes as on the wire.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Payload::Text(text) => text.as_bytes(),
+            Payload::Binary(bytes) => bytes,
+        }
+    }
+
     /// `"text"` or `"binary"`, for logs and tables.
     pub fn kind(&self) -> &'static str {
         match self {

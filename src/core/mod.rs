@@ -6,6 +6,7 @@ pub mod bus;
 pub mod close_code;
 pub mod config;
 pub mod events;
+pub mod gateway;
 pub mod logging;
 pub mod outbound;
 pub mod query;

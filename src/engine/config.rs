@@ -29,12 +29,13 @@ pub struct EngineConfig {
 /// How a connect the handlers refused (or failed on) is answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DenyAnswer {
-    /// 401 for a denial, 500 for a failure, the body naming the reason.
-    #[default]
-    Explained,
     /// HTTP 500 with the body `Connection Refused` for both, as `nitric
     /// start` answers; the reason is still in the log and the window.
+    #[default]
     NitricStart,
+    /// `--deny-status N`: a denial gets status `denied`, a failure 500, and
+    /// the body names the reason.
+    Explained { denied: u16 },
 }
 
 impl Default for EngineConfig {
@@ -47,7 +48,7 @@ impl Default for EngineConfig {
             limits: Limits::default(),
             bus_capacity: 65_536,
             allowed_origins: Vec::new(),
-            deny_answer: DenyAnswer::Explained,
+            deny_answer: DenyAnswer::NitricStart,
             pinned_ports: BTreeMap::new(),
         }
     }

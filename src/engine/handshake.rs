@@ -227,13 +227,13 @@ async fn handle_request(
     let refused = match verdict {
         ConnectVerdict::Accept => None,
         ConnectVerdict::Deny => Some((
-            StatusCode::UNAUTHORIZED,
             match shared.config.deny_answer {
-                DenyAnswer::Explained => "denied by the connect handler (ctx.res.success = false)",
-                // The service's SDK may not say `success` (Python sets `reject`).
-                DenyAnswer::NitricStart => "denied by the connect handler",
-            }
-            .to_owned(),
+                DenyAnswer::Explained { denied } => {
+                    StatusCode::from_u16(denied).unwrap_or(StatusCode::UNAUTHORIZED)
+                }
+                DenyAnswer::NitricStart => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            "denied by the connect handler".to_owned(),
         )),
         ConnectVerdict::Failed(failure) => Some((
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -245,7 +245,7 @@ async fn handle_request(
     };
     if let Some((status, reason)) = refused {
         return Ok(match shared.config.deny_answer {
-            DenyAnswer::Explained => refusal.publish(&shared, status, reason),
+            DenyAnswer::Explained { .. } => refusal.publish(&shared, status, reason),
             DenyAnswer::NitricStart => refusal.publish_nitric(&shared, reason),
         });
     }

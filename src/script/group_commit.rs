@@ -72,11 +72,6 @@ impl GroupCommit {
         }
     }
 
-    /// Whether writes (or effects behind them) wait for a commit.
-    pub(crate) fn is_pending(&self) -> bool {
-        self.batch.is_some()
-    }
-
     /// Whether the open batch is old or large enough to commit now.
     pub(crate) fn is_due(&self) -> bool {
         self.batch.as_ref().is_some_and(|(batch, opened)| {

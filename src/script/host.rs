@@ -2,37 +2,72 @@
 //!
 //! They live on one object that the SDK captures and then removes from the
 //! global scope, so user code reaches them only through the SDK's API.
+//! Socket calls live here, kv calls in `host_kv`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::Utc;
-use rquickjs::{Ctx, Exception, Function, Object, Result, TypedArray, Value};
+use rquickjs::{Ctx, Exception, Function, Object, Persistent, Result, TypedArray, Value};
 use rustc_hash::FxHashMap;
-use uuid::Uuid;
 
+use super::deferred::{self, Deferred, Settlement, Status, call_site};
 use super::group_commit::GroupCommit;
 use super::host_api;
+use super::races::{InvocationId, Races};
 use crate::core::bus::EventBus;
 use crate::core::close_code;
 use crate::core::events::{ClosedBy, ConnectionId, Event, LogLevel, Payload};
+use crate::core::gateway::OutgoingFrames;
 use crate::core::outbound::{CloseRequest, Outbound};
 use crate::kv::KvStore;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use crate::runtime::ConnectionDirectory;
+
+/// How the lane's gateway treats what handlers send, as `nitric start`
+/// unless a switch says otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gateway {
+    pub frames: OutgoingFrames,
+    /// `--close-frames`: `socket.close` sends a 1000 close frame instead of
+    /// dropping the connection as `nitric start` does.
+    pub close_frames: bool,
+}
+
+/// No connection is ever open: for a script thread with no server.
+#[cfg(test)]
+pub(crate) struct NoConnections;
+
+#[cfg(test)]
+impl ConnectionDirectory for NoConnections {
+    fn outbound(&self, _connection_id: &ConnectionId) -> Option<Outbound> {
+        None
+    }
+}
 
 /// State the host functions share with the script thread.
 pub(crate) struct HostState {
-    /// Open connections a script may send to, by id. Looked up on every
-    /// send; the ids are random UUIDs the server made, so a fast hash that
-    /// does not resist chosen keys is safe here.
+    /// Upgraded connections a script has sent to, by id (the directory is
+    /// asked once per connection). The ids are random UUIDs the server
+    /// made, so a fast hash that does not resist chosen keys is safe here.
     pub outbound: FxHashMap<ConnectionId, Outbound>,
+    /// The server's connections: only upgraded ones are there, so a send to
+    /// a connection whose upgrade has not finished fails, as in Nitric.
+    pub directory: Arc<dyn ConnectionDirectory>,
     /// The connection whose handler is running (for console attribution).
     pub current_connection: Option<ConnectionId>,
+    /// The handler chain that is running (its calls are attributed to it).
+    pub current_invocation: Option<InvocationId>,
     /// The running handler's own arguments, recognised by identity.
     pub echo: Option<EchoArgs>,
     /// The kv store, through the open group commit.
     pub group: GroupCommit,
+    /// Calls whose promises settle at the next turn.
+    pub deferred: Vec<Deferred>,
+    /// Who read which key, for lost-update warnings.
+    pub races: Races,
+    pub gateway: Gateway,
     /// Where log lines go.
     pub bus: EventBus,
     /// `ws://host:port` of the server, for `socket.url()`.
@@ -43,42 +78,52 @@ pub(crate) struct HostState {
 
 pub(crate) type SharedHost = Rc<RefCell<HostState>>;
 
-/// The JS strings the engine handed the running handler as
-/// `ctx.req.connectionId` and (for text) `ctx.req.data`, by identity. JS
-/// strings are immutable, so when a handler passes the very same string back
-/// to `socket.send` (an echo, a reply to the sender) the engine reuses what
-/// it already has instead of converting the string back to UTF-8: for a
-/// 16 KiB echo that conversion was 29% of the server's instructions.
-/// The dispatcher keeps both strings alive while this is set, so their
-/// addresses cannot be reused by other strings meanwhile.
-/// The connection is `HostState::current_connection`.
+/// The JS values the engine handed the running handler as
+/// `ctx.req.connectionId` and `ctx.req.data`, by identity. When a handler
+/// passes the very same string back to `socket.send` (an echo, a reply to
+/// the sender) the engine reuses the id it already has; the same data
+/// array, when its bytes are unchanged, reuses the received payload (no
+/// copy, no UTF-8 check). The dispatcher keeps both values alive while this
+/// is set, so their addresses cannot be reused meanwhile. The connection
+/// is `HostState::current_connection`.
 pub(crate) struct EchoArgs {
     pub connection_key: usize,
-    pub text: Option<(usize, Utf8Bytes)>,
+    pub data: Option<(usize, Payload)>,
 }
 
-/// A string's identity: the address of its (immutable) contents.
-pub(crate) fn string_key(string: &rquickjs::String<'_>) -> usize {
-    // SAFETY: a string value's payload is its heap pointer; the address is
-    // only compared, never dereferenced.
-    unsafe { rquickjs::qjs::JS_VALUE_GET_PTR(string.as_raw()) as usize }
+/// A value's identity: the address of its (heap) contents.
+pub(crate) fn value_key(value: &Value<'_>) -> usize {
+    // SAFETY: a string's or object's payload is its heap pointer; the
+    // address is only compared, never dereferenced.
+    unsafe { rquickjs::qjs::JS_VALUE_GET_PTR(value.as_raw()) as usize }
 }
 
 impl HostState {
-    /// The state of a script thread that has no connection and no script yet.
-    pub(crate) fn new(kv: KvStore, bus: EventBus, url: String) -> Self {
+    /// The state of a script thread that has no script yet.
+    pub(crate) fn new(
+        kv: KvStore,
+        bus: EventBus,
+        url: String,
+        directory: Arc<dyn ConnectionDirectory>,
+        gateway: Gateway,
+    ) -> Self {
         Self {
             outbound: FxHashMap::default(),
+            directory,
             current_connection: None,
+            current_invocation: None,
             echo: None,
             group: GroupCommit::new(kv),
+            deferred: Vec::new(),
+            races: Races::default(),
+            gateway,
             bus,
             url,
             script_name: String::new(),
         }
     }
 
-    /// Publishes a script log line and mirrors it to tracing.
+    /// Publishes a script log line.
     pub(crate) fn log(&self, level: LogLevel, message: String) {
         self.bus.publish(Event::Log {
             connection_id: self.current_connection,
@@ -87,21 +132,26 @@ impl HostState {
             at: Utc::now(),
         });
     }
-}
 
-fn parse_connection_id<'js>(ctx: &Ctx<'js>, operation: &str, raw: &str) -> Result<ConnectionId> {
-    Uuid::parse_str(raw).map_err(|_| {
-        Exception::throw_message(ctx, &format!("{operation}: '{raw}' is not a connection id"))
-    })
-}
+    /// The connection's queue, if it is open (upgraded) now.
+    fn open_connection(&mut self, connection_id: ConnectionId) -> Option<Outbound> {
+        if let Some(outbound) = self.outbound.get(&connection_id) {
+            return Some(outbound.clone());
+        }
+        let outbound = self.directory.outbound(&connection_id)?;
+        self.outbound.insert(connection_id, outbound.clone());
+        Some(outbound)
+    }
 
-fn unknown_connection<'js>(ctx: &Ctx<'js>, operation: &str, raw: &str) -> rquickjs::Error {
-    Exception::throw_message(
-        ctx,
-        &format!(
-            "{operation}: no open connection with id '{raw}' (never connected, or already closed)"
-        ),
-    )
+    /// A promise for `settlement`, settled at the next turn as the running
+    /// handler.
+    pub(crate) fn defer<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        settlement: Settlement,
+    ) -> Result<rquickjs::Promise<'js>> {
+        deferred::defer(ctx, &mut self.deferred, self.current_invocation, settlement)
+    }
 }
 
 /// The data `socket.send` takes as it is; the SDK converts anything else.
@@ -110,9 +160,56 @@ enum SendData<'js> {
     Bytes(TypedArray<'js, u8>),
 }
 
-fn bytes_of(array: &TypedArray<'_, u8>) -> Option<Vec<u8>> {
+pub(crate) fn bytes_of(array: &TypedArray<'_, u8>) -> Option<Vec<u8>> {
     // SAFETY: the slice is copied out before any JS can run and detach it.
     unsafe { array.as_bytes() }.map(<[u8]>::to_vec)
+}
+
+/// The received payload, if `array` is the handler's own data, unchanged.
+fn echoed_payload(echo: &EchoArgs, array: &TypedArray<'_, u8>) -> Option<Payload> {
+    let (key, payload) = echo.data.as_ref()?;
+    if *key != value_key(array.as_value()) {
+        return None;
+    }
+    // SAFETY: only compared, before any JS can run.
+    let bytes = unsafe { array.as_bytes() }?;
+    (bytes == payload.as_bytes()).then(|| payload.clone())
+}
+
+/// `socket.send(id, data)`: the payload, or `None` when the SDK must
+/// convert the arguments first.
+fn send_payload<'js>(
+    ctx: &Ctx<'js>,
+    state: &SharedHost,
+    id: &rquickjs::String<'js>,
+    data: SendData<'js>,
+) -> Result<(String, Option<ConnectionId>, Payload)> {
+    let shared = state.borrow();
+    let echo = shared.echo.as_ref();
+    let echo_id = echo
+        .filter(|echo| echo.connection_key == value_key(id.as_value()))
+        .and(shared.current_connection);
+    let echoed = match (&data, echo) {
+        (SendData::Bytes(array), Some(echo)) => echoed_payload(echo, array),
+        _ => None,
+    };
+    drop(shared);
+    let raw_id = match echo_id {
+        Some(connection_id) => connection_id.to_string(),
+        None => id.to_string()?,
+    };
+    let connection_id = echo_id.or_else(|| uuid::Uuid::parse_str(&raw_id).ok());
+    let payload = match (echoed, data) {
+        (Some(payload), _) => payload,
+        (None, SendData::Text(text)) => Payload::Text(text.to_string()?.into()),
+        (None, SendData::Bytes(array)) => {
+            let bytes = bytes_of(&array).ok_or_else(|| {
+                Exception::throw_type(ctx, "socket.send: the Uint8Array's buffer is detached")
+            })?;
+            Payload::Binary(Bytes::from(bytes))
+        }
+    };
+    Ok((raw_id, connection_id, payload))
 }
 
 /// Creates the host object, installs it as `globalThis.__sockscope`, and
@@ -125,68 +222,39 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
         host_api::SEND,
         Function::new(
             ctx.clone(),
-            // `false`: not a string id with string or Uint8Array data; the
-            // SDK converts those and calls again.
-            move |ctx: Ctx<'js>, id: Value<'js>, data: Value<'js>| -> Result<bool> {
+            // `undefined`: not a string id with string or Uint8Array data;
+            // the SDK converts those and calls again.
+            move |ctx: Ctx<'js>, id: Value<'js>, data: Value<'js>| -> Result<Value<'js>> {
                 let Some(id) = id.as_string() else {
-                    return Ok(false);
+                    return Ok(Value::new_undefined(ctx));
                 };
                 let data = match data.as_string() {
                     Some(text) => SendData::Text(text.clone()),
                     None => match TypedArray::<u8>::from_value(data) {
                         Ok(array) => SendData::Bytes(array),
-                        Err(_) => return Ok(false),
+                        Err(_) => return Ok(Value::new_undefined(ctx)),
                     },
                 };
-                let shared = state.borrow();
-                let (echo_id, echo_text) = match &shared.echo {
-                    Some(echo) => (
-                        shared
-                            .current_connection
-                            .filter(|_| echo.connection_key == string_key(id)),
-                        match &data {
-                            SendData::Text(text) => echo.text.as_ref().and_then(|(key, bytes)| {
-                                (*key == string_key(text)).then(|| bytes.clone())
-                            }),
-                            SendData::Bytes(_) => None,
-                        },
-                    ),
-                    None => (None, None),
-                };
-                drop(shared);
-                let connection_id = match echo_id {
-                    Some(connection_id) => connection_id,
-                    None => parse_connection_id(&ctx, "socket.send", &id.to_string()?)?,
-                };
-                let payload = match (echo_text, data) {
-                    (Some(text), _) => Payload::Text(text),
-                    (None, SendData::Text(text)) => Payload::Text(text.to_string()?.into()),
-                    (None, SendData::Bytes(array)) => {
-                        let bytes = bytes_of(&array).ok_or_else(|| {
-                            Exception::throw_type(
-                                &ctx,
-                                "socket.send: the Uint8Array's buffer is detached",
-                            )
-                        })?;
-                        Payload::Binary(Bytes::from(bytes))
+                let (raw_id, connection_id, payload) = send_payload(&ctx, &state, id, data)?;
+                let mut shared = state.borrow_mut();
+                let outbound = connection_id.and_then(|id| shared.open_connection(id));
+                let settlement = match outbound {
+                    None => Settlement::Status(Status::unknown(
+                        format!("could not get connection {raw_id}"),
+                        call_site(&ctx),
+                    )),
+                    Some(outbound) => {
+                        let payload = shared.gateway.frames.frame(payload);
+                        match shared.group.send(&outbound, payload) {
+                            Ok(()) => Settlement::Undefined,
+                            Err(error) => Settlement::Status(Status::unknown(
+                                error.to_string(),
+                                call_site(&ctx),
+                            )),
+                        }
                     }
                 };
-                let mut state = state.borrow_mut();
-                let HostState {
-                    outbound, group, ..
-                } = &mut *state;
-                let outbound = outbound.get(&connection_id).ok_or_else(|| {
-                    unknown_connection(&ctx, "socket.send", &connection_id.to_string())
-                })?;
-                group
-                    .send(outbound, payload)
-                    .map(|()| true)
-                    .map_err(|error| {
-                        Exception::throw_message(
-                            &ctx,
-                            &format!("socket.send to '{connection_id}': {error}"),
-                        )
-                    })
+                Ok(shared.defer(&ctx, settlement)?.into_value())
             },
         )?,
     )?;
@@ -196,24 +264,32 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
         host_api::CLOSE,
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, raw_id: String| -> Result<()> {
-                let connection_id = parse_connection_id(&ctx, "socket.close", &raw_id)?;
-                let mut state = state.borrow_mut();
-                let HostState {
-                    outbound, group, ..
-                } = &mut *state;
-                let outbound = outbound
-                    .get(&connection_id)
-                    .ok_or_else(|| unknown_connection(&ctx, "socket.close", &raw_id))?;
-                group.close(
-                    outbound,
+            move |ctx: Ctx<'js>, raw_id: String| -> Result<rquickjs::Promise<'js>> {
+                let mut shared = state.borrow_mut();
+                let outbound = uuid::Uuid::parse_str(&raw_id)
+                    .ok()
+                    .and_then(|id| shared.open_connection(id));
+                let Some(outbound) = outbound else {
+                    let status = Status::unknown("could not get connection".to_owned(), call_site(&ctx));
+                    return shared.defer(&ctx, Settlement::Status(status));
+                };
+                let request = if shared.gateway.close_frames {
                     CloseRequest {
                         code: close_code::NORMAL,
                         reason: String::new(),
                         by: ClosedBy::Script,
-                    },
-                );
-                Ok(())
+                    }
+                } else {
+                    // `nitric start` drops the TCP connection without a close frame.
+                    CloseRequest {
+                        code: close_code::ABNORMAL,
+                        reason: "closed by the handler (socket.close), without a close frame"
+                            .to_owned(),
+                        by: ClosedBy::Script,
+                    }
+                };
+                shared.group.close(&outbound, request);
+                shared.defer(&ctx, Settlement::Undefined)
             },
         )?,
     )?;
@@ -222,6 +298,30 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
     object.set(
         host_api::URL,
         Function::new(ctx.clone(), move || state.borrow().url.clone())?,
+    )?;
+
+    let state = Rc::clone(host);
+    object.set(
+        host_api::DEFER,
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, value: Value<'js>| -> Result<rquickjs::Promise<'js>> {
+                let value = Persistent::save(&ctx, value);
+                state.borrow_mut().defer(&ctx, Settlement::Value(value))
+            },
+        )?,
+    )?;
+
+    let state = Rc::clone(host);
+    object.set(
+        host_api::DEFER_REJECT,
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, reason: Value<'js>| -> Result<rquickjs::Promise<'js>> {
+                let reason = Persistent::save(&ctx, reason);
+                state.borrow_mut().defer(&ctx, Settlement::Reject(reason))
+            },
+        )?,
     )?;
 
     let state = Rc::clone(host);
@@ -238,7 +338,7 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
         })?,
     )?;
 
-    install_kv(ctx, &object, host)?;
+    super::host_kv::install(ctx, &object, host)?;
 
     object.set(
         host_api::UTF8_ENCODE,
@@ -251,84 +351,17 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, array: TypedArray<'js, u8>| -> Result<String> {
-                let bytes = bytes_of(&array).ok_or_else(|| {
+                // SAFETY: decoded before any JS can run and detach it.
+                let bytes = unsafe { array.as_bytes() }.ok_or_else(|| {
                     Exception::throw_type(&ctx, "TextDecoder: the buffer is detached")
                 })?;
-                Ok(String::from_utf8_lossy(&bytes).into_owned())
+                // TextDecoder('utf-8') drops a leading byte order mark.
+                let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+                Ok(String::from_utf8_lossy(bytes).into_owned())
             },
         )?,
     )?;
 
     ctx.globals().set(host_api::GLOBAL, object.clone())?;
     Ok(object)
-}
-
-fn install_kv<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> Result<()> {
-    let kv_error = |ctx: &Ctx<'js>, error: crate::kv::KvError| {
-        Exception::throw_message(ctx, &error.to_string())
-    };
-
-    let state = Rc::clone(host);
-    object.set(
-        host_api::KV_GET,
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, store: String, key: String| {
-                state
-                    .borrow()
-                    .group
-                    .get(&store, &key)
-                    .map_err(|error| kv_error(&ctx, error))
-            },
-        )?,
-    )?;
-
-    let state = Rc::clone(host);
-    object.set(
-        host_api::KV_SET,
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, store: String, key: String, json: String| {
-                let mut state = state.borrow_mut();
-                let connection_id = state.current_connection;
-                state
-                    .group
-                    .set(&store, &key, &json, connection_id)
-                    .map_err(|error| kv_error(&ctx, error))
-            },
-        )?,
-    )?;
-
-    let state = Rc::clone(host);
-    object.set(
-        host_api::KV_DELETE,
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, store: String, key: String| {
-                let mut state = state.borrow_mut();
-                let connection_id = state.current_connection;
-                state
-                    .group
-                    .delete(&store, &key, connection_id)
-                    .map(|_| ())
-                    .map_err(|error| kv_error(&ctx, error))
-            },
-        )?,
-    )?;
-
-    let state = Rc::clone(host);
-    object.set(
-        host_api::KV_KEYS,
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, store: String, prefix: String| {
-                state
-                    .borrow()
-                    .group
-                    .keys(&store, &prefix)
-                    .map_err(|error| kv_error(&ctx, error))
-            },
-        )?,
-    )?;
-    Ok(())
 }

@@ -16,11 +16,15 @@ pub(crate) const KV_DELETE: &str = "kvDelete";
 pub(crate) const KV_KEYS: &str = "kvKeys";
 pub(crate) const UTF8_ENCODE: &str = "utf8Encode";
 pub(crate) const UTF8_DECODE: &str = "utf8Decode";
+pub(crate) const DEFER: &str = "defer";
+pub(crate) const DEFER_REJECT: &str = "deferReject";
 
 // Set by the SDK, called by Rust.
 pub(crate) const DISPATCH: &str = "dispatch";
 pub(crate) const DISPATCH_MESSAGE: &str = "dispatchMessage";
 pub(crate) const SOCKET_NAMES: &str = "socketNames";
+pub(crate) const HANDLED_EVENTS: &str = "handledEvents";
+pub(crate) const PROVIDER_ERROR: &str = "providerError";
 
 #[cfg(test)]
 mod tests {
@@ -28,7 +32,7 @@ mod tests {
 
     use super::*;
 
-    const FROM_RUST: [&str; 10] = [
+    const FROM_RUST: [&str; 12] = [
         SEND,
         CLOSE,
         URL,
@@ -39,8 +43,16 @@ mod tests {
         KV_KEYS,
         UTF8_ENCODE,
         UTF8_DECODE,
+        DEFER,
+        DEFER_REJECT,
     ];
-    const FROM_JS: [&str; 3] = [DISPATCH, DISPATCH_MESSAGE, SOCKET_NAMES];
+    const FROM_JS: [&str; 5] = [
+        DISPATCH,
+        DISPATCH_MESSAGE,
+        SOCKET_NAMES,
+        HANDLED_EVENTS,
+        PROVIDER_ERROR,
+    ];
 
     fn host_names_in(source: &str) -> BTreeSet<String> {
         let pattern = regex::Regex::new(r"\bhost\.([A-Za-z0-9_]+)").expect("a valid pattern");

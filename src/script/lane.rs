@@ -8,7 +8,8 @@ use chrono::Utc;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::{ScriptHost, ScriptSettings, watch};
+use super::turns::TurnOrder;
+use super::{Gateway, ScriptHost, ScriptSettings, watch};
 use crate::core::bus::EventBus;
 use crate::core::events::{ConnectionId, Event, Payload, ScriptFailure};
 use crate::runtime::{
@@ -25,6 +26,11 @@ pub struct ScriptConfig {
     /// Start even if the script fails to load (the GUI shows the error and
     /// waits for a fix); otherwise a broken script is a start error.
     pub start_with_broken_script: bool,
+    /// Where the lane's gateway deliberately differs from `nitric start`.
+    pub gateway: Gateway,
+    /// Settle each turn's calls in an order shuffled by this seed
+    /// (`replay --interleavings`), instead of the order they were made in.
+    pub interleaving_seed: Option<u64>,
 }
 
 impl ScriptConfig {
@@ -34,6 +40,8 @@ impl ScriptConfig {
             path: path.into(),
             watch: false,
             start_with_broken_script: false,
+            gateway: Gateway::default(),
+            interleaving_seed: None,
         }
     }
 }
@@ -85,6 +93,12 @@ impl EmbeddedRuntime {
                 handler_timeout: services.limits.handler_timeout,
                 memory_limit_bytes: services.limits.script_memory_bytes,
                 url: services.url.clone(),
+                directory: Arc::clone(&services.connections),
+                gateway: config.gateway,
+                order: config
+                    .interleaving_seed
+                    .map(TurnOrder::seeded)
+                    .unwrap_or_default(),
             },
             services.kv.clone(),
             services.bus.clone(),
@@ -179,7 +193,7 @@ impl HandlerRuntime for EmbeddedRuntime {
     fn connect(&self, request: ConnectRequest) -> RuntimeFuture<'_, ConnectVerdict> {
         Box::pin(
             self.host
-                .connect(request.connection_id, request.query, request.outbound),
+                .connect(request.connection_id, request.query),
         )
     }
 

@@ -1,45 +1,55 @@
 //! The embedded lane: a dedicated thread that owns a QuickJS runtime with an
-//! emulation of `@nitric/sdk`, and runs the handler chains one at a time, fed
-//! through a bounded job queue. [`EmbeddedRuntime`] puts it behind the
+//! emulation of `@nitric/sdk`, and runs the handler chains turn by turn (as
+//! Node would: interleaved at each `await`), fed through a bounded job queue. [`EmbeddedRuntime`] puts it behind the
 //! engine's [`crate::runtime::HandlerRuntime`] seam.
 
 pub mod bundled;
+mod deferred;
+mod exports;
 mod failure;
 mod group_commit;
 mod host;
 mod host_api;
+mod host_kv;
 mod job_wait;
 mod lane;
 mod loader;
+mod races;
 mod runtime;
+mod scheduler;
 #[cfg(test)]
 mod sdk_invariants;
+mod turns;
 mod watch;
 
+pub use host::Gateway;
 pub use lane::{EmbeddedLauncher, EmbeddedRuntime, ScriptConfig, script_module_name};
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::bus::EventBus;
 use crate::core::events::{ConnectionId, Event, HandlerKind, LogLevel, Payload, ScriptFailure};
-use crate::core::outbound::Outbound;
 use crate::core::query::Query;
 use crate::kv::KvStore;
-use crate::runtime::ConnectVerdict;
+use crate::runtime::{ConnectVerdict, ConnectionDirectory};
 use host::HostState;
 use job_wait::JobWait;
 use runtime::JsRuntime;
+use scheduler::{EventJob, Scheduler};
+use turns::{Outcome, StepResult, TurnOrder};
 
 /// Jobs waiting for the script thread before readers feel back-pressure.
 const JOB_QUEUE_CAPACITY: usize = 4096;
 
-/// Most queued messages run in one entry into the JavaScript context.
-const MESSAGE_BATCH: usize = 64;
+/// Events taken off the job queue but not started yet, at most: past this
+/// the queue fills and readers feel back-pressure again.
+const MAX_WAITING_EVENTS: usize = 4096;
 
 /// The script thread's stack: QuickJS's recursion guard plus headroom.
 const THREAD_STACK_BYTES: usize = runtime::JS_STACK_BYTES + 12 * 1024 * 1024;
@@ -48,7 +58,6 @@ enum ScriptJob {
     Connect {
         connection_id: ConnectionId,
         query: Query,
-        outbound: Outbound,
         reply: oneshot::Sender<ConnectVerdict>,
     },
     Message {
@@ -75,6 +84,11 @@ pub(crate) struct ScriptSettings {
     pub memory_limit_bytes: usize,
     /// `ws://host:port`, returned by `socket.url()`.
     pub url: String,
+    /// The server's upgraded connections: what `socket.send` can reach.
+    pub directory: Arc<dyn ConnectionDirectory>,
+    pub gateway: Gateway,
+    /// The order in which a turn's calls settle.
+    pub order: TurnOrder,
 }
 
 /// Errors starting the script thread.
@@ -114,7 +128,13 @@ impl ScriptHost {
             .name("sockscope-script".to_owned())
             .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
-                let host = Rc::new(RefCell::new(HostState::new(kv, bus.clone(), settings.url)));
+                let host = Rc::new(RefCell::new(HostState::new(
+                    kv,
+                    bus.clone(),
+                    settings.url,
+                    settings.directory,
+                    settings.gateway,
+                )));
                 match JsRuntime::new(
                     host.clone(),
                     settings.memory_limit_bytes,
@@ -122,7 +142,7 @@ impl ScriptHost {
                 ) {
                     Ok(runtime) => {
                         let _ = ready_sender.send(Ok(()));
-                        run_jobs(runtime, host, bus, receiver);
+                        run_jobs(runtime, host, bus, receiver, settings.order);
                     }
                     Err(failure) => {
                         let _ = ready_sender.send(Err(failure));
@@ -137,20 +157,14 @@ impl ScriptHost {
         }
     }
 
-    /// Runs the connect chain for a client that wants to upgrade. If it
-    /// accepts, `outbound` becomes reachable by `socket.send` at once: frames
-    /// sent before the upgrade completes are written right after it.
-    pub async fn connect(
-        &self,
-        connection_id: ConnectionId,
-        query: Query,
-        outbound: Outbound,
-    ) -> ConnectVerdict {
+    /// Runs the connect chain for a client that wants to upgrade. The
+    /// connection becomes reachable by `socket.send` once the server has
+    /// upgraded it (as under `nitric start`), not when the chain accepts.
+    pub async fn connect(&self, connection_id: ConnectionId, query: Query) -> ConnectVerdict {
         let (reply, verdict) = oneshot::channel();
         let job = ScriptJob::Connect {
             connection_id,
             query,
-            outbound,
             reply,
         };
         if self.jobs.send(job).await.is_err() {
@@ -210,6 +224,49 @@ impl ScriptHost {
     }
 }
 
+/// A job that waits until every event queued before it has run.
+enum Control {
+    Load {
+        name: String,
+        source: String,
+        reply: oneshot::Sender<Result<Vec<String>, ScriptFailure>>,
+    },
+    Stop {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Hands an event job to the scheduler; a control job is returned.
+fn accept(job: ScriptJob, scheduler: &mut Scheduler) -> Option<Control> {
+    match job {
+        ScriptJob::Connect {
+            connection_id,
+            query,
+            reply,
+        } => scheduler.submit(connection_id, EventJob::Connect { query, reply }),
+        ScriptJob::Message {
+            connection_id,
+            payload,
+        } => scheduler.submit(connection_id, EventJob::Message { payload }),
+        ScriptJob::Disconnect { connection_id } => {
+            scheduler.submit(connection_id, EventJob::Disconnect);
+        }
+        ScriptJob::Load {
+            name,
+            source,
+            reply,
+        } => {
+            return Some(Control::Load {
+                name,
+                source,
+                reply,
+            });
+        }
+        ScriptJob::Stop { reply } => return Some(Control::Stop { reply }),
+    }
+    None
+}
+
 /// Runs jobs until a stop request (returned, so it is answered after the
 /// runtime was dropped) or until every sender is gone.
 fn run_jobs(
@@ -217,7 +274,128 @@ fn run_jobs(
     host: Rc<RefCell<HostState>>,
     bus: EventBus,
     mut jobs: mpsc::Receiver<ScriptJob>,
+    mut order: TurnOrder,
 ) -> Option<oneshot::Sender<()>> {
+    let mut scheduler = Scheduler::default();
+    let mut wait = JobWait::default();
+    let mut starts = Vec::new();
+    let mut step = StepResult::default();
+    let mut control: Option<Control> = None;
+    let mut closed = false;
+    loop {
+        while control.is_none() && !closed && scheduler.waiting_events() < MAX_WAITING_EVENTS {
+            match jobs.try_recv() {
+                Ok(job) => control = accept(job, &mut scheduler),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
+            }
+        }
+        scheduler.take_starts(&mut starts);
+        let overdue = runtime
+            .next_deadline()
+            .is_some_and(|deadline| deadline <= Instant::now());
+        if !starts.is_empty() || runtime.has_deferred() || overdue {
+            runtime.step(&mut starts, &mut order, &mut step);
+            deliver(&mut step, &mut scheduler, &host, &bus);
+        }
+        let busy = scheduler.has_ready() || runtime.has_deferred();
+        if busy {
+            let mut state = host.borrow_mut();
+            if state.group.is_due() {
+                drop(state);
+                commit(&host);
+            } else {
+                state.group.release();
+            }
+            continue;
+        }
+        // Nothing can run before a job comes: what waited for the writes
+        // may go.
+        commit(&host);
+        let quiet = scheduler.is_quiet() && !runtime.has_pending();
+        match control.take() {
+            Some(Control::Load {
+                name,
+                source,
+                reply,
+            }) if quiet => {
+                let result = runtime.load(&name, &source).map(|report| {
+                    for warning in report.warnings {
+                        runtime.warn(warning);
+                    }
+                    report.sockets
+                });
+                let _ = reply.send(result);
+                continue;
+            }
+            Some(Control::Stop { reply }) if quiet => {
+                jobs.close();
+                drop(runtime);
+                return Some(reply);
+            }
+            waiting => control = waiting,
+        }
+        if let Some(deadline) = runtime.next_deadline() {
+            // A chain waits for something no turn will bring (another
+            // connection's event, or nothing): look for jobs until it is
+            // overdue.
+            if control.is_none() && !closed {
+                match wait_until(&mut jobs, deadline) {
+                    Waited::Job(job) => control = accept(job, &mut scheduler),
+                    Waited::Closed => closed = true,
+                    Waited::Deadline => {}
+                }
+            } else {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+            }
+            continue;
+        }
+        if control.is_some() {
+            continue;
+        }
+        if closed {
+            break;
+        }
+        match wait.next(&mut jobs) {
+            Some(job) => control = accept(job, &mut scheduler),
+            None => closed = true,
+        }
+    }
+    commit(&host);
+    None
+}
+
+enum Waited {
+    Job(ScriptJob),
+    Closed,
+    Deadline,
+}
+
+/// The next job, unless `deadline` passes first. Only while a handler waits
+/// for an event that may never come, so polling each millisecond is cheap
+/// enough.
+fn wait_until(jobs: &mut mpsc::Receiver<ScriptJob>, deadline: Instant) -> Waited {
+    loop {
+        match jobs.try_recv() {
+            Ok(job) => return Waited::Job(job),
+            Err(mpsc::error::TryRecvError::Disconnected) => return Waited::Closed,
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Waited::Deadline;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
+    }
+}
+
+/// Answers and reports what a step finished.
+fn deliver(
+    step: &mut StepResult,
+    scheduler: &mut Scheduler,
+    host: &Rc<RefCell<HostState>>,
+    bus: &EventBus,
+) {
     let report = |connection_id: Option<ConnectionId>,
                   handler: Option<HandlerKind>,
                   failure: ScriptFailure| {
@@ -228,124 +406,41 @@ fn run_jobs(
             at: Utc::now(),
         });
     };
-    let mut messages: Vec<(ConnectionId, Payload)> = Vec::with_capacity(MESSAGE_BATCH);
-    let mut held: Option<ScriptJob> = None;
-    let mut wait = JobWait::default();
-    loop {
-        let job = match held.take() {
-            Some(job) => job,
-            // Writes are pending: keep going while work is already queued,
-            // so its writes share the commit; commit the moment it is not.
-            None if host.borrow().group.is_pending() => match jobs.try_recv() {
-                Ok(job) => job,
-                Err(_) => {
-                    commit(&host);
-                    continue;
-                }
-            },
-            None => match wait.next(&mut jobs) {
-                Some(job) => job,
-                None => break,
-            },
-        };
-        match job {
-            ScriptJob::Connect {
-                connection_id,
-                query,
-                outbound,
-                reply,
-            } => {
-                let (result, rejections) =
-                    runtime.dispatch(HandlerKind::Connect, connection_id, Some(&query), None);
-                for failure in rejections {
-                    report(Some(connection_id), Some(HandlerKind::Connect), failure);
-                }
-                let verdict = match result {
-                    Ok(true) => {
-                        // Reachable by `socket.send` at once, even while its
-                        // verdict waits for a commit.
-                        host.borrow_mut().outbound.insert(connection_id, outbound);
-                        ConnectVerdict::Accept
-                    }
-                    Ok(false) => ConnectVerdict::Deny,
-                    Err(failure) => {
-                        report(
-                            Some(connection_id),
-                            Some(HandlerKind::Connect),
-                            failure.clone(),
-                        );
+    for stray in step.reports.drain(..) {
+        report(stray.connection_id, stray.handler, stray.failure);
+    }
+    for finished in step.finished.drain(..) {
+        let connection_id = finished.connection_id;
+        let running = scheduler.finished(connection_id);
+        match finished.kind {
+            HandlerKind::Connect => {
+                let verdict = match finished.outcome {
+                    Outcome::Handled(true) => ConnectVerdict::Accept,
+                    Outcome::Handled(false) => ConnectVerdict::Deny,
+                    Outcome::Unhandled => ConnectVerdict::Unavailable(
+                        "the script registers no connect handler for this socket (nitric start answers HTTP 200 without upgrading)".to_owned(),
+                    ),
+                    Outcome::Failed(failure) => {
+                        report(Some(connection_id), Some(HandlerKind::Connect), failure.clone());
                         ConnectVerdict::Failed(failure)
                     }
                 };
-                host.borrow_mut()
-                    .group
-                    .verdict(connection_id, reply, verdict);
-            }
-            ScriptJob::Message {
-                connection_id,
-                payload,
-            } => {
-                // Messages already queued run in one entry into the context
-                // (in queue order); the first other job waits its turn.
-                messages.push((connection_id, payload));
-                while messages.len() < MESSAGE_BATCH {
-                    match jobs.try_recv() {
-                        Ok(ScriptJob::Message {
-                            connection_id,
-                            payload,
-                        }) => messages.push((connection_id, payload)),
-                        Ok(other) => {
-                            held = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
+                if let Some(reply) = running.and_then(|running| running.reply) {
+                    host.borrow_mut()
+                        .group
+                        .verdict(connection_id, reply, verdict);
                 }
-                runtime.dispatch_messages(&messages, |connection_id, (result, rejections)| {
-                    for failure in rejections.into_iter().chain(result.err()) {
-                        report(Some(connection_id), Some(HandlerKind::Message), failure);
-                    }
-                });
-                messages.clear();
             }
-            ScriptJob::Disconnect { connection_id } => {
-                let (result, rejections) =
-                    runtime.dispatch(HandlerKind::Disconnect, connection_id, None, None);
-                for failure in rejections.into_iter().chain(result.err()) {
-                    report(Some(connection_id), Some(HandlerKind::Disconnect), failure);
+            kind => {
+                if let Outcome::Failed(failure) = finished.outcome {
+                    report(Some(connection_id), Some(kind), failure);
                 }
-                host.borrow_mut().outbound.remove(&connection_id);
+                if kind == HandlerKind::Disconnect {
+                    host.borrow_mut().outbound.remove(&connection_id);
+                }
             }
-            ScriptJob::Load {
-                name,
-                source,
-                reply,
-            } => {
-                let result = runtime.load(&name, &source).map(|report| {
-                    for warning in report.warnings {
-                        runtime.warn(warning);
-                    }
-                    report.sockets
-                });
-                let _ = reply.send(result);
-            }
-            ScriptJob::Stop { reply } => {
-                commit(&host);
-                jobs.close();
-                drop(runtime);
-                return Some(reply);
-            }
-        }
-        let mut state = host.borrow_mut();
-        if state.group.is_due() {
-            drop(state);
-            commit(&host);
-        } else {
-            state.group.release();
         }
     }
-    commit(&host);
-    None
 }
 
 /// Commits the pending kv writes and releases what waited for them; a

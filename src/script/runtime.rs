@@ -1,31 +1,29 @@
 //! One QuickJS runtime and the loaded script. Lives on the script thread.
+//! Running handlers, turn by turn, is in `turns`.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rquickjs::{
-    CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Runtime,
-    TypedArray, Value,
+    CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Promise,
+    Runtime, Value,
 };
 use rustc_hash::FxHashMap;
 
+use super::deferred::Settlement;
 use super::failure::describe_caught;
-use super::host::{self, EchoArgs, SharedHost};
+use super::host::{self, SharedHost};
 use super::host_api;
 use super::loader::{SDK_MODULE, SdkLoader, SdkResolver};
-use crate::core::events::{ConnectionId, HandlerKind, LogLevel, Payload, ScriptFailure};
-use crate::core::query::Query;
+use super::races::InvocationId;
+use crate::core::events::{ConnectionId, HandlerKind, LogLevel, ScriptFailure};
 
 const PRELUDE_JS: &str = include_str!("prelude.js");
 const SDK_JS: &str = include_str!("sdk.js");
 
 /// QuickJS's own recursion guard; the thread's stack is larger than this.
 pub(crate) const JS_STACK_BYTES: usize = 4 * 1024 * 1024;
-
-/// Past this many cached connection-id strings the cache starts over; it only
-/// grows past the open connections if a disconnect never reached the script.
-const MAX_CACHED_CONNECTION_IDS: usize = 1 << 17;
 
 /// What a successful load found.
 pub(crate) struct LoadReport {
@@ -36,17 +34,18 @@ pub(crate) struct LoadReport {
 }
 
 /// A rejected promise nobody handled (yet).
-struct Rejection {
-    promise: Persistent<Value<'static>>,
-    failure: ScriptFailure,
+pub(super) struct Rejection {
+    pub promise: Persistent<Value<'static>>,
+    pub failure: ScriptFailure,
 }
 
 /// A loaded script: its context and the SDK's entry points.
-struct Loaded {
+pub(super) struct Loaded {
     // Field order is drop order: the persistent handles before their context.
-    dispatch: Persistent<Function<'static>>,
-    dispatch_message: Persistent<Function<'static>>,
-    context: Context,
+    pub dispatch: Persistent<Function<'static>>,
+    pub dispatch_message: Persistent<Function<'static>>,
+    pub provider_error: Persistent<Function<'static>>,
+    pub context: Context,
 }
 
 /// Which SDK entry point a handler chain is run through.
@@ -60,7 +59,7 @@ pub(crate) enum Entry {
 }
 
 impl Entry {
-    fn for_kind(kind: HandlerKind) -> Self {
+    pub(super) fn for_kind(kind: HandlerKind) -> Self {
         match kind {
             HandlerKind::Message => Entry::Message,
             HandlerKind::Connect | HandlerKind::Disconnect => Entry::Generic,
@@ -69,7 +68,7 @@ impl Entry {
 }
 
 impl Loaded {
-    fn entry(&self, entry: Entry) -> &Persistent<Function<'static>> {
+    pub(super) fn entry(&self, entry: Entry) -> &Persistent<Function<'static>> {
         match entry {
             Entry::Message => &self.dispatch_message,
             Entry::Generic => &self.dispatch,
@@ -77,19 +76,30 @@ impl Loaded {
     }
 }
 
+/// A handler chain whose promise has not settled yet.
+pub(super) struct Pending {
+    pub connection_id: ConnectionId,
+    pub kind: HandlerKind,
+    pub promise: Persistent<Promise<'static>>,
+    /// It is reported as never settling if nothing it waits for settles by then.
+    pub deadline: Instant,
+}
+
 /// The runtime, the current script, and the handler time budget.
 pub(crate) struct JsRuntime {
-    loaded: Option<Loaded>,
-    rejections: Rc<RefCell<Vec<Rejection>>>,
+    pub(super) loaded: Option<Loaded>,
+    pub(super) rejections: Rc<RefCell<Vec<Rejection>>>,
     /// Each open connection's id as a JS string, made at its first message
     /// and dropped at its disconnect: formatting the UUID and copying it into
     /// a new string was about 3% of every message's instructions. (Fx: the
     /// keys are random UUIDs the server made.)
-    connection_ids: RefCell<FxHashMap<ConnectionId, Persistent<rquickjs::String<'static>>>>,
-    deadline: Rc<Cell<Option<Instant>>>,
-    host: SharedHost,
-    handler_timeout: Duration,
-    runtime: Runtime,
+    pub(super) connection_ids:
+        RefCell<FxHashMap<ConnectionId, Persistent<rquickjs::String<'static>>>>,
+    pub(super) pending: FxHashMap<InvocationId, Pending>,
+    pub(super) deadline: Rc<Cell<Option<Instant>>>,
+    pub(super) host: SharedHost,
+    pub(super) handler_timeout: Duration,
+    pub(super) runtime: Runtime,
 }
 
 impl Drop for JsRuntime {
@@ -97,6 +107,8 @@ impl Drop for JsRuntime {
         // Every handle into the runtime must go before the runtime itself.
         self.rejections.borrow_mut().clear();
         self.connection_ids.get_mut().clear();
+        self.pending.clear();
+        self.host.borrow_mut().deferred.clear();
         self.loaded = None;
     }
 }
@@ -158,6 +170,7 @@ impl JsRuntime {
             loaded: None,
             rejections,
             connection_ids: RefCell::default(),
+            pending: FxHashMap::default(),
             deadline,
             host,
             handler_timeout,
@@ -167,7 +180,7 @@ impl JsRuntime {
 
     /// Compiles and runs `source` as the ES module `name` in a fresh context.
     /// On success the new handlers replace the old ones; on failure the old
-    /// ones stay.
+    /// ones stay. Top-level awaits on kv calls get their turns here.
     pub(crate) fn load(&mut self, name: &str, source: &str) -> Result<LoadReport, ScriptFailure> {
         let context = Context::full(&self.runtime).map_err(|error| ScriptFailure {
             message: format!("cannot create a JavaScript context: {error}"),
@@ -178,27 +191,32 @@ impl JsRuntime {
             std::mem::replace(&mut self.host.borrow_mut().script_name, name.to_owned());
         self.deadline
             .set(Some(Instant::now() + self.handler_timeout));
+        type Entries<'js> = (Function<'js>, Function<'js>, Function<'js>);
         let result = context.with(|ctx| {
-            let evaluated =
-                (|| -> rquickjs::Result<((Function<'_>, Function<'_>), Vec<String>)> {
-                    let host_object = host::install(&ctx, &self.host)?;
-                    ctx.eval::<(), _>(PRELUDE_JS)?;
-                    Module::import(&ctx, SDK_MODULE)?.finish::<Object>()?;
-                    let (_module, done) = Module::declare(ctx.clone(), name, source)?.eval()?;
-                    self.settle::<()>(&ctx, &done)?;
-                    let dispatch: Function = host_object.get(host_api::DISPATCH)?;
-                    let dispatch_message: Function = host_object.get(host_api::DISPATCH_MESSAGE)?;
-                    let socket_names: Function = host_object.get(host_api::SOCKET_NAMES)?;
-                    let sockets: Vec<String> = socket_names.call(())?;
-                    Ok(((dispatch, dispatch_message), sockets))
-                })();
+            let evaluated = (|| -> rquickjs::Result<(Entries<'_>, Vec<String>, Vec<String>)> {
+                let host_object = host::install(&ctx, &self.host)?;
+                ctx.eval::<(), _>(PRELUDE_JS)?;
+                Module::import(&ctx, SDK_MODULE)?.finish::<Object>()?;
+                let provider_error: Function = host_object.get(host_api::PROVIDER_ERROR)?;
+                let (_module, done) = Module::declare(ctx.clone(), name, source)?.eval()?;
+                self.finish_with_turns(&ctx, &provider_error, &done)?;
+                let dispatch: Function = host_object.get(host_api::DISPATCH)?;
+                let dispatch_message: Function = host_object.get(host_api::DISPATCH_MESSAGE)?;
+                let socket_names: Function = host_object.get(host_api::SOCKET_NAMES)?;
+                let handled_events: Function = host_object.get(host_api::HANDLED_EVENTS)?;
+                let sockets: Vec<String> = socket_names.call(())?;
+                let handled: Vec<String> = handled_events.call(())?;
+                Ok(((dispatch, dispatch_message, provider_error), sockets, handled))
+            })();
             match evaluated.catch(&ctx) {
-                Ok(((dispatch, dispatch_message), sockets)) => Ok((
+                Ok(((dispatch, dispatch_message, provider_error), sockets, handled)) => Ok((
                     (
                         Persistent::save(&ctx, dispatch),
                         Persistent::save(&ctx, dispatch_message),
+                        Persistent::save(&ctx, provider_error),
                     ),
                     sockets,
+                    handled,
                 )),
                 Err(caught) => Err(self.failure_from(&ctx, caught, name)),
             }
@@ -206,223 +224,57 @@ impl JsRuntime {
         self.deadline.set(None);
         let pending = self.take_rejections();
         match result {
-            Ok(((dispatch, dispatch_message), sockets)) => {
+            Ok(((dispatch, dispatch_message, provider_error), sockets, handled)) => {
                 self.loaded = Some(Loaded {
                     dispatch,
                     dispatch_message,
+                    provider_error,
                     context,
                 });
                 let mut warnings: Vec<String> = pending
                     .into_iter()
                     .map(|failure| format!("unhandled promise rejection while loading: {failure}"))
                     .collect();
-                match sockets.as_slice() {
-                    [] => warnings.push(format!(
-                        "{name} declares no websocket(): every connection is accepted and messages are ignored"
-                    )),
-                    [_] => {}
-                    [first, ..] => warnings.push(format!(
-                        "{name} declares {} websockets; sockscope serves the first, '{first}'",
-                        sockets.len()
-                    )),
-                }
+                warnings.extend(load_warnings(name, &sockets, &handled));
                 Ok(LoadReport { sockets, warnings })
             }
             Err(failure) => {
                 self.host.borrow_mut().script_name = previous_name;
-                Err(failure)
+                Err(super::exports::explain_missing_export(failure, source))
             }
         }
     }
 
-    /// Runs one handler chain. `Ok(accepted)` is the chain's `res.success`;
-    /// an error is a throw, a timeout, or a promise that never settles.
-    /// Unhandled rejections raised meanwhile are returned alongside.
-    pub(crate) fn dispatch(
-        &mut self,
-        kind: HandlerKind,
-        connection_id: ConnectionId,
-        query: Option<&Query>,
-        payload: Option<&Payload>,
-    ) -> (Result<bool, ScriptFailure>, Vec<ScriptFailure>) {
-        self.dispatch_through(Entry::for_kind(kind), kind, connection_id, query, payload)
-    }
-
-    /// [`JsRuntime::dispatch`] through a chosen entry point (the tests run
-    /// messages through both).
-    pub(crate) fn dispatch_through(
-        &mut self,
-        entry: Entry,
-        kind: HandlerKind,
-        connection_id: ConnectionId,
-        query: Option<&Query>,
-        payload: Option<&Payload>,
-    ) -> (Result<bool, ScriptFailure>, Vec<ScriptFailure>) {
-        let Some(loaded) = &self.loaded else {
-            if kind == HandlerKind::Disconnect {
-                self.connection_ids.get_mut().remove(&connection_id);
-            }
-            return (Ok(true), Vec::new());
-        };
-        loaded.context.with(|ctx| {
-            let dispatch = loaded.entry(entry).clone().restore(&ctx);
-            self.dispatch_in(&ctx, (dispatch, entry), kind, connection_id, query, payload)
-        })
-    }
-
-    /// Runs the message chain for each of `messages`, in order, entering the
-    /// context once for all of them; `done` gets each one's outcome as
-    /// [`JsRuntime::dispatch`] would return it, before the next one runs.
-    pub(crate) fn dispatch_messages(
-        &mut self,
-        messages: &[(ConnectionId, Payload)],
-        mut done: impl FnMut(ConnectionId, (Result<bool, ScriptFailure>, Vec<ScriptFailure>)),
-    ) {
-        let Some(loaded) = &self.loaded else {
-            return;
-        };
-        loaded.context.with(|ctx| {
-            let restored = loaded.dispatch_message.clone().restore(&ctx);
-            for (connection_id, payload) in messages {
-                // A failed restore is reported per message, as it would be
-                // one message at a time.
-                let dispatch = match &restored {
-                    Ok(function) => Ok(function.clone()),
-                    Err(_) => loaded.dispatch_message.clone().restore(&ctx),
-                };
-                let outcome = self.dispatch_in(
-                    &ctx,
-                    (dispatch, Entry::Message),
-                    HandlerKind::Message,
-                    *connection_id,
-                    None,
-                    Some(payload),
-                );
-                done(*connection_id, outcome);
-            }
-        });
-    }
-
-    fn dispatch_in<'js>(
+    /// Drives `promise` to completion, giving deferred calls their turns
+    /// (the module's top level, which belongs to no handler).
+    fn finish_with_turns<'js>(
         &self,
         ctx: &Ctx<'js>,
-        (dispatch, entry): (rquickjs::Result<Function<'js>>, Entry),
-        kind: HandlerKind,
-        connection_id: ConnectionId,
-        query: Option<&Query>,
-        payload: Option<&Payload>,
-    ) -> (Result<bool, ScriptFailure>, Vec<ScriptFailure>) {
-        self.host.borrow_mut().current_connection = Some(connection_id);
-        self.deadline
-            .set(Some(Instant::now() + self.handler_timeout));
-        let called = (|| -> rquickjs::Result<bool> {
-            let dispatch = dispatch?;
-            // Only connect has a query; the SDK gives the others `{}`.
-            let query_value: Value = match query {
-                Some(query) => {
-                    let query_object = Object::new(ctx.clone())?;
-                    for (key, values) in query {
-                        query_object.set(key.as_str(), values.clone())?;
-                    }
-                    query_object.into_value()
-                }
-                None => Value::new_undefined(ctx.clone()),
-            };
-            let connection_value = self.connection_string(ctx, kind, connection_id)?;
-            let mut text_value = None;
-            let data: Value = match payload {
-                None => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),
-                Some(Payload::Text(text)) => {
-                    let string = rquickjs::String::from_str(ctx.clone(), text)?;
-                    text_value = Some((string.clone(), text.clone()));
-                    string.into_value()
-                }
-                Some(Payload::Binary(bytes)) => {
-                    TypedArray::<u8>::new_copy(ctx.clone(), bytes)?.into_value()
-                }
-            };
-            // `echo_alive` keeps both strings (and so their identities) alive
-            // until this handler has settled.
-            self.host.borrow_mut().echo = Some(EchoArgs {
-                connection_key: host::string_key(&connection_value),
-                text: text_value
-                    .as_ref()
-                    .map(|(string, text)| (host::string_key(string), text.clone())),
-            });
-            let echo_alive = (connection_value.clone(), text_value);
-            let outcome: Value = match entry {
-                Entry::Message => dispatch.call((connection_value, data))?,
-                Entry::Generic => {
-                    dispatch.call((kind.as_str(), connection_value, query_value, data))?
-                }
-            };
-            let settled = match outcome.as_promise() {
-                Some(promise) => self.settle(ctx, promise),
-                None => Ok(outcome.as_bool().unwrap_or(true)),
-            };
-            self.host.borrow_mut().echo = None;
-            drop(echo_alive);
-            settled
-        })();
-        let result = called.catch(ctx).map_err(|caught| {
-            let script_name = self.host.borrow().script_name.clone();
-            self.failure_from(ctx, caught, &script_name)
-        });
-        self.deadline.set(None);
-        let mut host = self.host.borrow_mut();
-        host.current_connection = None;
-        host.echo = None;
-        drop(host);
-        let mut rejections = self.take_rejections();
-        if let Err(failure) = &result {
-            // The awaited promise is forgotten by `settle`; but stack overflow
-            // and out-of-memory also unwind through the SDK's own promise
-            // plumbing, whose inner promises then stay unhandled: the same
-            // failure would be reported twice.
-            rejections.retain(|rejection| {
-                rejection.location != failure.location
-                    || !rejection.message.ends_with(&failure.message)
-            });
-        }
-        (result, rejections)
-    }
-
-    /// The connection's id as a JS string: cached from its first message
-    /// until its disconnect. A connect makes its own, since a refused
-    /// connection gets no disconnect that would drop it.
-    fn connection_string<'js>(
-        &self,
-        ctx: &Ctx<'js>,
-        kind: HandlerKind,
-        connection_id: ConnectionId,
-    ) -> rquickjs::Result<rquickjs::String<'js>> {
-        let mut cache = self.connection_ids.borrow_mut();
-        let cached = match kind {
-            HandlerKind::Message => cache.get(&connection_id).cloned(),
-            HandlerKind::Disconnect => cache.remove(&connection_id),
-            HandlerKind::Connect => None,
-        };
-        if let Some(string) = cached {
-            return string.restore(ctx);
-        }
-        let mut id_buffer = uuid::Uuid::encode_buffer();
-        let connection_text = connection_id.hyphenated().encode_lower(&mut id_buffer);
-        let string = rquickjs::String::from_str(ctx.clone(), connection_text)?;
-        if kind == HandlerKind::Message {
-            if cache.len() >= MAX_CACHED_CONNECTION_IDS {
-                cache.clear();
+        provider_error: &Function<'js>,
+        promise: &Promise<'js>,
+    ) -> rquickjs::Result<()> {
+        loop {
+            while ctx.execute_pending_job() {}
+            if promise.state() != rquickjs::promise::PromiseState::Pending {
+                break;
             }
-            cache.insert(connection_id, Persistent::save(ctx, string.clone()));
+            let due = std::mem::take(&mut self.host.borrow_mut().deferred);
+            if due.is_empty() {
+                break;
+            }
+            for deferred in due {
+                settle_deferred(ctx, provider_error, deferred)?;
+            }
         }
-        Ok(string)
+        self.settle::<()>(ctx, promise)
     }
 
-    /// Drives `promise` to completion. Its rejection is ours to report, so it
-    /// is not also reported as an unhandled rejection.
-    fn settle<'js, T: rquickjs::FromJs<'js>>(
+    /// The settled result of `promise`. Its rejection is ours to report, so
+    /// it is not also reported as an unhandled rejection.
+    pub(super) fn settle<'js, T: rquickjs::FromJs<'js>>(
         &self,
         ctx: &Ctx<'js>,
-        promise: &rquickjs::Promise<'js>,
+        promise: &Promise<'js>,
     ) -> rquickjs::Result<T> {
         let result = promise.finish::<T>();
         if result.is_err() {
@@ -440,7 +292,7 @@ impl JsRuntime {
     }
 
     /// Names a failure, recognising timeouts and never-settling promises.
-    fn failure_from<'js>(
+    pub(super) fn failure_from<'js>(
         &self,
         ctx: &Ctx<'js>,
         caught: CaughtError<'js>,
@@ -452,14 +304,10 @@ impl JsRuntime {
             .is_some_and(|deadline| Instant::now() >= deadline);
         let would_block = matches!(caught, CaughtError::Error(rquickjs::Error::WouldBlock));
         let mut failure = describe_caught(ctx, caught, script_name);
-        let budget_ms = self.handler_timeout.as_millis();
-        if timed_out {
-            failure.message =
-                format!("handler ran longer than its {budget_ms} ms budget and was stopped");
+        if timed_out || failure.message == "InternalError: interrupted" {
+            failure.message = self.over_budget();
         } else if would_block {
-            failure.message =
-                "handler's promise never settled: it awaits something that never resolves"
-                    .to_owned();
+            failure.message = never_settled().to_owned();
         }
         if failure.message.contains("out of memory") {
             // Give the memory back before the next handler runs.
@@ -468,7 +316,14 @@ impl JsRuntime {
         failure
     }
 
-    fn take_rejections(&self) -> Vec<ScriptFailure> {
+    pub(super) fn over_budget(&self) -> String {
+        format!(
+            "handler ran longer than its {} ms budget and was stopped",
+            self.handler_timeout.as_millis()
+        )
+    }
+
+    pub(super) fn take_rejections(&self) -> Vec<ScriptFailure> {
         self.rejections
             .borrow_mut()
             .drain(..)
@@ -485,13 +340,99 @@ impl JsRuntime {
     }
 }
 
+pub(super) fn never_settled() -> &'static str {
+    "handler's promise never settled: it awaits something that never resolves"
+}
+
+/// What a loaded script should be told about what it registered.
+fn load_warnings(name: &str, sockets: &[String], handled: &[String]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    match sockets {
+        [] => warnings.push(format!(
+            "{name} declares no websocket(): there is nothing to serve, every upgrade is refused"
+        )),
+        [_] => {}
+        [first, ..] => warnings.push(format!(
+            "{name} declares {} websockets; sockscope serves the first, '{first}'",
+            sockets.len()
+        )),
+    }
+    if let [first, ..] = sockets
+        && !handled.iter().any(|event| event == "connect")
+    {
+        warnings.push(format!(
+            "websocket('{first}') has no connect handler: upgrades are refused, as nitric start answers them (HTTP 200 without an upgrade)"
+        ));
+    }
+    warnings
+}
+
+/// Settles one deferred call's promise (the caller drains the jobs).
+pub(super) fn settle_deferred<'js>(
+    ctx: &Ctx<'js>,
+    provider_error: &Function<'js>,
+    deferred: super::deferred::Deferred,
+) -> rquickjs::Result<()> {
+    let resolve = deferred.resolve.restore(ctx)?;
+    let reject = deferred.reject.restore(ctx)?;
+    match deferred.settlement {
+        Settlement::Undefined => resolve.call::<_, ()>((Value::new_undefined(ctx.clone()),)),
+        Settlement::Json(raw) => {
+            let parsed = super::deferred::sorted_json(&raw)
+                .map_err(|error| rquickjs::Exception::throw_syntax(ctx, &error.to_string()))
+                .and_then(|sorted| ctx.json_parse(sorted));
+            match parsed.catch(ctx) {
+                Ok(value) => resolve.call::<_, ()>((value,)),
+                Err(_) => {
+                    let error = rquickjs::Exception::from_message(
+                        ctx.clone(),
+                        "the stored value is not valid JSON",
+                    )?;
+                    reject.call::<_, ()>((error,))
+                }
+            }
+        }
+        Settlement::Keys(keys) => resolve.call::<_, ()>((keys,)),
+        Settlement::Value(value) => resolve.call::<_, ()>((value.restore(ctx)?,)),
+        Settlement::Reject(reason) => reject.call::<_, ()>((reason.restore(ctx)?,)),
+        Settlement::Status(status) => {
+            let error: Value = provider_error.call((status.code, status.details, status.cause))?;
+            if let (Some(stack), Some(object)) = (status.stack, error.as_object()) {
+                object.set("stack", stack)?;
+            }
+            reject.call::<_, ()>((error,))
+        }
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::core::bus::EventBus;
     use crate::core::config::KvLocation;
+    use crate::core::events::Payload;
     use crate::kv::KvStore;
-    use crate::script::host::HostState;
+    use crate::script::host::{Gateway, HostState, NoConnections};
+    use crate::script::turns::Outcome;
+
+    /// A runtime with `source` loaded as `name`, and its bus.
+    pub(crate) fn loaded(name: &str, source: &str) -> (JsRuntime, EventBus) {
+        let bus = EventBus::new(256);
+        let kv = KvStore::open(&KvLocation::Memory, bus.clone()).expect("in-memory kv");
+        let host = Rc::new(RefCell::new(HostState::new(
+            kv,
+            bus.clone(),
+            String::new(),
+            Arc::new(NoConnections),
+            Gateway::default(),
+        )));
+        let mut runtime =
+            JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
+        runtime.load(name, source).expect("the script loads");
+        (runtime, bus)
+    }
 
     /// Succeeds only if the handler sees a connection id and, for messages,
     /// the same id as the text it was sent.
@@ -499,35 +440,23 @@ mod tests {
 const socket = websocket('t');
 const check = (ctx) => {
   ctx.res.success = /^[0-9a-f-]{36}$/.test(ctx.req.connectionId)
-    && (ctx.req.eventType !== 'message' || ctx.req.connectionId === ctx.req.data);
+    && (ctx.req.eventType !== 'message' || ctx.req.connectionId === ctx.req.text());
 };
 socket.on('connect', check);
 socket.on('message', check);
 socket.on('disconnect', check);";
 
-    fn runtime() -> JsRuntime {
-        let bus = EventBus::new(64);
-        let kv = KvStore::open(&KvLocation::Memory, bus.clone()).expect("in-memory kv");
-        let host = Rc::new(RefCell::new(HostState::new(kv, bus, String::new())));
-        let mut runtime =
-            JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
-        runtime
-            .load("t.js", CHECKS_ITS_ID)
-            .expect("the script loads");
-        runtime
-    }
-
     fn accepted(runtime: &mut JsRuntime, kind: HandlerKind, id: ConnectionId) -> bool {
         let text = Payload::Text(id.hyphenated().to_string().into());
         let payload = (kind == HandlerKind::Message).then_some(&text);
-        let (result, rejections) = runtime.dispatch(kind, id, None, payload);
-        assert!(rejections.is_empty(), "{rejections:?}");
-        result.expect("the handler runs")
+        let (outcome, reports) = runtime.run_alone(Entry::for_kind(kind), kind, id, None, payload);
+        assert!(reports.is_empty(), "{reports:?}");
+        outcome == Outcome::Handled(true)
     }
 
     #[test]
     fn connection_id_strings_live_from_the_first_message_to_the_disconnect() {
-        let mut runtime = runtime();
+        let (mut runtime, _bus) = loaded("t.js", CHECKS_ITS_ID);
         let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
         assert!(accepted(&mut runtime, HandlerKind::Connect, first));
         assert_eq!(

@@ -1,125 +1,105 @@
-// The '@nitric/sdk' module as sockscope emulates it: websocket() and kv()
-// with the semantics of Nitric's Node SDK, over host functions from Rust
-// (their names: src/script/host_api.rs).
+// The '@nitric/sdk' module as sockscope emulates it: a copy of the 1.2.2
+// package's behaviour (shared/NITRIC.md §5) over host functions from Rust
+// (their names: src/script/host_api.rs). kv and socket calls return
+// promises that settle at the host's next turn, as a gRPC round trip would
+// in Node, so handlers of different connections interleave at every await.
 //
-// SPEED TRICKS. The message path runs once per frame, so four tricks live
-// here, each marked "speed trick N" where it stands. Figures are callgrind
-// instructions per echoed 32 B message (benches/README.md, the profile
-// table); src/script/sdk_invariants.rs fails when an invariant drifts.
+// SPEED TRICKS. The message path runs once per frame, so three tricks live
+// here, each marked "speed trick N" where it stands; src/script/sdk_invariants.rs
+// fails when an invariant drifts.
 //
-// 1. Shape anchors (27,091 → 26,602). QuickJS shares an object layout only
-//    while an object with it is alive, so one object per layout step of
-//    ctx, ctx.req and ctx.res is kept alive.
-//    Invariant: the anchor key lists are, in order, the keys of the ctx
-//    literals ({req, res}, {success}) and the assignments of the
-//    WebsocketRequest constructor. A drift silently loses the gain.
-// 2. One-parameter arrows get no `next` (19,086 → 17,366). An arrow has no
-//    `arguments`, so `(ctx) => …` cannot see a second argument.
+// 1. Shape anchors. QuickJS shares an object layout only while an object
+//    with it is alive, so one object per layout step of ctx, ctx.req and
+//    ctx.res is kept alive.
+//    Invariant: the anchor key lists are, in order, the assignments of the
+//    WebsocketNotificationContext and WebsocketNotificationRequest
+//    constructors and the keys of the response literal.
+// 2. One-parameter arrows get no `next`. An arrow has no `arguments`, so
+//    `(ctx) => …` cannot see a second argument.
 //    Invariant: ONE_PARAMETER_ARROW matches only arrows with exactly one
-//    plain parameter; any other handler (two parameters, rest, default,
-//    destructured, `function`) still gets a `next`.
-// 3. The message entry is `run`, written out (15,138 → 14,539): a call
-//    frame fewer per message.
+//    plain parameter; any other handler still gets a `next`.
+// 3. The message entry is `run`, written out: a call frame fewer per message.
 //    Invariant: host.dispatchMessage(id, data) behaves exactly as
 //    host.dispatch('message', id, undefined, data). Kept in sync with `run`!
-// 4. One settled promise for every successful send (with batching,
-//    37,700 → 31,600): `send` is not `async` and returns SENT.
-//    Invariant: SENT is frozen and already resolved; a failed send still
-//    returns a rejected promise of its own.
 const host = globalThis.__sockscope;
 delete globalThis.__sockscope;
 
-export class NotFoundError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'NotFoundError';
-  }
-}
+// ---- errors (src/api/errors): none of these classes is exported in 1.2.2.
+const STATUS_NAMES = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS',
+  'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE',
+  'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED',
+];
+// `.name` stays "Error", as there; the class shows as `e.constructor.name`.
+class NitricProviderError extends Error {}
+const ERROR_CLASSES = [
+  undefined, 'CancelledError', 'UnknownError', 'InvalidArgumentError', 'DeadlineExceededError', 'NotFoundError',
+  'AlreadyExistsError', 'PermissionDeniedError', 'ResourceExhaustedError', 'FailedPreconditionError',
+  'AbortedError', 'OutOfRangeError', 'UnimplementedError', 'InternalError', 'UnavailableError', 'DataLossError',
+  'UnauthenticatedError',
+].map((name) => name && { [name]: class extends NitricProviderError {} }[name]);
 
-export class PermissionDeniedError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'PermissionDeniedError';
-  }
-}
+// The error the SDK makes of a gRPC status: the same class and five lines.
+// Called by Rust when a deferred kv or socket call fails.
+host.providerError = (code, details, cause) => {
+  const known = code >= 1 && code <= 16;
+  const first = `${code} ${known ? STATUS_NAMES[code] : 'UNKNOWN'}: ${details}`;
+  const ErrorClass = ERROR_CLASSES[known ? code : 2];
+  const detailJson = cause === undefined ? undefined : JSON.stringify({ cause });
+  return new ErrorClass(`${first}\nNitric Provider Error: Error\n  Code: ${code}\n  Message: ${first}\n  Details: ${detailJson}`);
+};
 
-export class InvalidArgumentError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'InvalidArgumentError';
-  }
-}
-
+// ---- contexts (src/context/{base,websocket}.ts)
 const EVENT_TYPES = ['connect', 'disconnect', 'message'];
+const eventCaseToType = (eventType) => eventType;
 
-// Speed trick 2. An arrow function of one plain parameter cannot see a second argument
-// (arrows have no `arguments` of their own), so it is called without a
-// `next`, and the closure per message and stage is only made for handlers
-// that could use it: two parameters, rest or default ones, `function`s,
-// bound functions. The source is read once, when the handler is registered.
-const functionSource = Function.prototype.toString;
-const ONE_PARAMETER_ARROW = /^(?:async\s*)?(?:\(\s*[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*\s*\)|[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*)\s*=>/u;
-const takesNext = (handler) => {
-  try {
-    return !ONE_PARAMETER_ARROW.test(functionSource.call(handler));
-  } catch (_) {
-    return true;
+export class AbstractRequest {
+  constructor(data) {
+    this.data = data;
   }
-};
-
-// Runs middleware in order; the chain goes on only through next(ctx), and a
-// handler returning undefined stands for "return ctx" (Nitric's createHandler).
-// Synchronous chains stay synchronous so the hot path allocates no promises;
-// the only closure made per stage is the `next` the handler receives.
-const runChain = (middleware, wantsNext, index, current) => {
-  if (index === middleware.length) return current;
-  const next = wantsNext[index]
-    ? (nextCtx) => runChain(middleware, wantsNext, index + 1, nextCtx === undefined ? current : nextCtx)
-    : undefined;
-  const result = middleware[index](current, next);
-  // `=== undefined` first: QuickJS has an opcode for it, while every other
-  // strict comparison of non-numbers is a call into the engine.
-  if (result === undefined) return current;
-  if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-    return result.then((settled) => (settled === undefined ? current : settled));
+  text() {
+    // A non-fatal UTF-8 decoder that drops a leading BOM, as TextDecoder.
+    return typeof this.data === 'string' ? this.data : host.utf8Decode(this.data);
   }
-  return result;
-};
+  json() {
+    const textBody = this.text();
+    return textBody ? JSON.parse(textBody) : undefined;
+  }
+}
 
-// The usual chain is one handler: call it directly, with a `next` that
-// only needs the current ctx (no chain position to capture).
-const compose = (middleware) => {
-  const wantsNext = middleware.map(takesNext);
-  if (middleware.length !== 1) return (ctx) => runChain(middleware, wantsNext, 0, ctx);
-  const handler = middleware[0];
-  const withNext = wantsNext[0];
-  return (ctx) => {
-    const result = withNext ? handler(ctx, (nextCtx) => (nextCtx === undefined ? ctx : nextCtx)) : handler(ctx);
-    if (result === undefined) return ctx;
-    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-      return result.then((settled) => (settled === undefined ? ctx : settled));
-    }
-    return result;
-  };
-};
-
-const textOf = (data) => (typeof data === 'string' ? data : host.utf8Decode(data));
-
-class WebsocketRequest {
-  constructor(socket, eventType, connectionId, query, data) {
+// Not `extends`: a derived constructor's super() call costs a frame per
+// event; the prototype chain (and so instanceof) is the same.
+export class WebsocketNotificationRequest {
+  constructor(data, socket, eventType, connectionId, query) {
+    this.data = data;
+    this.eventCaseToType = eventCaseToType;
     this.socket = socket;
     this.eventType = eventType;
     this.connectionId = connectionId;
     this.query = query;
-    this.data = data;
-  }
-  text() {
-    return textOf(this.data);
-  }
-  json() {
-    return JSON.parse(textOf(this.data));
   }
 }
+Object.setPrototypeOf(WebsocketNotificationRequest.prototype, AbstractRequest.prototype);
+
+export class BaseContext {
+  get req() {
+    return this.request;
+  }
+  get res() {
+    return this.response;
+  }
+}
+
+export class WebsocketNotificationContext {
+  constructor(request) {
+    this.request = request;
+    this.response = { success: true };
+  }
+  get websocket() {
+    return this;
+  }
+}
+Object.setPrototypeOf(WebsocketNotificationContext.prototype, BaseContext.prototype);
 
 // Speed trick 1. QuickJS lets objects share a layout ("shape") only while some object with
 // that layout is alive, and it keeps no shape for the steps in between. Every
@@ -134,21 +114,94 @@ const anchorSteps = (make, keys) =>
   });
 const SHAPE_ANCHORS = Object.freeze([
   {},
-  ...anchorSteps(() => ({}), ['req', 'res']),
+  ...anchorSteps(() => Object.create(WebsocketNotificationContext.prototype), ['request', 'response']),
   ...anchorSteps(() => ({}), ['success']),
   ...anchorSteps(
-    () => Object.create(WebsocketRequest.prototype),
-    ['socket', 'eventType', 'connectionId', 'query', 'data'],
+    () => Object.create(WebsocketNotificationRequest.prototype),
+    ['data', 'eventCaseToType', 'socket', 'eventType', 'connectionId', 'query'],
   ),
 ]);
 
+// ---- middleware (src/handlers/handler.ts)
+export const createHandler = (...handlers) => {
+  const reversedHandlers = handlers.slice().reverse();
+  return async (ctx, finalNext = (ctx2) => ctx2) => {
+    if (handlers.length < 1) throw new Error('at least one handler or middleware function must be provided');
+    if (handlers.some((handler) => typeof handler !== 'function')) {
+      throw new Error('all handlers and middleware must be functions');
+    }
+    const composedHandler = reversedHandlers.reduce(
+      (next, h) => async (ctx2) => (await h(ctx2, next)) || ctx2,
+      finalNext,
+    );
+    return await composedHandler(ctx);
+  };
+};
+
+// Speed trick 2. An arrow function of one plain parameter cannot see a second argument
+// (arrows have no `arguments` of their own), so it is called without a
+// `next`, and the closure per message and stage is only made for handlers
+// that could use it. The source is read once, when the handler is registered.
+const functionSource = Function.prototype.toString;
+const ONE_PARAMETER_ARROW = /^(?:async\s*)?(?:\(\s*[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*\s*\)|[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*)\s*=>/u;
+const takesNext = (handler) => {
+  try {
+    return !ONE_PARAMETER_ARROW.test(functionSource.call(handler));
+  } catch (_) {
+    return true;
+  }
+};
+
+const isThenable = (value) => value !== null && typeof value === 'object' && typeof value.then === 'function';
+
+// createHandler's chain with the same results, without a promise per stage
+// when the handlers are synchronous: each stage gives `(await h(ctx, next))
+// || ctx`, and `next(c)` (always a promise, as there) runs the rest with `c`
+// exactly as given — `next()` hands the next handler `undefined`, as there.
+const runChain = (middleware, wantsNext, index, current) => {
+  if (index === middleware.length) return current;
+  const next = wantsNext[index]
+    ? (nextCtx) => Promise.resolve(runChain(middleware, wantsNext, index + 1, nextCtx))
+    : undefined;
+  const result = middleware[index](current, next);
+  if (result === undefined) return current;
+  if (isThenable(result)) return result.then((settled) => settled || current);
+  return result || current;
+};
+
+const FINAL_NEXT = (ctx) => Promise.resolve(ctx);
+
+// The usual chain is one handler: call it directly. Its raw result goes to
+// `settle`, which applies the SDK's `|| ctx`.
+const compose = (middleware) => {
+  const wantsNext = middleware.map(takesNext);
+  if (middleware.length !== 1) return (ctx) => runChain(middleware, wantsNext, 0, ctx);
+  const handler = middleware[0];
+  return wantsNext[0] ? (ctx) => handler(ctx, FINAL_NEXT) : handler;
+};
+
+// What the SDK answers: `!result.websocket.res.success` with result =
+// `(await chain(ctx)) || ctx`. Any other truthy result without
+// `.websocket.res` throws a TypeError here, as there (then the event fails).
+const successOf = (ctx, result) => !!(result || ctx).websocket.res.success;
+const settle = (ctx, result) => {
+  if (result === undefined || result === ctx) return !!ctx.response.success;
+  if (isThenable(result)) return result.then((settled) => successOf(ctx, settled));
+  return successOf(ctx, result);
+};
+
+// ---- websockets (src/resources/websocket.ts)
 const sockets = new Map();
-// Speed trick 4.
-const SENT = Object.freeze(Promise.resolve());
 // The socket sockscope serves: the first one declared.
 let servedSocket;
+// `socket.on()` resolves when its stream ends; the embedded lane's never do.
+const STREAM_OPEN = new Promise(() => {});
 
-class Websocket {
+const failingChain = (message) => () => {
+  throw new Error(message);
+};
+
+export class WebsocketResource {
   constructor(name) {
     this.name = name;
     this.chains = {};
@@ -156,181 +209,325 @@ class Websocket {
 
   on(eventType, ...middleware) {
     if (!EVENT_TYPES.includes(eventType)) {
-      throw new TypeError(`websocket('${this.name}').on: unknown event "${eventType}", expected connect, disconnect or message`);
+      host.log('warn', `websocket('${this.name}').on('${eventType}'): the SDK has no event "${eventType}" (connect, disconnect or message); it never fires`);
+      return STREAM_OPEN;
     }
-    if (middleware.length === 0) {
-      throw new TypeError(`websocket('${this.name}').on('${eventType}') needs at least one handler`);
-    }
-    middleware.forEach((handler, index) => {
-      if (typeof handler !== 'function') {
-        throw new TypeError(`websocket('${this.name}').on('${eventType}'): handler ${index + 1} is ${typeof handler}, not a function`);
-      }
-    });
     if (this.chains[eventType]) {
-      throw new Error(`websocket('${this.name}').on('${eventType}') is registered twice; pass all middleware to one on() call`);
+      throw new Error(`websocket handler already registered, socket: ${this.name} eventType: ${eventType.toUpperCase()}`);
     }
-    this.chains[eventType] = compose(middleware);
+    // The SDK checks these per event, not here: every event then fails.
+    if (middleware.length < 1) {
+      this.chains[eventType] = failingChain('at least one handler or middleware function must be provided');
+      host.log('warn', `websocket('${this.name}').on('${eventType}') has no handler: every ${eventType} event will fail, as with the real SDK`);
+    } else if (middleware.some((handler) => typeof handler !== 'function')) {
+      this.chains[eventType] = failingChain('all handlers and middleware must be functions');
+      host.log('warn', `websocket('${this.name}').on('${eventType}') is given something that is not a function: every ${eventType} event will fail, as with the real SDK`);
+    } else {
+      this.chains[eventType] = compose(middleware);
+    }
+    return STREAM_OPEN;
   }
 
-  // Not an `async` function: the same contract (a Promise, rejected on a
-  // throw) without an async frame and a new promise per message. Every
-  // successful send returns the same settled (frozen) promise.
-  // host.send takes a string id with string or Uint8Array data as they are,
-  // since it checks types for free where each check here is a call into the
-  // engine; for anything else it answers false and this converts.
+  // host.send takes a string id with string or Uint8Array data as they are
+  // and answers the call's promise; for anything else it answers undefined
+  // and this converts as the SDK does (JSON text; undefined sends nothing).
   send(connectionId, data) {
-    try {
-      if (!host.send(connectionId, data)) {
-        const id = String(connectionId);
-        if (typeof data === 'string' || data instanceof Uint8Array) {
-          host.send(id, data);
-        } else if (data instanceof ArrayBuffer) {
-          host.send(id, new Uint8Array(data));
-        } else if (data !== undefined) {
-          host.send(id, JSON.stringify(data));
-        } else {
-          throw new InvalidArgumentError(`socket.send(${connectionId}): data is undefined`);
-        }
+    const sent = host.send(connectionId, data);
+    if (sent !== undefined) return sent;
+    let payload = data;
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
+      try {
+        payload = JSON.stringify(data);
+      } catch (error) {
+        return Promise.reject(error);
       }
-    } catch (error) {
-      return Promise.reject(error);
     }
-    return SENT;
+    return host.send(String(connectionId), payload === undefined ? '' : payload);
   }
 
-  async close(connectionId) {
-    host.close(String(connectionId));
+  close(connectionId) {
+    return host.close(String(connectionId));
   }
 
-  async url() {
-    return host.url();
+  url() {
+    return host.defer(host.url());
   }
 }
 
 export const websocket = (name) => {
-  if (typeof name !== 'string' || name === '') throw new TypeError('websocket(name): name must be a non-empty string');
   let socket = sockets.get(name);
   if (!socket) {
-    socket = new Websocket(name);
+    socket = new WebsocketResource(name);
     sockets.set(name, socket);
     if (servedSocket === undefined) servedSocket = socket;
   }
   return socket;
 };
 
-const PERMISSIONS = ['get', 'set', 'delete'];
-
-const isPlainObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
-
-class KeyValueStore {
-  constructor(name, permissions) {
-    this.name = name;
-    this.permissions = permissions;
+// The per-event handler class the package exports as `Websocket`.
+export class Websocket {
+  constructor(socketName, eventType, ...middleware) {
+    this.socketName = socketName;
+    this.eventType = eventType;
+    this.middleware = middleware;
   }
-
-  check(operation, permission = operation) {
-    if (!this.permissions.includes(permission)) {
-      throw new PermissionDeniedError(
-        `kv('${this.name}').${operation}: permission '${permission}' was not requested; add it to .allow(...)`,
-      );
-    }
-  }
-
-  async get(key) {
-    this.check('get');
-    const raw = host.kvGet(this.name, String(key));
-    if (raw === undefined) throw new NotFoundError(`key "${key}" not found in store "${this.name}"`);
-    return JSON.parse(raw);
-  }
-
-  async set(key, value) {
-    this.check('set');
-    if (value === undefined) throw new InvalidArgumentError(`kv('${this.name}').set("${key}"): value is undefined`);
-    if (!isPlainObject(value)) {
-      host.log(
-        'warn',
-        `kv('${this.name}').set("${key}"): value is ${Array.isArray(value) ? 'an array' : typeof value}, not an object; deployed Nitric stores only objects (arrays become {"0": …})`,
-      );
-    }
-    host.kvSet(this.name, String(key), JSON.stringify(value));
-  }
-
-  async delete(key) {
-    this.check('delete');
-    host.kvDelete(this.name, String(key));
-  }
-
-  async *keys(prefix = '') {
-    this.check('keys', 'get');
-    for (const key of host.kvKeys(this.name, String(prefix))) yield key;
+  start() {
+    return websocket(this.socketName).on(this.eventType, ...this.middleware);
   }
 }
 
-class KeyValueStoreResource {
+export const WebsocketNotificationType = { 0: 'Connected', 1: 'Disconnected', 2: 'Message', Connected: 0, Disconnected: 1, Message: 2 };
+
+// ---- key/value stores (src/resources/keyvalue.ts)
+const KV_PERMISSIONS = ['get', 'set', 'delete'];
+const FOR_PERMISSIONS = { getting: 'get', setting: 'set', deleting: 'delete' };
+const unknownPermission = (permission) =>
+  new Error(`unknown key/value store permission ${permission}, supported permissions are ${KV_PERMISSIONS.join(', ')}`);
+// The service's policies: what it declared for each store, over all calls.
+const declaredPermissions = new Map();
+const declarePermissions = (store, permissions) => {
+  permissions.forEach((permission) => {
+    if (!KV_PERMISSIONS.includes(permission)) throw unknownPermission(permission);
+  });
+  const declared = declaredPermissions.get(store) || new Set();
+  permissions.forEach((permission) => declared.add(permission));
+  declaredPermissions.set(store, declared);
+};
+
+// google-protobuf's Struct.fromJavaScript: the top level is walked with
+// for…in (an array or string becomes {"0": …}, other non-objects {}); inside,
+// undefined, functions, BigInt and symbols throw.
+const unexpectedStructType = () => new Error('Unexpected struct type.');
+const structValue = (value) => {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return value;
+    case 'object':
+      if (value === null) return null;
+      return Array.isArray(value) ? value.map(structValue) : structObject(value);
+    default:
+      throw unexpectedStructType();
+  }
+};
+const structObject = (object) => {
+  const struct = {};
+  for (const key in object) struct[key] = structValue(object[key]);
+  return struct;
+};
+const isPlainObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+class StoreRef {
   constructor(name) {
     this.name = name;
   }
-  allow(...permissions) {
-    permissions.forEach((permission) => {
-      if (!PERMISSIONS.includes(permission)) {
-        throw new TypeError(`kv('${this.name}').allow: unknown permission "${permission}", expected get, set or delete`);
-      }
-    });
-    return new KeyValueStore(this.name, permissions);
+
+  // A deployed app's provider refuses what the service did not declare
+  // (sockscope's real lane too): PERMISSION_DENIED, after the round trip.
+  denied(operation, permission) {
+    const declared = declaredPermissions.get(this.name);
+    if (declared && declared.has(permission)) return undefined;
+    const message = `kv store '${this.name}': ${operation} is not permitted: the service did not declare it; add .allow('${permission}') to kv('${this.name}') (a deployed app refuses this too)`;
+    host.log('error', message);
+    return host.deferReject(host.providerError(7, message));
+  }
+
+  get(key) {
+    return this.denied('get', 'get') || host.kvGet(this.name, String(key));
+  }
+
+  set(key, value) {
+    let struct;
+    try {
+      struct = structObject(value);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!isPlainObject(value)) {
+      const what = Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value;
+      host.log('warn', `kv('${this.name}').set("${key}"): value is ${what}, not an object; the SDK stores ${JSON.stringify(struct)} (as deployed)`);
+    }
+    return this.denied('set', 'set') || host.kvSet(this.name, String(key), JSON.stringify(struct));
+  }
+
+  delete(key) {
+    return this.denied('delete', 'delete') || host.kvDelete(this.name, String(key));
+  }
+
+  async *keys(prefix = '') {
+    const keys = await (this.denied('keys', 'get') || host.kvKeys(this.name, String(prefix)));
+    for (const key of keys) yield key;
   }
 }
 
-export const kv = (name) => {
-  if (typeof name !== 'string' || name === '') throw new TypeError('kv(name): name must be a non-empty string');
-  return new KeyValueStoreResource(name);
-};
-
-const isSuccess = (ctx, settled) => {
-  const final = settled !== null && typeof settled === 'object' && settled.res ? settled : ctx;
-  return final.res.success !== false;
-};
-
-// What a chain's result says about success, once it is not `ctx` itself.
-const outcome = (ctx, result) => {
-  if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-    return result.then((settled) => isSuccess(ctx, settled));
+export class KeyValueStoreResource {
+  constructor(name) {
+    this.name = name;
   }
-  return isSuccess(ctx, result);
+  allow(perm, ...perms) {
+    declarePermissions(this.name, [perm, ...perms]);
+    return keyvalue().store(this.name);
+  }
+  for(perm, ...perms) {
+    console.warn("The 'for' method is deprecated, please use 'allow' instead.");
+    const permissions = [perm, ...perms].map((permission) => {
+      if (!Object.hasOwn(FOR_PERMISSIONS, permission)) throw unknownPermission(permission);
+      return FOR_PERMISSIONS[permission];
+    });
+    declarePermissions(this.name, permissions);
+    return keyvalue().store(this.name);
+  }
+}
+
+const storeResources = new Map();
+export const kv = (name) => {
+  let store = storeResources.get(name);
+  if (!store) {
+    store = new KeyValueStoreResource(name);
+    storeResources.set(name, store);
+  }
+  return store;
+};
+
+export class KeyValue {
+  store(name) {
+    return new StoreRef(name);
+  }
+}
+const KEY_VALUE = new KeyValue();
+export const keyvalue = () => KEY_VALUE;
+
+// ---- the rest of the package: declared, not served.
+const declaredNotServed = new Set();
+const notServedError = (label, operation) =>
+  new Error(`${label}${operation}: ${label} is declared, not served by sockscope's embedded lane (it runs websockets and kv); run the service with its real SDK, e.g. sockscope serve --run 'npx tsx services/api.ts'`);
+// Registrations (routes, subscriptions, schedules) are accepted and do
+// nothing; awaiting an operation's result rejects with the resource's name.
+const standIn = (label, path = '') =>
+  new Proxy(function standIn() {}, {
+    get(_, property) {
+      if (property === 'then') {
+        return (resolve, reject) => Promise.reject(notServedError(label, path)).then(resolve, reject);
+      }
+      if (typeof property === 'symbol') return undefined;
+      return standIn(label, `${path}.${property}`);
+    },
+    apply() {
+      return standIn(label, `${path}()`);
+    },
+  });
+const declared = (kind) => (name, ...rest) => {
+  const label = name === undefined ? `${kind}()` : `${kind}(${JSON.stringify(name)})`;
+  if (!declaredNotServed.has(label)) {
+    declaredNotServed.add(label);
+    host.log('info', `${label} is declared, not served: the embedded lane runs websockets and kv (use --run for the rest)`);
+  }
+  return standIn(label);
+};
+export const api = declared('api');
+export const bucket = declared('bucket');
+export const http = declared('http');
+export const json = declared('json');
+export const jsonResponse = declared('jsonResponse');
+export const oidcRule = declared('oidcRule');
+export const queue = declared('queue');
+export const queues = declared('queues');
+export const schedule = declared('schedule');
+export const secret = declared('secret');
+export const secrets = declared('secrets');
+export const sql = declared('sql');
+export const storage = declared('storage');
+export const topic = declared('topic');
+export const topics = declared('topics');
+
+const notServedClass = (name) => ({
+  [name]: class {
+    constructor() {
+      throw new Error(`${name} is declared, not served by sockscope's embedded lane; run the service with --run to use it`);
+    }
+  },
+}[name]);
+export const Api = notServedClass('Api');
+export const ApiWorkerOptions = notServedClass('ApiWorkerOptions');
+export const BlobEventContext = notServedClass('BlobEventContext');
+export const BlobEventRequest = notServedClass('BlobEventRequest');
+export const Bucket = notServedClass('Bucket');
+export const BucketEventContext = notServedClass('BucketEventContext');
+export const BucketEventRequest = notServedClass('BucketEventRequest');
+export const BucketNotification = notServedClass('BucketNotification');
+export const BucketNotificationWorkerOptions = notServedClass('BucketNotificationWorkerOptions');
+export const BucketResource = notServedClass('BucketResource');
+export const Cron = notServedClass('Cron');
+export const DequeuedMessage = notServedClass('DequeuedMessage');
+export const Eventing = notServedClass('Eventing');
+export const File = notServedClass('File');
+export const FileNotification = notServedClass('FileNotification');
+export const FileNotificationWorkerOptions = notServedClass('FileNotificationWorkerOptions');
+export const HttpContext = notServedClass('HttpContext');
+export const HttpRequest = notServedClass('HttpRequest');
+export const HttpResponse = notServedClass('HttpResponse');
+export const HttpWorkerOptions = notServedClass('HttpWorkerOptions');
+export const IntervalContext = notServedClass('IntervalContext');
+export const IntervalRequest = notServedClass('IntervalRequest');
+export const MessageContext = notServedClass('MessageContext');
+export const MessageRequest = notServedClass('MessageRequest');
+export const Method = notServedClass('Method');
+export const Queue = notServedClass('Queue');
+export const QueueResource = notServedClass('QueueResource');
+export const Queueing = notServedClass('Queueing');
+export const Rate = notServedClass('Rate');
+export const Route = notServedClass('Route');
+export const SQLDatabaseResource = notServedClass('SQLDatabaseResource');
+export const Schedule = notServedClass('Schedule');
+export const Secret = notServedClass('Secret');
+export const SecretResource = notServedClass('SecretResource');
+export const Secrets = notServedClass('Secrets');
+export const Storage = notServedClass('Storage');
+export const Subscription = notServedClass('Subscription');
+export const SubscriptionWorkerOptions = notServedClass('SubscriptionWorkerOptions');
+export const Topic = notServedClass('Topic');
+export const TopicResource = notServedClass('TopicResource');
+export const BlobEventType = { 0: 'Created', 1: 'Deleted', Created: 0, Deleted: 1 };
+export const FileMode = { 0: 'Read', 1: 'Write', Read: 0, Write: 1 };
+
+// ---- entry points for the engine
+// Run one chain; answer whether the event succeeded (for connect: accepted)
+// as a boolean or a Promise of one, or `null` when nothing handles the
+// event. `query` is undefined except for connect (the request gets {});
+// its values are decoded here, as the SDK decodes them (a stray `%` throws
+// URIError, so the connect fails).
+const decodeQuery = (raw) => {
+  const query = {};
+  for (const key in raw) query[key] = raw[key].map((value) => decodeURIComponent(value));
+  return query;
 };
 
 // Kept in sync with host.dispatchMessage (speed trick 3)!
 const run = (socket, chain, eventType, connectionId, query, data) => {
-  const ctx = {
-    req: new WebsocketRequest(socket.name, eventType, connectionId, query, data),
-    res: { success: true },
-  };
-  const result = chain(ctx);
-  return result === ctx ? ctx.res.success !== false : outcome(ctx, result);
+  const ctx = new WebsocketNotificationContext(
+    new WebsocketNotificationRequest(data, socket.name, eventType, connectionId, query),
+  );
+  return settle(ctx, chain(ctx));
 };
 
-// Entry points for the engine: run one chain, return whether the connection
-// is accepted (connect) / the handler succeeded, as a boolean or a Promise of
-// one. `query` is undefined for disconnect (the request gets {}). Messages,
-// the hot path, have their own entry: no event-type string to pass and look
-// up per message.
 host.dispatch = (eventType, connectionId, query, data) => {
   const socket = servedSocket;
   const chain = socket && socket.chains[eventType];
-  if (!chain) return true;
-  return run(socket, chain, eventType, connectionId, query === undefined ? {} : query, data);
+  if (!chain) return null;
+  return run(socket, chain, eventType, connectionId, query === undefined ? {} : decodeQuery(query), data);
 };
 
 // Speed trick 3: `run`, written out (a call fewer per message). Kept in sync!
 host.dispatchMessage = (connectionId, data) => {
   const socket = servedSocket;
   const chain = socket && socket.chains.message;
-  if (!chain) return true;
-  const ctx = {
-    req: new WebsocketRequest(socket.name, 'message', connectionId, {}, data),
-    res: { success: true },
-  };
-  const result = chain(ctx);
-  return result === ctx ? ctx.res.success !== false : outcome(ctx, result);
+  if (!chain) return null;
+  const ctx = new WebsocketNotificationContext(
+    new WebsocketNotificationRequest(data, socket.name, 'message', connectionId, {}),
+  );
+  return settle(ctx, chain(ctx));
 };
 
 host.socketNames = () => Array.from(sockets.keys());
+host.handledEvents = () => (servedSocket ? Object.keys(servedSocket.chains) : []);

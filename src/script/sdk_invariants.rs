@@ -3,18 +3,12 @@
 //! trick silently costing its figure (or, for the written-out entry point,
 //! changing behaviour).
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::time::Duration;
-
 use regex::Regex;
 
-use super::host::HostState;
-use super::runtime::{Entry, JsRuntime};
-use crate::core::bus::EventBus;
-use crate::core::config::KvLocation;
+use super::runtime::Entry;
+use super::runtime::tests::loaded;
+use super::turns::Outcome;
 use crate::core::events::{HandlerKind, Payload};
-use crate::kv::KvStore;
 
 const SDK_JS: &str = include_str!("sdk.js");
 
@@ -31,38 +25,21 @@ fn anchor_key_lists() -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The properties `WebsocketRequest`'s constructor assigns, in order.
-fn request_constructor_keys() -> Vec<String> {
-    let class = SDK_JS
-        .split("class WebsocketRequest {")
+/// The properties the constructor of `class` assigns, in order.
+fn constructor_keys(class: &str) -> Vec<String> {
+    let body = SDK_JS
+        .split(&format!("class {class} {{"))
         .nth(1)
-        .expect("sdk.js defines WebsocketRequest");
-    let constructor = class
+        .unwrap_or_else(|| panic!("sdk.js defines {class}"));
+    let constructor = body
         .split("constructor(")
         .nth(1)
-        .and_then(|rest| rest.split('}').next())
-        .expect("WebsocketRequest has a constructor");
+        .and_then(|rest| rest.split("\n  }").next())
+        .unwrap_or_else(|| panic!("{class} has a constructor"));
     let assignment = Regex::new(r"this\.([A-Za-z]+) =").expect("a valid pattern");
     assignment
         .captures_iter(constructor)
         .map(|found| found[1].to_owned())
-        .collect()
-}
-
-/// The keys of every ctx literal (`{ req: …, res: { success: … } }`).
-fn ctx_literal_keys() -> Vec<(Vec<String>, Vec<String>)> {
-    let literal = Regex::new(
-        r"\{\s*req:\s*new WebsocketRequest\([^)]*\),\s*res:\s*\{\s*(\w+):[^}]*\},?\s*\}",
-    )
-    .expect("a valid pattern");
-    literal
-        .captures_iter(SDK_JS)
-        .map(|found| {
-            (
-                vec!["req".to_owned(), "res".to_owned()],
-                vec![found[1].to_owned()],
-            )
-        })
         .collect()
 }
 
@@ -75,34 +52,42 @@ fn shape_anchors_follow_the_layouts_they_anchor() {
         "ctx, ctx.res and ctx.req anchors: {anchors:?}"
     );
     assert_eq!(
+        anchors[0],
+        constructor_keys("WebsocketNotificationContext"),
+        "ctx anchor vs constructor"
+    );
+    let response = Regex::new(r"this\.response = \{ (\w+):").expect("a valid pattern");
+    let response_keys: Vec<String> = response
+        .captures_iter(SDK_JS)
+        .map(|found| found[1].to_owned())
+        .collect();
+    assert_eq!(anchors[1], response_keys, "ctx.res anchor vs the response literal");
+    assert_eq!(
         anchors[2],
-        request_constructor_keys(),
+        constructor_keys("WebsocketNotificationRequest"),
         "ctx.req anchor vs constructor"
     );
-    let literals = ctx_literal_keys();
-    // `run` and the message entry, its written-out copy, each build one.
-    assert_eq!(literals.len(), 2, "ctx literals found: {literals:?}");
-    for (ctx_keys, res_keys) in literals {
-        assert_eq!(anchors[0], ctx_keys, "ctx anchor vs ctx literal");
-        assert_eq!(anchors[1], res_keys, "ctx.res anchor vs ctx.res literal");
-    }
 }
 
 /// Answers each message as its text says, so one handler covers every way
 /// a chain can end.
 const ANSWERS_AS_TOLD: &str = "import { websocket } from '@nitric/sdk';
 const socket = websocket('s');
-const expectedShape = (ctx) => Object.keys(ctx).join() === 'req,res'
-  && Object.keys(ctx.req).join() === 'socket,eventType,connectionId,query,data'
-  && ctx.req.eventType === 'message' && ctx.req.socket === 's'
+const expectedShape = (ctx) => Object.keys(ctx).join() === 'request,response'
+  && Object.keys(ctx.req).join() === 'data,eventCaseToType,socket,eventType,connectionId,query'
+  && ctx.req.data instanceof Uint8Array && ctx.req.data.constructor.name === 'Uint8Array'
+  && ctx.req.eventType === 'message' && ctx.req.socket === 's' && ctx.websocket === ctx
   && JSON.stringify(ctx.req.query) === '{}' && ctx.res.success === true;
 socket.on('message', (ctx) => {
-  switch (ctx.req.data) {
+  switch (ctx.req.text()) {
     case 'undefined': return undefined;
     case 'ctx': return ctx;
     case 'deny': ctx.res.success = false; return ctx;
-    case 'other ctx': return { res: { success: false } };
+    case 'falsy deny': ctx.res.success = 0; return ctx;
+    case 'other ctx': return { websocket: { res: { success: false } } };
+    case 'no websocket': return { res: { success: false } };
     case 'not a ctx': return 42;
+    case 'false': return false;
     case 'async': return Promise.resolve(ctx);
     case 'async deny': return Promise.resolve().then(() => { ctx.res.success = false; });
     case 'throw': throw new Error('told to');
@@ -113,21 +98,19 @@ socket.on('message', (ctx) => {
 });";
 
 #[test]
-fn the_message_entry_behaves_as_the_generic_one() {
-    let bus = EventBus::new(64);
-    let kv = KvStore::open(&KvLocation::Memory, bus.clone()).expect("in-memory kv");
-    let host = Rc::new(RefCell::new(HostState::new(kv, bus, String::new())));
-    let mut runtime = JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
-    runtime
-        .load("answers.js", ANSWERS_AS_TOLD)
-        .expect("the script loads");
+fn the_message_entry_behaves_as_the_generic_one_and_as_the_sdk() {
+    let (mut runtime, _bus) = loaded("answers.js", ANSWERS_AS_TOLD);
     let connection_id = uuid::Uuid::new_v4();
+    // `None`: the event fails (a TypeError reading `.websocket.res`, or the throw).
     let expected_success = [
         ("undefined", Some(true)),
         ("ctx", Some(true)),
         ("deny", Some(false)),
+        ("falsy deny", Some(false)),
         ("other ctx", Some(false)),
-        ("not a ctx", Some(true)),
+        ("no websocket", None),
+        ("not a ctx", None),
+        ("false", Some(true)),
         ("async", Some(true)),
         ("async deny", Some(false)),
         ("throw", None),
@@ -136,18 +119,23 @@ fn the_message_entry_behaves_as_the_generic_one() {
     ];
     for (text, expected) in expected_success {
         let payload = Payload::Text(text.into());
-        let outcome = |runtime: &mut JsRuntime, entry| {
-            let (result, rejections) = runtime.dispatch_through(
+        let mut outcome = |entry| {
+            let (outcome, reports) = runtime.run_alone(
                 entry,
                 HandlerKind::Message,
                 connection_id,
                 None,
                 Some(&payload),
             );
-            (result.map_err(|failure| failure.message), rejections.len())
+            let outcome = match outcome {
+                Outcome::Handled(success) => Ok(success),
+                Outcome::Failed(failure) => Err(failure.message),
+                Outcome::Unhandled => Err("unhandled".to_owned()),
+            };
+            (outcome, reports.len())
         };
-        let through_message_entry = outcome(&mut runtime, Entry::Message);
-        let through_generic_entry = outcome(&mut runtime, Entry::Generic);
+        let through_message_entry = outcome(Entry::Message);
+        let through_generic_entry = outcome(Entry::Generic);
         assert_eq!(
             through_message_entry, through_generic_entry,
             "message {text:?}"

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::{Lane, response_stream};
 use crate::core::close_code;
 use crate::core::events::{ClosedBy, LogLevel, Payload};
+use crate::core::gateway::text_frame;
 use crate::core::outbound::CloseRequest;
 use crate::nitric::proto::websockets::websocket_handler_server::WebsocketHandler;
 use crate::nitric::proto::websockets::websocket_server::Websocket;
@@ -17,9 +18,6 @@ use crate::nitric::proto::websockets::{
     WebsocketSendRequest, WebsocketSendResponse, client_message, server_message,
 };
 
-/// What `nitric start` sends in place of data that is not UTF-8: its
-/// gateway writes text frames only.
-pub(crate) const BINARY_REPLACEMENT: &str = "Binary messages are not currently supported by AWS";
 
 fn unknown_connection(connection_id: &str) -> Status {
     Status::unknown(format!("could not get connection {connection_id}"))
@@ -44,10 +42,8 @@ impl Websocket for Lane {
         let Some(outbound) = self.outbound(&request.connection_id) else {
             return Err(unknown_connection(&request.connection_id));
         };
-        let text =
-            String::from_utf8(request.data).unwrap_or_else(|_| BINARY_REPLACEMENT.to_owned());
         outbound
-            .send(Payload::Text(text.into()))
+            .send(Payload::Text(text_frame(request.data.into())))
             .map_err(|error| Status::unknown(error.to_string()))?;
         Ok(Response::new(WebsocketSendResponse {}))
     }

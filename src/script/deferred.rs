@@ -1,0 +1,129 @@
+//! Calls that complete at the next turn. Under Node every kv and socket call
+//! is a gRPC round trip, so other connections' handlers run before its
+//! promise settles; here the work is done at once (so the group commit and
+//! the ordering of effects stay as they were) and only the promise waits
+//! for the script thread's next turn.
+
+use rquickjs::{Ctx, Function, Persistent, Promise, Value};
+
+use super::races::InvocationId;
+
+/// How a deferred call's promise settles.
+pub(crate) enum Settlement {
+    Undefined,
+    /// A stored kv value, parsed at the turn (keys sorted, as a Struct).
+    Json(String),
+    Keys(Vec<String>),
+    /// A value the SDK handed over (`host.defer`).
+    Value(Persistent<Value<'static>>),
+    /// A rejection the SDK made (`host.deferReject`).
+    Reject(Persistent<Value<'static>>),
+    /// A gRPC status, made into the SDK's error class at the turn.
+    Status(Status),
+}
+
+/// A failed call as the provider answers it.
+pub(crate) struct Status {
+    pub code: u8,
+    pub details: String,
+    /// The status detail's `cause`, when the provider sends one.
+    pub cause: Option<&'static str>,
+    /// The call site's stack, so the error points at the user's line.
+    pub stack: Option<String>,
+}
+
+impl Status {
+    pub(crate) fn unknown(details: String, stack: Option<String>) -> Self {
+        Self {
+            code: 2,
+            details,
+            cause: None,
+            stack,
+        }
+    }
+
+    pub(crate) fn not_found(details: &str, stack: Option<String>) -> Self {
+        Self {
+            code: 5,
+            details: details.to_owned(),
+            cause: Some("not found"),
+            stack,
+        }
+    }
+
+    pub(crate) fn internal(details: String, stack: Option<String>) -> Self {
+        Self {
+            code: 13,
+            details,
+            cause: None,
+            stack,
+        }
+    }
+}
+
+/// One call waiting for the turn.
+pub(crate) struct Deferred {
+    /// The handler that made the call (its continuation runs as it).
+    pub invocation: Option<InvocationId>,
+    pub resolve: Persistent<Function<'static>>,
+    pub reject: Persistent<Function<'static>>,
+    pub settlement: Settlement,
+}
+
+/// A promise for `settlement`, queued for the next turn.
+pub(crate) fn defer<'js>(
+    ctx: &Ctx<'js>,
+    queue: &mut Vec<Deferred>,
+    invocation: Option<InvocationId>,
+    settlement: Settlement,
+) -> rquickjs::Result<Promise<'js>> {
+    let (promise, resolve, reject) = ctx.promise()?;
+    queue.push(Deferred {
+        invocation,
+        resolve: Persistent::save(ctx, resolve),
+        reject: Persistent::save(ctx, reject),
+        settlement,
+    });
+    Ok(promise)
+}
+
+/// The stack of the JavaScript that is calling into the host right now.
+pub(crate) fn call_site(ctx: &Ctx<'_>) -> Option<String> {
+    rquickjs::Exception::from_message(ctx.clone(), "")
+        .ok()?
+        .stack()
+}
+
+/// `raw` JSON with every object's keys sorted, as a Struct comes back.
+pub(crate) fn sorted_json(raw: &str) -> Result<String, serde_json::Error> {
+    fn sort(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                for (key, mut inner) in entries {
+                    sort(&mut inner);
+                    map.insert(key, inner);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(sort),
+            _ => {}
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_str(raw)?;
+    sort(&mut value);
+    serde_json::to_string(&value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn struct_values_come_back_with_sorted_keys() {
+        assert_eq!(
+            sorted_json(r#"{"type":"x","args":{"z":1,"a":[{"b":2,"a":1}]}}"#).expect("json"),
+            r#"{"args":{"a":[{"a":1,"b":2}],"z":1},"type":"x"}"#
+        );
+    }
+}

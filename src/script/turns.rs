@@ -1,0 +1,484 @@
+//! Running handler chains turn by turn, as Node runs them: a step starts
+//! the events that are ready, then settles the kv and socket calls made
+//! before it (their "responses"), then collects the chains that finished.
+//! So a chain that awaits a call lets every event that arrived meanwhile
+//! run first, and chains of different connections interleave at each
+//! `await`.
+
+use std::time::Instant;
+
+use rquickjs::{CatchResultExt, Ctx, Function, Persistent, TypedArray, Value};
+
+use super::deferred::Deferred;
+use super::host::{EchoArgs, value_key};
+use super::races::InvocationId;
+use super::runtime::{Entry, JsRuntime, Loaded, Pending, never_settled, settle_deferred};
+use crate::core::events::{ConnectionId, HandlerKind, Payload, ScriptFailure};
+use crate::core::query::Query;
+
+/// Past this many cached connection-id strings the cache starts over; it only
+/// grows past the open connections if a disconnect never reached the script.
+const MAX_CACHED_CONNECTION_IDS: usize = 1 << 17;
+
+/// An event to run.
+pub(crate) struct Start {
+    pub invocation: InvocationId,
+    pub connection_id: ConnectionId,
+    pub kind: HandlerKind,
+    /// Only connect has one.
+    pub query: Option<Query>,
+    /// Only message has one.
+    pub payload: Option<Payload>,
+    pub entry: Entry,
+}
+
+/// How a chain ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It ran; `res.success` (for connect: accepted).
+    Handled(bool),
+    /// No chain is registered for the event.
+    Unhandled,
+    /// It threw, rejected, ran past its budget, or never settled.
+    Failed(ScriptFailure),
+}
+
+/// A chain that ended this step.
+pub(crate) struct Finished {
+    pub connection_id: ConnectionId,
+    pub kind: HandlerKind,
+    pub outcome: Outcome,
+}
+
+/// A failure beside a chain's own outcome (an unhandled rejection, a
+/// continuation whose caller was gone).
+pub(crate) struct Report {
+    pub connection_id: Option<ConnectionId>,
+    pub handler: Option<HandlerKind>,
+    pub failure: ScriptFailure,
+}
+
+/// What one step did.
+#[derive(Default)]
+pub(crate) struct StepResult {
+    pub finished: Vec<Finished>,
+    pub reports: Vec<Report>,
+}
+
+/// The order in which a turn's calls settle: as they were made, or shuffled
+/// by a seed (`replay --interleavings`), the same for the same seed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TurnOrder {
+    state: Option<u64>,
+}
+
+impl TurnOrder {
+    pub(crate) fn seeded(seed: u64) -> Self {
+        Self { state: Some(seed) }
+    }
+
+    fn next(state: &mut u64) -> u64 {
+        // splitmix64
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn arrange(&mut self, due: &mut [Deferred]) {
+        let Some(state) = &mut self.state else {
+            return;
+        };
+        for index in (1..due.len()).rev() {
+            let other = (Self::next(state) % (index as u64 + 1)) as usize;
+            due.swap(index, other);
+        }
+    }
+}
+
+impl JsRuntime {
+    /// Starts `starts`, settles the calls made before this step, and
+    /// collects the chains that ended into `out`.
+    pub(crate) fn step(&mut self, starts: &mut Vec<Start>, order: &mut TurnOrder, out: &mut StepResult) {
+        let mut due = std::mem::take(&mut self.host.borrow_mut().deferred);
+        let Some(loaded) = self.loaded.take() else {
+            // No script yet: every event is accepted and does nothing.
+            out.finished.extend(starts.drain(..).map(|start| Finished {
+                connection_id: start.connection_id,
+                kind: start.kind,
+                outcome: Outcome::Handled(true),
+            }));
+            return;
+        };
+        loaded.context.clone().with(|ctx| {
+            for start in starts.drain(..) {
+                self.start_in(&ctx, &loaded, start, out);
+            }
+            order.arrange(&mut due);
+            let provider_error = loaded.provider_error.clone().restore(&ctx).ok();
+            for deferred in due {
+                self.resolve_in(&ctx, &provider_error, deferred, out);
+            }
+            self.poll_in(&ctx, out);
+        });
+        self.loaded = Some(loaded);
+        self.expire(out);
+    }
+
+    /// Whether a chain is waiting for something.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Whether calls wait for the next turn.
+    pub(crate) fn has_deferred(&self) -> bool {
+        !self.host.borrow().deferred.is_empty()
+    }
+
+    /// When the next waiting chain would be reported as never settling.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.pending.values().map(|pending| pending.deadline).min()
+    }
+
+    fn start_in<'js>(&mut self, ctx: &Ctx<'js>, loaded: &Loaded, start: Start, out: &mut StepResult) {
+        let Start {
+            invocation,
+            connection_id,
+            kind,
+            query,
+            payload,
+            entry,
+        } = start;
+        {
+            let mut host = self.host.borrow_mut();
+            host.current_connection = Some(connection_id);
+            host.current_invocation = Some(invocation);
+            host.races.begin(invocation, connection_id);
+        }
+        self.deadline
+            .set(Some(Instant::now() + self.handler_timeout));
+        let called = (|| -> rquickjs::Result<Value<'js>> {
+            let dispatch = loaded.entry(entry).clone().restore(ctx)?;
+            let query_value: Value = match &query {
+                Some(query) => {
+                    let object = rquickjs::Object::new(ctx.clone())?;
+                    for (key, values) in query {
+                        object.set(key.as_str(), values.clone())?;
+                    }
+                    object.into_value()
+                }
+                None => Value::new_undefined(ctx.clone()),
+            };
+            let connection_value = self.connection_string(ctx, kind, connection_id)?;
+            // The SDK gives message events the body as a Uint8Array, and
+            // an empty body (and every other event) as "".
+            let data: Value = match &payload {
+                Some(payload) if payload.len_bytes() > 0 => {
+                    TypedArray::<u8>::new_copy(ctx.clone(), payload.as_bytes())?.into_value()
+                }
+                _ => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),
+            };
+            self.host.borrow_mut().echo = Some(EchoArgs {
+                connection_key: value_key(connection_value.as_value()),
+                data: payload
+                    .filter(|_| data.is_object())
+                    .map(|payload| (value_key(&data), payload)),
+            });
+            // Both stay alive (and so keep their identities) until the
+            // handler's synchronous part and its microtasks have run.
+            let _alive = (connection_value.clone(), data.clone());
+            let outcome: Value = match entry {
+                Entry::Message => dispatch.call((connection_value, data))?,
+                Entry::Generic => {
+                    dispatch.call((kind.as_str(), connection_value, query_value, data))?
+                }
+            };
+            while ctx.execute_pending_job() {}
+            Ok(outcome)
+        })();
+        let script_name = self.host.borrow().script_name.clone();
+        let outcome = match called.catch(ctx) {
+            Err(caught) => Some(Outcome::Failed(self.failure_from(ctx, caught, &script_name))),
+            Ok(value) if value.is_null() => Some(Outcome::Unhandled),
+            Ok(value) => match (value.as_bool(), value.as_promise()) {
+                (Some(success), _) => Some(Outcome::Handled(success)),
+                (None, Some(promise))
+                    if promise.state() == rquickjs::promise::PromiseState::Pending =>
+                {
+                    self.pending.insert(
+                        invocation,
+                        Pending {
+                            connection_id,
+                            kind,
+                            promise: Persistent::save(ctx, promise.clone()),
+                            deadline: Instant::now() + self.handler_timeout,
+                        },
+                    );
+                    None
+                }
+                (None, Some(promise)) => Some(self.settled_outcome(ctx, promise, &script_name)),
+                (None, None) => Some(Outcome::Handled(true)),
+            },
+        };
+        self.deadline.set(None);
+        let mut host = self.host.borrow_mut();
+        host.current_connection = None;
+        host.current_invocation = None;
+        host.echo = None;
+        if outcome.is_some() {
+            host.races.end(invocation);
+        }
+        drop(host);
+        self.report_strays(ctx, Some(connection_id), Some(kind), out);
+        if let Some(outcome) = outcome {
+            out.finished.push(Finished {
+                connection_id,
+                kind,
+                outcome,
+            });
+        }
+    }
+
+    /// Settles one call made before this step, and runs what it wakes.
+    fn resolve_in<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        provider_error: &Option<Function<'js>>,
+        deferred: Deferred,
+        out: &mut StepResult,
+    ) {
+        let now = Instant::now();
+        let owner = deferred
+            .invocation
+            .and_then(|invocation| Some((invocation, self.pending.get_mut(&invocation)?)))
+            .map(|(invocation, pending)| {
+                pending.deadline = now + self.handler_timeout;
+                (invocation, pending.connection_id, pending.kind)
+            });
+        {
+            let mut host = self.host.borrow_mut();
+            host.current_invocation = owner.map(|(invocation, ..)| invocation);
+            host.current_connection = owner.map(|(_, connection_id, _)| connection_id);
+        }
+        self.deadline.set(Some(now + self.handler_timeout));
+        let settled = (|| -> rquickjs::Result<()> {
+            let provider_error = provider_error.as_ref().ok_or_else(|| {
+                rquickjs::Exception::throw_internal(ctx, "the SDK's error factory is gone")
+            })?;
+            settle_deferred(ctx, provider_error, deferred)?;
+            while ctx.execute_pending_job() {}
+            Ok(())
+        })();
+        let connection_id = owner.map(|(_, connection_id, _)| connection_id);
+        let kind = owner.map(|(.., kind)| kind);
+        if let Err(caught) = settled.catch(ctx) {
+            let script_name = self.host.borrow().script_name.clone();
+            out.reports.push(Report {
+                connection_id,
+                handler: kind,
+                failure: self.failure_from(ctx, caught, &script_name),
+            });
+        }
+        self.deadline.set(None);
+        {
+            let mut host = self.host.borrow_mut();
+            host.current_invocation = None;
+            host.current_connection = None;
+        }
+        self.report_strays(ctx, connection_id, kind, out);
+    }
+
+    /// Collects the waiting chains that have settled.
+    fn poll_in<'js>(&mut self, ctx: &Ctx<'js>, out: &mut StepResult) {
+        let settled: Vec<InvocationId> = self
+            .pending
+            .iter()
+            .filter(|(_, pending)| {
+                pending
+                    .promise
+                    .clone()
+                    .restore(ctx)
+                    .map_or(true, |promise| {
+                        promise.state() != rquickjs::promise::PromiseState::Pending
+                    })
+            })
+            .map(|(invocation, _)| *invocation)
+            .collect();
+        let script_name = self.host.borrow().script_name.clone();
+        for invocation in settled {
+            let Some(pending) = self.pending.remove(&invocation) else {
+                continue;
+            };
+            let outcome = match pending.promise.restore(ctx) {
+                Ok(promise) => self.settled_outcome(ctx, &promise, &script_name),
+                Err(error) => Outcome::Failed(ScriptFailure {
+                    message: error.to_string(),
+                    location: None,
+                    stack: None,
+                }),
+            };
+            self.host.borrow_mut().races.end(invocation);
+            out.finished.push(Finished {
+                connection_id: pending.connection_id,
+                kind: pending.kind,
+                outcome,
+            });
+        }
+    }
+
+    /// Chains that waited past their budget on something that never came.
+    fn expire(&mut self, out: &mut StepResult) {
+        let now = Instant::now();
+        let expired: Vec<InvocationId> = self
+            .pending
+            .iter()
+            .filter(|(_, pending)| pending.deadline <= now)
+            .map(|(invocation, _)| *invocation)
+            .collect();
+        for invocation in expired {
+            if let Some(pending) = self.pending.remove(&invocation) {
+                self.host.borrow_mut().races.end(invocation);
+                out.finished.push(Finished {
+                    connection_id: pending.connection_id,
+                    kind: pending.kind,
+                    outcome: Outcome::Failed(ScriptFailure {
+                        message: never_settled().to_owned(),
+                        location: None,
+                        stack: None,
+                    }),
+                });
+            }
+        }
+    }
+
+    fn settled_outcome<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        promise: &rquickjs::Promise<'js>,
+        script_name: &str,
+    ) -> Outcome {
+        match self.settle::<Value>(ctx, promise).catch(ctx) {
+            Ok(value) => Outcome::Handled(value.as_bool().unwrap_or(true)),
+            Err(caught) => Outcome::Failed(self.failure_from(ctx, caught, script_name)),
+        }
+    }
+
+    /// Unhandled rejections so far, except those of waiting chains (their
+    /// rejection is their outcome, collected by the poll).
+    fn report_strays<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        connection_id: Option<ConnectionId>,
+        handler: Option<HandlerKind>,
+        out: &mut StepResult,
+    ) {
+        if self.rejections.borrow().is_empty() {
+            return;
+        }
+        let waiting: Vec<Value<'js>> = self
+            .pending
+            .values()
+            .filter_map(|pending| pending.promise.clone().restore(ctx).ok())
+            .map(|promise| promise.into_value())
+            .collect();
+        let mut kept = Vec::new();
+        let mut rejections = self.rejections.borrow_mut();
+        for rejection in rejections.drain(..) {
+            let is_waiting = rejection
+                .promise
+                .clone()
+                .restore(ctx)
+                .is_ok_and(|promise| waiting.contains(&promise));
+            if is_waiting {
+                kept.push(rejection);
+            } else {
+                out.reports.push(Report {
+                    connection_id,
+                    handler,
+                    failure: ScriptFailure {
+                        message: format!(
+                            "unhandled promise rejection: {}",
+                            rejection.failure.message
+                        ),
+                        ..rejection.failure
+                    },
+                });
+            }
+        }
+        *rejections = kept;
+    }
+
+    /// The connection's id as a JS string: cached from its first message
+    /// until its disconnect. A connect makes its own, since a refused
+    /// connection gets no disconnect that would drop it.
+    fn connection_string<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        kind: HandlerKind,
+        connection_id: ConnectionId,
+    ) -> rquickjs::Result<rquickjs::String<'js>> {
+        let mut cache = self.connection_ids.borrow_mut();
+        let cached = match kind {
+            HandlerKind::Message => cache.get(&connection_id).cloned(),
+            HandlerKind::Disconnect => cache.remove(&connection_id),
+            HandlerKind::Connect => None,
+        };
+        if let Some(string) = cached {
+            return string.restore(ctx);
+        }
+        let mut id_buffer = uuid::Uuid::encode_buffer();
+        let connection_text = connection_id.hyphenated().encode_lower(&mut id_buffer);
+        let string = rquickjs::String::from_str(ctx.clone(), connection_text)?;
+        if kind == HandlerKind::Message {
+            if cache.len() >= MAX_CACHED_CONNECTION_IDS {
+                cache.clear();
+            }
+            cache.insert(connection_id, Persistent::save(ctx, string.clone()));
+        }
+        Ok(string)
+    }
+}
+
+#[cfg(test)]
+impl JsRuntime {
+    /// Runs one event alone, turn after turn, until its chain ends: the
+    /// outcome and the failures reported beside it.
+    pub(crate) fn run_alone(
+        &mut self,
+        entry: Entry,
+        kind: HandlerKind,
+        connection_id: ConnectionId,
+        query: Option<&Query>,
+        payload: Option<&Payload>,
+    ) -> (Outcome, Vec<ScriptFailure>) {
+        let mut starts = vec![Start {
+            invocation: InvocationId::MAX,
+            connection_id,
+            kind,
+            query: query.cloned(),
+            payload: payload.cloned(),
+            entry,
+        }];
+        let mut out = StepResult::default();
+        let mut order = TurnOrder::default();
+        loop {
+            self.step(&mut starts, &mut order, &mut out);
+            if let Some(finished) = out.finished.pop() {
+                let reports = out.reports.drain(..).map(|report| report.failure).collect();
+                return (finished.outcome, reports);
+            }
+            if !self.has_deferred() && !self.has_pending() {
+                let reports = out.reports.drain(..).map(|report| report.failure).collect();
+                return (
+                    Outcome::Failed(ScriptFailure {
+                        message: "the chain vanished".to_owned(),
+                        location: None,
+                        stack: None,
+                    }),
+                    reports,
+                );
+            }
+        }
+    }
+}
