@@ -126,6 +126,14 @@ struct ReplayArgs {
     /// Also write the results as JUnit XML.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Replay each session N times against fresh embedded servers, each settling the
+    /// handlers' kv and socket calls in another seeded order; exit 1 naming the seed
+    /// when a run diverges or loses an update.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["url", "run", "project"])]
+    interleavings: Option<u32>,
+    /// The seed of the first interleaving (alone: replay once with that order).
+    #[arg(long, value_name = "S", conflicts_with_all = ["url", "run", "project"])]
+    seed: Option<u64>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -307,6 +315,7 @@ impl ServerArgs {
                 binary: self.binary_frames,
             },
             close_frames: self.close_frames,
+            allow_undeclared: self.no_permissions,
         };
         server.limits = Limits {
             max_message_bytes: to_usize(self.max_message_bytes),
@@ -418,6 +427,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 step_timeout: Duration::from_millis(args.step_timeout_ms),
                 junit: args.junit,
                 show_progress: std::io::stderr().is_terminal(),
+                interleavings: args.interleavings,
+                seed: args.seed,
             };
             // Without --url the engine runs in this process, script thread and all.
             let runtime = io_runtime(match options.url {

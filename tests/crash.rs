@@ -14,6 +14,7 @@ use crate::util::{example_arg, recv_text, send_text};
 
 const ACKING_WRITER: &str = "import { websocket, kv } from '@nitric/sdk';
 const socket = websocket('writer');
+socket.on('connect', () => {});
 const store = kv('seq').allow('get', 'set');
 socket.on('message', async (ctx) => {
   const n = ctx.req.text();
@@ -185,6 +186,7 @@ async fn a_full_disk_fails_the_writes_it_must_keeps_every_acknowledged_one_and_s
         &script,
         "import { websocket, kv } from '@nitric/sdk';
 const socket = websocket('writer');
+socket.on('connect', () => {});
 const store = kv('data').allow('get', 'set');
 const filler = 'x'.repeat(4096);
 socket.on('message', async (ctx) => {

@@ -81,6 +81,7 @@ async fn query_values_are_arrays_in_order_and_other_events_see_empty_query() {
 async fn middleware_runs_in_order_and_stops_without_next() {
     let server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          const log = [];
          const first = (ctx, next) => { log.push('first'); ctx.tag = 'a'; return next(ctx); };
          const second = async (ctx, next) => {
@@ -126,6 +127,7 @@ async fn connect_chain_short_circuit_keeps_the_returned_ctx_decision() {
 async fn messages_of_one_connection_are_handled_in_order() {
     let server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          socket.on('message', async (ctx) => {
            await Promise.resolve();
            await socket.send(ctx.req.connectionId, ctx.req.text());
@@ -149,6 +151,7 @@ async fn messages_of_one_connection_are_handled_in_order() {
 async fn send_maps_strings_bytes_and_objects_to_frames() {
     let server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          socket.on('message', async (ctx) => {
            const id = ctx.req.connectionId;
            await socket.send(id, 'text');
@@ -193,6 +196,7 @@ async fn send_maps_strings_bytes_and_objects_to_frames() {
 async fn send_to_unknown_id_rejects_naming_the_id() {
     let server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          socket.on('message', async (ctx) => {
            try {
              await socket.send('00000000-0000-4000-8000-000000000000', 'x');
@@ -216,6 +220,7 @@ async fn send_to_unknown_id_rejects_naming_the_id() {
 async fn close_from_script_sends_1000_and_fires_disconnect() {
     let server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          const seen = kv('seen').allow('set');
          socket.on('message', (ctx) => socket.close(ctx.req.connectionId));
          socket.on('disconnect', async (ctx) => { await seen.set(ctx.req.connectionId, { eventType: ctx.req.eventType, data: ctx.req.data }); });",
@@ -238,7 +243,8 @@ async fn registering_an_event_twice_is_refused_with_a_clear_error() {
     let path = dir.path().join("twice.js");
     std::fs::write(
         &path,
-        script("const s = websocket('s');\ns.on('message', () => {});\ns.on('message', () => {});"),
+        script("const s = websocket('s');
+s.on('connect', () => {});\ns.on('message', () => {});\ns.on('message', () => {});"),
     )
     .expect("write");
     let mut config = sockscope::launch::LaunchConfig::new(&path);
@@ -276,6 +282,7 @@ async fn imports_other_than_the_sdk_are_refused() {
 async fn console_output_is_attributed_to_the_connection() {
     let mut server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          socket.on('message', (ctx) => { console.warn('got', ctx.req.text(), { n: 1 }); });",
     ))
     .await;
@@ -310,6 +317,7 @@ async fn bursts_from_many_connections_keep_per_connection_order_and_attribute_er
     // its own outcome, attributed to its own connection, in order.
     let mut server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          socket.on('message', (ctx) => {
            const n = Number(ctx.req.data);
            if (n % 50 === 49) throw new Error(`boom ${n}`);
@@ -373,6 +381,7 @@ async fn bursts_from_many_connections_keep_per_connection_order_and_attribute_er
 async fn ctx_req_enumerates_only_its_fields_and_keeps_its_methods() {
     let server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          socket.on('message', (ctx) => {
            const keys = [];
            for (const key in ctx.req) keys.push(key);
@@ -400,6 +409,7 @@ async fn ctx_req_enumerates_only_its_fields_and_keeps_its_methods() {
 async fn sends_of_kept_derived_and_current_strings_each_deliver_their_own_text() {
     let server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
 let previous;
 let firstId;
 socket.on('message', async (ctx) => {
@@ -478,6 +488,7 @@ socket.on('message', (ctx, next) => {
 async fn every_handler_shape_that_can_see_next_gets_one() {
     let server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
 const seen = [];
 socket.on('message',
   (ctx, next) => { seen.length = 0; return next(); },

@@ -6,6 +6,7 @@ use sockscope::engine::command::Command;
 use crate::util::{TestServer, recv_json, script, send_text};
 
 const KV_PROBE: &str = "const socket = websocket('s');
+socket.on('connect', () => {});
 const full = kv('store').allow('get', 'set', 'delete');
 const readOnly = kv('store').allow('get');
 const run = async (op) => {
@@ -25,8 +26,8 @@ socket.on('message', async (ctx) => {
     socket.send(ctx.req.connectionId, {
       error: e.name,
       message: e.message,
-      notFound: e instanceof NotFoundError,
-      denied: e instanceof PermissionDeniedError,
+      notFound: isNotFound(e),
+      denied: isPermissionDenied(e),
     });
   }
 });";
@@ -261,7 +262,7 @@ socket.on('connect', async (ctx) => {
 });
 socket.on('message', async (ctx) => {
   let count = 0;
-  try { count = (await store.get('counter')).n; } catch (e) { if (!(e instanceof NotFoundError)) throw e; }
+  try { count = (await store.get('counter')).n; } catch (e) { if (!(isNotFound(e))) throw e; }
   await store.set('counter', { n: count + 1 });
   const key = ctx.req.text();
   await store.set(key, { count: count + 1 });

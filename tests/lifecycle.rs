@@ -11,6 +11,7 @@ use crate::util::{TestServer, WAIT, recv_close_code, recv_text, script, send_tex
 
 /// Echoes, counts disconnects per connection in kv, and misbehaves on request.
 const FAULTY_ECHO: &str = "const socket = websocket('s');
+socket.on('connect', () => {});
 const seen = kv('disconnects').allow('get', 'set');
 socket.on('message', async (ctx) => {
   const text = ctx.req.text();
@@ -26,7 +27,7 @@ socket.on('message', async (ctx) => {
 });
 socket.on('disconnect', async (ctx) => {
   let count = 0;
-  try { count = (await seen.get(ctx.req.connectionId)).count; } catch (e) { if (!(e instanceof NotFoundError)) throw e; }
+  try { count = (await seen.get(ctx.req.connectionId)).count; } catch (e) { if (!(isNotFound(e))) throw e; }
   await seen.set(ctx.req.connectionId, { count: count + 1 });
 });";
 
@@ -196,6 +197,7 @@ async fn a_client_that_stops_reading_is_closed_with_1008() {
     let mut server = TestServer::start_with(
         &script(
             "const socket = websocket('s');
+socket.on('connect', () => {});
              const big = 'x'.repeat(64 * 1024);
              socket.on('message', async (ctx) => {
                for (let i = 0; i < 2000; i++) {
@@ -246,6 +248,7 @@ async fn connections_beyond_the_limit_get_503() {
 async fn reload_swaps_handlers_without_dropping_connections() {
     let mut server = TestServer::start(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          socket.on('message', (ctx) => socket.send(ctx.req.connectionId, 'v1:' + ctx.req.text()));",
     ))
     .await;
@@ -257,6 +260,7 @@ async fn reload_swaps_handlers_without_dropping_connections() {
         server.dir.path().join("handler.js"),
         script(
             "const socket = websocket('s');
+socket.on('connect', () => {});
              socket.on('message', (ctx) => socket.send(ctx.req.connectionId, 'v2:' + ctx.req.text()));",
         ),
     )
@@ -270,7 +274,8 @@ async fn reload_swaps_handlers_without_dropping_connections() {
     assert_eq!(recv_text(&mut client).await, "v2:b");
 
     // A broken version is refused; v2 keeps answering on the same connection.
-    let broken = script("const socket = websocket('s');\nsocket.on('message', (ctx) => {\n");
+    let broken = script("const socket = websocket('s');
+socket.on('connect', () => {});\nsocket.on('message', (ctx) => {\n");
     let error = server
         .engine
         .execute(Command::ReloadScript {
@@ -307,6 +312,7 @@ async fn watch_reloads_when_the_file_changes() {
     let mut server = TestServer::start_with(
         &script(
             "const socket = websocket('s');
+socket.on('connect', () => {});
              socket.on('message', (ctx) => socket.send(ctx.req.connectionId, 'old'));",
         ),
         |config| config.script.watch = true,
@@ -319,6 +325,7 @@ async fn watch_reloads_when_the_file_changes() {
         server.dir.path().join("handler.js"),
         script(
             "const socket = websocket('s');
+socket.on('connect', () => {});
              socket.on('message', (ctx) => socket.send(ctx.req.connectionId, 'new version'));",
         ),
     )

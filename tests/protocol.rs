@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use crate::util::{TestServer, WAIT, script};
 
 const ECHO: &str = "const socket = websocket('s');
+socket.on('connect', () => {});
 socket.on('message', (ctx) => socket.send(ctx.req.connectionId, ctx.req.data));";
 
 async fn raw_request(server: &TestServer, request: &str) -> String {

@@ -68,6 +68,7 @@ async fn allowed_origins_are_enforced_with_403() {
 /// Every way out of the sandbox a script might try, each reported by name.
 const ESCAPE_PROBES: &str = r#"
 const socket = websocket('s');
+socket.on('connect', () => {});
 const probes = {};
 const probe = (name, f) => { try { probes[name] = String(f()); } catch (e) { probes[name] = `throws ${e.name}`; } };
 probe('require', () => typeof require);

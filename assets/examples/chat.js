@@ -7,16 +7,18 @@ import { websocket, kv } from '@nitric/sdk';
 const socket = websocket('chat');
 const members = kv('members').allow('get', 'set', 'delete');
 
-// Sends to every member except `exceptId`. A member left over from an
-// earlier run (kv outlives the server) is no longer connected: drop it.
+// Sends to every member except `exceptId`. A send fails for a member that
+// is not connected: one left over from an earlier run (kv outlives the
+// server), or one still connecting — its connect handler stored it, but
+// Nitric registers a connection only once its upgrade is done. So a failed
+// send is reported, not treated as "gone" (the disconnect handler cleans up).
 async function broadcast(message, exceptId) {
   for await (const connectionId of members.keys()) {
     if (connectionId === exceptId) continue;
     try {
       await socket.send(connectionId, message);
     } catch (error) {
-      console.warn(`dropping stale member ${connectionId}: ${error.message}`);
-      await members.delete(connectionId);
+      console.warn(`could not reach ${connectionId}: ${error.message.split('\n')[0]}`);
     }
   }
 }

@@ -1,12 +1,17 @@
 // The connection registry from the Nitric websocket guide, written so that
 // concurrent connects cannot lose each other: the guide keeps every id in one
 // 'connections' list (read, modify, write: two clients connecting at once
-// overwrite each other's entry) and treats any kv error as "list missing".
-// Here each connection is its own key, and only NotFoundError means absent.
-import { websocket, kv, NotFoundError } from '@nitric/sdk';
+// both read the old list, and the second write drops the first's entry —
+// sockscope warns "lost update" when that happens) and treats any kv error
+// as "list missing". Here each connection is its own key, and only a
+// NOT_FOUND error means absent (the SDK exports no error classes: the
+// class shows as err.constructor.name, the status starts the message).
+import { websocket, kv } from '@nitric/sdk';
 
 const socket = websocket('socket');
 const connections = kv('connections').allow('get', 'set', 'delete');
+
+const isNotFound = (error) => error.constructor.name === 'NotFoundError';
 
 socket.on('connect', async (ctx) => {
   await connections.set(ctx.req.connectionId, {
@@ -19,11 +24,13 @@ socket.on('disconnect', async (ctx) => {
   try {
     await connections.delete(ctx.req.connectionId);
   } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
+    if (!isNotFound(error)) throw error;
   }
 });
 
-// Relays every message to all other connections.
+// Relays every message to all other connections. A send can fail for a
+// connection that is still connecting: its connect handler stored it, but
+// Nitric registers a connection only once its upgrade is done.
 socket.on('message', async (ctx) => {
   const message = ctx.req.text();
   const sends = [];
@@ -32,5 +39,5 @@ socket.on('message', async (ctx) => {
   }
   const results = await Promise.allSettled(sends);
   const failed = results.filter((result) => result.status === 'rejected');
-  if (failed.length > 0) console.warn(`${failed.length} relays failed: ${failed[0].reason.message}`);
+  if (failed.length > 0) console.warn(`${failed.length} relays failed: ${failed[0].reason.message.split('\n')[0]}`);
 });

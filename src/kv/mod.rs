@@ -8,8 +8,10 @@
 //! crash mid-write leaves the previous state, never a file that fails to open.
 
 mod batch;
+mod canonical;
 
 pub use batch::KvBatch;
+pub use canonical::{canonical_json, canonicalise};
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,7 +7,9 @@ use prost_types::{ListValue, Struct, Value};
 /// A Struct as JSON text. NaN and infinities, which JSON cannot hold, are
 /// refused (as `nitric start`'s store refuses them).
 pub(crate) fn struct_to_json(content: &Struct) -> Result<String, String> {
-    serde_json::to_string(&struct_to_value(content)?).map_err(|error| error.to_string())
+    let mut value = struct_to_value(content)?;
+    crate::kv::canonicalise(&mut value);
+    serde_json::to_string(&value).map_err(|error| error.to_string())
 }
 
 fn struct_to_value(content: &Struct) -> Result<serde_json::Value, String> {

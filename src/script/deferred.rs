@@ -93,37 +93,3 @@ pub(crate) fn call_site(ctx: &Ctx<'_>) -> Option<String> {
         .ok()?
         .stack()
 }
-
-/// `raw` JSON with every object's keys sorted, as a Struct comes back.
-pub(crate) fn sorted_json(raw: &str) -> Result<String, serde_json::Error> {
-    fn sort(value: &mut serde_json::Value) {
-        match value {
-            serde_json::Value::Object(map) => {
-                let mut entries: Vec<_> = std::mem::take(map).into_iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
-                for (key, mut inner) in entries {
-                    sort(&mut inner);
-                    map.insert(key, inner);
-                }
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(sort),
-            _ => {}
-        }
-    }
-    let mut value: serde_json::Value = serde_json::from_str(raw)?;
-    sort(&mut value);
-    serde_json::to_string(&value)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn struct_values_come_back_with_sorted_keys() {
-        assert_eq!(
-            sorted_json(r#"{"type":"x","args":{"z":1,"a":[{"b":2,"a":1}]}}"#).expect("json"),
-            r#"{"args":{"a":[{"a":1,"b":2}],"z":1},"type":"x"}"#
-        );
-    }
-}

@@ -33,6 +33,9 @@ pub struct Gateway {
     /// `--close-frames`: `socket.close` sends a 1000 close frame instead of
     /// dropping the connection as `nitric start` does.
     pub close_frames: bool,
+    /// `--no-permissions` turns this off: kv calls the service did not
+    /// declare are allowed, as `nitric start` allows them.
+    pub allow_undeclared: bool,
 }
 
 /// No connection is ever open: for a script thread with no server.
@@ -338,8 +341,6 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
         })?,
     )?;
 
-    super::host_kv::install(ctx, &object, host)?;
-
     object.set(
         host_api::UTF8_ENCODE,
         Function::new(ctx.clone(), |ctx: Ctx<'js>, text: String| {
@@ -362,6 +363,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
         )?,
     )?;
 
+    object.set(
+        host_api::ENFORCE_PERMISSIONS,
+        !host.borrow().gateway.allow_undeclared,
+    )?;
     ctx.globals().set(host_api::GLOBAL, object.clone())?;
     Ok(object)
 }

@@ -18,6 +18,7 @@ pub(crate) const UTF8_ENCODE: &str = "utf8Encode";
 pub(crate) const UTF8_DECODE: &str = "utf8Decode";
 pub(crate) const DEFER: &str = "defer";
 pub(crate) const DEFER_REJECT: &str = "deferReject";
+pub(crate) const ENFORCE_PERMISSIONS: &str = "enforcePermissions";
 
 // Set by the SDK, called by Rust.
 pub(crate) const DISPATCH: &str = "dispatch";
@@ -32,7 +33,7 @@ mod tests {
 
     use super::*;
 
-    const FROM_RUST: [&str; 12] = [
+    const FROM_RUST: [&str; 13] = [
         SEND,
         CLOSE,
         URL,
@@ -45,6 +46,7 @@ mod tests {
         UTF8_DECODE,
         DEFER,
         DEFER_REJECT,
+        ENFORCE_PERMISSIONS,
     ];
     const FROM_JS: [&str; 5] = [
         DISPATCH,

@@ -67,6 +67,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHo
                 let (location, stack) = site(&ctx, &state);
                 note_write(&mut state, &store, &key, location);
                 let connection_id = state.current_connection;
+                // Stored as the real lane stores a Struct.
+                let json = crate::kv::canonical_json(&json).unwrap_or(json);
                 let settlement = match state.group.set(&store, &key, &json, connection_id) {
                     Ok(()) => Settlement::Undefined,
                     Err(error) => internal(error, stack),

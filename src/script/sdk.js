@@ -327,8 +327,8 @@ class StoreRef {
   // (sockscope's real lane too): PERMISSION_DENIED, after the round trip.
   denied(operation, permission) {
     const declared = declaredPermissions.get(this.name);
-    if (declared && declared.has(permission)) return undefined;
-    const message = `kv store '${this.name}': ${operation} is not permitted: the service did not declare it; add .allow('${permission}') to kv('${this.name}') (a deployed app refuses this too)`;
+    if (!host.enforcePermissions || (declared && declared.has(permission))) return undefined;
+    const message = `kv store '${this.name}': ${operation} is not permitted: the service did not declare it; add .allow('${permission}') to kv('${this.name}') (a deployed app refuses this too; --no-permissions allows it as nitric start does)`;
     host.log('error', message);
     return host.deferReject(host.providerError(7, message));
   }

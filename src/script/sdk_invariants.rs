@@ -6,7 +6,7 @@
 use regex::Regex;
 
 use super::runtime::Entry;
-use super::runtime::tests::loaded;
+use super::turns::tests::loaded;
 use super::turns::Outcome;
 use crate::core::events::{HandlerKind, Payload};
 

@@ -94,6 +94,9 @@ pub struct ReplayReport {
     pub elapsed_ms: u64,
     /// Recorded connection id → id the replay server used, where learned.
     pub id_mappings: Vec<(String, String)>,
+    /// Lost-update warnings the handlers raised meanwhile (a fresh embedded
+    /// engine's only).
+    pub lost_updates: Vec<String>,
 }
 
 impl ReplayReport {
@@ -300,6 +303,7 @@ pub async fn replay_session(
         messages: session.message_count(),
         elapsed_ms: u64::try_from(started_at.elapsed().as_millis()).unwrap_or(u64::MAX),
         id_mappings: ids.mappings(),
+        lost_updates: Vec::new(),
     })
 }
 

@@ -12,7 +12,9 @@ use super::compare::shorten;
 use super::format::{Session, read_session};
 use super::junit::{JunitCase, JunitOutcome, junit_xml};
 use super::replay::{ReplayOptions, ReplayProgress, ReplayReport, Timing, replay_session};
+use crate::core::bus::{BusMessage, Subscription};
 use crate::core::config::KvLocation;
+use crate::core::events::{Event, LogLevel};
 use crate::engine::EngineHandle;
 use crate::launch::{self, LaunchConfig};
 use crate::nitric::NitricConfig;
@@ -40,6 +42,11 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
     /// Draw a progress line on stderr.
     pub show_progress: bool,
+    /// Replay each session this many times against fresh embedded engines,
+    /// each settling its handlers' calls in another seeded order.
+    pub interleavings: Option<u32>,
+    /// The first (or only) seed of those orders.
+    pub seed: Option<u64>,
 }
 
 /// The overall result, ordered by severity.
@@ -83,6 +90,8 @@ pub enum ReplayServer {
     Fresh {
         /// Script to run instead of the session's own.
         script: Option<PathBuf>,
+        /// Settle each turn's calls in an order shuffled by this seed.
+        seed: Option<u64>,
     },
     /// A fresh engine running the user's services for each session.
     Services(NitricConfig),
@@ -194,8 +203,8 @@ pub async fn replay_file(
     }
     let engine = match &options.server {
         ReplayServer::Url(_) => None,
-        ReplayServer::Fresh { script } => {
-            match start_engine_for(&session, script.as_deref()).await {
+        ReplayServer::Fresh { script, seed } => {
+            match start_engine_for(&session, script.as_deref(), *seed).await {
                 Ok(engine) => Some(engine),
                 Err(error) => return ReplayResult::Error(error),
             }
@@ -218,6 +227,7 @@ pub async fn replay_file(
         speed: options.speed,
         step_timeout: options.step_timeout,
     };
+    let mut events = engine.as_ref().map(EngineHandle::subscribe_lossless);
     let result = replay_session(&session, &replay_options, |steps: ReplayProgress| {
         progress(FileProgress::Steps(steps));
     })
@@ -226,81 +236,66 @@ pub async fn replay_file(
     if let Some(engine) = engine {
         engine.shutdown().await;
     }
+    let lost_updates = events.as_mut().map(lost_updates_in).unwrap_or_default();
     match result {
-        Ok(report) => ReplayResult::Report(Box::new(report)),
+        Ok(mut report) => {
+            report.lost_updates = lost_updates;
+            ReplayResult::Report(Box::new(report))
+        }
         Err(error) => ReplayResult::Error(error.to_string()),
     }
 }
 
+/// The lost-update warnings published so far.
+fn lost_updates_in(events: &mut Subscription) -> Vec<String> {
+    let mut found = Vec::new();
+    while let Some(message) = events.try_recv() {
+        if let BusMessage::Event(event) = message
+            && let Event::Log {
+                level: LogLevel::Warn,
+                message,
+                ..
+            } = event.as_ref()
+            && message.starts_with("lost update")
+        {
+            found.push(message.clone());
+        }
+    }
+    found
+}
+
 /// Replays every file; results go to `out`, problems and progress to stderr.
 pub async fn run_replays(options: &RunOptions, out: &mut impl Write) -> RunOutcome {
-    let file_options = ReplayFileOptions {
-        server: match (&options.url, &options.services) {
-            (Some(url), _) => ReplayServer::Url(url.clone()),
-            (None, Some(services)) => ReplayServer::Services(services.clone()),
-            (None, None) => ReplayServer::Fresh {
-                script: options.script.clone(),
-            },
+    let server = match (&options.url, &options.services) {
+        (Some(url), _) => ReplayServer::Url(url.clone()),
+        (None, Some(services)) => ReplayServer::Services(services.clone()),
+        (None, None) => ReplayServer::Fresh {
+            script: options.script.clone(),
+            seed: options.seed,
         },
+    };
+    let explores = options.interleavings.is_some() || options.seed.is_some();
+    if explores && !matches!(server, ReplayServer::Fresh { .. }) {
+        let _ = writeln!(
+            out,
+            "ERROR --interleavings and --seed reorder the embedded lane's handlers; they cannot be used with --url, --run or --project"
+        );
+        return RunOutcome::Unusable;
+    }
+    let file_options = ReplayFileOptions {
+        server,
         timing: options.timing,
         speed: options.speed,
         step_timeout: options.step_timeout,
     };
-    let show_progress = options.show_progress;
     let mut outcome = RunOutcome::Passed;
     let mut cases = Vec::new();
     for file in &options.files {
-        let name = file.display().to_string();
-        let result = replay_file(file, &file_options, |event| match event {
-            FileProgress::Warning(warning) => eprintln!("warning: {warning}"),
-            FileProgress::Steps(steps) if show_progress => {
-                eprint!("\r{name}: {}/{} steps", steps.steps_done, steps.steps_total);
-            }
-            // Clear the progress line.
-            FileProgress::Replayed if show_progress => eprint!("\r\x1b[2K"),
-            FileProgress::Steps(_) | FileProgress::Replayed => {}
-        })
-        .await;
-        let verdict = result.verdict();
-        outcome = outcome.max(verdict.into());
-        let label = verdict.label();
-        let case = match result {
-            ReplayResult::Report(report) => {
-                let summary = format!(
-                    "{}, {}, {} ms",
-                    plural(report.connections.len(), "connection"),
-                    plural(report.messages, "message"),
-                    report.elapsed_ms
-                );
-                let _ = writeln!(out, "{label} {name} ({summary})");
-                match &report.divergence {
-                    None => JunitCase {
-                        name,
-                        time_ms: report.elapsed_ms,
-                        outcome: JunitOutcome::Passed,
-                    },
-                    Some(divergence) => {
-                        let _ = writeln!(out, "  first divergence: {divergence}");
-                        JunitCase {
-                            name,
-                            time_ms: report.elapsed_ms,
-                            outcome: JunitOutcome::Failed {
-                                message: divergence.to_string(),
-                                detail: side_by_side(&report),
-                            },
-                        }
-                    }
-                }
-            }
-            ReplayResult::Error(message) => {
-                let _ = writeln!(out, "{label} {name}: {message}");
-                JunitCase {
-                    name,
-                    time_ms: 0,
-                    outcome: JunitOutcome::Error { message },
-                }
-            }
+        let (verdict, case) = match options.interleavings {
+            Some(runs) => explore(file, &file_options, options, runs, out).await,
+            None => replay_once(file, &file_options, options.show_progress, out).await,
         };
+        outcome = outcome.max(verdict.into());
         cases.push(case);
     }
     if let Some(junit) = &options.junit
@@ -310,6 +305,166 @@ pub async fn run_replays(options: &RunOptions, out: &mut impl Write) -> RunOutco
         outcome = outcome.max(RunOutcome::Unusable);
     }
     outcome
+}
+
+/// Replays `file` once and prints its line.
+async fn replay_once(
+    file: &Path,
+    file_options: &ReplayFileOptions,
+    show_progress: bool,
+    out: &mut impl Write,
+) -> (Verdict, JunitCase) {
+    let name = file.display().to_string();
+    let result = replay_file(file, file_options, |event| match event {
+        FileProgress::Warning(warning) => eprintln!("warning: {warning}"),
+        FileProgress::Steps(steps) if show_progress => {
+            eprint!("\r{name}: {}/{} steps", steps.steps_done, steps.steps_total);
+        }
+        // Clear the progress line.
+        FileProgress::Replayed if show_progress => eprint!("\r\x1b[2K"),
+        FileProgress::Steps(_) | FileProgress::Replayed => {}
+    })
+    .await;
+    let verdict = result.verdict();
+    let label = verdict.label();
+    let case = match result {
+        ReplayResult::Report(report) => {
+            let _ = writeln!(out, "{label} {name} ({})", summary(&report));
+            for lost in &report.lost_updates {
+                let _ = writeln!(out, "  {lost}");
+            }
+            match &report.divergence {
+                None => JunitCase {
+                    name,
+                    time_ms: report.elapsed_ms,
+                    outcome: JunitOutcome::Passed,
+                },
+                Some(divergence) => {
+                    let _ = writeln!(out, "  first divergence: {divergence}");
+                    JunitCase {
+                        name,
+                        time_ms: report.elapsed_ms,
+                        outcome: JunitOutcome::Failed {
+                            message: divergence.to_string(),
+                            detail: side_by_side(&report),
+                        },
+                    }
+                }
+            }
+        }
+        ReplayResult::Error(message) => {
+            let _ = writeln!(out, "{label} {name}: {message}");
+            JunitCase {
+                name,
+                time_ms: 0,
+                outcome: JunitOutcome::Error { message },
+            }
+        }
+    };
+    (verdict, case)
+}
+
+/// Replays `file` `runs` times, each against a fresh engine settling its
+/// handlers' calls in the order of another seed; the first run that
+/// diverges or loses an update fails the file and names its seed.
+async fn explore(
+    file: &Path,
+    file_options: &ReplayFileOptions,
+    options: &RunOptions,
+    runs: u32,
+    out: &mut impl Write,
+) -> (Verdict, JunitCase) {
+    let name = file.display().to_string();
+    let first_seed = options.seed.unwrap_or(1);
+    let started = std::time::Instant::now();
+    for run in 0..runs {
+        let seed = first_seed.wrapping_add(u64::from(run));
+        let mut seeded = file_options.clone();
+        if let ReplayServer::Fresh { script, .. } = &file_options.server {
+            seeded.server = ReplayServer::Fresh {
+                script: script.clone(),
+                seed: Some(seed),
+            };
+        }
+        if options.show_progress {
+            eprint!("\r{name}: interleaving {}/{runs}", run + 1);
+        }
+        let result = replay_file(file, &seeded, |event| {
+            if let FileProgress::Warning(warning) = event {
+                eprintln!("warning: {warning}");
+            }
+        })
+        .await;
+        if options.show_progress {
+            eprint!("\r\x1b[2K");
+        }
+        let failure = match &result {
+            ReplayResult::Error(message) => Some((Verdict::Error, message.clone())),
+            ReplayResult::Report(report) => match (&report.divergence, report.lost_updates.first()) {
+                (Some(divergence), _) => Some((Verdict::Fail, format!("first divergence: {divergence}"))),
+                (None, Some(lost)) => Some((Verdict::Fail, lost.clone())),
+                (None, None) => None,
+            },
+        };
+        if let Some((verdict, message)) = failure {
+            let _ = writeln!(
+                out,
+                "{} {name} (interleaving {} of {runs}, seed {seed}; reproduce with --seed {seed})\n  {message}",
+                verdict.label(),
+                run + 1
+            );
+            let outcome = match verdict {
+                Verdict::Error => JunitOutcome::Error { message },
+                _ => JunitOutcome::Failed {
+                    message: format!("seed {seed}: {message}"),
+                    detail: match &result {
+                        ReplayResult::Report(report) => side_by_side(report),
+                        ReplayResult::Error(_) => String::new(),
+                    },
+                },
+            };
+            return (
+                verdict,
+                JunitCase {
+                    name,
+                    time_ms: elapsed_ms(started),
+                    outcome,
+                },
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "PASS {name} ({}, seeds {first_seed}..={})",
+        plural(usize::try_from(runs).unwrap_or(usize::MAX), "interleaving"),
+        first_seed.wrapping_add(u64::from(runs.saturating_sub(1)))
+    );
+    (
+        Verdict::Pass,
+        JunitCase {
+            name,
+            time_ms: elapsed_ms(started),
+            outcome: JunitOutcome::Passed,
+        },
+    )
+}
+
+fn elapsed_ms(started: std::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `2 connections, 5 messages, 12 ms[, 1 lost update]`.
+fn summary(report: &ReplayReport) -> String {
+    let mut summary = format!(
+        "{}, {}, {} ms",
+        plural(report.connections.len(), "connection"),
+        plural(report.messages, "message"),
+        report.elapsed_ms
+    );
+    if !report.lost_updates.is_empty() {
+        summary.push_str(&format!(", {}", plural(report.lost_updates.len(), "lost update")));
+    }
+    summary
 }
 
 fn plural(count: usize, noun: &str) -> String {
@@ -327,6 +482,7 @@ fn plural(count: usize, noun: &str) -> String {
 pub async fn start_engine_for(
     session: &Session,
     script: Option<&Path>,
+    seed: Option<u64>,
 ) -> Result<EngineHandle, String> {
     let script = match (script.map(Path::to_path_buf), session.script_path()) {
         (Some(script), _) => script.clone(),
@@ -337,6 +493,7 @@ pub async fn start_engine_for(
     let mut config = LaunchConfig::new(script);
     config.server.port = 0;
     config.server.kv = KvLocation::Memory;
+    config.script.interleaving_seed = seed;
     launch::start(config)
         .await
         .map_err(|error| error.to_string())

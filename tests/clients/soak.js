@@ -3,7 +3,7 @@
 //   "set KEY N" -> store {n: N} under KEY, reply "ok KEY N"
 //   "get KEY"   -> reply "val KEY N" or "missing KEY"
 //   anything else is echoed back (text or binary).
-import { websocket, kv, NotFoundError } from '@nitric/sdk';
+import { websocket, kv } from '@nitric/sdk';
 
 const socket = websocket('soak');
 const store = kv('soak').allow('get', 'set', 'delete');
@@ -21,7 +21,7 @@ socket.on('message', async (ctx) => {
       const value = await store.get(key);
       await socket.send(id, `val ${key} ${value.n}`);
     } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
+      if (error.constructor.name !== 'NotFoundError') throw error;
       await socket.send(id, `missing ${key}`);
     }
   } else {

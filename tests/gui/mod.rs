@@ -310,6 +310,7 @@ fn the_built_in_client_talks_to_the_handlers() {
 fn every_panel_names_its_widgets_and_a_selected_message_shows_as_a_tree() {
     let mut window = Window::open(&script(
         "const socket = websocket('s');
+socket.on('connect', () => {});
          const store = kv('things').allow('get', 'set');
          socket.on('message', async (ctx) => {
            await store.set('last', { text: ctx.req.text() });

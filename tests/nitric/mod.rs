@@ -8,6 +8,7 @@
 //! A missing SDK skips loudly, or fails under
 //! `SOCKSCOPE_REQUIRE_REAL_CLIENTS=1` (CI).
 
+mod differential;
 mod lanes;
 mod lifecycle;
 mod watch;

@@ -35,7 +35,8 @@ async fn the_cli_replays_reports_junit_and_tolerates_a_torn_last_line() {
     std::fs::write(
         &reversed,
         crate::util::script(
-            "const socket = websocket('s');\n\
+            "const socket = websocket('s');
+socket.on('connect', () => {});\n\
              socket.on('message', (ctx) => socket.send(ctx.req.connectionId, \
              typeof ctx.req.data === 'string' ? ctx.req.data.split('').reverse().join('') : ctx.req.data));",
         ),
@@ -409,7 +410,8 @@ async fn a_replay_shows_the_handler_error_behind_a_divergence() {
     std::fs::write(
         &throwing,
         crate::util::script(
-            "const socket = websocket('s');\n\
+            "const socket = websocket('s');
+socket.on('connect', () => {});\n\
              socket.on('message', (ctx) => { throw new Error('no echo today'); });",
         ),
     )

@@ -75,7 +75,8 @@ async fn recorded_connection_ids_are_mapped_to_the_new_ones() {
     std::fs::write(
         &script,
         crate::util::script(
-            "const socket = websocket('s');\n\
+            "const socket = websocket('s');
+socket.on('connect', () => {});\n\
              socket.on('message', (ctx) => socket.send(ctx.req.connectionId, \
              { you: ctx.req.connectionId, said: `${ctx.req.connectionId}: ${ctx.req.text()}` }));",
         ),
@@ -109,7 +110,8 @@ async fn a_volatile_timestamp_passes_only_with_its_ignore_rule() {
     std::fs::write(
         &script,
         crate::util::script(
-            "const socket = websocket('s');\n\
+            "const socket = websocket('s');
+socket.on('connect', () => {});\n\
              socket.on('message', (ctx) => socket.send(ctx.req.connectionId, \
              { echo: ctx.req.text(), meta: { timestamp: Date.now() + Math.random() } }));",
         ),

@@ -54,10 +54,14 @@ pub fn engine_config_in(dir: &Path, source: &str) -> LaunchConfig {
     config
 }
 
-/// Prefixes a handler body with the SDK import every script needs.
+/// Prefixes a handler body with the SDK import every script needs, and the
+/// error checks the SDK leaves to its users (1.2.2 exports no error
+/// classes; the class shows as `constructor.name`).
 pub fn script(body: &str) -> String {
     format!(
-        "import {{ websocket, kv, NotFoundError, PermissionDeniedError }} from '@nitric/sdk';\n{body}"
+        "import {{ websocket, kv }} from '@nitric/sdk';\n\
+         const isNotFound = (e) => e.constructor.name === 'NotFoundError';\n\
+         const isPermissionDenied = (e) => e.constructor.name === 'PermissionDeniedError';\n{body}"
     )
 }
 

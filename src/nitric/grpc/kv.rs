@@ -17,6 +17,9 @@ use crate::nitric::proto::kvstore::{
 use crate::nitric::proto::resources::Action;
 use crate::nitric::structs::{json_to_struct, struct_to_json};
 
+/// How long a refused kv call waits for a policy declaration still on its way.
+const LATE_POLICY: std::time::Duration = std::time::Duration::from_millis(250);
+
 fn internal(error: KvError) -> Status {
     Status::internal(error.to_string())
 }
@@ -24,9 +27,19 @@ fn internal(error: KvError) -> Status {
 impl Lane {
     /// PERMISSION_DENIED, logged with the store, the operation and what to
     /// add, unless the service declared the permission.
-    fn check(&self, store: &str, operation: &str, action: Action) -> Result<(), Status> {
+    async fn check(&self, store: &str, operation: &str, action: Action) -> Result<(), Status> {
         if self.hub.may(self.service, store, action) {
             return Ok(());
+        }
+        // The SDK declares a store's policy in the background while the
+        // service already serves events: a call right after start may come
+        // before its own `.allow(...)` arrives. Give it that moment.
+        let deadline = tokio::time::Instant::now() + LATE_POLICY;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            if self.hub.may(self.service, store, action) {
+                return Ok(());
+            }
         }
         let permission = match action {
             Action::KeyValueStoreWrite => "set",
@@ -63,7 +76,7 @@ impl KvStore for Lane {
         request: Request<KvStoreGetValueRequest>,
     ) -> Result<Response<KvStoreGetValueResponse>, Status> {
         let reference = value_ref(request.into_inner().r#ref);
-        self.check(&reference.store, "get", Action::KeyValueStoreRead)?;
+        self.check(&reference.store, "get", Action::KeyValueStoreRead).await?;
         let (store, key) = (reference.store.clone(), reference.key.clone());
         let stored = self.blocking(move |kv| kv.get(&store, &key)).await?;
         let Some(json) = stored else {
@@ -89,7 +102,7 @@ impl KvStore for Lane {
     ) -> Result<Response<KvStoreSetValueResponse>, Status> {
         let request = request.into_inner();
         let reference = value_ref(request.r#ref);
-        self.check(&reference.store, "set", Action::KeyValueStoreWrite)?;
+        self.check(&reference.store, "set", Action::KeyValueStoreWrite).await?;
         let json = match &request.content {
             Some(content) => struct_to_json(content).map_err(|cause| {
                 status_with_cause(
@@ -111,7 +124,7 @@ impl KvStore for Lane {
         request: Request<KvStoreDeleteKeyRequest>,
     ) -> Result<Response<KvStoreDeleteKeyResponse>, Status> {
         let reference = value_ref(request.into_inner().r#ref);
-        self.check(&reference.store, "delete", Action::KeyValueStoreDelete)?;
+        self.check(&reference.store, "delete", Action::KeyValueStoreDelete).await?;
         let (store, key) = (reference.store, reference.key);
         let existed = self
             .blocking(move |kv| kv.delete(&store, &key, None))
@@ -140,7 +153,7 @@ impl KvStore for Lane {
                 "BoltDocService.Keys store name is required",
             ));
         }
-        self.check(&store, "keys", Action::KeyValueStoreRead)?;
+        self.check(&store, "keys", Action::KeyValueStoreRead).await?;
         let prefix = request.prefix;
         let keys = self.blocking(move |kv| kv.keys(&store, &prefix)).await?;
         let (sender, stream) = response_stream();

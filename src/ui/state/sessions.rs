@@ -141,7 +141,10 @@ impl AppState {
                     watch: false,
                     ..services.clone()
                 }),
-                None => ReplayServer::Fresh { script: None },
+                None => ReplayServer::Fresh {
+                    script: None,
+                    seed: None,
+                },
             },
             ReplayTarget::Url(url) => ReplayServer::Url(url),
             ReplayTarget::ThisServer => match &self.engine {
