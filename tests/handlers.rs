@@ -7,14 +7,16 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::util::{TestServer, recv, recv_close_code, recv_json, recv_text, script, send_text};
 
 #[tokio::test]
-async fn connect_accepts_by_default_and_denies_with_401() {
+async fn a_denied_connect_is_refused_as_nitric_start_refuses_it() {
     let mut server = TestServer::start(&script(
         "const socket = websocket('s');
          socket.on('connect', (ctx) => { if (ctx.req.query.token?.[0] !== 'good') ctx.res.success = false; });",
     ))
     .await;
     server.connect("/?token=good").await;
-    assert_eq!(server.refused_status("/?token=bad").await, 401);
+    // nitric start's answer: 500 with the body "Connection Refused".
+    let response = reqwest_like_refusal(&server, "/?token=bad").await;
+    assert_eq!(response, (500, "Connection Refused".to_owned()));
     let denied = server
         .wait_for("denied event", |event| {
             matches!(event, Event::ConnectionDenied { .. })
@@ -23,8 +25,37 @@ async fn connect_accepts_by_default_and_denies_with_401() {
     let Event::ConnectionDenied { status, query, .. } = denied.as_ref() else {
         unreachable!()
     };
-    assert_eq!(*status, 401);
+    assert_eq!(*status, 500);
     assert_eq!(query["token"], vec!["bad"]);
+}
+
+/// The status and body of a refused upgrade.
+async fn reqwest_like_refusal(server: &TestServer, path_and_query: &str) -> (u16, String) {
+    match tokio_tungstenite::connect_async(server.url(path_and_query)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => (
+            response.status().as_u16(),
+            String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned(),
+        ),
+        other => panic!(
+            "expected a refusal, got {:?}",
+            other.map(|(_, response)| response.status())
+        ),
+    }
+}
+
+#[tokio::test]
+async fn deny_status_answers_a_denial_with_its_status_and_the_reason() {
+    let server = TestServer::start_with(
+        &script("const socket = websocket('s');\nsocket.on('connect', (ctx) => { ctx.res.success = false; });"),
+        |config| {
+            config.server.deny_answer =
+                sockscope::engine::config::DenyAnswer::Explained { denied: 401 };
+        },
+    )
+    .await;
+    let (status, body) = reqwest_like_refusal(&server, "/").await;
+    assert_eq!(status, 401);
+    assert!(body.contains("denied by the connect handler"), "{body}");
 }
 
 #[tokio::test]
@@ -52,6 +83,14 @@ async fn connect_handler_that_throws_gives_500_and_the_line() {
     assert_eq!(failure.message, "TypeError: boom");
     let location = failure.location.as_ref().expect("a location");
     assert_eq!((location.file.as_str(), location.line), ("handler.js", 4));
+    assert!(
+        failure
+            .stack
+            .as_deref()
+            .is_some_and(|stack| stack.contains("handler.js:4")),
+        "{:?}",
+        failure.stack
+    );
 }
 
 #[tokio::test]
@@ -118,8 +157,8 @@ async fn connect_chain_short_circuit_keeps_the_returned_ctx_decision() {
          socket.on('connect', guard, (ctx) => { ctx.res.success = ctx.req.query.key[0] === 'k'; });",
     ))
     .await;
-    assert_eq!(server.refused_status("/").await, 401);
-    assert_eq!(server.refused_status("/?key=x").await, 401);
+    assert_eq!(server.refused_status("/").await, 500);
+    assert_eq!(server.refused_status("/?key=x").await, 500);
     server.connect("/?key=k").await;
 }
 
@@ -163,7 +202,8 @@ socket.on('connect', () => {});
            await socket.send({ toString: () => id }, 'to an id that is not a string');
            await socket.send(id, new Uint8Array([1, 2]).buffer);
            await socket.send(id, 7);
-           await socket.send(id, undefined).catch((error) => socket.send(id, error.name));
+           await socket.send(id, undefined);
+           await socket.send(id, 10n).catch((error) => socket.send(id, error.name));
          });",
     ))
     .await;
@@ -172,24 +212,46 @@ socket.on('connect', () => {});
         .send(Message::binary(b"hi".to_vec()))
         .await
         .expect("send");
+    // As the SDK converts and `nitric start` writes: always text frames.
     assert_eq!(recv(&mut client).await, Message::text("text"));
-    assert_eq!(recv(&mut client).await, Message::binary(vec![0u8, 255, 7]));
+    assert_eq!(
+        recv(&mut client).await,
+        Message::text("Binary messages are not currently supported by AWS")
+    );
     assert_eq!(
         recv_json(&mut client).await,
         serde_json::json!({"n": 1, "list": [true]})
     );
-    assert_eq!(
-        recv(&mut client).await,
-        Message::binary("é".as_bytes().to_vec())
-    );
+    assert_eq!(recv(&mut client).await, Message::text("é"));
     assert_eq!(recv_text(&mut client).await, "binary:2:hi");
     assert_eq!(
         recv_text(&mut client).await,
         "to an id that is not a string"
     );
-    assert_eq!(recv(&mut client).await, Message::binary(vec![1u8, 2]));
+    // An ArrayBuffer is not a Uint8Array: JSON of its (no) own properties.
+    assert_eq!(recv_text(&mut client).await, "{}");
     assert_eq!(recv_text(&mut client).await, "7");
-    assert_eq!(recv_text(&mut client).await, "InvalidArgumentError");
+    assert_eq!(recv_text(&mut client).await, "");
+    assert_eq!(recv_text(&mut client).await, "TypeError");
+}
+
+#[tokio::test]
+async fn binary_frames_switch_sends_bytes_as_binary_frames() {
+    let server = TestServer::start_with(
+        &script(
+            "const socket = websocket('s');
+socket.on('connect', () => {});
+socket.on('message', (ctx) => socket.send(ctx.req.connectionId, ctx.req.data));",
+        ),
+        |config| config.script.gateway.frames.binary = true,
+    )
+    .await;
+    let mut client = server.connect("/").await;
+    client
+        .send(Message::binary(vec![0u8, 255]))
+        .await
+        .expect("send");
+    assert_eq!(recv(&mut client).await, Message::binary(vec![0u8, 255]));
 }
 
 #[tokio::test]
@@ -209,15 +271,15 @@ socket.on('connect', () => {});
     let mut client = server.connect("/").await;
     send_text(&mut client, "go").await;
     let message = recv_text(&mut client).await;
-    assert!(
-        message.contains("00000000-0000-4000-8000-000000000000")
-            && message.contains("no open connection"),
+    assert_eq!(
+        message.lines().next(),
+        Some("2 UNKNOWN: could not get connection 00000000-0000-4000-8000-000000000000"),
         "{message}"
     );
 }
 
 #[tokio::test]
-async fn close_from_script_sends_1000_and_fires_disconnect() {
+async fn close_from_script_drops_the_connection_and_fires_disconnect() {
     let server = TestServer::start(&script(
         "const socket = websocket('s');
 socket.on('connect', () => {});
@@ -229,7 +291,8 @@ socket.on('connect', () => {});
     let (mut client, connection_id) = server.connect_with_id("/").await;
     let connection_id = connection_id.to_string();
     send_text(&mut client, "bye").await;
-    assert_eq!(recv_close_code(&mut client).await, Some(1000));
+    // As `nitric start`: the TCP connection is dropped, no close frame.
+    assert_eq!(recv_close_code(&mut client).await, None);
     let stored = server.wait_for_kv("seen", &connection_id, |_| true).await;
     assert_eq!(
         stored,
@@ -243,8 +306,7 @@ async fn registering_an_event_twice_is_refused_with_a_clear_error() {
     let path = dir.path().join("twice.js");
     std::fs::write(
         &path,
-        script("const s = websocket('s');
-s.on('connect', () => {});\ns.on('message', () => {});\ns.on('message', () => {});"),
+        script("const s = websocket('s');\ns.on('message', () => {});\ns.on('message', () => {});"),
     )
     .expect("write");
     let mut config = sockscope::launch::LaunchConfig::new(&path);
@@ -254,7 +316,8 @@ s.on('connect', () => {});\ns.on('message', () => {});\ns.on('message', () => {}
     };
     let message = error.to_string();
     assert!(
-        message.contains("registered twice") && message.contains("twice.js:4"),
+        message.contains("websocket handler already registered, socket: s eventType: MESSAGE")
+            && message.contains("twice.js:4"),
         "{message}"
     );
 }
@@ -319,7 +382,7 @@ async fn bursts_from_many_connections_keep_per_connection_order_and_attribute_er
         "const socket = websocket('s');
 socket.on('connect', () => {});
          socket.on('message', (ctx) => {
-           const n = Number(ctx.req.data);
+           const n = Number(ctx.req.text());
            if (n % 50 === 49) throw new Error(`boom ${n}`);
            socket.send(ctx.req.connectionId, ctx.req.data);
          });",
@@ -394,7 +457,7 @@ socket.on('connect', () => {});
     assert_eq!(
         recv_json(&mut client).await,
         serde_json::json!({
-            "keys": ["socket", "eventType", "connectionId", "query", "data"],
+            "keys": ["data", "eventCaseToType", "socket", "eventType", "connectionId", "query"],
             "text": "hello",
             "query": {}
         })
@@ -417,8 +480,9 @@ socket.on('message', async (ctx) => {
   if (firstId === undefined) firstId = id;
   const data = ctx.req.data;
   if (previous !== undefined) await socket.send(id, previous);
+  if (ctx.req.text() === 'mutate') data[0] = 77;
   await socket.send(id, data);
-  await socket.send(String(id), `${data}!`);
+  await socket.send(String(id), `${ctx.req.text()}!`);
   await Promise.resolve();
   await socket.send(firstId, data);
   previous = data;
@@ -449,6 +513,13 @@ socket.on('message', async (ctx) => {
     assert_eq!(recv_text(&mut first).await, "three");
     assert_eq!(recv_text(&mut first).await, "three!");
     assert_eq!(recv_text(&mut first).await, "three");
+
+    // The very same array, changed: what it holds now goes out.
+    send_text(&mut first, "mutate").await;
+    assert_eq!(recv_text(&mut first).await, "three");
+    assert_eq!(recv_text(&mut first).await, "Mutate");
+    assert_eq!(recv_text(&mut first).await, "Mutate!");
+    assert_eq!(recv_text(&mut first).await, "Mutate");
 }
 
 /// One-handler chains take a shorter path in the SDK; `next` and the
@@ -464,21 +535,24 @@ socket.on('connect', async (ctx, next) => {
   }
   return next();
 });
-socket.on('message', (ctx, next) => {
+socket.on('message', async (ctx, next) => {
   const other = { req: ctx.req, res: { success: true } };
+  const promised = next(ctx);
   socket.send(ctx.req.connectionId, {
-    sameWithoutArgument: next() === ctx,
-    passesItsArgument: next(other) === other,
+    isAPromise: promised instanceof Promise,
+    sameWithoutArgument: (await next()) === undefined,
+    passesItsArgument: (await next(other)) === other,
   });
 });",
     ))
     .await;
-    assert_eq!(server.refused_status("/?mode=replace").await, 401);
+    // Not a context (no `.websocket.res`): the SDK's TypeError, so refused.
+    assert_eq!(server.refused_status("/?mode=replace").await, 500);
     let mut client = server.connect("/?mode=next").await;
     send_text(&mut client, "hi").await;
     assert_eq!(
         recv_json(&mut client).await,
-        serde_json::json!({ "sameWithoutArgument": true, "passesItsArgument": true })
+        serde_json::json!({ "isAPromise": true, "sameWithoutArgument": true, "passesItsArgument": true })
     );
 }
 
@@ -491,13 +565,13 @@ async fn every_handler_shape_that_can_see_next_gets_one() {
 socket.on('connect', () => {});
 const seen = [];
 socket.on('message',
-  (ctx, next) => { seen.length = 0; return next(); },
-  (...args) => { seen.push('rest'); return args[1](); },
-  (ctx, next = null) => { seen.push('default'); return next(); },
-  function (ctx) { seen.push('function'); return arguments[1](); },
-  async function named(ctx) { seen.push('async function'); return arguments[1](); },
-  async (ctx, next) => { seen.push('async arrow'); return next(); },
-  ({ req }, next) => { seen.push('destructured'); return next(); },
+  (ctx, next) => { seen.length = 0; return next(ctx); },
+  (...args) => { seen.push('rest'); return args[1](args[0]); },
+  (ctx, next = null) => { seen.push('default'); return next(ctx); },
+  function (ctx) { seen.push('function'); return arguments[1](ctx); },
+  async function named(ctx) { seen.push('async function'); return arguments[1](ctx); },
+  async (ctx, next) => { seen.push('async arrow'); return next(ctx); },
+  (ctx, next) => { const { req } = ctx; seen.push('destructured ' + req.eventType); return next(ctx); },
   ctx => { seen.push('last'); socket.send(ctx.req.connectionId, seen.join(',')); },
 );",
     ))
@@ -506,6 +580,6 @@ socket.on('message',
     send_text(&mut client, "hi").await;
     assert_eq!(
         recv_text(&mut client).await,
-        "rest,default,function,async function,async arrow,destructured,last"
+        "rest,default,function,async function,async arrow,destructured message,last"
     );
 }

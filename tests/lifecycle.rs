@@ -48,7 +48,7 @@ async fn runaway_handlers_are_stopped_reported_and_isolated() {
     let mut culprit = server.connect("/").await;
     let mut bystander = server.connect("/").await;
     let cases = [
-        ("loop", "budget", Some(6)),
+        ("loop", "budget", Some(7)),
         ("async-loop", "budget", None),
         ("alloc", "out of memory", None),
         ("recurse", "stack", None),
@@ -56,7 +56,7 @@ async fn runaway_handlers_are_stopped_reported_and_isolated() {
         (
             "unawaited",
             "unhandled promise rejection: Error: nobody waits",
-            Some(11),
+            Some(12),
         ),
         ("hang", "never settled", None),
     ];
@@ -123,7 +123,8 @@ async fn disconnect_fires_once_for_every_way_a_connection_ends() {
     let (mut client, id) = server.connect_with_id("/").await;
     ids.push(id);
     send_text(&mut client, "close").await;
-    assert_eq!(recv_close_code(&mut client).await, Some(1000));
+    // Dropped without a close frame, as `nitric start` does.
+    assert_eq!(recv_close_code(&mut client).await, None);
 
     // The user closes (UI command) with a custom code.
     let (mut client, id) = server.connect_with_id("/").await;
@@ -274,8 +275,10 @@ socket.on('connect', () => {});
     assert_eq!(recv_text(&mut client).await, "v2:b");
 
     // A broken version is refused; v2 keeps answering on the same connection.
-    let broken = script("const socket = websocket('s');
-socket.on('connect', () => {});\nsocket.on('message', (ctx) => {\n");
+    let broken = script(
+        "const socket = websocket('s');
+socket.on('connect', () => {});\nsocket.on('message', (ctx) => {\n",
+    );
     let error = server
         .engine
         .execute(Command::ReloadScript {
@@ -375,15 +378,23 @@ async fn commands_send_frames_and_report_unknown_connections() {
 }
 
 #[tokio::test]
-async fn frames_sent_to_an_accepted_connection_before_its_upgrade_are_delivered() {
+async fn a_send_to_an_accepted_connection_before_its_upgrade_fails_as_in_nitric() {
     use sockscope::core::events::ApprovalDecision;
     let mut server = TestServer::start(&script(
         "const socket = websocket('s');
          const members = kv('members').allow('get', 'set');
+         const failures = kv('failures').allow('set');
          socket.on('connect', async (ctx) => {
-           for await (const id of members.keys()) await socket.send(id, 'joined:' + ctx.req.query.name[0]);
+           for await (const id of members.keys()) {
+             try {
+               await socket.send(id, 'joined:' + ctx.req.query.name[0]);
+             } catch (e) {
+               await failures.set(ctx.req.connectionId, { to: id, error: e.message.split('\\n')[0] });
+             }
+           }
            await members.set(ctx.req.connectionId, {});
-         });",
+         });
+         socket.on('message', (ctx) => socket.send(ctx.req.connectionId, 'echo:' + ctx.req.text()));",
     ))
     .await;
     server
@@ -393,7 +404,8 @@ async fn frames_sent_to_an_accepted_connection_before_its_upgrade_are_delivered(
         .expect("hold");
     let (ann, ann_id) = connect_held(&mut server, "/?name=ann").await;
 
-    // Bob's connect handler sends to ann, who is accepted but not upgraded yet.
+    // Bob's connect handler sends to ann, who is accepted but not upgraded
+    // yet: Nitric registers a connection only after its upgrade.
     let (bob, bob_id) = connect_held(&mut server, "/?name=bob").await;
 
     for connection_id in [ann_id, bob_id] {
@@ -408,7 +420,19 @@ async fn frames_sent_to_an_accepted_connection_before_its_upgrade_are_delivered(
     }
     let (mut ann, _) = ann.await.expect("join").expect("ann upgraded");
     bob.await.expect("join").expect("bob upgraded");
-    assert_eq!(recv_text(&mut ann).await, "joined:bob");
+    let failure = server
+        .wait_for_kv("failures", &bob_id.to_string(), |_| true)
+        .await;
+    assert_eq!(
+        failure,
+        serde_json::json!({
+            "to": ann_id.to_string(),
+            "error": format!("2 UNKNOWN: could not get connection {ann_id}"),
+        })
+    );
+    // Nothing was queued for ann: the first frame she gets is her own echo.
+    send_text(&mut ann, "hi").await;
+    assert_eq!(recv_text(&mut ann).await, "echo:hi");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Third-party clients drive the embedded server through the chat example:
 //! Python's `websockets`, Node's `ws` and headless Chromium. Each is refused
-//! without a name (401), joins with a query string, sends text and binary,
+//! without a name (500, as nitric start refuses), joins with a query string, sends text and binary,
 //! and closes; the test compares every line the client observed.
 //!
 //! A missing tool skips its test with a loud note, unless
@@ -115,7 +115,7 @@ async fn python_websockets_client() {
             .arg(server.engine.url().trim_end_matches('/')),
     )
     .await;
-    assert_eq!(lines, expected("ann py", "401"));
+    assert_eq!(lines, expected("ann py", "500"));
     check_server_side(&mut server, "ann py").await;
 }
 
@@ -141,7 +141,7 @@ async fn node_ws_client() {
             .arg(server.engine.url().trim_end_matches('/')),
     )
     .await;
-    assert_eq!(lines, expected("ann node", "401"));
+    assert_eq!(lines, expected("ann node", "500"));
     check_server_side(&mut server, "ann node").await;
 }
 
@@ -243,10 +243,10 @@ async fn headless_chromium_page() {
     // A browser never sees the HTTP status of a refused upgrade: 1006.
     assert_eq!(lines, expected("ann browser", "1006"));
     // The nameless connect came from the allowed page origin, so it reached
-    // the handler and was refused there (401), before the join.
+    // the handler and was refused there (500), before the join.
     server
         .wait_for("the nameless connect refused by the handler", |event| {
-            matches!(event, Event::ConnectionDenied { status: 401, .. })
+            matches!(event, Event::ConnectionDenied { status: 500, .. })
         })
         .await;
     check_server_side(&mut server, "ann browser").await;

@@ -29,7 +29,7 @@ async fn status_with_origin(server: &TestServer, origin: Option<&str>) -> u16 {
 
 #[tokio::test]
 async fn allowed_origins_are_enforced_with_403() {
-    let source = script("websocket('s');");
+    let source = script("websocket('s').on('connect', () => {});");
     let mut server = TestServer::start_with(&source, |config| {
         config.server.allowed_origins = vec!["http://localhost:3000".to_owned()];
     })

@@ -44,7 +44,8 @@ mod tests {
     #[test]
     fn keys_are_sorted_and_whole_doubles_lose_their_fraction() {
         assert_eq!(
-            canonical_json(r#"{"z":1.0,"a":{"d":4.0,"c":2.5},"l":[{"y":1,"x":-0.0}]}"#).expect("json"),
+            canonical_json(r#"{"z":1.0,"a":{"d":4.0,"c":2.5},"l":[{"y":1,"x":-0.0}]}"#)
+                .expect("json"),
             r#"{"a":{"c":2.5,"d":4},"l":[{"x":0,"y":1}],"z":1}"#
         );
     }

@@ -9,19 +9,76 @@ use crate::core::events::ScriptFailure;
 
 /// The package's runtime exports (`lib/index.d.ts`, shared/NITRIC.md §5.7).
 pub(crate) const RUNTIME_EXPORTS: [&str; 70] = [
-    "AbstractRequest", "Api", "ApiWorkerOptions", "BaseContext", "BlobEventContext",
-    "BlobEventRequest", "BlobEventType", "Bucket", "BucketEventContext", "BucketEventRequest",
-    "BucketNotification", "BucketNotificationWorkerOptions", "BucketResource", "Cron",
-    "DequeuedMessage", "Eventing", "File", "FileMode", "FileNotification",
-    "FileNotificationWorkerOptions", "HttpContext", "HttpRequest", "HttpResponse",
-    "HttpWorkerOptions", "IntervalContext", "IntervalRequest", "KeyValue", "KeyValueStoreResource",
-    "MessageContext", "MessageRequest", "Method", "Queue", "QueueResource", "Queueing", "Rate",
-    "Route", "SQLDatabaseResource", "Schedule", "Secret", "SecretResource", "Secrets", "Storage",
-    "Subscription", "SubscriptionWorkerOptions", "Topic", "TopicResource", "Websocket",
-    "WebsocketNotificationContext", "WebsocketNotificationRequest", "WebsocketNotificationType",
-    "WebsocketResource", "api", "bucket", "createHandler", "http", "json", "jsonResponse",
-    "keyvalue", "kv", "oidcRule", "queue", "queues", "schedule", "secret", "secrets", "sql",
-    "storage", "topic", "topics", "websocket",
+    "AbstractRequest",
+    "Api",
+    "ApiWorkerOptions",
+    "BaseContext",
+    "BlobEventContext",
+    "BlobEventRequest",
+    "BlobEventType",
+    "Bucket",
+    "BucketEventContext",
+    "BucketEventRequest",
+    "BucketNotification",
+    "BucketNotificationWorkerOptions",
+    "BucketResource",
+    "Cron",
+    "DequeuedMessage",
+    "Eventing",
+    "File",
+    "FileMode",
+    "FileNotification",
+    "FileNotificationWorkerOptions",
+    "HttpContext",
+    "HttpRequest",
+    "HttpResponse",
+    "HttpWorkerOptions",
+    "IntervalContext",
+    "IntervalRequest",
+    "KeyValue",
+    "KeyValueStoreResource",
+    "MessageContext",
+    "MessageRequest",
+    "Method",
+    "Queue",
+    "QueueResource",
+    "Queueing",
+    "Rate",
+    "Route",
+    "SQLDatabaseResource",
+    "Schedule",
+    "Secret",
+    "SecretResource",
+    "Secrets",
+    "Storage",
+    "Subscription",
+    "SubscriptionWorkerOptions",
+    "Topic",
+    "TopicResource",
+    "Websocket",
+    "WebsocketNotificationContext",
+    "WebsocketNotificationRequest",
+    "WebsocketNotificationType",
+    "WebsocketResource",
+    "api",
+    "bucket",
+    "createHandler",
+    "http",
+    "json",
+    "jsonResponse",
+    "keyvalue",
+    "kv",
+    "oidcRule",
+    "queue",
+    "queues",
+    "schedule",
+    "secret",
+    "secrets",
+    "sql",
+    "storage",
+    "topic",
+    "topics",
+    "websocket",
 ];
 
 /// What a name the package does not export was, or what to use instead.
@@ -63,7 +120,9 @@ pub(crate) fn missing_imports(source: &str) -> Vec<String> {
 /// A "Could not find export" load failure, made to name every missing
 /// import and what replaced it.
 pub(crate) fn explain_missing_export(mut failure: ScriptFailure, source: &str) -> ScriptFailure {
-    if !failure.message.contains("Could not find export") || !failure.message.contains("@nitric/sdk") {
+    if !failure.message.contains("Could not find export")
+        || !failure.message.contains("@nitric/sdk")
+    {
         return failure;
     }
     let missing = missing_imports(source);
@@ -87,8 +146,12 @@ mod tests {
 
     #[test]
     fn every_missing_import_is_named_with_what_replaced_it() {
-        let source = "import { websocket, collection, NotFoundError as NF, faas } from '@nitric/sdk';";
-        assert_eq!(missing_imports(source), ["collection", "NotFoundError", "faas"]);
+        let source =
+            "import { websocket, collection, NotFoundError as NF, faas } from '@nitric/sdk';";
+        assert_eq!(
+            missing_imports(source),
+            ["collection", "NotFoundError", "faas"]
+        );
         let failure = explain_missing_export(
             ScriptFailure {
                 message: "SyntaxError: Could not find export 'collection' in module '@nitric/sdk'"
@@ -98,8 +161,20 @@ mod tests {
             },
             source,
         );
-        assert!(failure.message.contains("'collection' (removed in SDK v1; use kv(...))"), "{}", failure.message);
-        assert!(failure.message.contains("'NotFoundError' (1.2.2 exports no error classes"), "{}", failure.message);
+        assert!(
+            failure
+                .message
+                .contains("'collection' (removed in SDK v1; use kv(...))"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure
+                .message
+                .contains("'NotFoundError' (1.2.2 exports no error classes"),
+            "{}",
+            failure.message
+        );
         assert!(failure.message.contains("'faas'"), "{}", failure.message);
     }
 

@@ -273,7 +273,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                     .ok()
                     .and_then(|id| shared.open_connection(id));
                 let Some(outbound) = outbound else {
-                    let status = Status::unknown("could not get connection".to_owned(), call_site(&ctx));
+                    let status =
+                        Status::unknown("could not get connection".to_owned(), call_site(&ctx));
                     return shared.defer(&ctx, Settlement::Status(status));
                 };
                 let request = if shared.gateway.close_frames {

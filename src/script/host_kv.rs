@@ -62,7 +62,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHo
         host_api::KV_SET,
         Function::new(
             ctx.clone(),
-            move |ctx: Ctx<'js>, store: String, key: String, json: String| -> Result<Promise<'js>> {
+            move |ctx: Ctx<'js>,
+                  store: String,
+                  key: String,
+                  json: String|
+                  -> Result<Promise<'js>> {
                 let mut state = state.borrow_mut();
                 let (location, stack) = site(&ctx, &state);
                 note_write(&mut state, &store, &key, location);

@@ -191,10 +191,7 @@ impl EmbeddedRuntime {
 
 impl HandlerRuntime for EmbeddedRuntime {
     fn connect(&self, request: ConnectRequest) -> RuntimeFuture<'_, ConnectVerdict> {
-        Box::pin(
-            self.host
-                .connect(request.connection_id, request.query),
-        )
+        Box::pin(self.host.connect(request.connection_id, request.query))
     }
 
     fn message(&self, connection_id: ConnectionId, payload: Payload) -> RuntimeFuture<'_, ()> {

@@ -139,7 +139,9 @@ impl Races {
             location,
         };
         let lost = match (running.reads.get(&slot), &state.last_write) {
-            (Some(read), Some((writer, lost))) if read.version != state.version && *writer != id => {
+            (Some(read), Some((writer, lost)))
+                if read.version != state.version && *writer != id =>
+            {
                 Some(LostUpdate {
                     store: store.to_owned(),
                     key: key.to_owned(),
@@ -189,8 +191,14 @@ mod tests {
         assert_eq!(lost.read.connection_id, b);
         assert_eq!(lost.lost.connection_id, a);
         let text = lost.to_string();
-        assert!(text.starts_with("lost update: kv('connections') key 'list'"), "{text}");
-        assert!(text.contains("list.js:3") && text.contains("list.js:7"), "{text}");
+        assert!(
+            text.starts_with("lost update: kv('connections') key 'list'"),
+            "{text}"
+        );
+        assert!(
+            text.contains("list.js:3") && text.contains("list.js:7"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -200,7 +208,11 @@ mod tests {
         races.begin(1, a);
         races.read(Some(1), "s", "k", at(1));
         assert_eq!(races.write(Some(1), "s", "k", at(2)), None);
-        assert_eq!(races.write(Some(1), "s", "k", at(3)), None, "its own writes");
+        assert_eq!(
+            races.write(Some(1), "s", "k", at(3)),
+            None,
+            "its own writes"
+        );
         races.end(1);
         races.begin(2, b);
         races.begin(3, a);
@@ -208,6 +220,9 @@ mod tests {
         assert_eq!(races.write(Some(3), "s", "k", at(9)), None, "a blind write");
         races.end(3);
         races.end(2);
-        assert!(races.keys.is_empty(), "nothing is kept once no handler runs");
+        assert!(
+            races.keys.is_empty(),
+            "nothing is kept once no handler runs"
+        );
     }
 }

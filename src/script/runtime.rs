@@ -207,7 +207,11 @@ impl JsRuntime {
                 let handled_events: Function = host_object.get(host_api::HANDLED_EVENTS)?;
                 let sockets: Vec<String> = socket_names.call(())?;
                 let handled: Vec<String> = handled_events.call(())?;
-                Ok(((dispatch, dispatch_message, provider_error), sockets, handled))
+                Ok((
+                    (dispatch, dispatch_message, provider_error),
+                    sockets,
+                    handled,
+                ))
             })();
             match evaluated.catch(&ctx) {
                 Ok(((dispatch, dispatch_message, provider_error), sockets, handled)) => Ok((
@@ -405,4 +409,3 @@ pub(super) fn settle_deferred<'js>(
         }
     }
 }
-

@@ -6,8 +6,8 @@
 use regex::Regex;
 
 use super::runtime::Entry;
-use super::turns::tests::loaded;
 use super::turns::Outcome;
+use super::turns::tests::loaded;
 use crate::core::events::{HandlerKind, Payload};
 
 const SDK_JS: &str = include_str!("sdk.js");
@@ -61,7 +61,10 @@ fn shape_anchors_follow_the_layouts_they_anchor() {
         .captures_iter(SDK_JS)
         .map(|found| found[1].to_owned())
         .collect();
-    assert_eq!(anchors[1], response_keys, "ctx.res anchor vs the response literal");
+    assert_eq!(
+        anchors[1], response_keys,
+        "ctx.res anchor vs the response literal"
+    );
     assert_eq!(
         anchors[2],
         constructor_keys("WebsocketNotificationRequest"),

@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use rquickjs::promise::PromiseState;
 use rquickjs::{CatchResultExt, Ctx, Function, Persistent, TypedArray, Value};
 
 use super::deferred::Deferred;
@@ -100,7 +101,12 @@ impl TurnOrder {
 impl JsRuntime {
     /// Starts `starts`, settles the calls made before this step, and
     /// collects the chains that ended into `out`.
-    pub(crate) fn step(&mut self, starts: &mut Vec<Start>, order: &mut TurnOrder, out: &mut StepResult) {
+    pub(crate) fn step(
+        &mut self,
+        starts: &mut Vec<Start>,
+        order: &mut TurnOrder,
+        out: &mut StepResult,
+    ) {
         let mut due = std::mem::take(&mut self.host.borrow_mut().deferred);
         let Some(loaded) = self.loaded.take() else {
             // No script yet: every event is accepted and does nothing.
@@ -141,7 +147,13 @@ impl JsRuntime {
         self.pending.values().map(|pending| pending.deadline).min()
     }
 
-    fn start_in<'js>(&mut self, ctx: &Ctx<'js>, loaded: &Loaded, start: Start, out: &mut StepResult) {
+    fn start_in<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        loaded: &Loaded,
+        start: Start,
+        out: &mut StepResult,
+    ) {
         let Start {
             invocation,
             connection_id,
@@ -198,14 +210,27 @@ impl JsRuntime {
             Ok(outcome)
         })();
         let script_name = self.host.borrow().script_name.clone();
+        // A continuation that ran past the budget is stopped by an uncatchable
+        // interrupt, which leaves the chain's promise pending for ever.
+        let over_budget = self.is_over_budget();
         let outcome = match called.catch(ctx) {
-            Err(caught) => Some(Outcome::Failed(self.failure_from(ctx, caught, &script_name))),
+            Err(caught) => Some(Outcome::Failed(self.failure_from(
+                ctx,
+                caught,
+                &script_name,
+            ))),
             Ok(value) if value.is_null() => Some(Outcome::Unhandled),
+            Ok(value)
+                if over_budget
+                    && value
+                        .as_promise()
+                        .is_some_and(|promise| promise.state() == PromiseState::Pending) =>
+            {
+                Some(Outcome::Failed(self.budget_failure()))
+            }
             Ok(value) => match (value.as_bool(), value.as_promise()) {
                 (Some(success), _) => Some(Outcome::Handled(success)),
-                (None, Some(promise))
-                    if promise.state() == rquickjs::promise::PromiseState::Pending =>
-                {
+                (None, Some(promise)) if promise.state() == PromiseState::Pending => {
                     self.pending.insert(
                         invocation,
                         Pending {
@@ -272,6 +297,16 @@ impl JsRuntime {
         })();
         let connection_id = owner.map(|(_, connection_id, _)| connection_id);
         let kind = owner.map(|(.., kind)| kind);
+        if let Some((invocation, ..)) = owner.filter(|_| self.is_over_budget())
+            && let Some(pending) = self.pending.remove(&invocation)
+        {
+            self.host.borrow_mut().races.end(invocation);
+            out.finished.push(Finished {
+                connection_id: pending.connection_id,
+                kind: pending.kind,
+                outcome: Outcome::Failed(self.budget_failure()),
+            });
+        }
         if let Err(caught) = settled.catch(ctx) {
             let script_name = self.host.borrow().script_name.clone();
             out.reports.push(Report {
@@ -299,9 +334,7 @@ impl JsRuntime {
                     .promise
                     .clone()
                     .restore(ctx)
-                    .map_or(true, |promise| {
-                        promise.state() != rquickjs::promise::PromiseState::Pending
-                    })
+                    .map_or(true, |promise| promise.state() != PromiseState::Pending)
             })
             .map(|(invocation, _)| *invocation)
             .collect();
@@ -349,6 +382,20 @@ impl JsRuntime {
                     }),
                 });
             }
+        }
+    }
+
+    fn is_over_budget(&self) -> bool {
+        self.deadline
+            .get()
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    fn budget_failure(&self) -> ScriptFailure {
+        ScriptFailure {
+            message: self.over_budget(),
+            location: None,
+            stack: None,
         }
     }
 
@@ -492,12 +539,12 @@ pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::script::runtime::JsRuntime;
     use crate::core::bus::EventBus;
     use crate::core::config::KvLocation;
     use crate::kv::KvStore;
     use crate::script::host::{Gateway, HostState, NoConnections};
-    
+    use crate::script::runtime::JsRuntime;
+
     /// A runtime with `source` loaded as `name`, and its bus.
     pub(crate) fn loaded(name: &str, source: &str) -> (JsRuntime, EventBus) {
         let bus = EventBus::new(256);

@@ -246,10 +246,16 @@ pub async fn replay_file(
     }
 }
 
-/// The lost-update warnings published so far.
+/// The lost-update warnings published so far. Problems are logged, as
+/// they are when nobody watches the bus.
 fn lost_updates_in(events: &mut Subscription) -> Vec<String> {
     let mut found = Vec::new();
     while let Some(message) = events.try_recv() {
+        if let BusMessage::Event(event) = &message
+            && event.is_problem()
+        {
+            crate::core::logging::log_event(event);
+        }
         if let BusMessage::Event(event) = message
             && let Event::Log {
                 level: LogLevel::Warn,
@@ -400,8 +406,11 @@ async fn explore(
         }
         let failure = match &result {
             ReplayResult::Error(message) => Some((Verdict::Error, message.clone())),
-            ReplayResult::Report(report) => match (&report.divergence, report.lost_updates.first()) {
-                (Some(divergence), _) => Some((Verdict::Fail, format!("first divergence: {divergence}"))),
+            ReplayResult::Report(report) => match (&report.divergence, report.lost_updates.first())
+            {
+                (Some(divergence), _) => {
+                    Some((Verdict::Fail, format!("first divergence: {divergence}")))
+                }
                 (None, Some(lost)) => Some((Verdict::Fail, lost.clone())),
                 (None, None) => None,
             },
@@ -462,7 +471,10 @@ fn summary(report: &ReplayReport) -> String {
         report.elapsed_ms
     );
     if !report.lost_updates.is_empty() {
-        summary.push_str(&format!(", {}", plural(report.lost_updates.len(), "lost update")));
+        summary.push_str(&format!(
+            ", {}",
+            plural(report.lost_updates.len(), "lost update")
+        ));
     }
     summary
 }

@@ -47,10 +47,8 @@ type Log = Arc<Mutex<(BTreeMap<&'static str, Vec<String>>, usize)>>;
 
 /// Connection ids differ between runs: each becomes `<id>`.
 fn normalised(text: &str) -> String {
-    let uuid = regex::Regex::new(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-    )
-    .expect("a valid pattern");
+    let uuid = regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+        .expect("a valid pattern");
     uuid.replace_all(text, "<id>")
         .replace("00000000-0000-4000-8000-000000000000", "<unknown id>")
 }
@@ -83,12 +81,25 @@ async fn drive(server: &TestServer, steps: &[Step], stores: &[&str]) -> Observed
                                     Some(Ok(Message::Text(text))) => format!("text {text}"),
                                     Some(Ok(Message::Binary(bytes))) => format!("binary {bytes:?}"),
                                     Some(Ok(Message::Close(frame))) => {
-                                        note(&log, client, format!("closed {:?}", frame.map(|f| u16::from(f.code))), true);
+                                        note(
+                                            &log,
+                                            client,
+                                            format!(
+                                                "closed {:?}",
+                                                frame.map(|f| u16::from(f.code))
+                                            ),
+                                            true,
+                                        );
                                         return;
                                     }
                                     Some(Ok(_)) => continue,
                                     Some(Err(_)) | None => {
-                                        note(&log, client, "dropped without a close frame".to_owned(), true);
+                                        note(
+                                            &log,
+                                            client,
+                                            "dropped without a close frame".to_owned(),
+                                            true,
+                                        );
                                         return;
                                     }
                                 };
@@ -97,7 +108,12 @@ async fn drive(server: &TestServer, steps: &[Step], stores: &[&str]) -> Observed
                         });
                     }
                     Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                        note(&log, client, format!("refused {}", response.status().as_u16()), false);
+                        note(
+                            &log,
+                            client,
+                            format!("refused {}", response.status().as_u16()),
+                            false,
+                        );
                     }
                     Err(other) => panic!("{client}: no HTTP answer: {other}"),
                 }
@@ -110,7 +126,10 @@ async fn drive(server: &TestServer, steps: &[Step], stores: &[&str]) -> Observed
             }
             Binary(client, bytes) => {
                 let writer = writers.get_mut(client).expect("the client is open");
-                writer.send(Message::binary(bytes.to_vec())).await.expect("send");
+                writer
+                    .send(Message::binary(bytes.to_vec()))
+                    .await
+                    .expect("send");
             }
             Close(client) => {
                 let mut writer = writers.remove(client).expect("the client is open");
@@ -135,13 +154,19 @@ async fn drive(server: &TestServer, steps: &[Step], stores: &[&str]) -> Observed
     let mut stored = Vec::new();
     for store in stores {
         for key in kv.keys(store, "").expect("kv readable") {
-            let value = kv.get(store, &key).expect("kv readable").unwrap_or_default();
+            let value = kv
+                .get(store, &key)
+                .expect("kv readable")
+                .unwrap_or_default();
             stored.push(normalised(&format!("{store}/{key} = {value}")));
         }
     }
     stored.sort();
     let clients = log.lock().0.clone();
-    Observed { clients, kv: stored }
+    Observed {
+        clients,
+        kv: stored,
+    }
 }
 
 /// Runs `source` in both lanes with `steps` and compares what was seen.
@@ -162,7 +187,10 @@ async fn both_lanes(source: &str, steps: &[Step], stores: &[&str]) {
     for (client, seen) in &real.clients {
         let ours = embedded.clients.get(client).cloned().unwrap_or_default();
         for (index, (theirs, mine)) in seen.iter().zip(&ours).enumerate() {
-            assert_eq!(mine, theirs, "{client}, event {index}: embedded vs @nitric/sdk (all: {ours:#?} vs {seen:#?})");
+            assert_eq!(
+                mine, theirs,
+                "{client}, event {index}: embedded vs @nitric/sdk (all: {ours:#?} vs {seen:#?})"
+            );
         }
         assert_eq!(&ours, seen, "{client}: embedded vs @nitric/sdk");
     }

@@ -248,7 +248,9 @@ async fn a_handler_that_stopped_answering_costs_one_step_timeout_not_one_per_mes
     let silent = dir.path().join("silent.js");
     std::fs::write(
         &silent,
-        crate::util::script("websocket('s').on('message', () => {});"),
+        crate::util::script(
+            "const s = websocket('s');\ns.on('connect', () => {});\ns.on('message', () => {});",
+        ),
     )
     .expect("write");
     let engine = start_engine(&silent).await;

@@ -58,9 +58,10 @@ pub fn engine_config_in(dir: &Path, source: &str) -> LaunchConfig {
 /// error checks the SDK leaves to its users (1.2.2 exports no error
 /// classes; the class shows as `constructor.name`).
 pub fn script(body: &str) -> String {
+    // One line, so a body's line n is the script's line n + 1.
     format!(
-        "import {{ websocket, kv }} from '@nitric/sdk';\n\
-         const isNotFound = (e) => e.constructor.name === 'NotFoundError';\n\
+        "import {{ websocket, kv }} from '@nitric/sdk'; \
+         const isNotFound = (e) => e.constructor.name === 'NotFoundError'; \
          const isPermissionDenied = (e) => e.constructor.name === 'PermissionDeniedError';\n{body}"
     )
 }

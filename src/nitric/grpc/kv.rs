@@ -76,7 +76,8 @@ impl KvStore for Lane {
         request: Request<KvStoreGetValueRequest>,
     ) -> Result<Response<KvStoreGetValueResponse>, Status> {
         let reference = value_ref(request.into_inner().r#ref);
-        self.check(&reference.store, "get", Action::KeyValueStoreRead).await?;
+        self.check(&reference.store, "get", Action::KeyValueStoreRead)
+            .await?;
         let (store, key) = (reference.store.clone(), reference.key.clone());
         let stored = self.blocking(move |kv| kv.get(&store, &key)).await?;
         let Some(json) = stored else {
@@ -102,7 +103,8 @@ impl KvStore for Lane {
     ) -> Result<Response<KvStoreSetValueResponse>, Status> {
         let request = request.into_inner();
         let reference = value_ref(request.r#ref);
-        self.check(&reference.store, "set", Action::KeyValueStoreWrite).await?;
+        self.check(&reference.store, "set", Action::KeyValueStoreWrite)
+            .await?;
         let json = match &request.content {
             Some(content) => struct_to_json(content).map_err(|cause| {
                 status_with_cause(
@@ -124,7 +126,8 @@ impl KvStore for Lane {
         request: Request<KvStoreDeleteKeyRequest>,
     ) -> Result<Response<KvStoreDeleteKeyResponse>, Status> {
         let reference = value_ref(request.into_inner().r#ref);
-        self.check(&reference.store, "delete", Action::KeyValueStoreDelete).await?;
+        self.check(&reference.store, "delete", Action::KeyValueStoreDelete)
+            .await?;
         let (store, key) = (reference.store, reference.key);
         let existed = self
             .blocking(move |kv| kv.delete(&store, &key, None))
@@ -153,7 +156,8 @@ impl KvStore for Lane {
                 "BoltDocService.Keys store name is required",
             ));
         }
-        self.check(&store, "keys", Action::KeyValueStoreRead).await?;
+        self.check(&store, "keys", Action::KeyValueStoreRead)
+            .await?;
         let prefix = request.prefix;
         let keys = self.blocking(move |kv| kv.keys(&store, &prefix)).await?;
         let (sender, stream) = response_stream();

@@ -18,7 +18,6 @@ use crate::nitric::proto::websockets::{
     WebsocketSendRequest, WebsocketSendResponse, client_message, server_message,
 };
 
-
 fn unknown_connection(connection_id: &str) -> Status {
     Status::unknown(format!("could not get connection {connection_id}"))
 }
