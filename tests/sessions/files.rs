@@ -436,3 +436,90 @@ async fn record_sample_sessions() {
     record_echo(&sessions.join("echo-text-and-binary.jsonl")).await;
     record_denied(&sessions.join("chat-denied-without-name.jsonl")).await;
 }
+
+/// A counter every connection's messages add to: read, then write back.
+const SHARED_COUNTER: &str = "import { websocket, kv } from '@nitric/sdk';
+const socket = websocket('s');
+const counters = kv('counters').allow('get', 'set');
+socket.on('connect', () => {});
+socket.on('message', async (ctx) => {
+  // Long enough for the other client's message to arrive meanwhile.
+  const until = Date.now() + 50;
+  while (Date.now() < until) {}
+  let n = 0;
+  try {
+    n = (await counters.get('shared')).n;
+  } catch (e) {}
+  await counters.set('shared', { n: n + 1 });
+  await socket.send(ctx.req.connectionId, 'counted');
+});";
+
+/// Two clients that send at once, each waiting only for its own reply.
+fn two_senders_session(dir: &Path, script: &Path) -> std::path::PathBuf {
+    let session = dir.join("two-senders.jsonl");
+    let header = serde_json::json!({
+        "format": "sockscope.session", "version": 1, "created": "2026-12-01T00:00:00Z",
+        "source": "recorded", "script": script.display().to_string(),
+    });
+    let lines = [
+        header,
+        serde_json::json!({"t": 0, "conn": "c1", "ev": "connect", "path": "/", "query": {}}),
+        serde_json::json!({"t": 0, "conn": "c1", "ev": "accepted", "id": "c1"}),
+        serde_json::json!({"t": 1, "conn": "c2", "ev": "connect", "path": "/", "query": {}}),
+        serde_json::json!({"t": 1, "conn": "c2", "ev": "accepted", "id": "c2"}),
+        serde_json::json!({"t": 2, "conn": "c1", "ev": "send", "text": "one"}),
+        serde_json::json!({"t": 2, "conn": "c2", "ev": "send", "text": "two"}),
+        serde_json::json!({"t": 3, "conn": "c1", "ev": "recv", "text": "counted"}),
+        serde_json::json!({"t": 3, "conn": "c2", "ev": "recv", "text": "counted"}),
+        serde_json::json!({"t": 4, "conn": "c1", "ev": "close", "code": 1000, "by": "client"}),
+        serde_json::json!({"t": 4, "conn": "c2", "ev": "close", "code": 1000, "by": "client"}),
+    ];
+    let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    std::fs::write(&session, text).expect("write the session");
+    session
+}
+
+#[test]
+fn the_interleavings_explorer_names_the_seed_of_a_lost_update_and_passes_a_safe_handler() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let racy = dir.path().join("racy.js");
+    std::fs::write(&racy, SHARED_COUNTER).expect("write");
+    let session = two_senders_session(dir.path(), &racy);
+
+    let (code, stdout, stderr) = run(&["replay", &arg(&session), "--interleavings", "5"]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.starts_with("FAIL "), "{stdout}");
+    assert!(
+        stdout.contains("reproduce with --seed ") && stdout.contains("lost update: kv('counters') key 'shared'"),
+        "{stdout}"
+    );
+    let seed = stdout
+        .split("--seed ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("a seed")
+        .to_owned();
+    let (code, stdout, _) = run(&["replay", &arg(&session), "--seed", &seed]);
+    assert_eq!(code, Some(0), "one run passes the session, {stdout}");
+    assert!(stdout.contains("1 lost update"), "and counts its lost update: {stdout}");
+
+    // One key per connection: no run loses anything.
+    let safe = dir.path().join("safe.js");
+    std::fs::write(
+        &safe,
+        SHARED_COUNTER.replace("'shared'", "ctx.req.connectionId"),
+    )
+    .expect("write");
+    let (code, stdout, stderr) = run(&[
+        "replay",
+        &arg(&session),
+        "--script",
+        &arg(&safe),
+        "--interleavings",
+        "5",
+        "--seed",
+        "40",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("5 interleavings, seeds 40..=44"), "{stdout}");
+}
