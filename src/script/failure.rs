@@ -93,9 +93,110 @@ fn parse_frame(line: &str) -> Option<ScriptLocation> {
     }
 }
 
+/// QuickJS says only "not a function"; Node names what was called. From the
+/// source line and the column of the call's property, the callee as Node
+/// would show it: `ctx.req.data.toUpperCase`, `kv(...).for`.
+pub(crate) fn name_the_callee(line: &str, column: u32) -> Option<String> {
+    let chars: Vec<char> = line.chars().collect();
+    let is_name = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let start = usize::try_from(column).ok()?.checked_sub(1)?;
+    let mut end = start;
+    while end < chars.len() && is_name(chars[end]) {
+        end += 1;
+    }
+    if end == start {
+        return None;
+    }
+    let mut parts: Vec<String> = vec![chars[start..end].iter().collect()];
+    let mut at = start;
+    // Walk back over `.name`, `name(...)` and `[...]` links of the receiver.
+    while at > 0 && chars[at - 1] == '.' {
+        at -= 1;
+        let mut link = String::new();
+        if at > 0 && matches!(chars[at - 1], ')' | ']') {
+            let (close, open) = if chars[at - 1] == ')' {
+                (')', '(')
+            } else {
+                (']', '[')
+            };
+            let mut depth = 0;
+            let mut index = at;
+            loop {
+                index = index.checked_sub(1)?;
+                if chars[index] == close {
+                    depth += 1;
+                } else if chars[index] == open {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+            link = if open == '(' {
+                "(...)".to_owned()
+            } else {
+                "[...]".to_owned()
+            };
+            at = index;
+        }
+        let name_end = at;
+        while at > 0 && is_name(chars[at - 1]) {
+            at -= 1;
+        }
+        if at == name_end && link.is_empty() {
+            return None;
+        }
+        let name: String = chars[at..name_end].iter().collect();
+        parts.push(format!("{name}{link}"));
+    }
+    parts.reverse();
+    Some(parts.join("."))
+}
+
+/// "TypeError: not a function" made to name the callee, when the failure
+/// points into `source` (the module `script_name`).
+pub(crate) fn explain_not_a_function(failure: &mut ScriptFailure, script_name: &str, source: &str) {
+    if failure.message != "TypeError: not a function" {
+        return;
+    }
+    let Some(location) = failure
+        .location
+        .as_ref()
+        .filter(|at| at.file == script_name)
+    else {
+        return;
+    };
+    let callee = usize::try_from(location.line)
+        .ok()
+        .and_then(|line| source.lines().nth(line.checked_sub(1)?))
+        .zip(location.column)
+        .and_then(|(line, column)| name_the_callee(line, column));
+    if let Some(callee) = callee {
+        failure.message = format!("TypeError: {callee} is not a function");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_callee_is_named_as_node_names_it() {
+        let line = "  if (ok) { const shout = ctx.req.data.toUpperCase(); }";
+        let column = line.find("toUpperCase").expect("in the line") + 1;
+        assert_eq!(
+            name_the_callee(line, u32::try_from(column).expect("small")).as_deref(),
+            Some("ctx.req.data.toUpperCase")
+        );
+        let line = "  await kv('x').for('getting').nope();";
+        let column = line.find("nope").expect("in the line") + 1;
+        assert_eq!(
+            name_the_callee(line, u32::try_from(column).expect("small")).as_deref(),
+            Some("kv(...).for(...).nope")
+        );
+        assert_eq!(name_the_callee("f();", 1).as_deref(), Some("f"));
+        assert_eq!(name_the_callee("x[0].y();", 6).as_deref(), Some("x[...].y"));
+    }
 
     #[test]
     fn prefers_the_user_script_frame() {

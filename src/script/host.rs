@@ -77,6 +77,8 @@ pub(crate) struct HostState {
     pub url: String,
     /// Module name of the user script, for error locations.
     pub script_name: String,
+    /// Its source, to name what a "not a function" error called.
+    pub script_source: String,
 }
 
 pub(crate) type SharedHost = Rc<RefCell<HostState>>;
@@ -123,6 +125,7 @@ impl HostState {
             bus,
             url,
             script_name: String::new(),
+            script_source: String::new(),
         }
     }
 

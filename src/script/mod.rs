@@ -51,6 +51,13 @@ const JOB_QUEUE_CAPACITY: usize = 4096;
 /// the queue fills and readers feel back-pressure again.
 const MAX_WAITING_EVENTS: usize = 4096;
 
+/// Steps whose replies are held back and then woken together while work
+/// keeps coming: each connection's event waits for its calls' turn, so one
+/// step holds at most one reply per connection, and a wake-up per reply
+/// doubled the socket threads' work. (The group commit's age bound still
+/// applies.)
+const STEPS_PER_RELEASE: u32 = 16;
+
 /// The script thread's stack: QuickJS's recursion guard plus headroom.
 const THREAD_STACK_BYTES: usize = runtime::JS_STACK_BYTES + 12 * 1024 * 1024;
 
@@ -282,6 +289,7 @@ fn run_jobs(
     let mut step = StepResult::default();
     let mut control: Option<Control> = None;
     let mut closed = false;
+    let mut steps_held = 0;
     loop {
         while control.is_none() && !closed && scheduler.waiting_events() < MAX_WAITING_EVENTS {
             match jobs.try_recv() {
@@ -300,15 +308,20 @@ fn run_jobs(
         }
         let busy = scheduler.has_ready() || runtime.has_deferred();
         if busy {
+            steps_held += 1;
             let mut state = host.borrow_mut();
             if state.group.is_due() {
                 drop(state);
                 commit(&host);
-            } else {
+                steps_held = 0;
+            } else if steps_held >= STEPS_PER_RELEASE {
+                // A connection's replies of several steps leave in one write.
                 state.group.release();
+                steps_held = 0;
             }
             continue;
         }
+        steps_held = 0;
         // Nothing can run before a job comes: what waited for the writes
         // may go.
         commit(&host);

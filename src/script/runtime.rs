@@ -189,6 +189,8 @@ impl JsRuntime {
         })?;
         let previous_name =
             std::mem::replace(&mut self.host.borrow_mut().script_name, name.to_owned());
+        let previous_source =
+            std::mem::replace(&mut self.host.borrow_mut().script_source, source.to_owned());
         self.deadline
             .set(Some(Instant::now() + self.handler_timeout));
         type Entries<'js> = (Function<'js>, Function<'js>, Function<'js>);
@@ -244,7 +246,10 @@ impl JsRuntime {
                 Ok(LoadReport { sockets, warnings })
             }
             Err(failure) => {
-                self.host.borrow_mut().script_name = previous_name;
+                let mut host = self.host.borrow_mut();
+                host.script_name = previous_name;
+                host.script_source = previous_source;
+                drop(host);
                 Err(super::exports::explain_missing_export(failure, source))
             }
         }
@@ -309,6 +314,11 @@ impl JsRuntime {
             .is_some_and(|deadline| Instant::now() >= deadline);
         let would_block = matches!(caught, CaughtError::Error(rquickjs::Error::WouldBlock));
         let mut failure = describe_caught(ctx, caught, script_name);
+        super::failure::explain_not_a_function(
+            &mut failure,
+            script_name,
+            &self.host.borrow().script_source,
+        );
         if timed_out || failure.message == "InternalError: interrupted" {
             failure.message = self.over_budget();
         } else if would_block {

@@ -209,7 +209,6 @@ impl JsRuntime {
             while ctx.execute_pending_job() {}
             Ok(outcome)
         })();
-        let script_name = self.host.borrow().script_name.clone();
         // A continuation that ran past the budget is stopped by an uncatchable
         // interrupt, which leaves the chain's promise pending for ever.
         let over_budget = self.is_over_budget();
@@ -217,7 +216,7 @@ impl JsRuntime {
             Err(caught) => Some(Outcome::Failed(self.failure_from(
                 ctx,
                 caught,
-                &script_name,
+                &self.script_name(),
             ))),
             Ok(value) if value.is_null() => Some(Outcome::Unhandled),
             Ok(value)
@@ -242,7 +241,7 @@ impl JsRuntime {
                     );
                     None
                 }
-                (None, Some(promise)) => Some(self.settled_outcome(ctx, promise, &script_name)),
+                (None, Some(promise)) => Some(self.settled_outcome(ctx, promise)),
                 (None, None) => Some(Outcome::Handled(true)),
             },
         };
@@ -308,11 +307,10 @@ impl JsRuntime {
             });
         }
         if let Err(caught) = settled.catch(ctx) {
-            let script_name = self.host.borrow().script_name.clone();
             out.reports.push(Report {
                 connection_id,
                 handler: kind,
-                failure: self.failure_from(ctx, caught, &script_name),
+                failure: self.failure_from(ctx, caught, &self.script_name()),
             });
         }
         self.deadline.set(None);
@@ -338,13 +336,12 @@ impl JsRuntime {
             })
             .map(|(invocation, _)| *invocation)
             .collect();
-        let script_name = self.host.borrow().script_name.clone();
         for invocation in settled {
             let Some(pending) = self.pending.remove(&invocation) else {
                 continue;
             };
             let outcome = match pending.promise.restore(ctx) {
-                Ok(promise) => self.settled_outcome(ctx, &promise, &script_name),
+                Ok(promise) => self.settled_outcome(ctx, &promise),
                 Err(error) => Outcome::Failed(ScriptFailure {
                     message: error.to_string(),
                     location: None,
@@ -399,16 +396,15 @@ impl JsRuntime {
         }
     }
 
-    fn settled_outcome<'js>(
-        &self,
-        ctx: &Ctx<'js>,
-        promise: &rquickjs::Promise<'js>,
-        script_name: &str,
-    ) -> Outcome {
+    fn settled_outcome<'js>(&self, ctx: &Ctx<'js>, promise: &rquickjs::Promise<'js>) -> Outcome {
         match self.settle::<Value>(ctx, promise).catch(ctx) {
             Ok(value) => Outcome::Handled(value.as_bool().unwrap_or(true)),
-            Err(caught) => Outcome::Failed(self.failure_from(ctx, caught, script_name)),
+            Err(caught) => Outcome::Failed(self.failure_from(ctx, caught, &self.script_name())),
         }
+    }
+
+    fn script_name(&self) -> String {
+        self.host.borrow().script_name.clone()
     }
 
     /// Unhandled rejections so far, except those of waiting chains (their

@@ -490,7 +490,8 @@ fn the_interleavings_explorer_names_the_seed_of_a_lost_update_and_passes_a_safe_
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(stdout.starts_with("FAIL "), "{stdout}");
     assert!(
-        stdout.contains("reproduce with --seed ") && stdout.contains("lost update: kv('counters') key 'shared'"),
+        stdout.contains("reproduce with --seed ")
+            && stdout.contains("lost update: kv('counters') key 'shared'"),
         "{stdout}"
     );
     let seed = stdout
@@ -501,7 +502,10 @@ fn the_interleavings_explorer_names_the_seed_of_a_lost_update_and_passes_a_safe_
         .to_owned();
     let (code, stdout, _) = run(&["replay", &arg(&session), "--seed", &seed]);
     assert_eq!(code, Some(0), "one run passes the session, {stdout}");
-    assert!(stdout.contains("1 lost update"), "and counts its lost update: {stdout}");
+    assert!(
+        stdout.contains("1 lost update"),
+        "and counts its lost update: {stdout}"
+    );
 
     // One key per connection: no run loses anything.
     let safe = dir.path().join("safe.js");
@@ -521,5 +525,8 @@ fn the_interleavings_explorer_names_the_seed_of_a_lost_update_and_passes_a_safe_
         "40",
     ]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("5 interleavings, seeds 40..=44"), "{stdout}");
+    assert!(
+        stdout.contains("5 interleavings, seeds 40..=44"),
+        "{stdout}"
+    );
 }
