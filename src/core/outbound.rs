@@ -96,13 +96,20 @@ impl Outbound {
     /// Charges a frame of `len_bytes` against the limit now, to be queued
     /// later with [`Outbound::send_reserved`] (a reply held back until the
     /// writes it depends on are durable). Fails as [`Outbound::send`] would.
+    ///
+    /// The limit bounds a backlog, not a message: a frame that finds the
+    /// queue empty is always taken, however large, so a client that reads is
+    /// never closed for one reply bigger than the limit (a 16 MiB echo under
+    /// the default 16 MiB limit, whose frame overhead tips it over). Memory
+    /// stays bounded by the limit plus one message: the next frame is
+    /// refused while that one waits.
     pub fn reserve(&self, len_bytes: usize) -> Result<Reserved, QueueError> {
         if self.shared.closing.is_cancelled() {
             return Err(QueueError::Closed);
         }
         let charge = len_bytes + FRAME_OVERHEAD_BYTES;
-        let queued = self.shared.queued_bytes.fetch_add(charge, Ordering::AcqRel) + charge;
-        if queued > self.shared.limit_bytes {
+        let before = self.shared.queued_bytes.fetch_add(charge, Ordering::AcqRel);
+        if before > 0 && before + charge > self.shared.limit_bytes {
             self.shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
             let limit_bytes = self.shared.limit_bytes;
             self.request_close(CloseRequest {
@@ -245,6 +252,31 @@ mod tests {
             Err(QueueError::Full { limit_bytes: 1000 }),
             "a held frame counts against the limit"
         );
+    }
+
+    #[tokio::test]
+    async fn one_frame_larger_than_the_limit_is_taken_when_nothing_waits() {
+        let (outbound, receiver) = outbound_queue(1000);
+        outbound
+            .send(text(5000))
+            .expect("an empty queue takes any one frame");
+        assert!(!outbound.is_closing());
+        assert_eq!(
+            outbound.send(text(1)),
+            Err(QueueError::Full { limit_bytes: 1000 }),
+            "behind it, the limit holds"
+        );
+        assert_eq!(receiver.close_request().map(|close| close.code), Some(1008));
+    }
+
+    #[tokio::test]
+    async fn a_large_frame_after_the_previous_was_written_is_taken() {
+        let (outbound, mut receiver) = outbound_queue(1000);
+        for _ in 0..3 {
+            outbound.send(text(5000)).expect("the queue was drained");
+            assert_eq!(receiver.next().await, Some(text(5000)));
+        }
+        assert_eq!(outbound.queued_bytes(), 0);
     }
 
     #[tokio::test]
