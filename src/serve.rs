@@ -2,9 +2,10 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::core::bus::{BusMessage, Subscription};
-use crate::core::logging::log_event;
+use crate::core::logging::{MESSAGE_LINES_PER_SECOND, SampledLog};
 use crate::engine::EngineError;
 use crate::launch::{self, LaunchConfig};
 use crate::session::{Header, Recorder, SessionError, script_reference};
@@ -164,14 +165,28 @@ fn stop_signal() -> impl Future<Output = ()> {
     }
 }
 
-/// Logs every event from `subscription` until the engine goes away.
+/// Logs the events from `subscription` until the engine goes away, with
+/// per-message lines sampled (see [`SampledLog`]).
 async fn log_events(mut subscription: Subscription) {
-    while let Some(message) = subscription.recv().await {
-        match message {
-            BusMessage::Event(event) => log_event(&event),
-            BusMessage::Missed(count) => {
-                tracing::warn!(target: "sockscope", "{count} events not logged: the log could not keep up");
+    let mut log = SampledLog::new(MESSAGE_LINES_PER_SECOND, Instant::now());
+    // Sums up the last busy second even when no event follows it.
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            message = subscription.recv() => match message {
+                Some(BusMessage::Event(event)) => {
+                    log.log(&event, Instant::now);
+                }
+                Some(BusMessage::Missed(count)) => {
+                    tracing::warn!(target: "sockscope", "{count} events not logged: the log could not keep up");
+                }
+                None => break,
+            },
+            _ = tick.tick() => {
+                log.roll(Instant::now());
             }
         }
     }
+    log.flush();
 }
