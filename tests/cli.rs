@@ -203,6 +203,7 @@ fn help_explains_every_serve_flag() {
         "--max-connections",
         "--handler-timeout-ms",
         "--io-threads",
+        "--low-cpu",
         "--watch",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");

@@ -24,9 +24,27 @@
 //! matters: spinning always cost 8–10% of 16 KiB echo throughput, where the
 //! socket threads need every cycle the script thread can give them.
 
+//!
+//! `--low-cpu` ([`set_low_cpu`]) turns the look off: the thread parks as
+//! soon as its queue is empty, for laptops on battery or machines where
+//! every cycle belongs to something else, at the price of a wake-up per
+//! round trip in a ping-pong.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{self, error::TryRecvError};
+
+/// Process-wide: a script thread started after it is set never looks ahead.
+/// A process setting (like `--io-threads`), not per script, because it is
+/// about how this process shares the machine's CPUs.
+static LOW_CPU: AtomicBool = AtomicBool::new(false);
+
+/// `--low-cpu`: script threads started from now on park as soon as their
+/// queue is empty, never yielding or spinning while they wait.
+pub fn set_low_cpu(is_low_cpu: bool) {
+    LOW_CPU.store(is_low_cpu, Ordering::Relaxed);
+}
 
 /// How long the thread looks for the next job before it parks.
 const LOOK_AHEAD: Duration = Duration::from_micros(50);
@@ -52,6 +70,8 @@ const CONTENDED_SPELL: Duration = Duration::from_millis(100);
 /// Whether to look ahead, learned from how soon the last jobs came.
 #[derive(Debug)]
 pub(super) struct JobWait {
+    /// `--low-cpu`: never look.
+    is_low_cpu: bool,
     look_ahead: Duration,
     failed_looks_in_a_row: u32,
     /// When the current run of long yields began, and how long it is.
@@ -63,6 +83,7 @@ pub(super) struct JobWait {
 impl Default for JobWait {
     fn default() -> Self {
         Self {
+            is_low_cpu: LOW_CPU.load(Ordering::Relaxed),
             look_ahead: LOOK_AHEAD,
             failed_looks_in_a_row: 0,
             long_yields: None,
@@ -117,7 +138,7 @@ impl JobWait {
     }
 
     fn looks_ahead(&self) -> bool {
-        self.failed_looks_in_a_row < FAILED_LOOKS_BEFORE_PAUSE
+        !self.is_low_cpu && self.failed_looks_in_a_row < FAILED_LOOKS_BEFORE_PAUSE
     }
 
     fn came_soon(&mut self) {
@@ -179,6 +200,29 @@ mod tests {
         wait.yielded_long(at(200));
         wait.yielded_long(at(201));
         assert!(!wait.is_contended(at(201)));
+    }
+
+    #[test]
+    fn low_cpu_never_looks_and_jobs_still_arrive() {
+        let (sender, mut jobs) = mpsc::channel(4);
+        let mut wait = JobWait {
+            is_low_cpu: true,
+            ..JobWait::default()
+        };
+        for _ in 0..3 {
+            assert!(!wait.looks_ahead());
+            let sender = sender.clone();
+            let sending = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(2));
+                sender.blocking_send(5).expect("receiver alive");
+            });
+            assert_eq!(wait.next(&mut jobs), Some(5));
+            sending.join().expect("sender thread");
+        }
+        assert!(
+            !wait.looks_ahead(),
+            "a job that came soon turned looking on"
+        );
     }
 
     #[test]
