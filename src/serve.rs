@@ -165,28 +165,41 @@ fn stop_signal() -> impl Future<Output = ()> {
     }
 }
 
+/// How often the log takes the events queued for it.
+///
+/// The log polls instead of waiting on the bus: a waiting subscriber is
+/// woken by every event, a task wake-up (often a parked worker thread's
+/// futex) for each message in and out, where polling costs one wake-up per
+/// tick whatever the traffic. The bus holds 65,536 events, hundreds of
+/// ticks' worth at the rates seen here; lines come at most this late.
+const LOG_POLL: Duration = Duration::from_millis(10);
+
 /// Logs the events from `subscription` until the engine goes away, with
 /// per-message lines sampled (see [`SampledLog`]).
 async fn log_events(mut subscription: Subscription) {
     let mut log = SampledLog::new(MESSAGE_LINES_PER_SECOND, Instant::now());
-    // Sums up the last busy second even when no event follows it.
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(LOG_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            message = subscription.recv() => match message {
-                Some(BusMessage::Event(event)) => {
+        tick.tick().await;
+        // Closed is checked before draining: events published before the
+        // close are all queued by then, so none is left behind.
+        let is_closed = subscription.is_closed();
+        while let Some(message) = subscription.try_recv() {
+            match message {
+                BusMessage::Event(event) => {
                     log.log(&event, Instant::now);
                 }
-                Some(BusMessage::Missed(count)) => {
+                BusMessage::Missed(count) => {
                     tracing::warn!(target: "sockscope", "{count} events not logged: the log could not keep up");
                 }
-                None => break,
-            },
-            _ = tick.tick() => {
-                log.roll(Instant::now());
             }
         }
+        if is_closed {
+            break;
+        }
+        // Sums up the last busy second even when no event follows it.
+        log.roll(Instant::now());
     }
     log.flush();
 }
