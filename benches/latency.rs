@@ -2,7 +2,9 @@
 //! --quiet`, its own process) at fractions of the maximum rate measured in
 //! the same run, paced evenly over the connections (sub-millisecond pacing,
 //! see `loadgen::pacer`). Baseline: the raw tokio-tungstenite echo server
-//! under the same paced load.
+//! and Node's `ws` under the same paced load, in both send patterns (trickle:
+//! one write per message; burst: one per window), the maximum measured in
+//! the same pattern.
 //!
 //! Two shapes, because the connection count decides what "half the maximum"
 //! means. The maximum is measured unpaced (window 16), where every read and
@@ -17,12 +19,12 @@
 
 mod common;
 
-use sockscope::loadgen::{BenchOptions, BenchReport, run_bench};
+use sockscope::loadgen::{BenchOptions, BenchReport, SendPattern, run_bench};
 
 use common::Server;
 
 const SHAPES: [usize; 2] = [10, 50];
-const FRACTIONS: [f64; 4] = [0.05, 0.1, 0.25, 0.5];
+const FRACTIONS: [f64; 2] = [0.05, 0.5];
 const PACED_SECONDS: f64 = 4.0;
 
 /// A run's report plus the CPU time per message of the server and of this
@@ -94,53 +96,74 @@ fn main() {
     let raw = common::raw_echo_server();
     let sockscope =
         common::sockscope_serve(&common::repo_path("assets/examples/echo.js"), ":memory:");
+    let node = common::node_ws_server()
+        .map_err(|why| println!("note: Node ws skipped: {why}"))
+        .ok();
     std::thread::sleep(common::SETTLE);
     println!("machine: {}", common::machine());
     let mut summary = Vec::new();
     for connections in SHAPES {
-        let base = BenchOptions {
-            connections,
-            size_bytes: 32,
-            window: 16,
-            ..BenchOptions::new(sockscope.url.clone())
-        };
-        let echo_max = max_rate(&runtime, &sockscope, &base);
-        let raw_max = max_rate(&runtime, &raw, &base);
-        let max_rate = echo_max.report.messages_per_second;
-        println!(
-            "\n{connections} connections: max rate through echo.js {max_rate:.0} msg/s (unpaced, window 16); paced {PACED_SECONDS} s per rate"
-        );
-        print_row(&format!("{} unpaced", raw.name), &raw_max);
-        print_row(&format!("{} unpaced", sockscope.name), &echo_max);
-        for fraction in FRACTIONS {
-            let rate = max_rate * fraction;
-            let messages_per_connection = (rate * PACED_SECONDS / connections as f64) as u64;
-            let paced = |server: &Server| BenchOptions {
-                url: server.url.clone(),
-                messages_per_connection,
-                rate_per_second: Some(rate),
-                ..base.clone()
+        for pattern in [SendPattern::Trickle, SendPattern::Burst] {
+            let base = BenchOptions {
+                connections,
+                size_bytes: 32,
+                window: 16,
+                pattern,
+                ..BenchOptions::new(sockscope.url.clone())
             };
-            let through_echo = run(&runtime, &sockscope, paced(&sockscope));
-            let through_raw = run(&runtime, &raw, paced(&raw));
+            let mut servers = vec![&raw, &sockscope];
+            servers.extend(node.as_ref());
+            let maxima: Vec<Measured> = servers
+                .iter()
+                .map(|server| max_rate(&runtime, server, &base))
+                .collect();
+            let max_rate = maxima[1].report.messages_per_second;
             println!(
-                "at {:.0}% of the max rate ({rate:.0} msg/s):",
-                fraction * 100.0
+                "\n{connections} connections, {}: max rate through echo.js {max_rate:.0} msg/s (unpaced, window 16); paced {PACED_SECONDS} s per rate",
+                pattern.as_str()
             );
-            print_row(raw.name, &through_raw);
-            print_row(sockscope.name, &through_echo);
-            if fraction == 0.5 {
-                summary.push((connections, through_echo.report, through_raw.report));
+            for (server, measured) in servers.iter().zip(&maxima) {
+                print_row(&format!("{} unpaced", server.name), measured);
+            }
+            for fraction in FRACTIONS {
+                let rate = max_rate * fraction;
+                let messages_per_connection = (rate * PACED_SECONDS / connections as f64) as u64;
+                let paced = |server: &Server| BenchOptions {
+                    url: server.url.clone(),
+                    messages_per_connection,
+                    rate_per_second: Some(rate),
+                    ..base.clone()
+                };
+                println!(
+                    "at {:.0}% of the max rate ({rate:.0} msg/s):",
+                    fraction * 100.0
+                );
+                let measured: Vec<Measured> = servers
+                    .iter()
+                    .map(|server| run(&runtime, server, paced(server)))
+                    .collect();
+                for (server, measured) in servers.iter().zip(&measured) {
+                    print_row(server.name, measured);
+                }
+                if fraction == 0.5 {
+                    summary.push((connections, pattern, measured));
+                }
             }
         }
     }
     println!();
-    for (connections, echo, raw) in summary {
+    for (connections, pattern, measured) in summary {
+        let p99 = |index: usize| {
+            measured
+                .get(index)
+                .map_or(f64::NAN, |m| m.report.latency.p99_us as f64 / 1000.0)
+        };
         println!(
-            "{connections} connections, half the max rate: p99 through echo.js {:.3} ms (target <= 1 ms), raw {:.3} ms, echo.js / raw = {:.2}",
-            echo.latency.p99_us as f64 / 1000.0,
-            raw.latency.p99_us as f64 / 1000.0,
-            echo.latency.p99_us as f64 / raw.latency.p99_us.max(1) as f64,
+            "{connections} connections, {}, half the max rate: p99 through echo.js {:.3} ms (target <= 1 ms), raw {:.3} ms, node {:.3} ms",
+            pattern.as_str(),
+            p99(1),
+            p99(0),
+            p99(2),
         );
     }
 }

@@ -14,7 +14,7 @@ use sockscope::core::config::{KvLocation, Limits, default_io_threads};
 use sockscope::core::gateway::OutgoingFrames;
 use sockscope::engine::config::DenyAnswer;
 use sockscope::launch::LaunchConfig;
-use sockscope::loadgen::{BenchOptions, run_bench};
+use sockscope::loadgen::{BenchOptions, SendPattern, run_bench};
 use sockscope::nitric::{
     DEFAULT_SERVICE_ADDRESS, NitricConfig, Program, ServiceSpec, read_dotenv, read_project,
 };
@@ -81,6 +81,10 @@ struct BenchArgs {
     /// Send binary frames instead of text.
     #[arg(long)]
     binary: bool,
+    /// `trickle`: one write per message, as browsers and most clients send;
+    /// `burst`: the whole window in one write (the server's best case).
+    #[arg(long, value_enum, default_value = "trickle")]
+    pattern: PatternArg,
     /// Messages per second over all connections (paced, for latency at a given load). Default: as fast as the window allows.
     #[arg(long, value_name = "N")]
     rate: Option<f64>,
@@ -140,6 +144,12 @@ struct ReplayArgs {
 enum TimingArg {
     Recorded,
     Fast,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PatternArg {
+    Trickle,
+    Burst,
 }
 
 #[derive(Args)]
@@ -221,7 +231,8 @@ struct ServerArgs {
     /// Memory cap of the script runtime.
     #[arg(long, value_name = "MB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     script_memory_mb: u64,
-    /// Unsent bytes per connection before a client that does not read is closed with 1008.
+    /// Unsent bytes per connection before a client that does not read is closed with 1008
+    /// (a backlog bound: one message larger than this is still sent when nothing else waits).
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     outbound_queue_bytes: u64,
     /// Close clients that send nothing for this long (1001). Off by default.
@@ -245,6 +256,10 @@ struct ServerArgs {
     /// Embedded lane: socket.close sends a 1000 close frame (nitric start drops the connection).
     #[arg(long)]
     close_frames: bool,
+    /// Never keep a CPU busy waiting for the next message (laptops on battery, busy
+    /// machines): the script thread sleeps as soon as it has nothing to do.
+    #[arg(long)]
+    low_cpu: bool,
 }
 
 #[derive(Args)]
@@ -287,6 +302,7 @@ impl ServerArgs {
     }
 
     fn into_config(self) -> anyhow::Result<LaunchConfig> {
+        sockscope::script::set_low_cpu(self.low_cpu);
         let services = self.services()?;
         let script_path = match (self.script, &services) {
             (Some(path), _) => path,
@@ -475,6 +491,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 size_bytes: to_usize(args.size),
                 window: to_usize(args.window),
                 is_binary: args.binary,
+                pattern: match args.pattern {
+                    PatternArg::Trickle => SendPattern::Trickle,
+                    PatternArg::Burst => SendPattern::Burst,
+                },
                 connect_concurrency: to_usize(args.connect_concurrency),
                 rate_per_second: args.rate,
                 connect_timeout: Duration::from_millis(args.timeout_ms),

@@ -2,9 +2,10 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::core::bus::{BusMessage, Subscription};
-use crate::core::logging::log_event;
+use crate::core::logging::{MESSAGE_LINES_PER_SECOND, SampledLog};
 use crate::engine::EngineError;
 use crate::launch::{self, LaunchConfig};
 use crate::session::{Header, Recorder, SessionError, script_reference};
@@ -164,14 +165,41 @@ fn stop_signal() -> impl Future<Output = ()> {
     }
 }
 
-/// Logs every event from `subscription` until the engine goes away.
+/// How often the log takes the events queued for it.
+///
+/// The log polls instead of waiting on the bus: a waiting subscriber is
+/// woken by every event, a task wake-up (often a parked worker thread's
+/// futex) for each message in and out, where polling costs one wake-up per
+/// tick whatever the traffic. The bus holds 65,536 events, hundreds of
+/// ticks' worth at the rates seen here; lines come at most this late.
+const LOG_POLL: Duration = Duration::from_millis(10);
+
+/// Logs the events from `subscription` until the engine goes away, with
+/// per-message lines sampled (see [`SampledLog`]).
 async fn log_events(mut subscription: Subscription) {
-    while let Some(message) = subscription.recv().await {
-        match message {
-            BusMessage::Event(event) => log_event(&event),
-            BusMessage::Missed(count) => {
-                tracing::warn!(target: "sockscope", "{count} events not logged: the log could not keep up");
+    let mut log = SampledLog::new(MESSAGE_LINES_PER_SECOND, Instant::now());
+    let mut tick = tokio::time::interval(LOG_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // Closed is checked before draining: events published before the
+        // close are all queued by then, so none is left behind.
+        let is_closed = subscription.is_closed();
+        while let Some(message) = subscription.try_recv() {
+            match message {
+                BusMessage::Event(event) => {
+                    log.log(&event, Instant::now);
+                }
+                BusMessage::Missed(count) => {
+                    tracing::warn!(target: "sockscope", "{count} events not logged: the log could not keep up");
+                }
             }
         }
+        if is_closed {
+            break;
+        }
+        // Sums up the last busy second even when no event follows it.
+        log.roll(Instant::now());
     }
+    log.flush();
 }

@@ -203,8 +203,114 @@ fn help_explains_every_serve_flag() {
         "--max-connections",
         "--handler-timeout-ms",
         "--io-threads",
+        "--low-cpu",
         "--watch",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
+}
+
+/// Messages accounted for in a traffic log: lines shown, plus those the
+/// per-second summaries count, as (in, out).
+fn logged_messages(stderr: &str) -> (u64, u64) {
+    let number = |text: &str| text.replace(',', "").trim().parse::<u64>().unwrap_or(0);
+    let (mut shown_in, mut shown_out) = (0, 0);
+    for line in stderr.lines() {
+        if line.contains("message in, ") {
+            shown_in += 1;
+        } else if line.contains("message out, ") {
+            shown_out += 1;
+        } else if let Some(counts) = line.split("in the last second (in ").nth(1) {
+            let (hidden_in, rest) = counts.split_once(", out ").unwrap_or(("0", "0)"));
+            shown_in += number(hidden_in);
+            shown_out += number(rest.trim_end_matches(')'));
+        }
+    }
+    (shown_in, shown_out)
+}
+
+#[tokio::test]
+async fn a_busy_traffic_log_is_sampled_and_the_recording_keeps_everything() {
+    use futures_util::{SinkExt, StreamExt};
+
+    const MESSAGES: u64 = 3000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = dir.path().join("busy.jsonl");
+    let mut command = sockscope();
+    command
+        .args(["serve", "--port", "0", "--kv", ":memory:"])
+        .args(["--script", &example_arg("echo.js"), "--record"])
+        .arg(&session);
+    let server = crate::util::process::Child9::spawn(command);
+    let (client, _) = tokio_tungstenite::connect_async(&server.url)
+        .await
+        .expect("connect");
+    // Far more than the 50 lines a second per direction the log shows.
+    let (mut sink, mut stream) = client.split();
+    let sending = tokio::spawn(async move {
+        for index in 0..MESSAGES {
+            sink.send(tokio_tungstenite::tungstenite::Message::text(format!(
+                "m{index}"
+            )))
+            .await
+            .expect("send");
+        }
+        sink
+    });
+    for _ in 0..MESSAGES {
+        tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("echo in time")
+            .expect("open")
+            .expect("echo");
+    }
+    let mut sink = sending.await.expect("sender");
+    let _ = sink.close().await;
+
+    // Every message is in the log, as a line or in a summary; the summary of
+    // the last busy second comes within about a second.
+    let deadline = std::time::Instant::now() + WAIT;
+    let stderr = loop {
+        let stderr = server.stderr();
+        if logged_messages(&stderr) == (MESSAGES, MESSAGES) && stderr.contains("disconnect: ")
+            || std::time::Instant::now() > deadline
+        {
+            break stderr;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(logged_messages(&stderr), (MESSAGES, MESSAGES), "{stderr}");
+    assert!(
+        stderr.contains("more messages in the last second (in "),
+        "{stderr}"
+    );
+    let message_lines = stderr
+        .lines()
+        .filter(|line| line.contains("message "))
+        .count();
+    assert!(
+        (message_lines as u64) < MESSAGES,
+        "sampled: {message_lines} lines for {} messages",
+        2 * MESSAGES
+    );
+    for lifecycle in ["connect accepted: ", "disconnect: "] {
+        assert!(stderr.contains(lifecycle), "{lifecycle:?} in:\n{stderr}");
+    }
+
+    // The recorder is not sampled: every message is in the session.
+    let deadline = std::time::Instant::now() + WAIT;
+    let (sends, recvs) = loop {
+        let text = std::fs::read_to_string(&session).unwrap_or_default();
+        let count = |kind: &str| {
+            text.lines()
+                .filter(|line| line.contains(&format!("\"ev\":\"{kind}\"")))
+                .count() as u64
+        };
+        let counts = (count("send"), count("recv"));
+        if counts == (MESSAGES, MESSAGES) || std::time::Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!((sends, recvs), (MESSAGES, MESSAGES));
 }

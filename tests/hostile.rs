@@ -217,3 +217,38 @@ async fn a_client_that_never_reads_is_closed_with_1008_and_memory_stays_bounded(
         "RSS grew from {before} KiB to {last} KiB"
     );
 }
+
+#[tokio::test]
+async fn a_reading_client_gets_a_reply_larger_than_the_outbound_queue_limit() {
+    // Only the message limit raised, as a user accepting 16 MiB messages
+    // would: the default outbound queue (16 MiB) is smaller than one such
+    // reply with its framing, and the client reads, so it must get it.
+    let server = serve_echo(&["--max-message-bytes", "33554432"]);
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20));
+    let (mut client, _) =
+        tokio_tungstenite::connect_async_with_config(&server.url, Some(config), false)
+            .await
+            .expect("connect");
+    let text = "q".repeat(16 << 20);
+    for round in 0..2 {
+        client
+            .send(Message::text(text.clone()))
+            .await
+            .expect("send 16 MiB");
+        let echo = tokio::time::timeout(WAIT, client.next())
+            .await
+            .expect("echo in time");
+        match echo {
+            Some(Ok(Message::Text(echoed))) => {
+                assert!(echoed.as_str() == text, "round {round}: echo differs")
+            }
+            other => panic!(
+                "round {round}: expected the 16 MiB echo, got {:?}; stderr:\n{}",
+                other.map(|message| message.map(|message| message.len())),
+                server.stderr()
+            ),
+        }
+    }
+}

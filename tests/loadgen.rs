@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use sockscope::core::events::{ClosedBy, Event};
-use sockscope::loadgen::{BenchOptions, LoadgenError, run_bench};
+use sockscope::loadgen::{BenchOptions, LoadgenError, SendPattern, run_bench};
 
 use crate::util::process::sockscope;
 use crate::util::{TestServer, example_path, script};
@@ -26,11 +26,16 @@ fn options(server: &TestServer) -> BenchOptions {
 #[tokio::test]
 async fn bench_counts_every_round_trip_of_every_connection() {
     let server = TestServer::start(&echo_script()).await;
-    for is_binary in [false, true] {
+    for (is_binary, pattern) in [
+        (false, SendPattern::Trickle),
+        (true, SendPattern::Trickle),
+        (false, SendPattern::Burst),
+    ] {
         let before = server.engine.totals();
         let report = run_bench(
             &BenchOptions {
                 is_binary,
+                pattern,
                 ..options(&server)
             },
             false,
@@ -45,6 +50,7 @@ async fn bench_counts_every_round_trip_of_every_connection() {
         assert!(report.latency.p50_us <= report.latency.p99_us);
         assert!(report.latency.p99_us <= report.latency.max_us);
         assert_eq!(report.frame, if is_binary { "binary" } else { "text" });
+        assert_eq!(report.pattern, pattern);
         let after = server.engine.totals();
         assert_eq!(after.frames_in - before.frames_in, 200);
         assert_eq!(after.frames_out - before.frames_out, 200);

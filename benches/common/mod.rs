@@ -18,6 +18,40 @@ use tokio_tungstenite::tungstenite::Message;
 /// Environment variable that turns a bench binary into the raw echo server.
 const RAW_SERVER_ENV: &str = "SOCKSCOPE_BENCH_RAW_ECHO_SERVER";
 
+/// Environment variable that turns a bench binary into a CPU hog.
+const HOG_ENV: &str = "SOCKSCOPE_BENCH_CPU_HOG";
+
+/// Another busy program on the machine (an IDE indexing, a build): one
+/// process spinning on one CPU until dropped.
+pub struct CpuHog {
+    child: Child,
+}
+
+impl CpuHog {
+    pub fn start() -> Self {
+        let child = Command::new(std::env::current_exe().expect("bench binary path"))
+            .env(HOG_ENV, "1")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the CPU hog");
+        Self { child }
+    }
+}
+
+impl Drop for CpuHog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spin_forever() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = std::hint::black_box(counter.wrapping_add(1));
+    }
+}
+
 /// A server process, killed when dropped.
 pub struct Server {
     pub name: &'static str,
@@ -42,7 +76,6 @@ impl Drop for Server {
 fn spawn_announcing(name: &'static str, mut command: Command) -> Server {
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
     let stdout = child.stdout.take().expect("piped stdout");
@@ -64,11 +97,26 @@ pub fn repo_path(relative: &str) -> PathBuf {
 
 /// `sockscope serve --quiet` with `script` and `kv` on a free port.
 pub fn sockscope_serve(script: &Path, kv: &str) -> Server {
+    sockscope_serve_with("sockscope serve -q (echo.js)", script, kv, &["--quiet"])
+}
+
+/// `sockscope serve` with `script`, `kv` and `extra` flags on a free port.
+/// Its log goes to a file in the target dir, as a user's `2>serve.log`
+/// (a terminal would be slower still; /dev/null would hide the cost).
+pub fn sockscope_serve_with(name: &'static str, script: &Path, kv: &str, extra: &[&str]) -> Server {
+    let log_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "serve-{}.log",
+        name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    ));
+    let log = std::fs::File::create(&log_path)
+        .unwrap_or_else(|error| panic!("cannot create {}: {error}", log_path.display()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_sockscope"));
     command
-        .args(["serve", "--quiet", "--port", "0", "--kv", kv, "--script"])
-        .arg(script);
-    spawn_announcing("sockscope serve (echo.js)", command)
+        .args(["serve", "--port", "0", "--kv", kv, "--script"])
+        .arg(script)
+        .args(extra)
+        .stderr(log);
+    spawn_announcing(name, command)
 }
 
 /// `sockscope serve --quiet --run CMD` in `dir` (the real-runtime lane) on
@@ -96,9 +144,12 @@ pub fn raw_echo_server() -> Server {
     spawn_announcing("raw tokio-tungstenite echo", command)
 }
 
-/// Runs the raw echo server instead of the bench if this process was
-/// started as one (never returns then).
+/// Runs the raw echo server (or the CPU hog) instead of the bench if this
+/// process was started as one (never returns then).
 pub fn serve_raw_echo_if_asked() {
+    if std::env::var_os(HOG_ENV).is_some() {
+        spin_forever();
+    }
     if std::env::var_os(RAW_SERVER_ENV).is_none() {
         return;
     }
@@ -205,6 +256,48 @@ pub fn cpu_seconds(pid: &str) -> Option<f64> {
     let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after ")".
     Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
+/// CPU seconds per thread of a process, by thread name, from
+/// `/proc/PID/task/*/stat` (threads of one name are summed).
+pub fn thread_cpu_seconds(pid: u32) -> Vec<(String, f64)> {
+    let mut threads: Vec<(String, f64)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let name = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+            .map(|name| name.trim().to_owned())
+            .unwrap_or_default();
+        let Some(seconds) = cpu_seconds(&format!("{pid}/task/{tid}")) else {
+            continue;
+        };
+        match threads.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, total)) => *total += seconds,
+            None => threads.push((name, seconds)),
+        }
+    }
+    threads.sort_by(|a, b| a.0.cmp(&b.0));
+    threads
+}
+
+/// `after - before` per thread name, as microseconds per message.
+pub fn per_thread_us(before: &[(String, f64)], after: &[(String, f64)], messages: u64) -> String {
+    after
+        .iter()
+        .map(|(name, seconds)| {
+            let earlier = before
+                .iter()
+                .find(|(known, _)| known == name)
+                .map_or(0.0, |(_, seconds)| *seconds);
+            format!(
+                "{name} {:.2}",
+                (seconds - earlier) * 1e6 / messages.max(1) as f64
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn median(values: &mut [f64]) -> f64 {

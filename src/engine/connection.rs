@@ -13,13 +13,12 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_util::sync::CancellationToken;
 
 use super::registry::LiveConnection;
 use super::shared::EngineShared;
 use crate::core::close_code;
 use crate::core::events::{ClosedBy, ConnectionId, Event, Payload};
-use crate::core::outbound::{CloseRequest, OutboundReceiver};
+use crate::core::outbound::{CloseRequest, Closing, OutboundReceiver};
 
 /// Longest close reason that fits a control frame (125 bytes minus the code).
 const MAX_CLOSE_REASON_BYTES: usize = 123;
@@ -46,7 +45,7 @@ pub(crate) async fn run_connection<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let connection_id = live.connection_id;
-    let closing = outbound_receiver.token();
+    let closing = outbound_receiver.closing();
     let (sink, mut stream) = websocket.split();
     let writer = tokio::spawn(write_loop(
         Arc::clone(&shared),
@@ -127,7 +126,7 @@ async fn read_loop<S>(
     shared: &EngineShared,
     live: &LiveConnection,
     stream: &mut SplitStream<WebSocketStream<S>>,
-    closing: &CancellationToken,
+    closing: &Closing,
 ) -> ReadEnd
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -259,7 +258,7 @@ async fn write_loop<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let closing = outbound.token();
+    let closing = outbound.closing();
     let observed = || shared.bus.is_observed();
     while let Some(first) = outbound.next().await {
         // Everything already queued goes out with one flush.

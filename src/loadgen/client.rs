@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::pacer::PaceSlot;
 use super::report::{DriveTotals, LatencySummary};
-use super::{LiveCounters, LoadgenError};
+use super::{LiveCounters, LoadgenError, SendPattern};
 
 /// An open benchmark connection.
 pub type Client = WebSocketStream<TcpStream>;
@@ -131,6 +131,7 @@ pub(crate) struct Drive {
     pub message: Message,
     pub messages: u64,
     pub window: usize,
+    pub pattern: SendPattern,
     /// Paced runs: time between two sends of this connection.
     pub send_interval: Option<Duration>,
     /// Paced runs: wakes this connection when its next send is due.
@@ -156,7 +157,8 @@ impl Drive {
             reason,
         };
         while totals.messages_received < self.messages {
-            // Top the window up (paced: send what is due) with one flush.
+            // Top the window up (paced: send what is due): burst with one
+            // flush, trickle with one per message.
             let batch_sent_at = Instant::now();
             while totals.messages_sent < self.messages
                 && in_flight.len() < self.window
@@ -166,6 +168,12 @@ impl Drive {
                     .feed(self.message.clone())
                     .await
                     .map_err(|error| failed(format!("send failed: {error}")))?;
+                if self.pattern == SendPattern::Trickle {
+                    client
+                        .flush()
+                        .await
+                        .map_err(|error| failed(format!("send failed: {error}")))?;
+                }
                 in_flight.push_back(batch_sent_at);
                 totals.messages_sent += 1;
                 totals.bytes_sent += size_bytes;

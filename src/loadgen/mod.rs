@@ -24,6 +24,35 @@ pub use report::{BenchReport, LatencySummary};
 
 use client::{Drive, LatencyRecorder};
 
+/// How a connection writes the messages of its window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendPattern {
+    /// One write (flush) per message, as browsers and most client libraries
+    /// send: the server reads about one message per read.
+    #[default]
+    Trickle,
+    /// The whole window in one write: the server reads many messages per
+    /// read, the best case for any server.
+    Burst,
+}
+
+impl SendPattern {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendPattern::Trickle => "trickle",
+            SendPattern::Burst => "burst",
+        }
+    }
+
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            SendPattern::Trickle => "one write per message (trickle)",
+            SendPattern::Burst => "one write per window (burst)",
+        }
+    }
+}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
@@ -39,6 +68,8 @@ pub struct BenchOptions {
     pub window: usize,
     /// Send binary frames instead of text.
     pub is_binary: bool,
+    /// One write per message or per window.
+    pub pattern: SendPattern,
     /// Most connection handshakes under way at once.
     pub connect_concurrency: usize,
     /// Messages per second over all connections; `None` sends as fast as
@@ -51,7 +82,8 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
-    /// Defaults: 10 connections × 1,000 messages of 32 bytes, window 16.
+    /// Defaults: 10 connections × 1,000 messages of 32 bytes, window 16,
+    /// one write per message.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -60,6 +92,7 @@ impl BenchOptions {
             size_bytes: 32,
             window: 16,
             is_binary: false,
+            pattern: SendPattern::Trickle,
             connect_concurrency: 256,
             rate_per_second: None,
             connect_timeout: Duration::from_secs(10),
@@ -243,6 +276,7 @@ async fn run_phases(
             message: message.clone(),
             messages: options.messages_per_connection,
             window: options.window,
+            pattern: options.pattern,
             send_interval,
             pace: pacer.as_ref().and_then(|pacer| pacer.slot(index)),
             reply_timeout: options.reply_timeout,

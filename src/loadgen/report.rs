@@ -6,7 +6,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::BenchOptions;
+use super::{BenchOptions, SendPattern};
 
 /// What one connection did.
 #[derive(Default)]
@@ -77,6 +77,8 @@ pub struct BenchReport {
     pub window: usize,
     /// `"text"` or `"binary"`.
     pub frame: &'static str,
+    /// `"trickle"` (one write per message) or `"burst"` (one per window).
+    pub pattern: SendPattern,
     /// Time to open every connection.
     pub connect_seconds: f64,
     /// Connections opened per second.
@@ -120,6 +122,7 @@ impl BenchReport {
             size_bytes: options.size_bytes,
             window: options.window,
             frame: if options.is_binary { "binary" } else { "text" },
+            pattern: options.pattern,
             connect_seconds: connect_time.as_secs_f64(),
             connects_per_second: per_second(options.connections as f64, connect_time),
             messages_sent: totals.messages_sent,
@@ -144,12 +147,13 @@ impl fmt::Display for BenchReport {
         writeln!(f, "target      {}", self.url)?;
         writeln!(
             f,
-            "load        {} connections × {} {} messages of {} B, window {}",
+            "load        {} connections × {} {} messages of {} B, window {}, {}",
             self.connections,
             self.messages_per_connection,
             self.frame,
             self.size_bytes,
-            self.window
+            self.window,
+            self.pattern.describe()
         )?;
         writeln!(
             f,

@@ -13,20 +13,38 @@
 //! nothing about the gap after it.
 //!
 //! Yielding has a price when the CPUs are contended (clients and socket
-//! threads sharing a small machine): a thread that yielded is still
-//! runnable, so when its job comes it waits out the others' time slices,
-//! where a parked thread would be woken at once. With a 300,000 msg/s echo
-//! load over 10 connections on 2 CPUs, yields often took 30–250 µs, and
-//! looking by yielding raised p99 from 0.8 to 1.2 ms. So several long
-//! yields close together switch the look to spinning (the thread keeps its
-//! CPU) for a while: p99 went back to 0.8 ms, while a ping-pong, where
-//! long yields are rare, keeps yielding. Spinning only where it is needed
-//! matters: spinning always cost 8–10% of 16 KiB echo throughput, where the
-//! socket threads need every cycle the script thread can give them.
+//! threads sharing a small machine, or another program busy beside it): a
+//! thread that yielded is still runnable, so it keeps taking turns from the
+//! threads that have work. Several long yields close together (each kept
+//! the thread off its CPU for a while: others were waiting for it) mean the
+//! CPUs are contended, and the thread then stops looking for a while and
+//! parks at once, leaving its CPU to them. An earlier version spun instead
+//! (kept its CPU), which held p99 at 0.8 ms in a 10-connection paced echo
+//! on an otherwise idle 2-CPU machine, but on a machine busy with other
+//! work it took the CPU the socket thread and the clients needed: one write
+//! per message from 50 clients, the look as it was reached 48,578 msg/s
+//! and parking at once 55,557 (+14%) in the same run.
+//!
+//! `--low-cpu` ([`set_low_cpu`]) turns the look off: the thread parks as
+//! soon as its queue is empty, for laptops on battery or machines where
+//! every cycle belongs to something else, at the price of a wake-up per
+//! round trip in a ping-pong.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{self, error::TryRecvError};
+
+/// Process-wide: a script thread started after it is set never looks ahead.
+/// A process setting (like `--io-threads`), not per script, because it is
+/// about how this process shares the machine's CPUs.
+static LOW_CPU: AtomicBool = AtomicBool::new(false);
+
+/// `--low-cpu`: script threads started from now on park as soon as their
+/// queue is empty, never yielding or spinning while they wait.
+pub fn set_low_cpu(is_low_cpu: bool) {
+    LOW_CPU.store(is_low_cpu, Ordering::Relaxed);
+}
 
 /// How long the thread looks for the next job before it parks.
 const LOOK_AHEAD: Duration = Duration::from_micros(50);
@@ -46,23 +64,26 @@ const LONG_YIELDS_WHEN_CONTENDED: u32 = 3;
 /// See [`LONG_YIELDS_WHEN_CONTENDED`].
 const CONTENDED_WITHIN: Duration = Duration::from_millis(2);
 
-/// How long the thread looks by spinning once the CPUs are contended.
+/// How long the thread parks without looking once the CPUs are contended.
 const CONTENDED_SPELL: Duration = Duration::from_millis(100);
 
 /// Whether to look ahead, learned from how soon the last jobs came.
 #[derive(Debug)]
 pub(super) struct JobWait {
+    /// `--low-cpu`: never look.
+    is_low_cpu: bool,
     look_ahead: Duration,
     failed_looks_in_a_row: u32,
     /// When the current run of long yields began, and how long it is.
     long_yields: Option<(Instant, u32)>,
-    /// Until then the thread looks by spinning, not yielding.
+    /// Until then the thread does not look: it parks at once.
     contended_until: Option<Instant>,
 }
 
 impl Default for JobWait {
     fn default() -> Self {
         Self {
+            is_low_cpu: LOW_CPU.load(Ordering::Relaxed),
             look_ahead: LOOK_AHEAD,
             failed_looks_in_a_row: 0,
             long_yields: None,
@@ -79,8 +100,9 @@ impl JobWait {
             Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => {}
         }
-        if self.looks_ahead() {
-            let started = Instant::now();
+        let now = Instant::now();
+        if self.looks_ahead() && !self.is_contended(now) {
+            let started = now;
             loop {
                 match jobs.try_recv() {
                     Ok(job) => {
@@ -90,22 +112,21 @@ impl JobWait {
                     Err(TryRecvError::Disconnected) => return None,
                     Err(TryRecvError::Empty) => {
                         let now = Instant::now();
-                        if now.duration_since(started) >= self.look_ahead {
+                        if now.duration_since(started) >= self.look_ahead || self.is_contended(now)
+                        {
                             break;
                         }
-                        if self.is_contended(now) {
-                            std::hint::spin_loop();
-                        } else {
-                            std::thread::yield_now();
-                            let back = Instant::now();
-                            if back.duration_since(now) >= LONG_YIELD {
-                                self.yielded_long(back);
-                            }
+                        std::thread::yield_now();
+                        let back = Instant::now();
+                        if back.duration_since(now) >= LONG_YIELD {
+                            self.yielded_long(back);
                         }
                     }
                 }
             }
-            self.came_late();
+            if !self.is_contended(Instant::now()) {
+                self.came_late();
+            }
             return jobs.blocking_recv();
         }
         let parked = Instant::now();
@@ -117,7 +138,7 @@ impl JobWait {
     }
 
     fn looks_ahead(&self) -> bool {
-        self.failed_looks_in_a_row < FAILED_LOOKS_BEFORE_PAUSE
+        !self.is_low_cpu && self.failed_looks_in_a_row < FAILED_LOOKS_BEFORE_PAUSE
     }
 
     fn came_soon(&mut self) {
@@ -154,7 +175,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_yields_close_together_switch_to_spinning_for_a_while() {
+    fn long_yields_close_together_stop_the_look_for_a_while() {
         let mut wait = JobWait::default();
         let start = Instant::now();
         let at = |millis: u64| start + Duration::from_millis(millis);
@@ -179,6 +200,29 @@ mod tests {
         wait.yielded_long(at(200));
         wait.yielded_long(at(201));
         assert!(!wait.is_contended(at(201)));
+    }
+
+    #[test]
+    fn low_cpu_never_looks_and_jobs_still_arrive() {
+        let (sender, mut jobs) = mpsc::channel(4);
+        let mut wait = JobWait {
+            is_low_cpu: true,
+            ..JobWait::default()
+        };
+        for _ in 0..3 {
+            assert!(!wait.looks_ahead());
+            let sender = sender.clone();
+            let sending = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(2));
+                sender.blocking_send(5).expect("receiver alive");
+            });
+            assert_eq!(wait.next(&mut jobs), Some(5));
+            sending.join().expect("sender thread");
+        }
+        assert!(
+            !wait.looks_ahead(),
+            "a job that came soon turned looking on"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod turns;
 mod watch;
 
 pub use host::Gateway;
+pub use job_wait::set_low_cpu;
 pub use lane::{EmbeddedLauncher, EmbeddedRuntime, ScriptConfig, script_module_name};
 
 use std::cell::RefCell;
