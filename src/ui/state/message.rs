@@ -177,6 +177,7 @@ impl AppState {
                     !verdict.is_pass(),
                 );
                 self.sessions.results.insert(path, result);
+                self.sessions.results_generation += 1;
             }
             UiMessage::ReplaysDone => self.sessions.is_replaying = false,
             UiMessage::RecordingStopped { path, status } => {
