@@ -33,9 +33,12 @@ impl LogPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         state.logs.mark_seen();
         ui.horizontal(|ui| {
-            egui::ComboBox::new("log_level", "Level at least")
-                .selected_text(level_label(self.min_level))
-                .show_ui(ui, |ui| {
+            super::combo_ui(
+                ui,
+                "log_level",
+                "Level at least",
+                level_label(self.min_level),
+                |ui| {
                     for level in [
                         LogLevel::Debug,
                         LogLevel::Info,
@@ -44,7 +47,8 @@ impl LogPanel {
                     ] {
                         ui.selectable_value(&mut self.min_level, level, level_label(level));
                     }
-                });
+                },
+            );
             ui.add_enabled(
                 state.selected_connection.is_some(),
                 egui::Checkbox::new(
