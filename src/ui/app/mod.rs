@@ -151,6 +151,12 @@ impl eframe::App for SockscopeApp {
         if reset_layout {
             self.reset_layout();
         }
+        if self.state.reveal_script_line.is_some() {
+            self.tree.make_active(|_, tile| {
+                matches!(tile, egui_tiles::Tile::Pane(layout::Pane::Script))
+            });
+            ui.ctx().request_repaint();
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

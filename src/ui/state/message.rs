@@ -147,9 +147,11 @@ impl AppState {
             }
             UiMessage::ScriptSaved(Ok(())) => {
                 self.script.saved_text = self.script.text.clone();
-                // The watcher would notice too; reloading now makes the
-                // outcome appear at once and attributes it to the save.
-                self.command("reload script", Command::ReloadScript { source: None });
+                // A watched file is reloaded by the watcher (within a
+                // quarter second); reloading here as well ran it twice.
+                if !self.launch_config.script.watch {
+                    self.command("reload script", Command::ReloadScript { source: None });
+                }
             }
             UiMessage::ScriptPicked(Ok(Some(path))) => self.open_script(path),
             UiMessage::ScriptPicked(Ok(None)) => {}
