@@ -221,8 +221,11 @@ impl ConnectionsPanel {
             state.selected_connection = None;
             return;
         };
-        ui.horizontal(|ui| {
-            ui.strong(format!("Connection {connection_id}"));
+        // Wrapped, and the short id: a row wider than the pane would widen
+        // the rows below it too and push their buttons out of sight.
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(format!("Connection {}", short_id(&connection_id)))
+                .on_hover_text(connection_id.to_string());
             ui.label(format!(
                 "since {} (for {})",
                 format_time(row.connected_at),
@@ -323,7 +326,7 @@ impl ConnectionsPanel {
         if let Some(error) = &self.compose_error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let code_label = ui.label("Close code");
             ui.add(egui::TextEdit::singleline(&mut self.close_code).desired_width(48.0))
                 .labelled_by(code_label.id);
