@@ -9,6 +9,7 @@ use super::{CHAT_LIKE, Window};
 use crate::util::{recv_text, script, send_text};
 
 const ECHO_JSON: &str = "const socket = websocket('s');
+socket.on('connect', () => {});
 socket.on('message', (ctx) => socket.send(ctx.req.connectionId, ctx.req.text()));";
 
 /// The frames the last step asked for: `Duration::MAX` when none.
@@ -258,4 +259,88 @@ fn a_recording_started_with_two_open_connections_replays_and_passes() {
     window.harness.step();
     window.click("Replay selected");
     window.step_until_shown("PASS: 2 connections");
+}
+
+#[test]
+fn ctrl_s_reloads_once_and_a_log_location_jumps_to_its_line_in_the_editor() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    let mut events = window
+        .app()
+        .state
+        .engine
+        .as_ref()
+        .expect("engine")
+        .subscribe();
+    window.open_tab("Script");
+    let broken = script(
+        "const socket = websocket('s');
+socket.on('connect', () => {});
+socket.on('message', (ctx) => {
+  undefinedThing();
+});
+",
+    );
+    window.replace_text("Script editor", &broken);
+    window
+        .harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    window.step_until("the save", |app| !app.state.script.is_dirty());
+    // The watcher polls every 250 ms; a second reload would come within it.
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        window.harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut reloads = 0;
+    while let Some(message) = events.try_recv() {
+        if let sockscope::core::bus::BusMessage::Event(event) = message
+            && matches!(
+                *event,
+                sockscope::core::events::Event::ScriptReloaded { .. }
+            )
+        {
+            reloads += 1;
+        }
+    }
+    assert_eq!(reloads, 1, "one save, one reload");
+
+    // A handler error names its line; its link in the Log shows that line.
+    let url = window.url("/?name=ann");
+    window.runtime.block_on(async move {
+        let (mut client, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        send_text(&mut client, "boom").await;
+    });
+    window.step_until_shown("Log (1 error)");
+    window.open_tab("Log (1 error)");
+    let text = window.app().state.script.text.clone();
+    let error_line = text
+        .lines()
+        .position(|line| line.contains("undefinedThing"))
+        .expect("the throwing line")
+        + 1;
+    let link = format!("at handler.js:{error_line}");
+    window.step_until_shown(&link);
+    window.open_tab("Messages");
+    window.open_tab("Log");
+    window
+        .harness
+        .query_all_by_label_contains(&link)
+        .next()
+        .expect("the link")
+        .click();
+    window.harness.run_steps(3);
+    let editor_id = egui::Id::unique("script_editor_text");
+    let cursor = egui::TextEdit::load_state(&window.harness.ctx, editor_id)
+        .and_then(|editor| editor.cursor.char_range())
+        .expect("a cursor in the editor");
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(error_line - 1)
+        .map(|line| line.chars().count())
+        .sum();
+    assert_eq!(cursor.primary.index.0, line_start);
+    // The Script panel came to the front for it.
+    window.harness.get_by_label("Script editor");
 }
