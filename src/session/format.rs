@@ -45,6 +45,12 @@ pub struct Header {
     /// Differences replay does not count as mismatches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<IgnoreRule>,
+    /// Labels of connections that were already open when the recording
+    /// started: their `connect` and `accepted` lines are at `t` 0, written
+    /// from what the server knew of them, and what they did before is not
+    /// in the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open_at_start: Vec<String>,
 }
 
 impl Header {
@@ -57,6 +63,7 @@ impl Header {
             source: source.into(),
             script: None,
             ignore: Vec::new(),
+            open_at_start: Vec::new(),
         }
     }
 }

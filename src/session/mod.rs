@@ -11,7 +11,7 @@ pub mod compare;
 pub mod diff;
 pub mod format;
 pub mod har;
-mod ids;
+pub mod ids;
 pub mod jsonpath;
 pub mod junit;
 mod plan;

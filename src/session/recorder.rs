@@ -19,6 +19,7 @@ use super::format::{Header, SessionError, SessionEvent, SessionLine, SessionWrit
 use crate::core::bus::{BusMessage, Subscription};
 use crate::core::events::{ConnectionId, Event};
 use crate::engine::EngineHandle;
+use crate::engine::registry::ConnectionSnapshot;
 
 /// What a recording has done so far, or how it ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -68,8 +69,11 @@ impl Drop for RecordingHandle {
 
 impl Recorder {
     /// Creates `path` (truncating it), writes the header and starts recording
-    /// every connection the engine opens or refuses from now on. Must be
-    /// called inside a tokio runtime.
+    /// every connection the engine opens or refuses from now on. Connections
+    /// already open are included too (their `connect`/`accepted` at `t` 0,
+    /// named in the header's `open_at_start`), so the session replays: without
+    /// them their messages would belong to no connection. Must be called
+    /// inside a tokio runtime.
     pub fn start(
         engine: &EngineHandle,
         path: &Path,
@@ -89,15 +93,19 @@ impl Recorder {
         engine: &EngineHandle,
         out: Box<dyn Write + Send>,
         path: &Path,
-        header: Header,
+        mut header: Header,
     ) -> Result<RecordingHandle, SessionError> {
         let io_error = |reason| SessionError::Io {
             path: path.to_path_buf(),
             reason,
         };
-        let writer = SessionWriter::new(out, &header).map_err(io_error)?;
+        // Subscribe before looking at the open connections: one that opens
+        // in between is in both, and the recorder keeps its first label.
         let subscription = engine.subscribe_lossless();
         let started_at = Utc::now();
+        let open = engine.connections();
+        header.open_at_start = (1..=open.len()).map(|index| format!("c{index}")).collect();
+        let writer = SessionWriter::new(out, &header).map_err(io_error)?;
 
         let (inputs, receiver) = std::sync::mpsc::channel();
         let status = Arc::new(Mutex::new(RecordingStatus::default()));
@@ -110,6 +118,9 @@ impl Recorder {
             external_labels: HashMap::new(),
             status: Arc::clone(&status),
         };
+        for connection in open {
+            state.record_open_connection(connection);
+        }
         std::thread::Builder::new()
             .name("sockscope-recorder".to_owned())
             .spawn(move || {
@@ -252,8 +263,26 @@ impl RecordingState {
         format!("c{}", status.connections)
     }
 
+    /// A connection that was open before the recording started, at `t` 0.
+    fn record_open_connection(&mut self, connection: ConnectionSnapshot) {
+        let label = self.next_label();
+        self.labels.insert(connection.connection_id, label.clone());
+        let at = self.started_at;
+        let connect = SessionEvent::Connect {
+            path: connection.path,
+            query: connection.query,
+        };
+        self.write(at, &label, connect);
+        let accepted = SessionEvent::Accepted {
+            id: Some(connection.connection_id.to_string()),
+        };
+        self.write(at, &label, accepted);
+    }
+
     fn record_engine_event(&mut self, event: &Event) {
         match event {
+            Event::ConnectionOpened { connection_id, .. }
+                if self.labels.contains_key(connection_id) => {}
             Event::ConnectionOpened {
                 connection_id,
                 path,

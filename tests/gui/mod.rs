@@ -11,6 +11,7 @@ use sockscope::ui::app::SockscopeApp;
 use sockscope::ui::state::ServerStatus;
 use tempfile::TempDir;
 
+mod polish;
 mod services;
 
 use crate::util::{engine_config_in, recv_close_code, recv_text, script, send_text};
@@ -333,8 +334,8 @@ socket.on('connect', () => {});
         .get_by_label("{\"reply\":{\"nested\":[1,2]}}")
         .click();
     window.harness.step();
-    window.step_until_shown("reply: {…} 1 keys");
-    window.harness.get_by_label("reply: {…} 1 keys");
+    window.step_until_shown("reply: {…} 1 key");
+    window.harness.get_by_label("reply: {…} 1 key");
     for tab in [
         "Messages",
         "KV",

@@ -173,6 +173,9 @@ impl Behavior<Pane> for PaneBehavior<'_> {
             Pane::Clients => format!("Clients ({})", self.state.clients.len()).into(),
             Pane::Log => match self.state.logs.unseen_errors() {
                 0 => "Log".into(),
+                1 => egui::RichText::new("Log (1 error)")
+                    .color(egui::Color32::LIGHT_RED)
+                    .into(),
                 errors => egui::RichText::new(format!("Log ({errors} errors)"))
                     .color(egui::Color32::LIGHT_RED)
                     .into(),

@@ -101,13 +101,21 @@ impl eframe::App for SockscopeApp {
         self.state
             .notices
             .retain(|notice| now.duration_since(notice.at) < NOTICE_LIFETIME);
+        // Frames only when something on screen changes: every frame costs
+        // tens of milliseconds under a software renderer. Events and
+        // background results wake the window themselves; panels that show
+        // a ticking time ask for their own next frame.
         if has_more {
             ctx.request_repaint();
         } else if self.state.kv.is_animating(now) {
             ctx.request_repaint_after(Duration::from_millis(50));
-        } else if self.state.engine.is_some() {
-            // Durations, rates and waiting times tick even without traffic.
-            ctx.request_repaint_after(Duration::from_secs(1));
+        } else if let Some(due_in) = self.ingest.refresh_due_in(now) {
+            ctx.request_repaint_after(due_in);
+        }
+        if let Some(oldest) = self.state.notices.first() {
+            ctx.request_repaint_after(
+                NOTICE_LIFETIME.saturating_sub(now.duration_since(oldest.at)),
+            );
         }
     }
 
@@ -142,6 +150,12 @@ impl eframe::App for SockscopeApp {
         });
         if reset_layout {
             self.reset_layout();
+        }
+        if self.state.reveal_script_line.is_some() {
+            self.tree.make_active(|_, tile| {
+                matches!(tile, egui_tiles::Tile::Pane(layout::Pane::Script))
+            });
+            ui.ctx().request_repaint();
         }
     }
 

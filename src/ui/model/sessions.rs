@@ -33,6 +33,9 @@ pub struct SessionsState {
     pub extra_files: Vec<PathBuf>,
     /// Last replay result per file.
     pub results: HashMap<PathBuf, ReplayResult>,
+    /// Counts finished replays, so views derived from a result know when
+    /// it was replaced.
+    pub results_generation: u64,
     /// The replay under way and how far it got.
     pub progress: Arc<Mutex<Option<(PathBuf, ReplayProgress)>>>,
     /// Whether replays are running.
@@ -48,6 +51,7 @@ impl Default for SessionsState {
             listing: Vec::new(),
             extra_files: Vec::new(),
             results: HashMap::new(),
+            results_generation: 0,
             progress: Arc::new(Mutex::new(None)),
             is_replaying: false,
             recording: None,

@@ -39,14 +39,17 @@ impl ApprovalsPanel {
                     Command::SetHoldConnections(holding),
                 );
             }
+            ui.separator();
+            let timeout_label = ui.label("Deny undecided after");
             let mut timeout_secs = engine.approval_timeout().as_secs();
             if ui
                 .add(
                     egui::DragValue::new(&mut timeout_secs)
                         .range(1..=3600)
-                        .prefix("deny undecided after ")
                         .suffix(" s"),
                 )
+                .labelled_by(timeout_label.id)
+                .on_hover_text("Drag or type the seconds a held connection waits")
                 .changed()
             {
                 state.settings.approval_timeout_secs = timeout_secs;
@@ -66,6 +69,18 @@ impl ApprovalsPanel {
             });
             return;
         }
+        // The countdowns below tick once a second while anyone waits.
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs(1));
+        if ui
+            .button(format!("Accept all ({})", pending.len()))
+            .clicked()
+        {
+            for waiting in &pending {
+                state.resolve_approval(waiting.connection_id, ApprovalDecision::Accept);
+            }
+        }
+        let timeout = chrono::Duration::from_std(engine.approval_timeout()).unwrap_or_default();
         let now = chrono::Utc::now();
         egui::Grid::new("approvals")
             .striped(true)
@@ -81,7 +96,12 @@ impl ApprovalsPanel {
                     ui.label(waiting.remote_addr.to_string());
                     ui.label(&waiting.path);
                     ui.label(format_query(&waiting.query));
-                    ui.label(format_duration(now - waiting.since));
+                    let waited = now - waiting.since;
+                    ui.label(format!(
+                        "{} (denied in {})",
+                        format_duration(waited),
+                        format_duration(timeout - waited)
+                    ));
                     ui.horizontal(|ui| {
                         if ui.button("Accept").clicked() {
                             state.resolve_approval(waiting.connection_id, ApprovalDecision::Accept);

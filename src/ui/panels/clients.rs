@@ -175,13 +175,17 @@ impl ClientsPanel {
         });
         ui.add_enabled_ui(client.is_open(), |ui| {
             ui.horizontal(|ui| {
-                egui::ComboBox::new("client_compose_mode", "as")
-                    .selected_text(self.compose_mode.label())
-                    .show_ui(ui, |ui| {
+                super::combo_ui(
+                    ui,
+                    "client_compose_mode",
+                    "Send as",
+                    self.compose_mode.label(),
+                    |ui| {
                         for mode in ComposeMode::ALL {
                             ui.selectable_value(&mut self.compose_mode, mode, mode.label());
                         }
-                    });
+                    },
+                );
                 let message_label = ui.label("Message");
                 let response = ui
                     .add(

@@ -3,7 +3,9 @@
 
 use egui_extras::{Column, TableBuilder};
 
-use super::{cell, format_bytes, format_duration, format_time, short_id};
+use super::{
+    cell, format_bytes, format_clock, format_count, format_duration, format_time, short_id,
+};
 use crate::core::events::{ConnectionId, close_summary};
 use crate::engine::command::Command;
 use crate::ui::model::composer::{ComposeMode, compose};
@@ -93,83 +95,117 @@ impl ConnectionsPanel {
         let rows = state.connections.rows();
         let mut clicked: Option<ConnectionId> = None;
         let weak = ui.visuals().weak_text_color();
-        TableBuilder::new(ui)
-            .striped(true)
-            .resizable(true)
-            .sense(egui::Sense::click())
-            .auto_shrink([false, false])
-            .column(Column::initial(62.0).clip(true))
-            .column(Column::initial(56.0).clip(true))
-            .column(Column::initial(98.0).clip(true))
-            .column(Column::initial(30.0).clip(true))
-            .column(Column::initial(70.0).clip(true))
-            .column(Column::initial(38.0).clip(true))
-            .column(Column::initial(60.0).clip(true))
-            .column(Column::remainder().at_least(52.0).clip(true))
-            .header(row_height, |mut header| {
-                for title in ["id", "state", "remote", "path", "query", "for", "in", "out"] {
-                    header.col(|ui| {
-                        ui.strong(title);
-                    });
-                }
-            })
-            .body(|body| {
-                body.rows(row_height, rows.len(), |mut table_row| {
-                    let Some(row) = rows.get(table_row.index()) else {
-                        return;
-                    };
-                    table_row.set_selected(state.selected_connection == Some(row.connection_id));
-                    let text = |value: String| {
-                        let text = egui::RichText::new(value);
-                        if row.is_open() {
-                            text
-                        } else {
-                            text.color(weak)
+        // Columns by importance (what a row is, how it stands, what it
+        // carries), resizable and remembered; sideways scroll when narrow.
+        egui::ScrollArea::horizontal()
+            .id_salt("connections_hscroll")
+            .show(ui, |ui| {
+                TableBuilder::new(ui)
+                    .id_salt("connections_columns")
+                    .striped(true)
+                    .resizable(true)
+                    .sense(egui::Sense::click())
+                    .auto_shrink([false, false])
+                    .column(Column::initial(66.0).at_least(40.0).clip(true))
+                    .column(Column::initial(74.0).at_least(40.0).clip(true))
+                    .column(Column::initial(80.0).at_least(40.0).clip(true))
+                    .column(Column::initial(78.0).at_least(40.0).clip(true))
+                    .column(Column::initial(78.0).at_least(40.0).clip(true))
+                    .column(Column::initial(62.0).at_least(40.0).clip(true))
+                    .column(Column::initial(40.0).at_least(30.0).clip(true))
+                    .column(Column::remainder().at_least(100.0).clip(true))
+                    .header(row_height, |mut header| {
+                        for (title, hover) in [
+                            ("id", "The server's connection id (full id on hover)"),
+                            (
+                                "state",
+                                "open, closed with its code, or denied with its HTTP status",
+                            ),
+                            ("query", "The connect request's query"),
+                            (
+                                "in",
+                                "Frames / bytes from the client (as the Messages panel's in)",
+                            ),
+                            (
+                                "out",
+                                "Frames / bytes to the client (as the Messages panel's out)",
+                            ),
+                            ("since", "When it connected (how long on hover)"),
+                            ("path", "The connect request's path"),
+                            ("remote", "The client's address"),
+                        ] {
+                            header.col(|ui| {
+                                ui.strong(title).on_hover_text(hover);
+                            });
                         }
-                    };
-                    table_row.col(|ui| {
-                        cell(ui, text(short_id(&row.connection_id)).monospace())
-                            .on_hover_text(row.connection_id.to_string());
+                    })
+                    .body(|body| {
+                        body.rows(row_height, rows.len(), |mut table_row| {
+                            let Some(row) = rows.get(table_row.index()) else {
+                                return;
+                            };
+                            table_row
+                                .set_selected(state.selected_connection == Some(row.connection_id));
+                            let text = |value: String| {
+                                let text = egui::RichText::new(value);
+                                if row.is_open() {
+                                    text
+                                } else {
+                                    text.color(weak)
+                                }
+                            };
+                            table_row.col(|ui| {
+                                cell(ui, text(short_id(&row.connection_id)).monospace())
+                                    .on_hover_text(row.connection_id.to_string());
+                            });
+                            table_row.col(|ui| {
+                                let state_text = state_text(row);
+                                cell(ui, text(state_text.clone())).on_hover_text(state_text);
+                            });
+                            table_row.col(|ui| {
+                                cell(ui, text(row.query_text.clone()))
+                                    .on_hover_text(row.query_text.clone());
+                            });
+                            table_row.col(|ui| {
+                                cell(
+                                    ui,
+                                    text(format!(
+                                        "{} / {}",
+                                        format_count(row.traffic.frames_in),
+                                        format_bytes(row.traffic.bytes_in)
+                                    )),
+                                );
+                            });
+                            table_row.col(|ui| {
+                                cell(
+                                    ui,
+                                    text(format!(
+                                        "{} / {}",
+                                        format_count(row.traffic.frames_out),
+                                        format_bytes(row.traffic.bytes_out)
+                                    )),
+                                );
+                            });
+                            // The time it connected, not a ticking duration:
+                            // a column of ticking cells would repaint the
+                            // window every second (the detail below ticks
+                            // for the selected one).
+                            table_row.col(|ui| {
+                                cell(ui, text(format_clock(row.connected_at))).on_hover_text(
+                                    format!("for {}", format_duration(row.connected_for(now))),
+                                );
+                            });
+                            table_row.col(|ui| {
+                                cell(ui, text(row.path.clone()));
+                            });
+                            table_row.col(|ui| {
+                                cell(ui, text(row.remote_addr.to_string()));
+                            });
+                            if table_row.response().clicked() {
+                                clicked = Some(row.connection_id);
+                            }
+                        });
                     });
-                    table_row.col(|ui| {
-                        cell(ui, text(state_text(row)));
-                    });
-                    table_row.col(|ui| {
-                        cell(ui, text(row.remote_addr.to_string()));
-                    });
-                    table_row.col(|ui| {
-                        cell(ui, text(row.path.clone()));
-                    });
-                    table_row.col(|ui| {
-                        cell(ui, text(row.query_text.clone()));
-                    });
-                    table_row.col(|ui| {
-                        cell(ui, text(format_duration(row.connected_for(now))));
-                    });
-                    table_row.col(|ui| {
-                        cell(
-                            ui,
-                            text(format!(
-                                "{} / {}",
-                                row.traffic.frames_in,
-                                format_bytes(row.traffic.bytes_in)
-                            )),
-                        );
-                    });
-                    table_row.col(|ui| {
-                        cell(
-                            ui,
-                            text(format!(
-                                "{} / {}",
-                                row.traffic.frames_out,
-                                format_bytes(row.traffic.bytes_out)
-                            )),
-                        );
-                    });
-                    if table_row.response().clicked() {
-                        clicked = Some(row.connection_id);
-                    }
-                });
             });
         if let Some(connection_id) = clicked {
             state.selected_connection = if state.selected_connection == Some(connection_id) {
@@ -185,10 +221,22 @@ impl ConnectionsPanel {
             state.selected_connection = None;
             return;
         };
-        ui.horizontal(|ui| {
-            ui.strong(format!("Connection {connection_id}"));
-            ui.label(format!("since {}", format_time(row.connected_at)));
+        // Wrapped, and the short id: a row wider than the pane would widen
+        // the rows below it too and push their buttons out of sight.
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(format!("Connection {}", short_id(&connection_id)))
+                .on_hover_text(connection_id.to_string());
+            ui.label(format!(
+                "since {} (for {})",
+                format_time(row.connected_at),
+                format_duration(row.connected_for(chrono::Utc::now()))
+            ));
         });
+        if row.is_open() {
+            // The duration above ticks once a second, and only while shown.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_secs(1));
+        }
         match &row.state {
             ConnectionState::Closed {
                 code, by, reason, ..
@@ -231,40 +279,54 @@ impl ConnectionsPanel {
 
     fn actions_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, connection_id: ConnectionId) {
         ui.horizontal(|ui| {
-            egui::ComboBox::new("connection_compose_mode", "Send as")
-                .selected_text(self.compose_mode.label())
-                .show_ui(ui, |ui| {
+            super::combo_ui(
+                ui,
+                "connection_compose_mode",
+                "Send as",
+                self.compose_mode.label(),
+                |ui| {
                     for mode in ComposeMode::ALL {
                         ui.selectable_value(&mut self.compose_mode, mode, mode.label());
                     }
-                });
-            let response = ui.add(
-                egui::TextEdit::singleline(&mut self.compose_text)
-                    .hint_text("message to send to this connection")
-                    .desired_width(ui.available_width() - 60.0),
+                },
             );
-            let submitted =
-                response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
-            if ui.button("Send").clicked() || submitted {
-                match compose(self.compose_mode, &self.compose_text) {
-                    Ok(payload) => {
-                        self.compose_error = None;
-                        state.command(
-                            "send",
-                            Command::SendToConnection {
-                                connection_id,
-                                payload,
-                            },
-                        );
-                    }
-                    Err(error) => self.compose_error = Some(error),
-                }
-            }
         });
+        // The Send button is laid out first (from the right), so a narrow
+        // panel shortens the text field instead of pushing Send away.
+        let row_size = egui::vec2(ui.available_width(), ui.spacing().interact_size.y);
+        ui.allocate_ui_with_layout(
+            row_size,
+            egui::Layout::right_to_left(egui::Align::Center),
+            |ui| {
+                let send = ui.button("Send");
+                let response = ui.add(
+                    egui::TextEdit::singleline(&mut self.compose_text)
+                        .hint_text("message to send to this connection")
+                        .desired_width(ui.available_width()),
+                );
+                let submitted =
+                    response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
+                if send.clicked() || submitted {
+                    match compose(self.compose_mode, &self.compose_text) {
+                        Ok(payload) => {
+                            self.compose_error = None;
+                            state.command(
+                                "send",
+                                Command::SendToConnection {
+                                    connection_id,
+                                    payload,
+                                },
+                            );
+                        }
+                        Err(error) => self.compose_error = Some(error),
+                    }
+                }
+            },
+        );
         if let Some(error) = &self.compose_error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let code_label = ui.label("Close code");
             ui.add(egui::TextEdit::singleline(&mut self.close_code).desired_width(48.0))
                 .labelled_by(code_label.id);

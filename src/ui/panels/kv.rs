@@ -4,8 +4,9 @@
 
 use std::time::Instant;
 
-use super::json_view::json_tree_ui;
+use super::json_view::{count_label, json_tree_ui};
 use crate::engine::command::Command;
+use crate::ui::model::ordered_json::JsonNode;
 use crate::ui::state::AppState;
 
 /// KV panel UI state.
@@ -32,13 +33,16 @@ impl KvPanel {
         ui.horizontal(|ui| {
             let stores = state.kv.stores().to_vec();
             let selected = state.kv.selected_store().unwrap_or("").to_owned();
-            egui::ComboBox::new("kv_store", "Store")
-                .selected_text(if selected.is_empty() {
+            super::combo_ui(
+                ui,
+                "kv_store",
+                "Store",
+                if selected.is_empty() {
                     "(no stores yet)"
                 } else {
                     selected.as_str()
-                })
-                .show_ui(ui, |ui| {
+                },
+                |ui| {
                     for store in &stores {
                         if ui.selectable_label(*store == selected, store).clicked()
                             && *store != selected
@@ -48,7 +52,8 @@ impl KvPanel {
                             self.selected_key = None;
                         }
                     }
-                });
+                },
+            );
             let prefix_label = ui.label("Key prefix");
             ui.add(egui::TextEdit::singleline(&mut self.prefix).desired_width(140.0))
                 .labelled_by(prefix_label.id);
@@ -66,6 +71,15 @@ impl KvPanel {
             ui.weak("No kv store has been written yet. Handlers create stores with kv(name).allow(...).set(...).");
             return;
         };
+        // The Add row sits above the key list, which takes the rest of the
+        // panel: below it, it was pushed out of sight by a long list.
+        self.add_ui(ui, state, &store);
+        ui.label(count_label(
+            state.kv.entries_with_prefix(&self.prefix).count(),
+            "key",
+            "keys",
+        ));
+        ui.separator();
         let now = Instant::now();
         let highlight = ui.visuals().warn_fg_color;
         ui.columns(2, |columns| {
@@ -89,8 +103,6 @@ impl KvPanel {
                 });
             self.value_ui(value_ui, state, &store);
         });
-        ui.separator();
-        self.add_ui(ui, state, &store);
     }
 
     fn value_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, store: &str) {
@@ -121,21 +133,19 @@ impl KvPanel {
             }
         });
         if !self.is_editing {
-            egui::ScrollArea::both().id_salt("kv_value").show(
-                ui,
-                |ui| match serde_json::from_str::<serde_json::Value>(&value) {
-                    Ok(parsed) => json_tree_ui(ui, &parsed, ("kv", &key)),
-                    Err(_) => {
+            egui::ScrollArea::both().id_salt("kv_value").show(ui, |ui| {
+                match JsonNode::parse(&value) {
+                    Some(node) => json_tree_ui(ui, &node, ("kv", &key)),
+                    None => {
                         ui.monospace(value.as_ref());
                     }
-                },
-            );
+                }
+            });
             return;
         }
         if self.editor_key.as_deref() != Some(key.as_str()) {
-            self.editor = serde_json::from_str::<serde_json::Value>(&value)
-                .and_then(|parsed| serde_json::to_string_pretty(&parsed))
-                .unwrap_or_else(|_| value.to_string());
+            self.editor =
+                JsonNode::parse(&value).map_or_else(|| value.to_string(), |node| node.to_pretty());
             self.editor_key = Some(key.clone());
             self.editor_error = None;
         }
@@ -168,7 +178,7 @@ impl KvPanel {
             }
         });
         if let Some(error) = &self.editor_error {
-            ui.colored_label(ui.visuals().error_fg_color, error);
+            error_ui(ui, error);
         }
     }
 
@@ -177,14 +187,18 @@ impl KvPanel {
             let key_label = ui.label("New key");
             ui.add(egui::TextEdit::singleline(&mut self.new_key).desired_width(120.0))
                 .labelled_by(key_label.id);
-            let value_label = ui.label("value");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.new_value)
-                    .hint_text("{\"name\": \"ann\"}")
-                    .desired_width(200.0),
-            )
-            .labelled_by(value_label.id);
-            if ui.button("Add").clicked() {
+            let value_label = ui.label("New value (JSON)");
+            let value_edit = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.new_value)
+                        .hint_text("{\"name\": \"ann\"}")
+                        .desired_width((ui.available_width() - 50.0).clamp(80.0, 260.0)),
+                )
+                .labelled_by(value_label.id);
+            if ui.button("Add").clicked()
+                || (value_edit.lost_focus()
+                    && ui.input(|input| input.key_pressed(egui::Key::Enter)))
+            {
                 if self.new_key.is_empty() {
                     self.new_error = Some("the key must not be empty".to_owned());
                 } else {
@@ -208,7 +222,12 @@ impl KvPanel {
             }
         });
         if let Some(error) = &self.new_error {
-            ui.colored_label(ui.visuals().error_fg_color, error);
+            error_ui(ui, error);
         }
     }
+}
+
+/// An error that wraps inside its column instead of running past it.
+fn error_ui(ui: &mut egui::Ui, error: &str) {
+    ui.add(egui::Label::new(egui::RichText::new(error).color(ui.visuals().error_fg_color)).wrap());
 }

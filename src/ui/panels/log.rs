@@ -1,7 +1,7 @@
 //! Console output and script errors, with a level filter.
 
 use super::{format_time, short_id};
-use crate::core::events::LogLevel;
+use crate::core::events::{LogLevel, ScriptLocation};
 use crate::ui::state::AppState;
 
 /// Log panel UI state.
@@ -33,9 +33,12 @@ impl LogPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         state.logs.mark_seen();
         ui.horizontal(|ui| {
-            egui::ComboBox::new("log_level", "Level at least")
-                .selected_text(level_label(self.min_level))
-                .show_ui(ui, |ui| {
+            super::combo_ui(
+                ui,
+                "log_level",
+                "Level at least",
+                level_label(self.min_level),
+                |ui| {
                     for level in [
                         LogLevel::Debug,
                         LogLevel::Info,
@@ -44,7 +47,8 @@ impl LogPanel {
                     ] {
                         ui.selectable_value(&mut self.min_level, level, level_label(level));
                     }
-                });
+                },
+            );
             ui.add_enabled(
                 state.selected_connection.is_some(),
                 egui::Checkbox::new(
@@ -69,6 +73,7 @@ impl LogPanel {
             ui.visuals().warn_fg_color,
             ui.visuals().error_fg_color,
         ];
+        let mut jump_to = None;
         egui::ScrollArea::vertical()
             .stick_to_bottom(true)
             .auto_shrink([false, false])
@@ -76,21 +81,49 @@ impl LogPanel {
                 for line in &lines[range] {
                     let color = colors[line.level as usize];
                     let connection = line.connection_id.as_ref().map_or("-".to_owned(), short_id);
-                    let location = line
-                        .location
-                        .as_ref()
-                        .map_or(String::new(), |location| format!(" at {location}"));
-                    ui.colored_label(
-                        color,
-                        egui::RichText::new(format!(
-                            "{} {:5} {connection:8} {}{location}",
-                            format_time(line.at),
-                            level_label(line.level),
-                            line.message
-                        ))
-                        .monospace(),
-                    );
+                    ui.horizontal(|ui| {
+                        ui.colored_label(
+                            color,
+                            egui::RichText::new(format!(
+                                "{} {:5} {connection:8}",
+                                format_time(line.at),
+                                level_label(line.level),
+                            ))
+                            .monospace(),
+                        );
+                        // The location before the message: a long message
+                        // would push the link out of sight.
+                        if let Some(location) = &line.location {
+                            let link = ui
+                                .link(egui::RichText::new(format!("at {location}")).monospace())
+                                .on_hover_text("Show this line in the Script panel");
+                            if link.clicked() {
+                                jump_to = Some(location.clone());
+                            }
+                        }
+                        ui.colored_label(color, egui::RichText::new(&line.message).monospace());
+                    });
                 }
             });
+        if let Some(location) = jump_to {
+            reveal_location(state, &location);
+        }
     }
+}
+
+/// Shows `location` in the Script panel when it is in the script there;
+/// says why not otherwise (an imported module is not in the editor).
+pub fn reveal_location(state: &mut AppState, location: &ScriptLocation) {
+    let editor_file = crate::script::script_module_name(&state.launch_config.script.path);
+    if state.runs_services() || location.file != editor_file {
+        state.notify(
+            format!(
+                "{location}: only {editor_file} is open in the Script panel; open {} in your editor",
+                location.file
+            ),
+            true,
+        );
+        return;
+    }
+    state.reveal_script_line = Some(location.line);
 }

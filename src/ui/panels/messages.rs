@@ -4,8 +4,8 @@
 
 use egui_extras::{Column, TableBuilder};
 
-use super::json_view::{PayloadView, payload_ui};
-use super::{cell, format_bytes, format_time, short_id};
+use super::json_view::{PayloadView, copy_buttons_ui, payload_text, payload_ui};
+use super::{cell, format_bytes, format_count, format_time, short_id};
 use crate::ui::model::timeline::{Direction, DirectionFilter, EntryBody, TimelineFilter};
 use crate::ui::state::AppState;
 
@@ -22,6 +22,8 @@ pub struct MessagesPanel {
     follow: bool,
     selected_seq: Option<u64>,
     view: PayloadView,
+    /// Rows there were when Follow last scrolled to the newest one.
+    followed_rows: Option<usize>,
 }
 
 impl Default for MessagesPanel {
@@ -35,6 +37,7 @@ impl Default for MessagesPanel {
             follow: true,
             selected_seq: None,
             view: PayloadView::Tree,
+            followed_rows: None,
         }
     }
 }
@@ -99,16 +102,36 @@ impl MessagesPanel {
             .cloned()
         {
             ui.separator();
-            ui.horizontal(|ui| {
+            // Wrapped: at 900 px the view and copy buttons go to a second
+            // line instead of past the edge.
+            ui.horizontal_wrapped(|ui| {
                 ui.strong(format!("#{} {}", entry.seq, format_time(entry.at)));
                 if let Some(connection_id) = entry.connection_id {
-                    ui.monospace(connection_id.to_string());
+                    ui.monospace(short_id(&connection_id))
+                        .on_hover_text(connection_id.to_string());
                 }
                 ui.separator();
                 ui.selectable_value(&mut self.view, PayloadView::Tree, "Tree");
                 ui.selectable_value(&mut self.view, PayloadView::Pretty, "Pretty");
                 ui.selectable_value(&mut self.view, PayloadView::Hex, "Hex");
+                if let EntryBody::Frame(payload) = &entry.body {
+                    ui.separator();
+                    copy_buttons_ui(ui, payload);
+                }
             });
+            // Ctrl-C copies the selected message unless a text field or a
+            // text selection has the keyboard.
+            if let EntryBody::Frame(payload) = &entry.body
+                && ui.memory(|memory| memory.focused().is_none())
+                && ui.input(|input| {
+                    input
+                        .events
+                        .iter()
+                        .any(|event| matches!(event, egui::Event::Copy))
+                })
+            {
+                ui.ctx().copy_text(payload_text(payload));
+            }
             egui::ScrollArea::both()
                 .id_salt("message_detail")
                 .auto_shrink([false, false])
@@ -135,9 +158,12 @@ impl MessagesPanel {
             )
             .labelled_by(filter_label.id);
             ui.checkbox(&mut self.is_regex, "Regex");
-            egui::ComboBox::new("messages_direction", "Direction")
-                .selected_text(direction_label(self.direction))
-                .show_ui(ui, |ui| {
+            super::combo_ui(
+                ui,
+                "messages_direction",
+                "Direction",
+                direction_label(self.direction),
+                |ui| {
                     for filter in [
                         DirectionFilter::All,
                         DirectionFilter::In,
@@ -147,7 +173,8 @@ impl MessagesPanel {
                     ] {
                         ui.selectable_value(&mut self.direction, filter, direction_label(filter));
                     }
-                });
+                },
+            );
             ui.add_enabled(
                 state.selected_connection.is_some(),
                 egui::Checkbox::new(
@@ -164,8 +191,8 @@ impl MessagesPanel {
             }
             ui.weak(format!(
                 "{} of {} rows",
-                state.timeline.visible_len(),
-                state.timeline.len()
+                format_count(state.timeline.visible_len() as u64),
+                format_count(state.timeline.len() as u64)
             ));
         });
     }
@@ -195,9 +222,13 @@ impl MessagesPanel {
             .column(Column::initial(50.0))
             .column(Column::initial(65.0))
             .column(Column::remainder().clip(true));
-        if self.follow && total_rows > 0 {
+        // Jump to the newest row only when rows arrive (or Follow was just
+        // turned on): asking every frame keeps the scroll area animating, so
+        // an idle window repainted continuously.
+        if self.follow && total_rows > 0 && self.followed_rows != Some(total_rows) {
             table = table.scroll_to_row(total_rows - 1, Some(egui::Align::BOTTOM));
         }
+        self.followed_rows = self.follow.then_some(total_rows);
         table
             .header(row_height, |mut header| {
                 for title in ["time", "dir", "connection", "kind", "size", "preview"] {
@@ -263,8 +294,16 @@ impl MessagesPanel {
                             cell(ui, egui::RichText::new(preview).monospace());
                         }
                     });
-                    if row.response().clicked() {
+                    let response = row.response();
+                    if response.clicked() {
                         clicked = Some(entry.seq);
+                    }
+                    if let EntryBody::Frame(payload) = &entry.body {
+                        response.context_menu(|ui| {
+                            if copy_buttons_ui(ui, payload) {
+                                ui.close();
+                            }
+                        });
                     }
                 });
             });

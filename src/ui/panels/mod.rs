@@ -10,6 +10,7 @@ pub mod kv;
 pub mod log;
 pub mod messages;
 pub mod plot;
+pub mod replay_diff;
 pub mod script;
 pub mod server_bar;
 pub mod services;
@@ -84,6 +85,43 @@ pub fn format_duration(duration: chrono::Duration) -> String {
     }
 }
 
+/// A label, then its combo box, named by the label for screen readers
+/// (egui's own `ComboBox::new` puts the label after the box).
+pub fn combo_ui<R>(
+    ui: &mut egui::Ui,
+    id_salt: impl egui::AsIdSalt,
+    label: &str,
+    selected_text: impl Into<egui::WidgetText>,
+    add_contents: impl FnOnce(&mut egui::Ui) -> R,
+) -> egui::Response {
+    let label = ui.label(label);
+    egui::ComboBox::from_id_salt(id_salt)
+        .selected_text(selected_text)
+        .show_ui(ui, add_contents)
+        .response
+        .labelled_by(label.id)
+}
+
+/// `1,000,000`: counts with thousands separators.
+pub fn format_count(count: u64) -> String {
+    let digits = count.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Local wall-clock time to the second.
+pub fn format_clock(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%H:%M:%S")
+        .to_string()
+}
+
 /// Local wall-clock time with milliseconds.
 pub fn format_time(at: chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&chrono::Local)
@@ -129,5 +167,9 @@ mod tests {
         assert_eq!(format_bytes(1536), "1.5 KiB");
         assert_eq!(format_duration(chrono::Duration::seconds(125)), "2m 05s");
         assert_eq!(format_duration(chrono::Duration::seconds(3720)), "1h 02m");
+        assert_eq!(format_count(0), "0");
+        assert_eq!(format_count(999), "999");
+        assert_eq!(format_count(1000), "1,000");
+        assert_eq!(format_count(1_000_000), "1,000,000");
     }
 }

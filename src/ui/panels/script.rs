@@ -66,28 +66,109 @@ impl ScriptPanel {
                 None
             }
         };
-        let palette = Palette::for_dark_mode(ui.visuals().dark_mode);
-        let font_id = egui::TextStyle::Monospace.resolve(ui.style());
-        let mut layouter = |ui: &egui::Ui, text: &dyn egui::TextBuffer, wrap_width: f32| {
-            let mut job = highlight(text.as_str(), font_id.clone(), &palette, error_line);
-            job.wrap.max_width = wrap_width;
-            ui.fonts_mut(|fonts| fonts.layout_job(job))
-        };
-        egui::ScrollArea::both()
-            .id_salt("script_editor")
-            .auto_shrink([false, false])
-            .show(ui, |ui| {
-                ui.add(
-                    egui::TextEdit::multiline(&mut state.script.text)
-                        .code_editor()
-                        .desired_width(f32::INFINITY)
-                        .desired_rows(30)
-                        .layouter(&mut layouter)
-                        .hint_text("handler script"),
-                )
-                .accessible_name("Script editor");
-            });
+        editor_ui(ui, state, error_line);
     }
+}
+
+/// The editor's inner margin, which the gutter matches so that its numbers
+/// sit on the lines.
+const EDITOR_MARGIN: f32 = 4.0;
+
+/// The editor: a gutter of line numbers (the error line in red), no soft
+/// wrap (a wrapped line would look like two), scrolled to a line another
+/// panel asked for.
+fn editor_ui(ui: &mut egui::Ui, state: &mut AppState, error_line: Option<u32>) {
+    let palette = Palette::for_dark_mode(ui.visuals().dark_mode);
+    let font_id = egui::TextStyle::Monospace.resolve(ui.style());
+    let mut layouter = |ui: &egui::Ui, text: &dyn egui::TextBuffer, _wrap_width: f32| {
+        let mut job = highlight(text.as_str(), font_id.clone(), &palette, error_line);
+        job.wrap.max_width = f32::INFINITY;
+        ui.fonts_mut(|fonts| fonts.layout_job(job))
+    };
+    let editor_id = egui::Id::unique("script_editor_text");
+    let reveal = state.reveal_script_line.take();
+    if let Some(line) = reveal {
+        place_cursor_at_line(ui.ctx(), editor_id, &state.script.text, line);
+    }
+    let line_count = state.script.text.split('\n').count().max(1);
+    let gutter = gutter_job(line_count, error_line, &font_id, ui.visuals());
+    let row_height = ui.fonts_mut(|fonts| fonts.row_height(&font_id));
+    egui::ScrollArea::both()
+        .id_salt("script_editor")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            ui.horizontal_top(|ui| {
+                ui.vertical(|ui| {
+                    ui.add_space(EDITOR_MARGIN);
+                    ui.add(egui::Label::new(gutter).selectable(false));
+                });
+                let response = ui
+                    .add(
+                        egui::TextEdit::multiline(&mut state.script.text)
+                            .id(editor_id)
+                            .code_editor()
+                            .margin(egui::Margin::same(EDITOR_MARGIN as i8))
+                            .desired_width(f32::INFINITY)
+                            .desired_rows(30)
+                            .layouter(&mut layouter)
+                            .hint_text("handler script"),
+                    )
+                    .accessible_name("Script editor");
+                if let Some(line) = reveal {
+                    let top = response.rect.top()
+                        + EDITOR_MARGIN
+                        + row_height * (line.saturating_sub(1)) as f32;
+                    let line_rect = egui::Rect::from_min_size(
+                        egui::pos2(response.rect.left(), top),
+                        egui::vec2(1.0, row_height),
+                    );
+                    ui.scroll_to_rect(line_rect, Some(egui::Align::Center));
+                }
+            });
+        });
+}
+
+/// Right-aligned line numbers, one per line of the buffer.
+fn gutter_job(
+    line_count: usize,
+    error_line: Option<u32>,
+    font_id: &egui::FontId,
+    visuals: &egui::Visuals,
+) -> egui::text::LayoutJob {
+    let width = line_count.to_string().len();
+    let mut job = egui::text::LayoutJob::default();
+    for line in 1..=line_count {
+        let is_error = error_line.is_some_and(|error| error as usize == line);
+        let color = if is_error {
+            visuals.error_fg_color
+        } else {
+            visuals.weak_text_color()
+        };
+        let separator = if line == line_count { "" } else { "\n" };
+        job.append(
+            &format!("{line:>width$}{separator}"),
+            0.0,
+            egui::TextFormat::simple(font_id.clone(), color),
+        );
+    }
+    job
+}
+
+/// Puts the editor's cursor at the start of `line` (1-based) and gives it
+/// the keyboard.
+fn place_cursor_at_line(ctx: &egui::Context, editor_id: egui::Id, text: &str, line: u32) {
+    let char_index: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(|line| line.chars().count())
+        .sum();
+    let mut editor = egui::TextEdit::load_state(ctx, editor_id).unwrap_or_default();
+    let cursor = egui::text::CCursor::new(char_index);
+    editor
+        .cursor
+        .set_char_range(Some(egui::text::CCursorRange::one(cursor)));
+    editor.store(ctx, editor_id);
+    ctx.memory_mut(|memory| memory.request_focus(editor_id));
 }
 
 /// "Open script…", "Open project…" and the typed path that does their job

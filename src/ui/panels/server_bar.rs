@@ -8,6 +8,10 @@ use crate::ui::state::{AppState, ServerStatus};
 /// Widest the script's or the project's name gets in the bar.
 const HANDLERS_MAX_WIDTH: f32 = 200.0;
 
+/// Below this width the address fields fold into a menu and the counts
+/// into one label, so Record and View stay on the row at 900 px.
+const COMPACT_BELOW_WIDTH: f32 = 1180.0;
+
 /// Server bar UI state.
 #[derive(Default)]
 pub struct ServerBar {
@@ -31,21 +35,33 @@ enum SocketsShown {
 /// Draws the bar. Returns whether the user asked to reset the layout.
 pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool {
     let mut reset_layout = false;
+    let is_compact = ui.available_width() < COMPACT_BELOW_WIDTH;
     ui.horizontal(|ui| {
-        ui.strong("sockscope");
-        ui.separator();
+        if !is_compact {
+            ui.strong("sockscope");
+            ui.separator();
+        }
         status_ui(ui, state);
         urls_ui(ui, state, bar.after_urls_width);
         let after_urls_x = ui.cursor().min.x;
         start_stop_ui(ui, state);
         ui.separator();
-        address_ui(ui, state, bar);
+        if is_compact {
+            let address = format!("{}:{}", state.settings.bind, state.settings.port);
+            ui.menu_button("Address", |ui| {
+                ui.horizontal(|ui| address_ui(ui, state, bar));
+            })
+            .response
+            .on_hover_text(address);
+        } else {
+            address_ui(ui, state, bar);
+        }
         ui.separator();
-        handlers_ui(ui, state);
+        handlers_ui(ui, state, is_compact);
         ui.separator();
-        counts_ui(ui, state);
+        counts_ui(ui, state, is_compact);
         ui.separator();
-        recording_ui(ui, state);
+        recording_ui(ui, state, is_compact);
         ui.separator();
         reset_layout = view_menu_ui(ui, state);
         let after_urls_width = ui.cursor().min.x - after_urls_x;
@@ -224,10 +240,13 @@ fn address_ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) {
         state.settings.bind != local.ip().to_string()
             || (state.settings.port != 0 && state.settings.port != local.port())
     });
-    if ui
-        .add_enabled(needs_restart && port_is_valid, egui::Button::new("Apply"))
-        .on_hover_text("Restart the server on this address")
-        .clicked()
+    // Only while the fields differ from the running server: the room is
+    // worth more to the rest of the row than a greyed-out button.
+    if (needs_restart || state.engine.is_none())
+        && ui
+            .add_enabled(needs_restart && port_is_valid, egui::Button::new("Apply"))
+            .on_hover_text("Restart the server on this address")
+            .clicked()
     {
         state.start_engine();
     }
@@ -235,12 +254,17 @@ fn address_ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) {
 
 /// What handles the sockets: the script's name, or the project and its
 /// services.
-fn handlers_ui(ui: &mut egui::Ui, state: &AppState) {
+fn handlers_ui(ui: &mut egui::Ui, state: &AppState, is_compact: bool) {
+    let max_width = if is_compact {
+        HANDLERS_MAX_WIDTH / 2.0
+    } else {
+        HANDLERS_MAX_WIDTH
+    };
     let Some(services) = &state.launch_config.services else {
         let path = &state.launch_config.script.path;
         ui.label("Script").on_hover_text(path.display().to_string());
         let name = egui::RichText::new(crate::script::script_module_name(path)).monospace();
-        truncated_ui(ui, name, path.display().to_string());
+        truncated_ui(ui, name, path.display().to_string(), max_width);
         return;
     };
     let title = services_title(services, state.services.project.as_ref());
@@ -259,29 +283,45 @@ fn handlers_ui(ui: &mut egui::Ui, state: &AppState) {
     if let Some(address) = services.service_address {
         hover.push(format!("services started by hand: {address}"));
     }
-    truncated_ui(ui, title.into(), hover.join("\n"));
+    truncated_ui(ui, title.into(), hover.join("\n"), max_width);
 }
 
-/// A label cut with "…" past [`HANDLERS_MAX_WIDTH`], all of it on hover.
-fn truncated_ui(ui: &mut egui::Ui, text: egui::RichText, hover: String) {
+/// A label cut with "…" past `max_width`, all of it on hover.
+fn truncated_ui(ui: &mut egui::Ui, text: egui::RichText, hover: String, max_width: f32) {
     ui.scope(|ui| {
-        ui.set_max_width(HANDLERS_MAX_WIDTH);
+        ui.set_max_width(max_width);
         ui.add(egui::Label::new(text).truncate())
             .on_hover_text(hover);
     });
 }
 
-fn counts_ui(ui: &mut egui::Ui, state: &AppState) {
+fn counts_ui(ui: &mut egui::Ui, state: &AppState, is_compact: bool) {
     let open = state.connections.open_count();
     let (rate_in, rate_out) = state.rates.latest().map_or((0.0, 0.0), |sample| {
         (sample.in_per_second, sample.out_per_second)
     });
-    ui.label(format!("{open} live"));
-    ui.label(format!("in {rate_in:.0}/s"));
-    ui.label(format!("out {rate_out:.0}/s"));
+    let rates = format!(
+        "in {}/s out {}/s",
+        super::format_count(rate_in.round() as u64),
+        super::format_count(rate_out.round() as u64)
+    );
+    let live = format!("{} live", super::format_count(open as u64));
+    // Fixed widths: a count that grows under load must not move the row.
+    if is_compact {
+        fixed_width_label(ui, live, 56.0).on_hover_text(rates);
+    } else {
+        fixed_width_label(ui, live, 56.0);
+        fixed_width_label(ui, rates, 120.0);
+    }
 }
 
-fn recording_ui(ui: &mut egui::Ui, state: &mut AppState) {
+/// A label in a box of `width`, cut with "…" if it needs more.
+fn fixed_width_label(ui: &mut egui::Ui, text: String, width: f32) -> egui::Response {
+    let height = ui.spacing().interact_size.y;
+    ui.add_sized([width, height], egui::Label::new(text).truncate())
+}
+
+fn recording_ui(ui: &mut egui::Ui, state: &mut AppState, is_compact: bool) {
     let Some(recording) = &state.sessions.recording else {
         if ui
             .add_enabled(state.engine.is_some(), egui::Button::new("Record"))
@@ -303,13 +343,23 @@ fn recording_ui(ui: &mut egui::Ui, state: &mut AppState) {
         state.stop_recording();
         return;
     }
-    let text = format!("REC {} conn, {} msg", status.connections, status.messages);
-    match status.failure {
-        Some(failure) => {
-            ui.colored_label(ui.visuals().error_fg_color, format!("{text}: {failure}"))
-        }
-        None => ui.colored_label(egui::Color32::LIGHT_RED, text),
+    let text = format!(
+        "REC {} conn, {} msg",
+        super::format_count(status.connections as u64),
+        super::format_count(status.messages as u64)
+    );
+    let width = if is_compact { 90.0 } else { 130.0 };
+    // A failure is a notice too; here it only colours the counts.
+    let (color, hover) = match &status.failure {
+        Some(failure) => (ui.visuals().error_fg_color, format!("{text}: {failure}")),
+        None => (egui::Color32::LIGHT_RED, text.clone()),
     };
+    let height = ui.spacing().interact_size.y;
+    ui.add_sized(
+        [width, height],
+        egui::Label::new(egui::RichText::new(text).color(color)).truncate(),
+    )
+    .on_hover_text(hover);
 }
 
 /// The theme and the layout, in a menu. Returns whether the user asked to

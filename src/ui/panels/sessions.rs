@@ -5,11 +5,12 @@
 use std::path::PathBuf;
 
 use crate::session::format::IgnoreRule;
-use crate::session::replay::ConnectionReport;
 use crate::session::runner::ReplayResult;
 use crate::session::{ReplayReport, Timing};
 use crate::ui::model::sessions::{ReplayTarget, safe_session_file_name};
 use crate::ui::state::{AppState, UiMessage};
+
+use super::replay_diff::ReplayDiffView;
 
 /// Sessions panel UI state.
 pub struct SessionsPanel {
@@ -23,6 +24,7 @@ pub struct SessionsPanel {
     rules_for: Option<PathBuf>,
     rules_error: Option<String>,
     path_input: String,
+    diff: ReplayDiffView,
 }
 
 impl Default for SessionsPanel {
@@ -38,6 +40,7 @@ impl Default for SessionsPanel {
             rules_for: None,
             rules_error: None,
             path_input: String::new(),
+            diff: ReplayDiffView::default(),
         }
     }
 }
@@ -156,9 +159,12 @@ impl SessionsPanel {
     fn replay_controls_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let runs_services = state.runs_services();
         ui.horizontal_wrapped(|ui| {
-            egui::ComboBox::new("replay_target", "Replay against")
-                .selected_text(target_label(&self.target, runs_services))
-                .show_ui(ui, |ui| {
+            super::combo_ui(
+                ui,
+                "replay_target",
+                "Replay against",
+                target_label(&self.target, runs_services),
+                |ui| {
                     ui.selectable_value(
                         &mut self.target,
                         ReplayTarget::FreshServer,
@@ -173,7 +179,8 @@ impl SessionsPanel {
                     if ui.selectable_label(is_url, "URL").clicked() {
                         self.target = ReplayTarget::Url(self.url.clone());
                     }
-                });
+                },
+            );
             if let ReplayTarget::Url(url) = &mut self.target {
                 let url_label = ui.label("URL");
                 if ui
@@ -184,25 +191,31 @@ impl SessionsPanel {
                     *url = self.url.clone();
                 }
             }
-            egui::ComboBox::new("replay_timing", "Timing")
-                .selected_text(if self.timing == Timing::Fast {
+            super::combo_ui(
+                ui,
+                "replay_timing",
+                "Timing",
+                if self.timing == Timing::Fast {
                     "fast"
                 } else {
                     "recorded"
-                })
-                .show_ui(ui, |ui| {
+                },
+                |ui| {
                     ui.selectable_value(&mut self.timing, Timing::Fast, "fast")
                         .on_hover_text("Send as soon as the replies recorded before have arrived");
                     ui.selectable_value(&mut self.timing, Timing::Recorded, "recorded")
                         .on_hover_text("Keep the recorded gaps (divided by the speed)");
-                });
+                },
+            );
             if self.timing == Timing::Recorded {
+                let speed_label = ui.label("Speed");
                 ui.add(
                     egui::DragValue::new(&mut self.speed)
                         .range(0.1..=100.0)
                         .speed(0.1)
-                        .prefix("speed x"),
-                );
+                        .prefix("x"),
+                )
+                .labelled_by(speed_label.id);
             }
             let busy = state.sessions.is_replaying;
             let selected = self.selected.clone();
@@ -402,12 +415,22 @@ impl SessionsPanel {
                     format!("The replay could not run: {error}"),
                 );
             }
-            Some(ReplayResult::Report(report)) => report_ui(ui, report),
+            Some(ReplayResult::Report(report)) => {
+                verdict_ui(ui, report);
+                self.diff.ui(
+                    ui,
+                    &path,
+                    state.sessions.results_generation,
+                    report,
+                    &session.header.ignore,
+                );
+            }
         }
     }
 }
 
-fn report_ui(ui: &mut egui::Ui, report: &ReplayReport) {
+/// The verdict line above the diff.
+fn verdict_ui(ui: &mut egui::Ui, report: &ReplayReport) {
     match &report.divergence {
         None => {
             ui.colored_label(
@@ -427,71 +450,6 @@ fn report_ui(ui: &mut egui::Ui, report: &ReplayReport) {
             );
         }
     }
-    for connection in &report.connections {
-        connection_diff_ui(ui, connection);
-    }
-}
-
-/// Expected and actual steps of one connection side by side, the first
-/// differing step highlighted.
-fn connection_diff_ui(ui: &mut egui::Ui, connection: &ConnectionReport) {
-    let status = if connection.divergence.is_some() {
-        "differs"
-    } else {
-        "matches"
-    };
-    egui::CollapsingHeader::new(format!(
-        "{} {} ({status})",
-        connection.label, connection.path_and_query
-    ))
-    .id_salt(("connection_diff", &connection.label))
-    .default_open(connection.divergence.is_some())
-    .show(ui, |ui| {
-        let differing = connection
-            .divergence
-            .as_ref()
-            .map(|divergence| divergence.step_index);
-        let highlight = ui.visuals().error_fg_color;
-        egui::Grid::new(("diff_grid", &connection.label))
-            .striped(true)
-            .num_columns(3)
-            .show(ui, |ui| {
-                ui.strong("#");
-                ui.strong("expected (recorded)");
-                ui.strong("actual (replay)");
-                ui.end_row();
-                for index in 0..connection.expected.len().max(connection.actual.len()) {
-                    let shown = |steps: &[crate::session::compare::Step]| {
-                        steps.get(index).map_or_else(
-                            || "(nothing)".to_owned(),
-                            |step| crate::session::compare::shorten(&step.kind.display(), 120),
-                        )
-                    };
-                    let text = |value: String| {
-                        let text = egui::RichText::new(value).monospace();
-                        if differing == Some(index) {
-                            text.color(highlight)
-                        } else {
-                            text
-                        }
-                    };
-                    ui.label(index.to_string());
-                    ui.label(text(shown(&connection.expected)));
-                    ui.label(text(shown(&connection.actual)));
-                    ui.end_row();
-                }
-            });
-        if let Some(divergence) = &connection.divergence {
-            if let Some(json_path) = &divergence.json_path {
-                ui.colored_label(
-                    highlight,
-                    format!("differs at {json_path}: {}", divergence.detail),
-                );
-            } else {
-                ui.colored_label(highlight, &divergence.detail);
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -20,11 +20,21 @@ const TRAFFIC_REFRESH: Duration = Duration::from_millis(500);
 /// Events between two looks at the clock while ingesting.
 const EVENTS_PER_CLOCK_CHECK: usize = 64;
 
+/// How long after the last event counters and rates keep being refreshed:
+/// long enough for the rates to fall back to zero and the last traffic
+/// figures to arrive, after which an idle window draws nothing.
+const SETTLE_AFTER_EVENTS: Duration = Duration::from_millis(2500);
+
+/// How often the waker looks at the services' states (they change without
+/// an event on the bus: a process exits or restarts).
+const SERVICES_POLL: Duration = Duration::from_secs(1);
+
 /// The engine subscription and refresh timers.
 #[derive(Default)]
 pub struct Ingest {
     subscription: Option<Subscription>,
     last_traffic_refresh: Option<Instant>,
+    last_event_at: Option<Instant>,
 }
 
 impl Ingest {
@@ -37,7 +47,14 @@ impl Ingest {
         repaint: Arc<dyn Fn() + Send + Sync>,
     ) {
         self.subscription = Some(engine.subscribe());
-        spawn_repaint_waker(runtime, engine.subscribe(), repaint);
+        spawn_repaint_waker(runtime, engine.clone(), repaint);
+    }
+
+    /// When the next frame is needed for counters and rates to catch up
+    /// with recent traffic; `None` once they have settled.
+    pub(crate) fn refresh_due_in(&self, now: Instant) -> Option<Duration> {
+        let last_event_at = self.last_event_at?;
+        (now.duration_since(last_event_at) < SETTLE_AFTER_EVENTS).then_some(TRAFFIC_REFRESH)
     }
 
     /// Stops following the engine (it stopped).
@@ -59,6 +76,9 @@ impl AppState {
             let Some(message) = subscription.try_recv() else {
                 return false;
             };
+            if since_clock_check == 0 {
+                ingest.last_event_at = Some(Instant::now());
+            }
             match message {
                 BusMessage::Event(event) => self.apply_event(&event),
                 BusMessage::Missed(count) => {
@@ -112,16 +132,34 @@ impl AppState {
     }
 }
 
-/// Wakes the UI when events arrive, at most about once per frame.
+/// Wakes the UI when events arrive, at most about once per frame, and when
+/// a service's state changes. Nothing else wakes an idle window.
 fn spawn_repaint_waker(
     runtime: &tokio::runtime::Handle,
-    mut subscription: Subscription,
+    engine: EngineHandle,
     repaint: Arc<dyn Fn() + Send + Sync>,
 ) {
+    let mut subscription = engine.subscribe();
     runtime.spawn(async move {
-        while subscription.recv().await.is_some() {
-            repaint();
-            tokio::time::sleep(Duration::from_millis(15)).await;
+        let mut services = engine.services();
+        let mut services_poll = tokio::time::interval(SERVICES_POLL);
+        loop {
+            tokio::select! {
+                received = subscription.recv() => {
+                    if received.is_none() {
+                        return;
+                    }
+                    repaint();
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                }
+                _ = services_poll.tick() => {
+                    let now = engine.services();
+                    if now != services {
+                        services = now;
+                        repaint();
+                    }
+                }
+            }
         }
     });
 }

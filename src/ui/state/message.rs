@@ -147,9 +147,11 @@ impl AppState {
             }
             UiMessage::ScriptSaved(Ok(())) => {
                 self.script.saved_text = self.script.text.clone();
-                // The watcher would notice too; reloading now makes the
-                // outcome appear at once and attributes it to the save.
-                self.command("reload script", Command::ReloadScript { source: None });
+                // A watched file is reloaded by the watcher (within a
+                // quarter second); reloading here as well ran it twice.
+                if !self.launch_config.script.watch {
+                    self.command("reload script", Command::ReloadScript { source: None });
+                }
             }
             UiMessage::ScriptPicked(Ok(Some(path))) => self.open_script(path),
             UiMessage::ScriptPicked(Ok(None)) => {}
@@ -177,6 +179,7 @@ impl AppState {
                     !verdict.is_pass(),
                 );
                 self.sessions.results.insert(path, result);
+                self.sessions.results_generation += 1;
             }
             UiMessage::ReplaysDone => self.sessions.is_replaying = false,
             UiMessage::RecordingStopped { path, status } => {

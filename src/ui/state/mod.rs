@@ -148,6 +148,9 @@ pub struct AppState {
     /// Session files, replays and the recording.
     pub sessions: SessionsState,
     messages: mpsc::UnboundedSender<UiMessage>,
+    /// A line of the script another panel asked to show (a `file:line` in
+    /// the Log); the app brings the Script panel to the front for it.
+    pub reveal_script_line: Option<u32>,
 }
 
 impl AppState {
@@ -183,6 +186,7 @@ impl AppState {
             missed_events: 0,
             sessions: SessionsState::default(),
             messages,
+            reveal_script_line: None,
         }
     }
 

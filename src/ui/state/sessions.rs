@@ -53,7 +53,19 @@ impl AppState {
         let _runtime = self.runtime.enter();
         match Recorder::start(&engine, &path, header) {
             Ok(handle) => {
-                self.notify(format!("recording to {}", path.display()), false);
+                let open = handle.status().connections;
+                if open == 0 {
+                    self.notify(format!("recording to {}", path.display()), false);
+                } else {
+                    self.notify(
+                        format!(
+                            "recording to {}, with the {open} open connection{} from here on (what they did before is not in it)",
+                            path.display(),
+                            if open == 1 { "" } else { "s" }
+                        ),
+                        false,
+                    );
+                }
                 self.sessions.recording = Some(handle);
             }
             Err(error) => self.notify(format!("cannot record: {error}"), true),
