@@ -36,6 +36,8 @@ async fn serve_announces_the_real_port_logs_traffic_and_stops_on_ctrl_c() {
         .expect("send SIGINT");
     assert!(status.success());
     assert_eq!(crate::util::recv_close_code(&mut client).await, Some(1001));
+    // Polling on sends the close reply the server waits for.
+    let _ = futures_util::StreamExt::next(&mut client).await;
     let exit = tokio::time::timeout(
         WAIT,
         tokio::task::spawn_blocking(move || {
