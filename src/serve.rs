@@ -4,6 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::core::bus::{BusMessage, Subscription};
 use crate::core::logging::{MESSAGE_LINES_PER_SECOND, SampledLog};
 use crate::engine::EngineError;
@@ -86,9 +88,11 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     // events at all; problems are then logged by the bus itself. With a
     // recording the events exist anyway: log them (the filter keeps only
     // warnings and errors when quiet).
-    if !options.quiet || recording.is_some() {
-        tokio::spawn(log_events(engine.subscribe()));
-    }
+    let log = (!options.quiet || recording.is_some()).then(|| {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(log_events(engine.subscribe(), stop.clone()));
+        (task, stop)
+    });
     let stopped = stop_signal();
     {
         let mut stdout = std::io::stdout().lock();
@@ -125,6 +129,11 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     }
     tracing::info!(target: "sockscope", "stopping: closing connections with 1001");
     engine.shutdown().await;
+    // The disconnects of the shutdown are on the bus: log them first.
+    if let Some((task, stop)) = log {
+        stop.cancel();
+        let _ = task.await;
+    }
     tracing::info!(target: "sockscope", "server stopped");
     Ok(())
 }
@@ -165,41 +174,55 @@ fn stop_signal() -> impl Future<Output = ()> {
     }
 }
 
-/// How often the log takes the events queued for it.
+/// Least time between two wake-ups of the log.
 ///
-/// The log polls instead of waiting on the bus: a waiting subscriber is
-/// woken by every event, a task wake-up (often a parked worker thread's
-/// futex) for each message in and out, where polling costs one wake-up per
-/// tick whatever the traffic. The bus holds 65,536 events, hundreds of
-/// ticks' worth at the rates seen here; lines come at most this late.
-const LOG_POLL: Duration = Duration::from_millis(10);
+/// Waiting on the bus, the log task was woken by every event: a task
+/// wake-up (often a parked worker thread's futex) for each message in and
+/// out. So after each wake-up it takes everything queued, then sleeps this
+/// long before it waits again: at most 100 wake-ups a second whatever the
+/// traffic, and a quiet server's lines still come at once. The bus holds
+/// 65,536 events, hundreds of such pauses' worth at the rates seen here.
+const LOG_PAUSE: Duration = Duration::from_millis(10);
 
-/// Logs the events from `subscription` until the engine goes away, with
-/// per-message lines sampled (see [`SampledLog`]).
-async fn log_events(mut subscription: Subscription) {
+/// Logs the events from `subscription` until the engine goes away or `stop`
+/// (then what is queued first), with per-message lines sampled (see
+/// [`SampledLog`]).
+async fn log_events(mut subscription: Subscription, stop: CancellationToken) {
     let mut log = SampledLog::new(MESSAGE_LINES_PER_SECOND, Instant::now());
-    let mut tick = tokio::time::interval(LOG_POLL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        // Closed is checked before draining: events published before the
-        // close are all queued by then, so none is left behind.
-        let is_closed = subscription.is_closed();
-        while let Some(message) = subscription.try_recv() {
-            match message {
-                BusMessage::Event(event) => {
-                    log.log(&event, Instant::now);
-                }
-                BusMessage::Missed(count) => {
-                    tracing::warn!(target: "sockscope", "{count} events not logged: the log could not keep up");
-                }
+        let first = tokio::select! {
+            message = subscription.recv() => message,
+            // Sums up the last busy second when no event follows it.
+            () = tokio::time::sleep(Duration::from_secs(1)) => {
+                log.roll(Instant::now());
+                continue;
             }
+            () = stop.cancelled() => break,
+        };
+        let Some(first) = first else { break };
+        handle(&mut log, first);
+        while let Some(message) = subscription.try_recv() {
+            handle(&mut log, message);
         }
-        if is_closed {
-            break;
-        }
-        // Sums up the last busy second even when no event follows it.
         log.roll(Instant::now());
+        tokio::select! {
+            () = tokio::time::sleep(LOG_PAUSE) => {}
+            () = stop.cancelled() => break,
+        }
+    }
+    while let Some(message) = subscription.try_recv() {
+        handle(&mut log, message);
     }
     log.flush();
+}
+
+fn handle(log: &mut SampledLog, message: BusMessage) {
+    match message {
+        BusMessage::Event(event) => {
+            log.log(&event, Instant::now);
+        }
+        BusMessage::Missed(count) => {
+            tracing::warn!(target: "sockscope", "{count} events not logged: the log could not keep up");
+        }
+    }
 }

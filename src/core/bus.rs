@@ -121,14 +121,6 @@ impl Subscription {
         }
     }
 
-    /// Whether the engine is gone (no event will come after those queued).
-    pub fn is_closed(&self) -> bool {
-        match self {
-            Subscription::Lossy(receiver) => receiver.is_closed(),
-            Subscription::Lossless(receiver) => receiver.is_closed(),
-        }
-    }
-
     /// The next message if one is ready; never waits (for UI frames).
     pub fn try_recv(&mut self) -> Option<BusMessage> {
         match self {
