@@ -205,10 +205,16 @@ async fn run_client(
                 .map(|body| String::from_utf8_lossy(body).trim().to_owned())
                 .unwrap_or_default();
             report(ClientActivity::Refused(response.status().as_u16()));
-            report(ClientActivity::Ended(ClientState::Failed(format!(
-                "HTTP {}: {body}",
-                response.status()
-            ))));
+            // The body often repeats the status line ("401 Unauthorized");
+            // say it once, and the body only when it adds something.
+            let status = response.status();
+            let status_line = format!("HTTP {status}");
+            let why = if body.is_empty() || status_line.ends_with(&body) {
+                status_line
+            } else {
+                format!("{status_line}: {body}")
+            };
+            report(ClientActivity::Ended(ClientState::Failed(why)));
             return;
         }
         Err(error) => {

@@ -307,7 +307,7 @@ fn the_built_in_client_talks_to_the_handlers() {
         .type_text("hello handler");
     window.harness.step();
     window.click("Send");
-    window.step_until_shown("in v1:hello handler");
+    window.step_until_shown("recv v1:hello handler");
     window.harness.check_accessibility();
 }
 

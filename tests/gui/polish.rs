@@ -344,3 +344,53 @@ socket.on('message', (ctx) => {
     // The Script panel came to the front for it.
     window.harness.get_by_label("Script editor");
 }
+
+#[test]
+fn first_launch_hints_a_client_command_and_the_clients_panel_says_a_refusal_once() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    let command = format!("websocat '{}/'", window.url(""));
+    window.step_until_shown("No connections yet");
+    window.harness.get_by_label(&command);
+    window
+        .harness
+        .query_all_by_label("Copy")
+        .next()
+        .expect("a Copy button")
+        .click();
+    window.harness.step();
+    assert_eq!(copied_text(&window), [command]);
+
+    // A bad regex shows every row and says so.
+    window.open_tab("Messages");
+    window.harness.get_by_label("Regex").click();
+    window.harness.step();
+    window.replace_text("Filter", "(");
+    window.step_until_shown("Bad regex, text filter off");
+    let rows = window.app().state.timeline.len();
+    assert_eq!(window.app().state.timeline.visible_len(), rows);
+
+    // A refused client: the status once, and Reconnect.
+    window.open_tab("Clients (0)");
+    window.click("Remove");
+    window.click("Connect");
+    window.step_until_shown("failed: HTTP ");
+    let failure = match &window.app().state.clients[0].state {
+        sockscope::ui::test_client::ClientState::Failed(why) => why.clone(),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let status = failure
+        .trim_start_matches("HTTP ")
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        failure.matches(status.as_str()).count(),
+        1,
+        "the status is said once: {failure}"
+    );
+    window.click("Reconnect");
+    window.step_until("the reconnect to be refused too", |app| {
+        app.state.clients.len() == 1 && !app.state.clients[0].is_open()
+    });
+}

@@ -127,6 +127,12 @@ impl eframe::App for SockscopeApp {
                 egui::Theme::Light
             };
             ui.ctx().set_theme(theme);
+            // egui's light selection is a saturated blue that coloured text
+            // (the in/out arrows, JSON values) cannot be read on.
+            ui.ctx().style_mut_of(egui::Theme::Light, |style| {
+                style.visuals.selection.bg_fill = egui::Color32::from_rgb(0xc5, 0xdc, 0xf7);
+                style.visuals.selection.stroke.color = egui::Color32::from_rgb(0x0d, 0x2b, 0x55);
+            });
             self.applied_dark_theme = Some(self.state.settings.is_dark);
         }
         let save_shortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::S);

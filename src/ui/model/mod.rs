@@ -2,6 +2,7 @@
 
 pub mod composer;
 pub mod connections;
+pub mod hints;
 pub mod kv_view;
 pub mod logs;
 pub mod ordered_json;

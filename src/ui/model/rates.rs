@@ -25,6 +25,8 @@ pub struct RateSample {
 /// The sampler and its history.
 pub struct Rates {
     started: Instant,
+    /// The wall-clock time of `started`, for a time axis users can read.
+    started_at: chrono::DateTime<chrono::Utc>,
     last: Option<(Instant, TrafficSnapshot)>,
     samples: VecDeque<RateSample>,
 }
@@ -33,6 +35,7 @@ impl Default for Rates {
     fn default() -> Self {
         Self {
             started: Instant::now(),
+            started_at: chrono::Utc::now(),
             last: None,
             samples: VecDeque::new(),
         }
@@ -75,6 +78,11 @@ impl Rates {
     }
 
     /// Forgets the history (after a restart of the engine).
+    /// When sampling started, wall clock.
+    pub fn started_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.started_at
+    }
+
     pub fn reset(&mut self) {
         *self = Self::default();
     }

@@ -15,7 +15,8 @@ pub struct ClientsPanel {
     selected: usize,
     compose_mode: ComposeMode,
     compose_text: String,
-    compose_error: Option<String>,
+    /// The last send error and the client it happened on.
+    compose_error: Option<(String, String)>,
 }
 
 impl Default for ClientsPanel {
@@ -81,10 +82,23 @@ impl ClientsPanel {
             }
         });
         self.selected = self.selected.min(state.clients.len().saturating_sub(1));
+        let runtime = state.runtime.clone();
+        let repaint = std::sync::Arc::clone(&state.repaint);
         let Some(client) = state.clients.get_mut(self.selected) else {
             return;
         };
-        self.client_ui(ui, client);
+        if self
+            .compose_error
+            .as_ref()
+            .is_some_and(|(label, _)| *label != client.label)
+        {
+            // An error belongs to the client it happened on.
+            self.compose_error = None;
+        }
+        if self.client_ui(ui, client) {
+            *client =
+                TestClient::connect(&runtime, client.label.clone(), client.url.clone(), repaint);
+        }
     }
 
     fn new_client_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
@@ -149,19 +163,23 @@ impl ClientsPanel {
         });
     }
 
-    fn client_ui(&mut self, ui: &mut egui::Ui, client: &mut TestClient) {
-        ui.horizontal(|ui| {
+    /// Draws one client; returns whether the user asked to reconnect it.
+    fn client_ui(&mut self, ui: &mut egui::Ui, client: &mut TestClient) -> bool {
+        let mut reconnect = false;
+        ui.horizontal_wrapped(|ui| {
             ui.strong(&client.label);
             ui.monospace(&client.url);
             match &client.state {
                 ClientState::Failed(why) => {
                     ui.colored_label(ui.visuals().error_fg_color, format!("failed: {why}"));
+                    reconnect = ui.button("Reconnect").clicked();
                 }
                 ClientState::Closed { code, reason } => {
                     ui.weak(format!(
                         "closed {} {reason}",
                         code.map_or("without code".to_owned(), |code| code.to_string())
                     ));
+                    reconnect = ui.button("Reconnect").clicked();
                 }
                 ClientState::Connecting => {
                     ui.weak("connecting...");
@@ -195,14 +213,20 @@ impl ClientsPanel {
                     .labelled_by(message_label.id);
                 let submitted =
                     response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
-                if ui.button("Send").clicked() || submitted {
+                // An empty field would send a 0-byte frame nobody meant.
+                let has_text = !self.compose_text.is_empty();
+                let send = ui
+                    .add_enabled(has_text, egui::Button::new("Send"))
+                    .on_disabled_hover_text("Type a message first");
+                if has_text && (send.clicked() || submitted) {
                     self.compose_error = compose(self.compose_mode, &self.compose_text)
                         .and_then(|payload| client.send(payload))
-                        .err();
+                        .err()
+                        .map(|error| (client.label.clone(), error));
                 }
             });
         });
-        if let Some(error) = &self.compose_error {
+        if let Some((_, error)) = &self.compose_error {
             ui.colored_label(ui.visuals().error_fg_color, error);
         }
         let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 2.0;
@@ -218,13 +242,16 @@ impl ClientsPanel {
                         Some(payload) => payload.preview(200),
                         None => line.note.clone(),
                     };
+                    // "sent"/"recv" as in session files: the Messages panel's
+                    // in/out are the server's view, the opposite of a client's.
                     let direction = match (&line.payload, line.is_outgoing) {
-                        (None, _) => "  -",
-                        (Some(_), true) => "out",
-                        (Some(_), false) => " in",
+                        (None, _) => "   -",
+                        (Some(_), true) => "sent",
+                        (Some(_), false) => "recv",
                     };
                     ui.monospace(format!("{} {direction} {text}", format_time(line.at)));
                 }
             });
+        reconnect
     }
 }

@@ -73,6 +73,14 @@ impl ConnectionsPanel {
                 }
             }
         });
+        if state.connections.rows().is_empty() {
+            super::empty_state_ui(
+                ui,
+                state,
+                "No connections yet: connect a client (or use the Clients tab) and it shows here.",
+            );
+            return;
+        }
         let has_selection = state.selected_connection.is_some();
         let table_height = if has_selection {
             ui.available_height() * 0.45

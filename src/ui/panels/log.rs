@@ -8,6 +8,7 @@ use crate::ui::state::AppState;
 pub struct LogPanel {
     min_level: LogLevel,
     only_selected_connection: bool,
+    search: String,
 }
 
 impl Default for LogPanel {
@@ -15,6 +16,7 @@ impl Default for LogPanel {
         Self {
             min_level: LogLevel::Debug,
             only_selected_connection: false,
+            search: String::new(),
         }
     }
 }
@@ -56,6 +58,13 @@ impl LogPanel {
                     "Selected connection only",
                 ),
             );
+            let search_label = ui.label("Search");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.search)
+                    .hint_text("text in the message or location")
+                    .desired_width(160.0),
+            )
+            .labelled_by(search_label.id);
             if ui.button("Clear").clicked() {
                 state.logs.clear();
             }
@@ -65,7 +74,17 @@ impl LogPanel {
         } else {
             None
         };
-        let lines = state.logs.filtered(self.min_level, connection);
+        let mut lines = state.logs.filtered(self.min_level, connection);
+        let search = self.search.trim().to_lowercase();
+        if !search.is_empty() {
+            lines.retain(|line| {
+                line.message.to_lowercase().contains(&search)
+                    || line
+                        .location
+                        .as_ref()
+                        .is_some_and(|location| location.to_string().contains(&search))
+            });
+        }
         let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 2.0;
         let colors = [
             ui.visuals().weak_text_color(),

@@ -22,6 +22,8 @@ pub struct MessagesPanel {
     follow: bool,
     selected_seq: Option<u64>,
     view: PayloadView,
+    /// The filter last asked of the timeline.
+    asked_filter: Option<TimelineFilter>,
     /// Rows there were when Follow last scrolled to the newest one.
     followed_rows: Option<usize>,
 }
@@ -38,6 +40,7 @@ impl Default for MessagesPanel {
             selected_seq: None,
             view: PayloadView::Tree,
             followed_rows: None,
+            asked_filter: None,
         }
     }
 }
@@ -66,22 +69,49 @@ impl MessagesPanel {
             text: self.filter_text.clone(),
             is_regex: self.is_regex,
         };
-        let current = state.timeline.filter();
-        let changed = current.connection_id != wanted.connection_id
-            || current.direction != wanted.direction
-            || current.text != wanted.text
-            || current.is_regex != wanted.is_regex;
+        // Compared with what was last asked for, not with what is in force:
+        // a bad regex puts in force a filter without text.
+        let changed = self.asked_filter.as_ref().is_none_or(|asked| {
+            asked.connection_id != wanted.connection_id
+                || asked.direction != wanted.direction
+                || asked.text != wanted.text
+                || asked.is_regex != wanted.is_regex
+        });
         if changed {
-            self.filter_error = state
-                .timeline
-                .set_filter(wanted)
-                .err()
-                .map(|error| error.to_string());
+            self.asked_filter = Some(wanted.clone());
+            self.filter_error = match state.timeline.set_filter(wanted.clone()) {
+                Ok(()) => None,
+                Err(error) => {
+                    // Every row but for the other filters, as the notice says.
+                    let without_text = TimelineFilter {
+                        text: String::new(),
+                        is_regex: false,
+                        ..wanted
+                    };
+                    let _ = state.timeline.set_filter(without_text);
+                    Some(error.to_string())
+                }
+            };
         }
         if let Some(error) = &self.filter_error {
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(format!(
+                        "Bad regex, text filter off (every row shown): {error}"
+                    ))
+                    .color(ui.visuals().error_fg_color),
+                )
+                .wrap(),
+            );
+        }
+        let dropped = state.timeline.dropped();
+        if dropped > 0 {
             ui.colored_label(
-                ui.visuals().error_fg_color,
-                format!("Bad regex, filter not applied: {error}"),
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{} older messages dropped (history limit); the newest are kept",
+                    format_count(dropped)
+                ),
             );
         }
         let has_detail = self
@@ -200,13 +230,23 @@ impl MessagesPanel {
     fn table_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let timeline = &state.timeline;
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
-        let dropped = timeline.dropped();
-        let marker_rows = usize::from(dropped > 0);
-        let total_rows = timeline.visible_len() + marker_rows;
+        let total_rows = timeline.visible_len();
         let mut clicked = None;
+        // Darker shades on the light theme, readable on its selection too.
+        let (in_color, out_color) = if ui.visuals().dark_mode {
+            (
+                egui::Color32::from_rgb(0x64, 0xb5, 0xf6),
+                egui::Color32::from_rgb(0x8b, 0xc3, 0x4a),
+            )
+        } else {
+            (
+                egui::Color32::from_rgb(0x0d, 0x47, 0xa1),
+                egui::Color32::from_rgb(0x1b, 0x5e, 0x20),
+            )
+        };
         let colors = (
-            egui::Color32::from_rgb(0x64, 0xb5, 0xf6),
-            egui::Color32::from_rgb(0x8b, 0xc3, 0x4a),
+            in_color,
+            out_color,
             ui.visuals().weak_text_color(),
             ui.visuals().warn_fg_color,
         );
@@ -240,21 +280,7 @@ impl MessagesPanel {
             .body(|body| {
                 body.rows(row_height, total_rows, |mut row| {
                     let index = row.index();
-                    if index < marker_rows {
-                        row.col(|_| {});
-                        row.col(|_| {});
-                        row.col(|_| {});
-                        row.col(|_| {});
-                        row.col(|_| {});
-                        row.col(|ui| {
-                            ui.colored_label(
-                                colors.3,
-                                format!("{dropped} older messages dropped (history limit)"),
-                            );
-                        });
-                        return;
-                    }
-                    let Some(entry) = timeline.visible(index - marker_rows) else {
+                    let Some(entry) = timeline.visible(index) else {
                         return;
                     };
                     row.set_selected(self.selected_seq == Some(entry.seq));

@@ -85,6 +85,28 @@ pub fn format_duration(duration: chrono::Duration) -> String {
     }
 }
 
+/// What an empty panel says: one line of hint, then the example client
+/// command for the loaded script with a Copy button.
+pub fn empty_state_ui(ui: &mut egui::Ui, state: &mut crate::ui::state::AppState, hint: &str) {
+    ui.add_space(8.0);
+    ui.weak(hint);
+    if state.engine.is_none() || state.runs_services() && state.sockets.is_empty() {
+        return;
+    }
+    let command = crate::ui::model::hints::example_client_command(
+        &state.script.saved_text,
+        &state.server_url(),
+    );
+    ui.horizontal_wrapped(|ui| {
+        ui.weak("Try:");
+        ui.add(egui::Label::new(egui::RichText::new(&command).monospace()).selectable(true));
+        if ui.small_button("Copy").clicked() {
+            ui.ctx().copy_text(command.clone());
+            state.notify(format!("copied {command}"), false);
+        }
+    });
+}
+
 /// A label, then its combo box, named by the label for screen readers
 /// (egui's own `ComboBox::new` puts the label after the box).
 pub fn combo_ui<R>(

@@ -242,7 +242,11 @@ fn address_ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) {
     });
     // Only while the fields differ from the running server: the room is
     // worth more to the rest of the row than a greyed-out button.
-    if (needs_restart || state.engine.is_none())
+    let is_down = matches!(
+        state.status,
+        ServerStatus::Stopped | ServerStatus::Failed(_)
+    );
+    if (needs_restart || is_down)
         && ui
             .add_enabled(needs_restart && port_is_valid, egui::Button::new("Apply"))
             .on_hover_text("Restart the server on this address")
