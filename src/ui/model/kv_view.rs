@@ -5,7 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::core::events::{Event, KvChange};
+use crate::core::events::{Event, KvChange, LogLevel};
+
+/// The store and key of a `lost update: kv('S') key 'K': …` warning.
+fn lost_update_key(message: &str) -> Option<(String, String)> {
+    let rest = message.strip_prefix("lost update: kv('")?;
+    let (store, rest) = rest.split_once("') key '")?;
+    let (key, _) = rest.split_once("': ")?;
+    Some((store.to_owned(), key.to_owned()))
+}
 
 /// How long a changed key stays highlighted.
 pub const HIGHLIGHT_FOR: Duration = Duration::from_secs(3);
@@ -17,6 +25,8 @@ pub struct KvView {
     selected_store: Option<String>,
     entries: BTreeMap<String, Arc<str>>,
     changed_at: HashMap<(String, String), Instant>,
+    /// Keys that lost an update, with the last warning about each.
+    lost_updates: HashMap<(String, String), String>,
     /// The last load failed with this message.
     pub load_error: Option<String>,
 }
@@ -41,14 +51,31 @@ impl KvView {
         }
     }
 
-    /// Applies an engine event: kv changes, highlighted from now.
+    /// Applies an engine event: kv changes, highlighted from now, and
+    /// lost-update warnings, which mark their key.
     pub fn on_event(&mut self, event: &Event) {
-        if let Event::KvChanged {
-            store, key, change, ..
-        } = event
-        {
-            self.apply(store, key, change, Instant::now());
+        match event {
+            Event::KvChanged {
+                store, key, change, ..
+            } => self.apply(store, key, change, Instant::now()),
+            Event::Log {
+                level: LogLevel::Warn,
+                message,
+                ..
+            } => {
+                if let Some(slot) = lost_update_key(message) {
+                    self.lost_updates.insert(slot, message.clone());
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// The last lost-update warning about `key` of `store`, if any.
+    pub fn lost_update(&self, store: &str, key: &str) -> Option<&str> {
+        self.lost_updates
+            .get(&(store.to_owned(), key.to_owned()))
+            .map(String::as_str)
     }
 
     /// Applies a change reported by the engine.
@@ -130,6 +157,20 @@ impl KvView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_update_warning_marks_its_key() {
+        let mut view = KvView::default();
+        view.on_event(&Event::Log {
+            connection_id: None,
+            level: LogLevel::Warn,
+            message: "lost update: kv('connections') key 'list': connection a read it, …"
+                .to_owned(),
+            at: chrono::Utc::now(),
+        });
+        assert!(view.lost_update("connections", "list").is_some());
+        assert!(view.lost_update("connections", "other").is_none());
+    }
 
     #[test]
     fn changes_update_the_selected_store_and_are_highlighted() {

@@ -90,12 +90,26 @@ impl KvPanel {
                 .show(keys_ui, |ui| {
                     for (key, _) in state.kv.entries_with_prefix(&self.prefix) {
                         let strength = state.kv.highlight(&store, key, now);
-                        let mut text = egui::RichText::new(key).monospace();
+                        let lost = state.kv.lost_update(&store, key).map(str::to_owned);
+                        let shown = if lost.is_some() {
+                            format!("{key} (lost update)")
+                        } else {
+                            key.clone()
+                        };
+                        let mut text = egui::RichText::new(shown).monospace();
                         if strength > 0.0 {
                             text = text.background_color(highlight.gamma_multiply(strength * 0.5));
                         }
+                        if lost.is_some() {
+                            text = text.color(ui.visuals().warn_fg_color);
+                        }
                         let is_selected = self.selected_key.as_deref() == Some(key.as_str());
-                        if ui.selectable_label(is_selected, text).clicked() {
+                        let row = ui.selectable_label(is_selected, text);
+                        let row = match &lost {
+                            Some(warning) => row.on_hover_text(warning),
+                            None => row,
+                        };
+                        if row.clicked() {
                             self.selected_key = Some(key.clone());
                             self.is_editing = false;
                         }

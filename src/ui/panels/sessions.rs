@@ -25,6 +25,8 @@ pub struct SessionsPanel {
     rules_error: Option<String>,
     path_input: String,
     diff: ReplayDiffView,
+    /// Runs of "Replay ×N (interleavings)".
+    interleavings: u32,
 }
 
 impl Default for SessionsPanel {
@@ -41,6 +43,7 @@ impl Default for SessionsPanel {
             rules_error: None,
             path_input: String::new(),
             diff: ReplayDiffView::default(),
+            interleavings: 20,
         }
     }
 }
@@ -227,7 +230,7 @@ impl SessionsPanel {
                 .clicked()
             {
                 state.replay(
-                    selected.into_iter().collect(),
+                    selected.iter().cloned().collect(),
                     self.target.clone(),
                     self.timing,
                     self.speed,
@@ -248,6 +251,26 @@ impl SessionsPanel {
                 .clicked()
             {
                 state.replay(readable, self.target.clone(), self.timing, self.speed);
+            }
+            let fresh = matches!(self.target, ReplayTarget::FreshServer);
+            let button = ui
+                .add_enabled(
+                    !busy && fresh && selected.is_some(),
+                    egui::Button::new(format!("Replay ×{} (interleavings)", self.interleavings)),
+                )
+                .on_hover_text(
+                    "Replays the selected session against fresh servers, each settling the handlers' kv and socket calls in another order; stops at the first run that diverges or loses an update and names its seed",
+                );
+            ui.add(
+                egui::DragValue::new(&mut self.interleavings)
+                    .range(1..=1000)
+                    .prefix("×"),
+            )
+            .on_hover_text("how many interleavings");
+            if button.clicked()
+                && let Some(path) = selected.clone()
+            {
+                state.replay_interleavings(path, self.interleavings, self.timing, self.speed);
             }
         });
         let progress_now = state.sessions.progress.lock().clone();

@@ -10,7 +10,9 @@ use super::{AppState, UiMessage};
 use crate::core::events::ClosedBy;
 use crate::nitric::NitricConfig;
 use crate::session::format::{Frame, IgnoreRule, SessionEvent};
-use crate::session::runner::{FileProgress, ReplayFileOptions, ReplayServer, replay_file};
+use crate::session::runner::{
+    FileProgress, ReplayFileOptions, ReplayResult, ReplayServer, replay_file,
+};
 use crate::session::{Header, Recorder, Timing, script_reference};
 use crate::ui::model::sessions::{ReplayTarget, connect_event, list_sessions, recording_file_name};
 use crate::ui::test_client::{ClientActivity, ClientState};
@@ -192,6 +194,77 @@ impl AppState {
                 repaint();
             }
             *progress.lock() = None;
+            UiMessage::ReplaysDone
+        });
+    }
+
+    /// Replays `path` `runs` times against fresh embedded servers, each
+    /// settling the handlers' calls in the order of another seed; stops at
+    /// the first run that diverges or loses an update, shows its report and
+    /// names its seed.
+    pub fn replay_interleavings(&mut self, path: PathBuf, runs: u32, timing: Timing, speed: f64) {
+        if self.sessions.is_replaying || runs == 0 {
+            return;
+        }
+        if self.launch_config.services.is_some() {
+            self.notify(
+                "interleavings reorder the embedded lane's handlers; your services run in their own runtime",
+                true,
+            );
+            return;
+        }
+        self.sessions.is_replaying = true;
+        let progress = Arc::clone(&self.sessions.progress);
+        let repaint = Arc::clone(&self.repaint);
+        let messages = self.message_sender();
+        self.spawn(async move {
+            let what = format!("Replay ×{runs} (interleavings) of {}", path.display());
+            for seed in 1..=u64::from(runs) {
+                let options = ReplayFileOptions {
+                    timing,
+                    speed,
+                    ..ReplayFileOptions::new(ReplayServer::Fresh {
+                        script: None,
+                        seed: Some(seed),
+                    })
+                };
+                let result = replay_file(&path, &options, |event| {
+                    if let FileProgress::Steps(steps) = event {
+                        *progress.lock() = Some((path.clone(), steps));
+                        repaint();
+                    }
+                })
+                .await;
+                let problem = match &result {
+                    ReplayResult::Error(message) => Some(message.clone()),
+                    ReplayResult::Report(report) => match (&report.divergence, report.lost_updates.first()) {
+                        (Some(divergence), _) => Some(divergence.to_string()),
+                        (None, Some(lost)) => Some(lost.clone()),
+                        (None, None) => None,
+                    },
+                };
+                let last = seed == u64::from(runs);
+                if problem.is_some() || last {
+                    let _ = messages.send(UiMessage::ReplayFinished {
+                        path: path.clone(),
+                        result,
+                    });
+                    let outcome = match problem {
+                        Some(problem) => Err(format!(
+                            "interleaving seed {seed}: {problem} (reproduce: sockscope replay {} --seed {seed})",
+                            path.display()
+                        )),
+                        None => Ok(()),
+                    };
+                    let _ = messages.send(UiMessage::CommandDone {
+                        what: what.clone(),
+                        result: outcome,
+                    });
+                    break;
+                }
+            }
+            *progress.lock() = None;
+            repaint();
             UiMessage::ReplaysDone
         });
     }
