@@ -33,6 +33,8 @@ mod nitric;
 mod protocol;
 // Python `websockets`, Node `ws` and headless Chromium against the chat example.
 mod real_clients;
+// The SDK surface and the gateway's switches: declared resources, `.for`, data as bytes, --deny-status, --binary-frames.
+mod sdk_surface;
 // Security: the origin allow-list, the script sandbox, session file names.
 mod security;
 // Sessions: record, replay and compare; the replay CLI, HAR import, Artillery export.

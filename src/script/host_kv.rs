@@ -8,9 +8,10 @@ use rquickjs::{Ctx, Function, Object, Promise, Result};
 
 use super::deferred::{Settlement, Status, call_site};
 use super::failure::location_in_stack;
+use super::group_commit::GroupCommit;
 use super::host::{HostState, SharedHost};
 use super::host_api;
-use crate::core::events::{LogLevel, ScriptLocation};
+use crate::core::events::{ConnectionId, LogLevel, ScriptLocation};
 
 /// Where in the user's script the running call was made, and its stack.
 fn site(ctx: &Ctx<'_>, state: &HostState) -> (Option<ScriptLocation>, Option<String>) {
@@ -25,12 +26,22 @@ fn internal(error: crate::kv::KvError, stack: Option<String>) -> Settlement {
     Settlement::Status(Status::internal(error.to_string(), stack))
 }
 
-/// A write of `key` by the running handler; a lost update is logged.
-fn note_write(state: &mut HostState, store: &str, key: &str, location: Option<ScriptLocation>) {
+/// A write of `key` by the running handler: checked for a lost update
+/// (logged), done by `apply` on the open batch, answered at the next turn.
+fn write<'js>(
+    ctx: &Ctx<'js>,
+    state: &mut HostState,
+    (store, key): (&str, &str),
+    apply: impl FnOnce(&mut GroupCommit, Option<ConnectionId>, Option<String>) -> Settlement,
+) -> Result<Promise<'js>> {
+    let (location, stack) = site(ctx, state);
     let invocation = state.current_invocation;
     if let Some(lost) = state.races.write(invocation, store, key, location) {
         state.log(LogLevel::Warn, lost.to_string());
     }
+    let connection_id = state.current_connection;
+    let settlement = apply(&mut state.group, connection_id, stack);
+    state.defer(ctx, settlement)
 }
 
 pub(crate) fn install<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHost) -> Result<()> {
@@ -67,17 +78,23 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHo
                   key: String,
                   json: String|
                   -> Result<Promise<'js>> {
-                let mut state = state.borrow_mut();
-                let (location, stack) = site(&ctx, &state);
-                note_write(&mut state, &store, &key, location);
-                let connection_id = state.current_connection;
                 // Stored as the real lane stores a Struct.
                 let json = crate::kv::canonical_json(&json).unwrap_or(json);
-                let settlement = match state.group.set(&store, &key, &json, connection_id) {
-                    Ok(()) => Settlement::Undefined,
-                    Err(error) => internal(error, stack),
-                };
-                state.defer(&ctx, settlement)
+                let mut state = state.borrow_mut();
+                write(
+                    &ctx,
+                    &mut state,
+                    (&store, &key),
+                    |group, connection_id, stack| match group.set(
+                        &store,
+                        &key,
+                        &json,
+                        connection_id,
+                    ) {
+                        Ok(()) => Settlement::Undefined,
+                        Err(error) => internal(error, stack),
+                    },
+                )
             },
         )?,
     )?;
@@ -89,19 +106,22 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, object: &Object<'js>, host: &SharedHo
             ctx.clone(),
             move |ctx: Ctx<'js>, store: String, key: String| -> Result<Promise<'js>> {
                 let mut state = state.borrow_mut();
-                let (location, stack) = site(&ctx, &state);
-                note_write(&mut state, &store, &key, location);
-                let connection_id = state.current_connection;
-                let settlement = match state.group.delete(&store, &key, connection_id) {
-                    Ok(true) => Settlement::Undefined,
-                    // As `nitric start`: deleting a missing key is NOT_FOUND.
-                    Ok(false) => Settlement::Status(Status::not_found(
-                        "BoltDocService.Delete document not found",
-                        stack,
-                    )),
-                    Err(error) => internal(error, stack),
-                };
-                state.defer(&ctx, settlement)
+                write(
+                    &ctx,
+                    &mut state,
+                    (&store, &key),
+                    |group, connection_id, stack| {
+                        match group.delete(&store, &key, connection_id) {
+                            Ok(true) => Settlement::Undefined,
+                            // As `nitric start`: deleting a missing key is NOT_FOUND.
+                            Ok(false) => Settlement::Status(Status::not_found(
+                                "BoltDocService.Delete document not found",
+                                stack,
+                            )),
+                            Err(error) => internal(error, stack),
+                        }
+                    },
+                )
             },
         )?,
     )?;

@@ -19,6 +19,8 @@ mod runtime;
 mod scheduler;
 #[cfg(test)]
 mod sdk_invariants;
+#[cfg(test)]
+mod turn_tests;
 mod turns;
 mod watch;
 

@@ -6,8 +6,8 @@
 use regex::Regex;
 
 use super::runtime::Entry;
+use super::turn_tests::loaded;
 use super::turns::Outcome;
-use super::turns::tests::loaded;
 use crate::core::events::{HandlerKind, Payload};
 
 const SDK_JS: &str = include_str!("sdk.js");

@@ -408,44 +408,13 @@ fn record_in_the_window_then_replay_it_pass_and_then_fail_after_a_change() {
     window.harness.check_accessibility();
 }
 
-/// A shared counter every message reads and writes back: two clients that
-/// send at once lose an update, in Node as here.
-const RACY_COUNTER: &str = "import { websocket, kv } from '@nitric/sdk';
-const socket = websocket('s');
-const counters = kv('counters').allow('get', 'set');
-socket.on('connect', () => {});
-socket.on('message', async (ctx) => {
-  const until = Date.now() + 50;
-  while (Date.now() < until) {}
-  let n = 0;
-  try { n = (await counters.get('shared')).n; } catch (e) {}
-  await counters.set('shared', { n: n + 1 });
-  await socket.send(ctx.req.connectionId, 'counted');
-});";
-
 #[test]
 fn replay_by_interleavings_names_the_seed_and_the_kv_panel_marks_the_lost_key() {
-    let mut window = Window::open(RACY_COUNTER);
+    let mut window = Window::open(crate::util::RACY_COUNTER);
     let sessions_folder = window.dir.path().join("sessions");
     std::fs::create_dir_all(&sessions_folder).expect("sessions folder");
     let script = window.dir.path().join("handler.js");
-    let header = serde_json::json!({
-        "format": "sockscope.session", "version": 1, "created": "2026-12-01T00:00:00Z",
-        "source": "recorded", "script": script.display().to_string(),
-    });
-    let lines = [
-        header,
-        serde_json::json!({"t": 0, "conn": "c1", "ev": "connect", "path": "/", "query": {}}),
-        serde_json::json!({"t": 0, "conn": "c1", "ev": "accepted", "id": "c1"}),
-        serde_json::json!({"t": 1, "conn": "c2", "ev": "connect", "path": "/", "query": {}}),
-        serde_json::json!({"t": 1, "conn": "c2", "ev": "accepted", "id": "c2"}),
-        serde_json::json!({"t": 2, "conn": "c1", "ev": "send", "text": "one"}),
-        serde_json::json!({"t": 2, "conn": "c2", "ev": "send", "text": "two"}),
-        serde_json::json!({"t": 3, "conn": "c1", "ev": "recv", "text": "counted"}),
-        serde_json::json!({"t": 3, "conn": "c2", "ev": "recv", "text": "counted"}),
-    ];
-    let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
-    std::fs::write(sessions_folder.join("racy.jsonl"), text).expect("write the session");
+    crate::util::write_two_senders_session(&sessions_folder.join("racy.jsonl"), &script);
     window.harness.state_mut().state.sessions.folder = sessions_folder;
     window.harness.state_mut().state.list_sessions();
     window.step_until("the file to be listed", |app| {

@@ -437,54 +437,13 @@ async fn record_sample_sessions() {
     record_denied(&sessions.join("chat-denied-without-name.jsonl")).await;
 }
 
-/// A counter every connection's messages add to: read, then write back.
-const SHARED_COUNTER: &str = "import { websocket, kv } from '@nitric/sdk';
-const socket = websocket('s');
-const counters = kv('counters').allow('get', 'set');
-socket.on('connect', () => {});
-socket.on('message', async (ctx) => {
-  // Long enough for the other client's message to arrive meanwhile.
-  const until = Date.now() + 50;
-  while (Date.now() < until) {}
-  let n = 0;
-  try {
-    n = (await counters.get('shared')).n;
-  } catch (e) {}
-  await counters.set('shared', { n: n + 1 });
-  await socket.send(ctx.req.connectionId, 'counted');
-});";
-
-/// Two clients that send at once, each waiting only for its own reply.
-fn two_senders_session(dir: &Path, script: &Path) -> std::path::PathBuf {
-    let session = dir.join("two-senders.jsonl");
-    let header = serde_json::json!({
-        "format": "sockscope.session", "version": 1, "created": "2026-12-01T00:00:00Z",
-        "source": "recorded", "script": script.display().to_string(),
-    });
-    let lines = [
-        header,
-        serde_json::json!({"t": 0, "conn": "c1", "ev": "connect", "path": "/", "query": {}}),
-        serde_json::json!({"t": 0, "conn": "c1", "ev": "accepted", "id": "c1"}),
-        serde_json::json!({"t": 1, "conn": "c2", "ev": "connect", "path": "/", "query": {}}),
-        serde_json::json!({"t": 1, "conn": "c2", "ev": "accepted", "id": "c2"}),
-        serde_json::json!({"t": 2, "conn": "c1", "ev": "send", "text": "one"}),
-        serde_json::json!({"t": 2, "conn": "c2", "ev": "send", "text": "two"}),
-        serde_json::json!({"t": 3, "conn": "c1", "ev": "recv", "text": "counted"}),
-        serde_json::json!({"t": 3, "conn": "c2", "ev": "recv", "text": "counted"}),
-        serde_json::json!({"t": 4, "conn": "c1", "ev": "close", "code": 1000, "by": "client"}),
-        serde_json::json!({"t": 4, "conn": "c2", "ev": "close", "code": 1000, "by": "client"}),
-    ];
-    let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
-    std::fs::write(&session, text).expect("write the session");
-    session
-}
-
 #[test]
 fn the_interleavings_explorer_names_the_seed_of_a_lost_update_and_passes_a_safe_handler() {
     let dir = tempfile::tempdir().expect("temp dir");
     let racy = dir.path().join("racy.js");
-    std::fs::write(&racy, SHARED_COUNTER).expect("write");
-    let session = two_senders_session(dir.path(), &racy);
+    std::fs::write(&racy, crate::util::RACY_COUNTER).expect("write");
+    let session = dir.path().join("two-senders.jsonl");
+    crate::util::write_two_senders_session(&session, &racy);
 
     let (code, stdout, stderr) = run(&["replay", &arg(&session), "--interleavings", "5"]);
     assert_eq!(code, Some(1), "{stdout}{stderr}");
@@ -511,7 +470,7 @@ fn the_interleavings_explorer_names_the_seed_of_a_lost_update_and_passes_a_safe_
     let safe = dir.path().join("safe.js");
     std::fs::write(
         &safe,
-        SHARED_COUNTER.replace("'shared'", "ctx.req.connectionId"),
+        crate::util::RACY_COUNTER.replace("'shared'", "ctx.req.connectionId"),
     )
     .expect("write");
     let (code, stdout, stderr) = run(&[

@@ -268,3 +268,45 @@ pub fn missing_tool(tool: &str, why: &str) {
         "\n!!!! SKIPPED: {tool} is not available ({why}); install it or run .ci/run to test this !!!!\n"
     );
 }
+
+/// A session of two clients that send at once, each then waiting only for
+/// its own reply (`counted`), recorded against `script`.
+pub fn write_two_senders_session(session: &Path, script: &Path) {
+    let header = serde_json::json!({
+        "format": "sockscope.session", "version": 1, "created": "2026-12-01T00:00:00Z",
+        "source": "recorded", "script": script.display().to_string(),
+    });
+    let lines = [
+        header,
+        serde_json::json!({"t": 0, "conn": "c1", "ev": "connect", "path": "/", "query": {}}),
+        serde_json::json!({"t": 0, "conn": "c1", "ev": "accepted", "id": "c1"}),
+        serde_json::json!({"t": 1, "conn": "c2", "ev": "connect", "path": "/", "query": {}}),
+        serde_json::json!({"t": 1, "conn": "c2", "ev": "accepted", "id": "c2"}),
+        serde_json::json!({"t": 2, "conn": "c1", "ev": "send", "text": "one"}),
+        serde_json::json!({"t": 2, "conn": "c2", "ev": "send", "text": "two"}),
+        serde_json::json!({"t": 3, "conn": "c1", "ev": "recv", "text": "counted"}),
+        serde_json::json!({"t": 3, "conn": "c2", "ev": "recv", "text": "counted"}),
+        serde_json::json!({"t": 4, "conn": "c1", "ev": "close", "code": 1000, "by": "client"}),
+        serde_json::json!({"t": 4, "conn": "c2", "ev": "close", "code": 1000, "by": "client"}),
+    ];
+    let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    std::fs::write(session, text).expect("write the session");
+}
+
+/// A counter every connection's messages add to (read, then write back):
+/// two clients that send at once lose an update, in Node as here. The
+/// spin keeps the first message busy until the second has arrived.
+pub const RACY_COUNTER: &str = "import { websocket, kv } from '@nitric/sdk';
+const socket = websocket('s');
+const counters = kv('counters').allow('get', 'set');
+socket.on('connect', () => {});
+socket.on('message', async (ctx) => {
+  const until = Date.now() + 50;
+  while (Date.now() < until) {}
+  let n = 0;
+  try {
+    n = (await counters.get('shared')).n;
+  } catch (e) {}
+  await counters.set('shared', { n: n + 1 });
+  await socket.send(ctx.req.connectionId, 'counted');
+});";
