@@ -538,3 +538,32 @@ async fn the_query_is_decoded_as_the_sdk_decodes_it() {
     )
     .await;
 }
+
+/// The sample sessions, recorded in the embedded lane, replay unchanged
+/// against the same examples under the real SDK.
+#[tokio::test]
+async fn the_sample_sessions_pass_under_the_real_sdk_too() {
+    use sockscope::session::runner::{ReplayFileOptions, ReplayResult, ReplayServer, replay_file};
+    let Some(node_modules) = node_modules() else {
+        return;
+    };
+    let sessions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sessions");
+    for (session, example) in [
+        ("chat-two-clients.jsonl", CHAT_JS),
+        ("chat-denied-without-name.jsonl", CHAT_JS),
+        ("echo-text-and-binary.jsonl", ECHO_JS),
+    ] {
+        let dir = project(&[("handler.mjs", example)], Some(&node_modules));
+        let services = services_config(dir.path(), &["node handler.mjs"])
+            .services
+            .expect("services");
+        let options = ReplayFileOptions::new(ReplayServer::Services(services));
+        let result = replay_file(&sessions.join(session), &options, |_| {}).await;
+        match &result {
+            ReplayResult::Report(report) => {
+                assert!(report.passed(), "{session}: {:?}", report.divergence);
+            }
+            ReplayResult::Error(error) => panic!("{session}: {error}"),
+        }
+    }
+}
