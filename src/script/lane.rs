@@ -191,7 +191,10 @@ impl EmbeddedRuntime {
 
 impl HandlerRuntime for EmbeddedRuntime {
     fn connect(&self, request: ConnectRequest) -> RuntimeFuture<'_, ConnectVerdict> {
-        Box::pin(self.host.connect(request.connection_id, request.query))
+        Box::pin(
+            self.host
+                .connect(request.connection_id, request.socket, request.query),
+        )
     }
 
     fn message(&self, connection_id: ConnectionId, payload: Payload) -> RuntimeFuture<'_, ()> {
@@ -217,8 +220,8 @@ impl HandlerRuntime for EmbeddedRuntime {
     }
 
     fn sockets(&self) -> Vec<String> {
-        // The SDK emulation serves the first socket a script declares.
-        self.sockets.lock().iter().take(1).cloned().collect()
+        // Each declared socket gets a listener of its own, as under `nitric start`.
+        self.sockets.lock().clone()
     }
 
     fn load_failure(&self) -> Option<ScriptFailure> {

@@ -67,6 +67,8 @@ const THREAD_STACK_BYTES: usize = runtime::JS_STACK_BYTES + 12 * 1024 * 1024;
 enum ScriptJob {
     Connect {
         connection_id: ConnectionId,
+        /// The socket (listener) the client connected to.
+        socket: Arc<str>,
         query: Query,
         reply: oneshot::Sender<ConnectVerdict>,
     },
@@ -170,10 +172,16 @@ impl ScriptHost {
     /// Runs the connect chain for a client that wants to upgrade. The
     /// connection becomes reachable by `socket.send` once the server has
     /// upgraded it (as under `nitric start`), not when the chain accepts.
-    pub async fn connect(&self, connection_id: ConnectionId, query: Query) -> ConnectVerdict {
+    pub async fn connect(
+        &self,
+        connection_id: ConnectionId,
+        socket: Arc<str>,
+        query: Query,
+    ) -> ConnectVerdict {
         let (reply, verdict) = oneshot::channel();
         let job = ScriptJob::Connect {
             connection_id,
+            socket,
             query,
             reply,
         };
@@ -251,9 +259,17 @@ fn accept(job: ScriptJob, scheduler: &mut Scheduler) -> Option<Control> {
     match job {
         ScriptJob::Connect {
             connection_id,
+            socket,
             query,
             reply,
-        } => scheduler.submit(connection_id, EventJob::Connect { query, reply }),
+        } => scheduler.submit(
+            connection_id,
+            EventJob::Connect {
+                socket,
+                query,
+                reply,
+            },
+        ),
         ScriptJob::Message {
             connection_id,
             payload,
@@ -441,6 +457,10 @@ fn deliver(
                         ConnectVerdict::Failed(failure)
                     }
                 };
+                if verdict != ConnectVerdict::Accept {
+                    // A refused connection gets no disconnect that would forget it.
+                    scheduler.forget(connection_id);
+                }
                 if let Some(reply) = running.and_then(|running| running.reply) {
                     host.borrow_mut()
                         .group
@@ -453,6 +473,7 @@ fn deliver(
                 }
                 if kind == HandlerKind::Disconnect {
                     host.borrow_mut().outbound.remove(&connection_id);
+                    scheduler.forget(connection_id);
                 }
             }
         }

@@ -96,6 +96,9 @@ pub(crate) struct JsRuntime {
     pub(super) connection_ids:
         RefCell<FxHashMap<ConnectionId, Persistent<rquickjs::String<'static>>>>,
     pub(super) pending: FxHashMap<InvocationId, Pending>,
+    /// Socket names as JS strings, by name.
+    pub(super) socket_names:
+        RefCell<Vec<(std::sync::Arc<str>, Persistent<rquickjs::String<'static>>)>>,
     pub(super) deadline: Rc<Cell<Option<Instant>>>,
     pub(super) host: SharedHost,
     pub(super) handler_timeout: Duration,
@@ -107,6 +110,7 @@ impl Drop for JsRuntime {
         // Every handle into the runtime must go before the runtime itself.
         self.rejections.borrow_mut().clear();
         self.connection_ids.get_mut().clear();
+        self.socket_names.get_mut().clear();
         self.pending.clear();
         self.host.borrow_mut().deferred.clear();
         self.loaded = None;
@@ -171,6 +175,7 @@ impl JsRuntime {
             rejections,
             connection_ids: RefCell::default(),
             pending: FxHashMap::default(),
+            socket_names: RefCell::default(),
             deadline,
             host,
             handler_timeout,
@@ -362,22 +367,20 @@ pub(super) fn never_settled() -> &'static str {
 /// What a loaded script should be told about what it registered.
 fn load_warnings(name: &str, sockets: &[String], handled: &[String]) -> Vec<String> {
     let mut warnings = Vec::new();
-    match sockets {
-        [] => warnings.push(format!(
-            "{name} declares no websocket(): there is nothing to serve, every upgrade is refused"
-        )),
-        [_] => {}
-        [first, ..] => warnings.push(format!(
-            "{name} declares {} websockets; sockscope serves the first, '{first}'",
-            sockets.len()
-        )),
-    }
-    if let [first, ..] = sockets
-        && !handled.iter().any(|event| event == "connect")
-    {
+    if sockets.is_empty() {
         warnings.push(format!(
-            "websocket('{first}') has no connect handler: upgrades are refused, as nitric start answers them (HTTP 200 without an upgrade)"
+            "{name} declares no websocket(): there is nothing to serve, every upgrade is refused"
         ));
+    }
+    for socket in sockets {
+        if !handled
+            .iter()
+            .any(|event| *event == format!("{socket}:connect"))
+        {
+            warnings.push(format!(
+                "websocket('{socket}') has no connect handler: its upgrades are refused, as nitric start answers them (HTTP 200 without an upgrade)"
+            ));
+        }
     }
     warnings
 }

@@ -3,6 +3,7 @@
 //! one at a time, in order; connections run concurrently.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
@@ -17,6 +18,7 @@ use crate::runtime::ConnectVerdict;
 /// An event of one connection, waiting for its turn.
 pub(super) enum EventJob {
     Connect {
+        socket: Arc<str>,
         query: Query,
         reply: oneshot::Sender<ConnectVerdict>,
     },
@@ -46,11 +48,17 @@ pub(super) struct Scheduler {
     ready: VecDeque<ConnectionId>,
     waiting_events: usize,
     next_invocation: InvocationId,
+    /// The socket each connection connected to, from its connect to its
+    /// disconnect (or refusal).
+    sockets: FxHashMap<ConnectionId, Arc<str>>,
 }
 
 impl Scheduler {
     /// Queues `job` behind the connection's earlier events.
     pub(super) fn submit(&mut self, connection_id: ConnectionId, job: EventJob) {
+        if let EventJob::Connect { socket, .. } = &job {
+            self.sockets.insert(connection_id, Arc::clone(socket));
+        }
         let lane = self.lanes.entry(connection_id).or_default();
         lane.waiting.push_back(job);
         self.waiting_events += 1;
@@ -87,7 +95,7 @@ impl Scheduler {
             self.next_invocation += 1;
             let invocation = self.next_invocation;
             let (kind, query, payload, reply) = match job {
-                EventJob::Connect { query, reply } => {
+                EventJob::Connect { query, reply, .. } => {
                     (HandlerKind::Connect, Some(query), None, Some(reply))
                 }
                 EventJob::Message { payload } => (HandlerKind::Message, None, Some(payload), None),
@@ -97,12 +105,18 @@ impl Scheduler {
             starts.push(Start {
                 invocation,
                 connection_id,
+                socket: self.sockets.get(&connection_id).cloned(),
                 kind,
                 query,
                 payload,
                 entry: Entry::for_kind(kind),
             });
         }
+    }
+
+    /// The connection is gone (disconnected or refused): its socket too.
+    pub(super) fn forget(&mut self, connection_id: ConnectionId) {
+        self.sockets.remove(&connection_id);
     }
 
     /// The connection's running event ended; its next one becomes ready.

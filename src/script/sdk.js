@@ -19,8 +19,8 @@
 //    Invariant: ONE_PARAMETER_ARROW matches only arrows with exactly one
 //    plain parameter; any other handler still gets a `next`.
 // 3. The message entry is `run`, written out: a call frame fewer per message.
-//    Invariant: host.dispatchMessage(id, data) behaves exactly as
-//    host.dispatch('message', id, undefined, data). Kept in sync with `run`!
+//    Invariant: host.dispatchMessage(id, data, socket) behaves exactly as
+//    host.dispatch('message', id, undefined, data, socket). Kept in sync with `run`!
 const host = globalThis.__sockscope;
 delete globalThis.__sockscope;
 
@@ -192,8 +192,9 @@ const settle = (ctx, result) => {
 
 // ---- websockets (src/resources/websocket.ts)
 const sockets = new Map();
-// The socket sockscope serves: the first one declared.
-let servedSocket;
+// The first socket declared: the one a connection without a named socket
+// (the server's first listener) talks to.
+let firstSocket;
 // `socket.on()` resolves when its stream ends; the embedded lane's never do.
 const STREAM_OPEN = new Promise(() => {});
 
@@ -259,7 +260,7 @@ export const websocket = (name) => {
   if (!socket) {
     socket = new WebsocketResource(name);
     sockets.set(name, socket);
-    if (servedSocket === undefined) servedSocket = socket;
+    if (firstSocket === undefined) firstSocket = socket;
   }
   return socket;
 };
@@ -511,16 +512,19 @@ const run = (socket, chain, eventType, connectionId, query, data) => {
   return settle(ctx, chain(ctx));
 };
 
-host.dispatch = (eventType, connectionId, query, data) => {
-  const socket = servedSocket;
+// `socketName` is the listener's socket; undefined means the first one.
+const socketNamed = (socketName) => (socketName === undefined ? firstSocket : sockets.get(socketName) || firstSocket);
+
+host.dispatch = (eventType, connectionId, query, data, socketName) => {
+  const socket = socketNamed(socketName);
   const chain = socket && socket.chains[eventType];
   if (!chain) return null;
   return run(socket, chain, eventType, connectionId, query === undefined ? {} : decodeQuery(query), data);
 };
 
 // Speed trick 3: `run`, written out (a call fewer per message). Kept in sync!
-host.dispatchMessage = (connectionId, data) => {
-  const socket = servedSocket;
+host.dispatchMessage = (connectionId, data, socketName) => {
+  const socket = socketNamed(socketName);
   const chain = socket && socket.chains.message;
   if (!chain) return null;
   const ctx = new WebsocketNotificationContext(
@@ -530,4 +534,6 @@ host.dispatchMessage = (connectionId, data) => {
 };
 
 host.socketNames = () => Array.from(sockets.keys());
-host.handledEvents = () => (servedSocket ? Object.keys(servedSocket.chains) : []);
+// Each socket's registered events, as `socket:event`.
+host.handledEvents = () =>
+  Array.from(sockets.values()).flatMap((socket) => Object.keys(socket.chains).map((event) => `${socket.name}:${event}`));

@@ -46,6 +46,7 @@ impl JsRuntime {
         let mut starts = vec![Start {
             invocation: InvocationId::MAX,
             connection_id,
+            socket: None,
             kind,
             query: query.cloned(),
             payload: payload.cloned(),

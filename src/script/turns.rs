@@ -5,6 +5,7 @@
 //! run first, and chains of different connections interleave at each
 //! `await`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rquickjs::promise::PromiseState;
@@ -25,6 +26,8 @@ const MAX_CACHED_CONNECTION_IDS: usize = 1 << 17;
 pub(crate) struct Start {
     pub invocation: InvocationId,
     pub connection_id: ConnectionId,
+    /// The socket the connection connected to (the first one if unknown).
+    pub socket: Option<Arc<str>>,
     pub kind: HandlerKind,
     /// Only connect has one.
     pub query: Option<Query>,
@@ -157,6 +160,7 @@ impl JsRuntime {
         let Start {
             invocation,
             connection_id,
+            socket,
             kind,
             query,
             payload,
@@ -200,11 +204,16 @@ impl JsRuntime {
             // Both stay alive (and so keep their identities) until the
             // handler's synchronous part and its microtasks have run.
             let _alive = (connection_value.clone(), data.clone());
+            let socket_value = self.socket_string(ctx, socket.as_deref())?;
             let outcome: Value = match entry {
-                Entry::Message => dispatch.call((connection_value, data))?,
-                Entry::Generic => {
-                    dispatch.call((kind.as_str(), connection_value, query_value, data))?
-                }
+                Entry::Message => dispatch.call((connection_value, data, socket_value))?,
+                Entry::Generic => dispatch.call((
+                    kind.as_str(),
+                    connection_value,
+                    query_value,
+                    data,
+                    socket_value,
+                ))?,
             };
             while ctx.execute_pending_job() {}
             Ok(outcome)
@@ -450,6 +459,27 @@ impl JsRuntime {
             }
         }
         *rejections = kept;
+    }
+
+    /// A socket's name as a JS string (cached: every message passes one), or
+    /// undefined for the first declared socket.
+    fn socket_string<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        socket: Option<&str>,
+    ) -> rquickjs::Result<Value<'js>> {
+        let Some(socket) = socket else {
+            return Ok(Value::new_undefined(ctx.clone()));
+        };
+        let mut cache = self.socket_names.borrow_mut();
+        if let Some((_, string)) = cache.iter().find(|(name, _)| name.as_ref() == socket) {
+            return Ok(string.clone().restore(ctx)?.into_value());
+        }
+        let string = rquickjs::String::from_str(ctx.clone(), socket)?;
+        if cache.len() < 64 {
+            cache.push((Arc::from(socket), Persistent::save(ctx, string.clone())));
+        }
+        Ok(string.into_value())
     }
 
     /// The connection's id as a JS string: cached from its first message

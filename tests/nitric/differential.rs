@@ -567,3 +567,59 @@ async fn the_sample_sessions_pass_under_the_real_sdk_too() {
         }
     }
 }
+
+const THREE_SOCKETS_JS: &str = r#"import { websocket } from '@nitric/sdk';
+const chat = websocket('chat');
+const feed = websocket('feed');
+const closed = websocket('closed');
+chat.on('connect', () => {});
+chat.on('message', (ctx) => chat.send(ctx.req.connectionId, `chat got ${ctx.req.text()} on ${ctx.req.socket}`));
+feed.on('connect', () => {});
+feed.on('message', (ctx) => feed.send(ctx.req.connectionId, `feed got ${ctx.req.text()} on ${ctx.req.socket}`));
+closed.on('connect', (ctx) => {
+  ctx.res.success = false;
+});
+"#;
+
+/// What each socket of `server` answers: its refusal, or its echo of "hi".
+async fn ask_every_socket(server: &TestServer) -> BTreeMap<String, String> {
+    let mut answers = BTreeMap::new();
+    for listener in server.engine.sockets() {
+        let url = format!("ws://{}/", listener.local_addr);
+        let answer = match tokio_tungstenite::connect_async(url).await {
+            Ok((mut client, _)) => {
+                client.send(Message::text("hi")).await.expect("send");
+                match tokio::time::timeout(Duration::from_secs(10), client.next()).await {
+                    Ok(Some(Ok(Message::Text(text)))) => text.to_string(),
+                    other => format!("no answer: {other:?}"),
+                }
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                format!("refused {}", response.status().as_u16())
+            }
+            Err(other) => format!("no HTTP answer: {other}"),
+        };
+        answers.insert(listener.socket.to_string(), answer);
+    }
+    answers
+}
+
+#[tokio::test]
+async fn every_socket_of_a_file_is_served_on_its_own_port() {
+    let embedded = ask_every_socket(&TestServer::start(THREE_SOCKETS_JS).await).await;
+    assert_eq!(
+        embedded,
+        BTreeMap::from([
+            ("chat".to_owned(), "chat got hi on chat".to_owned()),
+            ("closed".to_owned(), "refused 500".to_owned()),
+            ("feed".to_owned(), "feed got hi on feed".to_owned()),
+        ])
+    );
+    let Some(node_modules) = node_modules() else {
+        return;
+    };
+    let dir = project(&[("handler.mjs", THREE_SOCKETS_JS)], Some(&node_modules));
+    let config = services_config(dir.path(), &["node handler.mjs"]);
+    let real = ask_every_socket(&start(dir, config).await).await;
+    assert_eq!(embedded, real, "embedded vs @nitric/sdk");
+}
