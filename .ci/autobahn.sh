@@ -25,8 +25,10 @@ fi
 # limit (close 1009) is a policy, so the conformance run raises it. Only
 # that limit: the outbound queue bounds a backlog, so a 16 MiB echo goes
 # out under its default 16 MiB as any user raising one flag would see.
+# --binary-frames: Autobahn expects binary echoed as binary, where nitric
+# start's gateway (and sockscope by default) answers with text frames.
 "$binary" serve --script assets/examples/echo.js --port 0 --kv :memory: --quiet \
-    --max-message-bytes "${MAX_MESSAGE_BYTES:-33554432}" \
+    --max-message-bytes "${MAX_MESSAGE_BYTES:-33554432}" --binary-frames \
     >"$out/serve.stdout" 2>"$out/serve.stderr" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
