@@ -41,6 +41,12 @@ socket.on('message', (ctx) => socket.send(ctx.req.connectionId, ctx.req.data));"
         .await
         .expect("send");
     assert_eq!(recv(&mut client).await, Message::binary(vec![0u8, 255]));
+    // An empty binary frame stays bytes too (it would be "" for the SDK).
+    client
+        .send(Message::binary(Vec::<u8>::new()))
+        .await
+        .expect("send");
+    assert_eq!(recv(&mut client).await, Message::binary(Vec::<u8>::new()));
 }
 
 /// The v0 habit of treating `data` as a string: the same TypeError as under

@@ -188,9 +188,15 @@ impl JsRuntime {
             };
             let connection_value = self.connection_string(ctx, kind, connection_id)?;
             // The SDK gives message events the body as a Uint8Array, and
-            // an empty body (and every other event) as "".
+            // an empty body (and every other event) as "". With
+            // --binary-frames an empty binary frame stays bytes, so it
+            // echoes as one.
+            let binary_frames = self.host.borrow().gateway.frames.binary;
             let data: Value = match &payload {
-                Some(payload) if payload.len_bytes() > 0 => {
+                Some(payload)
+                    if payload.len_bytes() > 0
+                        || (binary_frames && matches!(payload, Payload::Binary(_))) =>
+                {
                     TypedArray::<u8>::new_copy(ctx.clone(), payload.as_bytes())?.into_value()
                 }
                 _ => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),

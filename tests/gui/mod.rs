@@ -263,7 +263,15 @@ fn held_connections_wait_for_accept_or_deny() {
     let accepted = window
         .runtime
         .spawn(tokio_tungstenite::connect_async(window.url("/?name=ann")));
-    window.step_until_shown("Accept");
+    window.step_until("a held connection", |app| {
+        app.state
+            .engine
+            .as_ref()
+            .is_some_and(|engine| !engine.pending_approvals().is_empty())
+    });
+    // "Accept all" is always there: wait for the row's own button.
+    window.step_until_shown("Hold new connections");
+    window.harness.step();
     window.click("Accept");
     let (mut client, _) = window
         .runtime
@@ -278,7 +286,15 @@ fn held_connections_wait_for_accept_or_deny() {
     let denied = window
         .runtime
         .spawn(tokio_tungstenite::connect_async(window.url("/?name=bob")));
-    window.step_until_shown("Deny");
+    window.step_until("a held connection", |app| {
+        app.state
+            .engine
+            .as_ref()
+            .is_some_and(|engine| !engine.pending_approvals().is_empty())
+    });
+    // "Accept all" is always there: wait for the row's own button.
+    window.step_until_shown("Hold new connections");
+    window.harness.step();
     window.click("Deny");
     match window.runtime.block_on(denied).expect("join") {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
