@@ -278,7 +278,14 @@ fn held_connections_wait_for_accept_or_deny() {
     let denied = window
         .runtime
         .spawn(tokio_tungstenite::connect_async(window.url("/?name=bob")));
-    window.step_until_shown("Deny");
+    // "Deny" alone: the timeout's label ("Deny undecided after") is always shown.
+    window.step_until("bob to be held", |app| {
+        app.state
+            .engine
+            .as_ref()
+            .is_some_and(|engine| engine.pending_approvals().len() == 1)
+    });
+    window.harness.step();
     window.click("Deny");
     match window.runtime.block_on(denied).expect("join") {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
