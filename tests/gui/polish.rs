@@ -262,6 +262,20 @@ fn a_recording_started_with_two_open_connections_replays_and_passes() {
     window.harness.step();
     window.click("Replay selected");
     window.step_until_shown("PASS: 2 connections");
+    // Its events can be browsed, the two open connections marked.
+    window
+        .harness
+        .query_all_by_label_contains("Events (")
+        .next()
+        .expect("the events timeline")
+        .click();
+    window.harness.run_steps(2);
+    window.step_until_shown("c1, c2 were open when the recording started");
+    assert!(
+        window.harness.query_all_by_label("c1*").count() >= 2,
+        "connect and accepted"
+    );
+    window.harness.check_accessibility();
 }
 
 #[test]
