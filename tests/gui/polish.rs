@@ -45,13 +45,16 @@ fn an_idle_window_with_follow_on_asks_for_no_frames() {
         .block_on(tokio_tungstenite::connect_async(url))
         .expect("connect")
         .0;
+    // A burst: the window must not still be catching up once it is over.
     window.runtime.block_on(async {
-        for index in 0..30 {
+        for index in 0..300 {
             send_text(&mut client, &format!("{{\"n\":{index}}}")).await;
+        }
+        for _ in 0..300 {
             let _ = recv_text(&mut client).await;
         }
     });
-    window.step_until_shown("{\"n\":29}");
+    window.step_until_shown("{\"n\":299}");
     // Counters and rates settle a little after the last event.
     let settled_at = Instant::now() + Duration::from_secs(3);
     while Instant::now() < settled_at {
@@ -259,6 +262,20 @@ fn a_recording_started_with_two_open_connections_replays_and_passes() {
     window.harness.step();
     window.click("Replay selected");
     window.step_until_shown("PASS: 2 connections");
+    // Its events can be browsed, the two open connections marked.
+    window
+        .harness
+        .query_all_by_label_contains("Events (")
+        .next()
+        .expect("the events timeline")
+        .click();
+    window.harness.run_steps(2);
+    window.step_until_shown("c1, c2 were open when the recording started");
+    assert!(
+        window.harness.query_all_by_label("c1*").count() >= 2,
+        "connect and accepted"
+    );
+    window.harness.check_accessibility();
 }
 
 #[test]
@@ -350,7 +367,8 @@ fn first_launch_hints_a_client_command_and_the_clients_panel_says_a_refusal_once
     let mut window = Window::open(&script(CHAT_LIKE));
     let command = format!("websocat '{}/'", window.url(""));
     window.step_until_shown("No connections yet");
-    window.harness.get_by_label(&command);
+    // In Connections and in Messages, both empty.
+    assert!(window.harness.query_all_by_label(&command).count() >= 1);
     window
         .harness
         .query_all_by_label("Copy")

@@ -114,6 +114,14 @@ impl MessagesPanel {
                 ),
             );
         }
+        // Only the server's own lifecycle rows: nobody has connected yet.
+        if state.connections.rows().is_empty() && state.timeline.len() <= 2 {
+            super::empty_state_ui(
+                ui,
+                state,
+                "No messages yet: every frame in and out, and each connect and close, appears here.",
+            );
+        }
         let has_detail = self
             .selected_seq
             .is_some_and(|seq| state.timeline.by_seq(seq).is_some());

@@ -14,6 +14,7 @@ pub mod replay_diff;
 pub mod script;
 pub mod server_bar;
 pub mod services;
+pub mod session_events;
 pub mod sessions;
 
 use crate::core::events::ConnectionId;

@@ -149,21 +149,25 @@ fn connection_ui(
                         let Some(row) = rows.get(table_row.index()) else {
                             return;
                         };
-                        table_row.set_selected(selected == Some(table_row.index()));
+                        let is_selected = selected == Some(table_row.index());
+                        table_row.set_selected(is_selected);
+                        // Red does not read on the selection's blue; the line
+                        // under the table says whether the selected row differs.
+                        let is_marked = row.differs && !is_selected;
                         let side = |ui: &mut egui::Ui, text: &Option<String>| {
                             let shown = text.as_deref().unwrap_or("(nothing)");
                             let mut rich = egui::RichText::new(crate::session::compare::shorten(
                                 shown, CELL_CHARS,
                             ))
                             .monospace();
-                            if row.differs {
+                            if is_marked {
                                 rich = rich.color(highlight);
                             }
                             ui.add(egui::Label::new(rich).truncate().selectable(false));
                         };
                         table_row.col(|ui| {
                             let mut step = egui::RichText::new(row.step_index.to_string());
-                            if row.differs {
+                            if is_marked {
                                 step = step.color(highlight).strong();
                             }
                             ui.label(step).on_hover_text(if row.differs {

@@ -35,7 +35,12 @@ enum SocketsShown {
 /// Draws the bar. Returns whether the user asked to reset the layout.
 pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool {
     let mut reset_layout = false;
-    let is_compact = ui.available_width() < COMPACT_BELOW_WIDTH;
+    let width = ui.available_width();
+    let is_compact = width < COMPACT_BELOW_WIDTH;
+    // Recording adds "Stop recording" and the REC counts: the address
+    // folds into its menu sooner to make room for them.
+    let folds_address =
+        is_compact || (state.sessions.recording.is_some() && width < COMPACT_BELOW_WIDTH + 220.0);
     ui.horizontal(|ui| {
         if !is_compact {
             ui.strong("sockscope");
@@ -46,7 +51,7 @@ pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool 
         let after_urls_x = ui.cursor().min.x;
         start_stop_ui(ui, state);
         ui.separator();
-        if is_compact {
+        if folds_address {
             let address = format!("{}:{}", state.settings.bind, state.settings.port);
             ui.menu_button("Address", |ui| {
                 ui.horizontal(|ui| address_ui(ui, state, bar));
@@ -352,16 +357,19 @@ fn recording_ui(ui: &mut egui::Ui, state: &mut AppState, is_compact: bool) {
         super::format_count(status.connections as u64),
         super::format_count(status.messages as u64)
     );
-    let width = if is_compact { 90.0 } else { 130.0 };
+    // In a narrow bar the button alone says it records ("REC" as its
+    // text, the counts on hover); the row must keep View in sight.
+    let width = if is_compact { 40.0 } else { 130.0 };
     // A failure is a notice too; here it only colours the counts.
     let (color, hover) = match &status.failure {
         Some(failure) => (ui.visuals().error_fg_color, format!("{text}: {failure}")),
         None => (egui::Color32::LIGHT_RED, text.clone()),
     };
     let height = ui.spacing().interact_size.y;
+    let shown = if is_compact { "REC".to_owned() } else { text };
     ui.add_sized(
         [width, height],
-        egui::Label::new(egui::RichText::new(text).color(color)).truncate(),
+        egui::Label::new(egui::RichText::new(shown).color(color)).truncate(),
     )
     .on_hover_text(hover);
 }

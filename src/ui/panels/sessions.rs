@@ -427,6 +427,7 @@ impl SessionsPanel {
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
         });
+        super::session_events::events_ui(ui, &session);
         ui.separator();
         match state.sessions.results.get(&path) {
             None => {
