@@ -61,7 +61,8 @@ async def worker(url, deadline, totals, seed):
                         if reply != text:
                             totals.errors.append(f"echo mismatch on w{seed}")
                     elif choice < 0.6:
-                        data = os.urandom(rng.randint(1, 4096))
+                        # Never UTF-8, so the handler echoes it as bytes.
+                        data = b"\xff" + os.urandom(rng.randint(0, 4096))
                         await ws.send(data)
                         if await ws.recv() != data:
                             totals.errors.append(f"binary echo mismatch on w{seed}")
@@ -118,7 +119,7 @@ async def main():
         server = subprocess.Popen(
             [args.binary, "serve", "--quiet", "--port", "0",
              "--script", os.path.join(ROOT, "tests/clients/soak.js"),
-             "--kv", os.path.join(workdir, "kv.redb")],
+             "--kv", os.path.join(workdir, "kv.redb"), "--binary-frames"],
             stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         line = server.stdout.readline().strip()

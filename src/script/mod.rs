@@ -57,9 +57,12 @@ const MAX_WAITING_EVENTS: usize = 4096;
 /// Steps whose replies are held back and then woken together while work
 /// keeps coming: each connection's event waits for its calls' turn, so one
 /// step holds at most one reply per connection, and a wake-up per reply
-/// doubled the socket threads' work. (The group commit's age bound still
-/// applies.)
+/// doubled the socket threads' work.
 const STEPS_PER_RELEASE: u32 = 16;
+
+/// ... but a reply waits no longer than this for the steps after it (under
+/// load a step of 50 connections takes about half a millisecond).
+const MAX_REPLY_HOLD: Duration = Duration::from_millis(2);
 
 /// The script thread's stack: QuickJS's recursion guard plus headroom.
 const THREAD_STACK_BYTES: usize = runtime::JS_STACK_BYTES + 12 * 1024 * 1024;
@@ -309,6 +312,7 @@ fn run_jobs(
     let mut control: Option<Control> = None;
     let mut closed = false;
     let mut steps_held = 0;
+    let mut held: Option<Instant> = None;
     loop {
         while control.is_none() && !closed && scheduler.waiting_events() < MAX_WAITING_EVENTS {
             match jobs.try_recv() {
@@ -327,20 +331,21 @@ fn run_jobs(
         }
         let busy = scheduler.has_ready() || runtime.has_deferred();
         if busy {
+            let held_since = *held.get_or_insert_with(Instant::now);
             steps_held += 1;
             let mut state = host.borrow_mut();
             if state.group.is_due() {
                 drop(state);
                 commit(&host);
-                steps_held = 0;
-            } else if steps_held >= STEPS_PER_RELEASE {
+                (steps_held, held) = (0, None);
+            } else if steps_held >= STEPS_PER_RELEASE || held_since.elapsed() >= MAX_REPLY_HOLD {
                 // A connection's replies of several steps leave in one write.
                 state.group.release();
-                steps_held = 0;
+                (steps_held, held) = (0, None);
             }
             continue;
         }
-        steps_held = 0;
+        (steps_held, held) = (0, None);
         // Nothing can run before a job comes: what waited for the writes
         // may go.
         commit(&host);

@@ -2,15 +2,20 @@
 // after the store committed them, and reads to verify them later.
 //   "set KEY N" -> store {n: N} under KEY, reply "ok KEY N"
 //   "get KEY"   -> reply "val KEY N" or "missing KEY"
-//   anything else is echoed back (text or binary).
+//   anything else is echoed back: text as text, bytes that are not UTF-8 as
+//   bytes (the soak runs with --binary-frames, so they stay binary frames).
 import { websocket, kv } from '@nitric/sdk';
 
 const socket = websocket('soak');
 const store = kv('soak').allow('get', 'set', 'delete');
 
+socket.on('connect', () => {});
+
 socket.on('message', async (ctx) => {
   const id = ctx.req.connectionId;
-  const text = typeof ctx.req.data === 'string' ? ctx.req.data : null;
+  // The SDK gives text and binary frames alike as bytes.
+  const decoded = ctx.req.text();
+  const text = decoded.includes('\uFFFD') ? null : decoded;
   if (text?.startsWith('set ')) {
     const [key, n] = text.slice(4).split(' ');
     await store.set(key, { n: Number(n), at: Date.now() });
@@ -25,6 +30,6 @@ socket.on('message', async (ctx) => {
       await socket.send(id, `missing ${key}`);
     }
   } else {
-    await socket.send(id, ctx.req.data);
+    await socket.send(id, text ?? ctx.req.data);
   }
 });
