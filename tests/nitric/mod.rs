@@ -8,6 +8,7 @@
 //! A missing SDK skips loudly, or fails under
 //! `SOCKSCOPE_REQUIRE_REAL_CLIENTS=1` (CI).
 
+mod corpus;
 mod differential;
 mod lanes;
 mod lifecycle;
