@@ -166,7 +166,7 @@ impl std::fmt::Display for HiddenMessages {
 }
 
 /// `41237` as `41,237`.
-fn thousands(value: u64) -> String {
+pub fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {

@@ -102,6 +102,22 @@ impl Window {
         self.harness.step();
     }
 
+    /// Stops the recording once it has written `lines` lines and waits for
+    /// its file to be the only one listed.
+    fn stop_recording_after(&mut self, lines: usize) {
+        self.step_until("the session lines", |app| {
+            app.state
+                .sessions
+                .recording
+                .as_ref()
+                .is_some_and(|recording| recording.status().lines_written >= lines)
+        });
+        self.click("Stop recording");
+        self.step_until("the file to be listed", |app| {
+            app.state.sessions.listing.len() == 1
+        });
+    }
+
     fn click(&mut self, label: &str) {
         self.harness.get_by_label(label).click();
         self.harness.step();
@@ -392,17 +408,7 @@ fn record_in_the_window_then_replay_it_pass_and_then_fail_after_a_change() {
         while futures_util::StreamExt::next(&mut client).await.is_some() {}
     });
     // connect, accepted, send, recv, close
-    window.step_until("the session lines", |app| {
-        app.state
-            .sessions
-            .recording
-            .as_ref()
-            .is_some_and(|recording| recording.status().lines_written >= 5)
-    });
-    window.click("Stop recording");
-    window.step_until("the file to be listed", |app| {
-        app.state.sessions.listing.len() == 1
-    });
+    window.stop_recording_after(5);
     let file_name = window.app().state.sessions.listing[0].file_name();
     assert!(sessions_folder.join(&file_name).is_file());
 

@@ -175,17 +175,7 @@ fn the_replay_diff_marks_every_differing_row_and_steps_through_them() {
         while futures_util::StreamExt::next(&mut client).await.is_some() {}
     });
     // connect, accepted, two sends, two recvs, close
-    window.step_until("the session lines", |app| {
-        app.state
-            .sessions
-            .recording
-            .as_ref()
-            .is_some_and(|recording| recording.status().lines_written >= 7)
-    });
-    window.click("Stop recording");
-    window.step_until("the file to be listed", |app| {
-        app.state.sessions.listing.len() == 1
-    });
+    window.stop_recording_after(7);
     let file_name = window.app().state.sessions.listing[0].file_name();
     std::fs::write(
         window.dir.path().join("handler.js"),
@@ -238,17 +228,7 @@ fn a_recording_started_with_two_open_connections_replays_and_passes() {
         assert_eq!(recv_text(&mut bob).await, "v1:from bob");
     });
     // Two connect/accepted pairs, two sends, two recvs.
-    window.step_until("the session lines", |app| {
-        app.state
-            .sessions
-            .recording
-            .as_ref()
-            .is_some_and(|recording| recording.status().lines_written >= 8)
-    });
-    window.click("Stop recording");
-    window.step_until("the file to be listed", |app| {
-        app.state.sessions.listing.len() == 1
-    });
+    window.stop_recording_after(8);
     let path = window.app().state.sessions.listing[0].path.clone();
     let text = std::fs::read_to_string(&path).expect("session file");
     let header = text.lines().next().expect("header");

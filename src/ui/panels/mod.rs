@@ -125,18 +125,8 @@ pub fn combo_ui<R>(
         .labelled_by(label.id)
 }
 
-/// `1,000,000`: counts with thousands separators.
-pub fn format_count(count: u64) -> String {
-    let digits = count.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
+/// `1,000,000`: counts with thousands separators, as the log writes them.
+pub use crate::core::logging::thousands as format_count;
 
 /// Local wall-clock time to the second.
 pub fn format_clock(at: chrono::DateTime<chrono::Utc>) -> String {
