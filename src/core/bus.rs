@@ -31,6 +31,10 @@ pub struct EventBus {
 
 struct BusInner {
     lossy: broadcast::Sender<Arc<Event>>,
+    /// What was published before anyone listened (a script's top-level
+    /// `console.log`, "declared, not served"): displays that subscribe get
+    /// it first, so the log starts where the script did.
+    before_anyone: parking_lot::Mutex<Vec<Arc<Event>>>,
     lossless: RwLock<Vec<mpsc::UnboundedSender<Arc<Event>>>>,
     lossless_count: AtomicUsize,
 }
@@ -42,6 +46,7 @@ impl EventBus {
         Self {
             inner: Arc::new(BusInner {
                 lossy,
+                before_anyone: parking_lot::Mutex::new(Vec::new()),
                 lossless: RwLock::new(Vec::new()),
                 lossless_count: AtomicUsize::new(0),
             }),
@@ -62,6 +67,11 @@ impl EventBus {
             // still reach the log.
             if event.is_problem() {
                 super::logging::log_event(&event);
+            } else {
+                let mut early = self.inner.before_anyone.lock();
+                if early.len() < BEFORE_ANYONE_EVENTS {
+                    early.push(Arc::new(event));
+                }
             }
             return;
         }
@@ -83,9 +93,12 @@ impl EventBus {
         let _ = self.inner.lossy.send(event);
     }
 
-    /// A subscriber that may lose events when it lags (for displays).
+    /// A subscriber that may lose events when it lags (for displays). It
+    /// first gets what was published before anyone listened.
     pub fn subscribe(&self) -> Subscription {
-        Subscription::Lossy(self.inner.lossy.subscribe())
+        let receiver = self.inner.lossy.subscribe();
+        let early = self.inner.before_anyone.lock().iter().cloned().collect();
+        Subscription::Lossy(receiver, early)
     }
 
     /// A subscriber that receives every event (for recorders).
@@ -100,10 +113,17 @@ impl EventBus {
     }
 }
 
+/// How many events before the first subscriber are kept for displays.
+const BEFORE_ANYONE_EVENTS: usize = 256;
+
 /// One subscriber's end of the bus.
 pub enum Subscription {
-    /// May report [`BusMessage::Missed`].
-    Lossy(broadcast::Receiver<Arc<Event>>),
+    /// May report [`BusMessage::Missed`]; starts with the events published
+    /// before anyone listened.
+    Lossy(
+        broadcast::Receiver<Arc<Event>>,
+        std::collections::VecDeque<Arc<Event>>,
+    ),
     /// Never misses an event.
     Lossless(mpsc::UnboundedReceiver<Arc<Event>>),
 }
@@ -112,7 +132,10 @@ impl Subscription {
     /// Waits for the next message; `None` once the engine is gone.
     pub async fn recv(&mut self) -> Option<BusMessage> {
         match self {
-            Subscription::Lossy(receiver) => match receiver.recv().await {
+            Subscription::Lossy(_, early) if !early.is_empty() => {
+                early.pop_front().map(BusMessage::Event)
+            }
+            Subscription::Lossy(receiver, _) => match receiver.recv().await {
                 Ok(event) => Some(BusMessage::Event(event)),
                 Err(broadcast::error::RecvError::Lagged(count)) => Some(BusMessage::Missed(count)),
                 Err(broadcast::error::RecvError::Closed) => None,
@@ -124,7 +147,10 @@ impl Subscription {
     /// The next message if one is ready; never waits (for UI frames).
     pub fn try_recv(&mut self) -> Option<BusMessage> {
         match self {
-            Subscription::Lossy(receiver) => match receiver.try_recv() {
+            Subscription::Lossy(_, early) if !early.is_empty() => {
+                early.pop_front().map(BusMessage::Event)
+            }
+            Subscription::Lossy(receiver, _) => match receiver.try_recv() {
                 Ok(event) => Some(BusMessage::Event(event)),
                 Err(broadcast::error::TryRecvError::Lagged(count)) => {
                     Some(BusMessage::Missed(count))
@@ -164,6 +190,19 @@ mod tests {
             lossless_events += 1;
         }
         assert_eq!(lossless_events, 10);
+    }
+
+    #[tokio::test]
+    async fn a_display_gets_what_was_said_before_it_listened() {
+        let bus = EventBus::new(4);
+        bus.publish(stopped());
+        let mut early = bus.subscribe();
+        bus.publish(stopped());
+        assert!(matches!(early.try_recv(), Some(BusMessage::Event(_))));
+        assert!(matches!(early.try_recv(), Some(BusMessage::Event(_))));
+        assert!(early.try_recv().is_none());
+        let mut recorder = bus.subscribe_lossless();
+        assert!(recorder.try_recv().is_none(), "recorders start empty");
     }
 
     #[tokio::test]

@@ -201,9 +201,14 @@ pub struct ScriptFailure {
 
 impl std::fmt::Display for ScriptFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.location {
-            Some(location) => write!(f, "{} (at {location})", self.message),
-            None => f.write_str(&self.message),
+        // A message with an excerpt under it keeps the location on its
+        // first line, beside what went wrong.
+        match (&self.location, self.message.split_once('\n')) {
+            (Some(location), Some((first, rest))) => {
+                write!(f, "{first} (at {location})\n{rest}")
+            }
+            (Some(location), None) => write!(f, "{} (at {location})", self.message),
+            (None, _) => f.write_str(&self.message),
         }
     }
 }

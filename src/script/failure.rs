@@ -2,14 +2,15 @@
 
 use rquickjs::{CaughtError, Coerced, Ctx};
 
-use crate::core::events::{ScriptFailure, ScriptLocation};
+use super::modules::ModuleSources;
+use crate::core::events::ScriptFailure;
 
-/// Describes a caught JS error. `script_name` is the module name the user
-/// script was loaded under; its frames are preferred for the location.
+/// Describes a caught JS error, its stack at the user's own lines (the
+/// `.ts` ones for TypeScript).
 pub(crate) fn describe_caught<'js>(
     ctx: &Ctx<'js>,
     caught: CaughtError<'js>,
-    script_name: &str,
+    sources: &ModuleSources,
 ) -> ScriptFailure {
     match caught {
         CaughtError::Exception(exception) => {
@@ -18,10 +19,11 @@ pub(crate) fn describe_caught<'js>(
                 .map(|name| name.0)
                 .unwrap_or_else(|_| "Error".to_owned());
             let message = exception.message().unwrap_or_default();
-            let stack = exception.stack().filter(|stack| !stack.trim().is_empty());
-            let location = stack
-                .as_deref()
-                .and_then(|stack| location_in_stack(stack, script_name));
+            let stack = exception
+                .stack()
+                .filter(|stack| !stack.trim().is_empty())
+                .map(|stack| sources.remap_stack(&stack));
+            let location = stack.as_deref().and_then(|stack| sources.locate(stack));
             ScriptFailure {
                 message: if message.is_empty() {
                     name
@@ -55,41 +57,6 @@ pub(crate) fn describe_caught<'js>(
             location: None,
             stack: None,
         },
-    }
-}
-
-/// Finds the first `file:line[:column]` frame in a QuickJS stack, preferring
-/// frames in the user's script over the SDK's.
-pub(crate) fn location_in_stack(stack: &str, script_name: &str) -> Option<ScriptLocation> {
-    let frames: Vec<ScriptLocation> = stack.lines().filter_map(parse_frame).collect();
-    frames
-        .iter()
-        .find(|frame| frame.file == script_name)
-        .or_else(|| frames.first())
-        .cloned()
-}
-
-/// Parses `    at fn (file.js:12:5)` or `    at file.js:12:5`.
-fn parse_frame(line: &str) -> Option<ScriptLocation> {
-    let line = line.trim().strip_prefix("at ")?;
-    let inner = match (line.rfind('('), line.ends_with(')')) {
-        (Some(open), true) => &line[open + 1..line.len() - 1],
-        _ => line,
-    };
-    let mut parts = inner.rsplitn(3, ':');
-    let last: u32 = parts.next()?.parse().ok()?;
-    let middle = parts.next()?;
-    match (middle.parse::<u32>(), parts.next()) {
-        (Ok(line), Some(file)) => Some(ScriptLocation {
-            file: file.to_owned(),
-            line,
-            column: Some(last),
-        }),
-        _ => Some(ScriptLocation {
-            file: inner.rsplit_once(':')?.0.to_owned(),
-            line: last,
-            column: None,
-        }),
     }
 }
 
@@ -153,22 +120,17 @@ pub(crate) fn name_the_callee(line: &str, column: u32) -> Option<String> {
     Some(parts.join("."))
 }
 
-/// "TypeError: not a function" made to name the callee, when the failure
-/// points into `source` (the module `script_name`).
-pub(crate) fn explain_not_a_function(failure: &mut ScriptFailure, script_name: &str, source: &str) {
+/// "TypeError: not a function" made to name the callee, from the line the
+/// failure points at.
+pub(crate) fn explain_not_a_function(failure: &mut ScriptFailure, sources: &ModuleSources) {
     if failure.message != "TypeError: not a function" {
         return;
     }
-    let Some(location) = failure
-        .location
-        .as_ref()
-        .filter(|at| at.file == script_name)
-    else {
+    let Some(location) = failure.location.as_ref() else {
         return;
     };
-    let callee = usize::try_from(location.line)
-        .ok()
-        .and_then(|line| source.lines().nth(line.checked_sub(1)?))
+    let callee = sources
+        .line(&location.file, location.line)
         .zip(location.column)
         .and_then(|(line, column)| name_the_callee(line, column));
     if let Some(callee) = callee {
@@ -198,20 +160,26 @@ mod tests {
         assert_eq!(name_the_callee("x[0].y();", 6).as_deref(), Some("x[...].y"));
     }
 
+    fn sources() -> ModuleSources {
+        ModuleSources::single("chat.js", "")
+    }
+
     #[test]
     fn prefers_the_user_script_frame() {
         let stack = "    at compose (@nitric/sdk:30:20)\n    at <anonymous> (chat.js:12:5)\n    at run (@nitric/sdk:31:7)";
-        let location = location_in_stack(stack, "chat.js").expect("a frame");
+        let location = sources().locate(stack).expect("a frame");
         assert_eq!(location.to_string(), "chat.js:12:5");
     }
 
     #[test]
     fn falls_back_to_first_frame_and_handles_bare_frames() {
-        let location = location_in_stack("    at @nitric/sdk:30:20\n", "chat.js").expect("a frame");
+        let location = sources().locate("    at @nitric/sdk:30:20\n").expect("a frame");
         assert_eq!(location.file, "@nitric/sdk");
         assert_eq!(location.line, 30);
-        assert_eq!(location_in_stack("    at native\n", "chat.js"), None);
-        let no_column = location_in_stack("    at f (x.js:7)", "x.js").expect("frame");
+        assert_eq!(sources().locate("    at native\n"), None);
+        let no_column = ModuleSources::single("x.js", "")
+            .locate("    at f (x.js:7)")
+            .expect("frame");
         assert_eq!((no_column.line, no_column.column), (7, None));
     }
 }

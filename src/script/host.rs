@@ -16,6 +16,7 @@ use rustc_hash::FxHashMap;
 use super::deferred::{self, Deferred, Settlement, Status, call_site};
 use super::group_commit::GroupCommit;
 use super::host_api;
+use super::modules::ModuleSources;
 use super::races::{InvocationId, Races};
 use crate::core::bus::EventBus;
 use crate::core::close_code;
@@ -75,10 +76,9 @@ pub(crate) struct HostState {
     pub bus: EventBus,
     /// `ws://host:port` of the server, for `socket.url()`.
     pub url: String,
-    /// Module name of the user script, for error locations.
-    pub script_name: String,
-    /// Its source, to name what a "not a function" error called.
-    pub script_source: String,
+    /// The loaded modules' sources, for error locations and to name what a
+    /// "not a function" error called.
+    pub sources: Rc<RefCell<ModuleSources>>,
 }
 
 pub(crate) type SharedHost = Rc<RefCell<HostState>>;
@@ -124,8 +124,7 @@ impl HostState {
             gateway,
             bus,
             url,
-            script_name: String::new(),
-            script_source: String::new(),
+            sources: Rc::default(),
         }
     }
 
@@ -341,7 +340,10 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                 "error" => LogLevel::Error,
                 _ => LogLevel::Info,
             };
-            state.borrow().log(level, message);
+            let state = state.borrow();
+            // A logged error's stack, at the `.ts` lines.
+            let message = state.sources.borrow().remap_stack(&message);
+            state.log(level, message);
         })?,
     )?;
 

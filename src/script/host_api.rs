@@ -71,9 +71,12 @@ mod tests {
         let used: BTreeSet<String> = host_names_in(sdk)
             .into_iter()
             .chain(host_names_in(prelude))
+            .chain(host_names_in(include_str!("modules/builtins.js")))
+            .chain(host_names_in(include_str!("modules/commonjs.js")))
             .collect();
         let declared: BTreeSet<String> = FROM_RUST
             .iter()
+            .chain(&super::super::modules::names::ALL)
             .chain(&FROM_JS)
             .map(|name| (*name).to_owned())
             .collect();

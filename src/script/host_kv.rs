@@ -7,7 +7,6 @@ use std::rc::Rc;
 use rquickjs::{Ctx, Function, Object, Promise, Result};
 
 use super::deferred::{Settlement, Status, call_site};
-use super::failure::location_in_stack;
 use super::group_commit::GroupCommit;
 use super::host::{HostState, SharedHost};
 use super::host_api;
@@ -16,9 +15,10 @@ use crate::core::events::{ConnectionId, LogLevel, ScriptLocation};
 /// Where in the user's script the running call was made, and its stack.
 fn site(ctx: &Ctx<'_>, state: &HostState) -> (Option<ScriptLocation>, Option<String>) {
     let stack = call_site(ctx);
+    let sources = state.sources.borrow();
     let location = stack
         .as_deref()
-        .and_then(|stack| location_in_stack(stack, &state.script_name));
+        .and_then(|stack| sources.locate(&sources.remap_stack(stack)));
     (location, stack)
 }
 

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::turns::TurnOrder;
-use super::{Gateway, ScriptHost, ScriptSettings, watch};
+use super::{Gateway, ScriptHost, ScriptLoaded, ScriptSettings, watch};
 use crate::core::bus::EventBus;
 use crate::core::events::{ConnectionId, Event, Payload, ScriptFailure};
 use crate::runtime::{
@@ -46,11 +46,10 @@ impl ScriptConfig {
     }
 }
 
-/// The module name a script is loaded under: its file name.
+/// The module name a script is loaded under: its path inside its project
+/// (`services/chat.ts`; the file name when it has no project around it).
 pub fn script_module_name(path: &Path) -> String {
-    path.file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "script.js".to_owned())
+    super::modules::module_name(path)
 }
 
 /// Starts the embedded lane for one script.
@@ -74,6 +73,8 @@ pub struct EmbeddedRuntime {
     config: ScriptConfig,
     bus: EventBus,
     sockets: Mutex<Vec<String>>,
+    /// The files the loaded script is made of, watched for changes.
+    files: watch::WatchedFiles,
     failure: Mutex<Option<ScriptFailure>>,
     stopped: CancellationToken,
 }
@@ -104,9 +105,15 @@ impl EmbeddedRuntime {
             services.bus.clone(),
         )
         .map_err(|error| RuntimeStartError::Start(error.to_string()))?;
-        let (sockets, failure) = match host.load(script_module_name(&config.path), source).await {
-            Ok(sockets) => (sockets, None),
-            Err(failure) if config.start_with_broken_script => (Vec::new(), Some(failure)),
+        let (loaded, failure) = match host.load(config.path.clone(), source).await {
+            Ok(loaded) => (loaded, None),
+            Err(failure) if config.start_with_broken_script => (
+                ScriptLoaded {
+                    sockets: Vec::new(),
+                    files: vec![config.path.clone()],
+                },
+                Some(failure),
+            ),
             Err(failure) => {
                 host.stop().await;
                 return Err(RuntimeStartError::Load {
@@ -118,7 +125,8 @@ impl EmbeddedRuntime {
         let runtime = Arc::new(Self {
             host,
             bus: services.bus.clone(),
-            sockets: Mutex::new(sockets),
+            sockets: Mutex::new(loaded.sockets),
+            files: Arc::new(Mutex::new(loaded.files)),
             failure: Mutex::new(failure.clone()),
             stopped: CancellationToken::new(),
             config,
@@ -132,8 +140,8 @@ impl EmbeddedRuntime {
         }
         if runtime.config.watch {
             let watched = Arc::downgrade(&runtime);
-            tokio::spawn(watch::watch_file(
-                runtime.config.path.clone(),
+            tokio::spawn(watch::watch_files(
+                Arc::clone(&runtime.files),
                 runtime.stopped.clone(),
                 move || {
                     let watched = watched.clone();
@@ -162,12 +170,13 @@ impl EmbeddedRuntime {
                     reason,
                 })?,
         };
-        let loaded = self.host.load(script_module_name(path), source).await;
+        let loaded = self.host.load(path.clone(), source).await;
         *self.failure.lock() = loaded.as_ref().err().cloned();
         let shown_path = path.display().to_string();
         match loaded {
-            Ok(sockets) => {
-                *self.sockets.lock() = sockets;
+            Ok(loaded) => {
+                *self.sockets.lock() = loaded.sockets;
+                *self.files.lock() = loaded.files;
                 self.bus.publish(Event::ScriptReloaded {
                     path: shown_path,
                     at: Utc::now(),

@@ -13,7 +13,8 @@ mod host_api;
 mod host_kv;
 mod job_wait;
 mod lane;
-mod loader;
+mod load_failure;
+mod modules;
 mod races;
 mod runtime;
 mod scheduler;
@@ -29,6 +30,7 @@ pub use job_wait::set_low_cpu;
 pub use lane::{EmbeddedLauncher, EmbeddedRuntime, ScriptConfig, script_module_name};
 
 use std::cell::RefCell;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,9 +85,9 @@ enum ScriptJob {
         connection_id: ConnectionId,
     },
     Load {
-        name: String,
+        path: PathBuf,
         source: String,
-        reply: oneshot::Sender<Result<Vec<String>, ScriptFailure>>, // the sockets
+        reply: oneshot::Sender<Result<ScriptLoaded, ScriptFailure>>,
     },
     Stop {
         reply: oneshot::Sender<()>,
@@ -216,14 +218,15 @@ impl ScriptHost {
             .await;
     }
 
-    /// Loads a new script version; the old one keeps running if this fails.
-    /// Returns the sockets it declares (its warnings are logged).
-    pub async fn load(&self, name: String, source: String) -> Result<Vec<String>, ScriptFailure> {
+    /// Loads a new version of the script at `path` (its text is `source`,
+    /// the editor's buffer or the file) and the modules it imports; the old
+    /// version keeps running if this fails. Its warnings are logged.
+    pub async fn load(&self, path: PathBuf, source: String) -> Result<ScriptLoaded, ScriptFailure> {
         let (reply, result) = oneshot::channel();
         if self
             .jobs
             .send(ScriptJob::Load {
-                name,
+                path,
                 source,
                 reply,
             })
@@ -245,12 +248,22 @@ impl ScriptHost {
     }
 }
 
+/// A script that loaded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScriptLoaded {
+    /// `websocket(name)` names, in declaration order.
+    pub sockets: Vec<String>,
+    /// The project's files it is made of (the entry and what it imports,
+    /// not packages): what a change to reloads it.
+    pub files: Vec<PathBuf>,
+}
+
 /// A job that waits until every event queued before it has run.
 enum Control {
     Load {
-        name: String,
+        path: PathBuf,
         source: String,
-        reply: oneshot::Sender<Result<Vec<String>, ScriptFailure>>,
+        reply: oneshot::Sender<Result<ScriptLoaded, ScriptFailure>>,
     },
     Stop {
         reply: oneshot::Sender<()>,
@@ -281,12 +294,12 @@ fn accept(job: ScriptJob, scheduler: &mut Scheduler) -> Option<Control> {
             scheduler.submit(connection_id, EventJob::Disconnect);
         }
         ScriptJob::Load {
-            name,
+            path,
             source,
             reply,
         } => {
             return Some(Control::Load {
-                name,
+                path,
                 source,
                 reply,
             });
@@ -352,15 +365,18 @@ fn run_jobs(
         let quiet = scheduler.is_quiet() && !runtime.has_pending();
         match control.take() {
             Some(Control::Load {
-                name,
+                path,
                 source,
                 reply,
             }) if quiet => {
-                let result = runtime.load(&name, &source).map(|report| {
+                let result = runtime.load(&path, &source).map(|report| {
                     for warning in report.warnings {
                         runtime.warn(warning);
                     }
-                    report.sockets
+                    ScriptLoaded {
+                        sockets: report.sockets,
+                        files: report.files,
+                    }
                 });
                 let _ = reply.send(result);
                 continue;

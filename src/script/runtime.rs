@@ -2,6 +2,7 @@
 //! Running handlers, turn by turn, is in `turns`.
 
 use std::cell::{Cell, RefCell};
+use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use super::deferred::Settlement;
 use super::failure::describe_caught;
 use super::host::{self, SharedHost};
 use super::host_api;
-use super::loader::{SDK_MODULE, SdkLoader, SdkResolver};
+use super::modules::{self, GraphLoader, GraphResolver, ModuleGraph, SDK_MODULE, SharedGraph};
 use super::races::InvocationId;
 use crate::core::events::{ConnectionId, HandlerKind, LogLevel, ScriptFailure};
 
@@ -31,6 +32,8 @@ pub(crate) struct LoadReport {
     pub sockets: Vec<String>,
     /// Things the user should hear about (no websocket, rejections).
     pub warnings: Vec<String>,
+    /// The project's files the script is made of (not packages).
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// A rejected promise nobody handled (yet).
@@ -102,6 +105,7 @@ pub(crate) struct JsRuntime {
     pub(super) deadline: Rc<Cell<Option<Instant>>>,
     pub(super) host: SharedHost,
     pub(super) handler_timeout: Duration,
+    pub(super) graph: SharedGraph,
     pub(super) runtime: Runtime,
 }
 
@@ -131,7 +135,14 @@ impl JsRuntime {
         })?;
         runtime.set_memory_limit(memory_limit_bytes);
         runtime.set_max_stack_size(JS_STACK_BYTES);
-        runtime.set_loader(SdkResolver, SdkLoader { source: SDK_JS });
+        let graph = ModuleGraph::new();
+        runtime.set_loader(
+            GraphResolver(Rc::clone(&graph)),
+            GraphLoader {
+                graph: Rc::clone(&graph),
+                sdk_source: SDK_JS,
+            },
+        );
 
         let deadline: Rc<Cell<Option<Instant>>> = Rc::default();
         let interrupt_deadline = Rc::clone(&deadline);
@@ -161,8 +172,8 @@ impl JsRuntime {
                     Some(exception) => CaughtError::Exception(exception.clone()),
                     None => CaughtError::Value(reason),
                 };
-                let script_name = tracker_host.borrow().script_name.clone();
-                let failure = describe_caught(&ctx, caught, &script_name);
+                let sources = Rc::clone(&tracker_host.borrow().sources);
+                let failure = describe_caught(&ctx, caught, &sources.borrow());
                 tracked.borrow_mut().push(Rejection {
                     promise: Persistent::save(&ctx, promise),
                     failure,
@@ -179,23 +190,24 @@ impl JsRuntime {
             deadline,
             host,
             handler_timeout,
+            graph,
             runtime,
         })
     }
 
-    /// Compiles and runs `source` as the ES module `name` in a fresh context.
+    /// Compiles and runs the script at `path` (with `source`, the editor's
+    /// buffer or the file) and everything it imports, in a fresh context.
     /// On success the new handlers replace the old ones; on failure the old
     /// ones stay. Top-level awaits on kv calls get their turns here.
-    pub(crate) fn load(&mut self, name: &str, source: &str) -> Result<LoadReport, ScriptFailure> {
+    pub(crate) fn load(&mut self, path: &Path, source: &str) -> Result<LoadReport, ScriptFailure> {
         let context = Context::full(&self.runtime).map_err(|error| ScriptFailure {
             message: format!("cannot create a JavaScript context: {error}"),
             location: None,
             stack: None,
         })?;
-        let previous_name =
-            std::mem::replace(&mut self.host.borrow_mut().script_name, name.to_owned());
-        let previous_source =
-            std::mem::replace(&mut self.host.borrow_mut().script_source, source.to_owned());
+        let (name, sources) = self.graph.borrow_mut().begin(path, source);
+        let previous_sources =
+            std::mem::replace(&mut self.host.borrow_mut().sources, Rc::clone(&sources));
         self.deadline
             .set(Some(Instant::now() + self.handler_timeout));
         type Entries<'js> = (Function<'js>, Function<'js>, Function<'js>);
@@ -203,10 +215,21 @@ impl JsRuntime {
             let evaluated = (|| -> rquickjs::Result<(Entries<'_>, Vec<String>, Vec<String>)> {
                 let host_object = host::install(&ctx, &self.host)?;
                 super::host_kv::install(&ctx, &host_object, &self.host)?;
+                modules::install(&ctx, &host_object, &self.graph)?;
                 ctx.eval::<(), _>(PRELUDE_JS)?;
+                for (script_name, script) in modules::CONTEXT_SCRIPTS {
+                    let mut options = rquickjs::context::EvalOptions::default();
+                    options.filename = Some(script_name.to_owned());
+                    ctx.eval_with_options::<(), _>(script, options)?;
+                }
                 Module::import(&ctx, SDK_MODULE)?.finish::<Object>()?;
                 let provider_error: Function = host_object.get(host_api::PROVIDER_ERROR)?;
-                let (_module, done) = Module::declare(ctx.clone(), name, source)?.eval()?;
+                let entry = self.graph.borrow_mut().entry();
+                let code = match entry {
+                    Ok((_, compiled)) => modules::entry_source(&name, &compiled),
+                    Err(message) => return Err(rquickjs::Error::new_loading_message(&name, message)),
+                };
+                let (_module, done) = Module::declare(ctx.clone(), name.as_str(), code)?.eval()?;
                 self.finish_with_turns(&ctx, &provider_error, &done)?;
                 let dispatch: Function = host_object.get(host_api::DISPATCH)?;
                 let dispatch_message: Function = host_object.get(host_api::DISPATCH_MESSAGE)?;
@@ -230,7 +253,7 @@ impl JsRuntime {
                     sockets,
                     handled,
                 )),
-                Err(caught) => Err(self.failure_from(&ctx, caught, name)),
+                Err(caught) => Err(self.failure_from(&ctx, caught)),
             }
         });
         self.deadline.set(None);
@@ -247,15 +270,20 @@ impl JsRuntime {
                     .into_iter()
                     .map(|failure| format!("unhandled promise rejection while loading: {failure}"))
                     .collect();
-                warnings.extend(load_warnings(name, &sockets, &handled));
-                Ok(LoadReport { sockets, warnings })
+                warnings.extend(load_warnings(&name, &sockets, &handled));
+                Ok(LoadReport {
+                    sockets,
+                    warnings,
+                    files: sources.borrow().own_files(),
+                })
             }
             Err(failure) => {
-                let mut host = self.host.borrow_mut();
-                host.script_name = previous_name;
-                host.script_source = previous_source;
-                drop(host);
-                Err(super::exports::explain_missing_export(failure, source))
+                self.host.borrow_mut().sources = previous_sources;
+                Err(super::load_failure::explain(
+                    failure,
+                    &self.graph.borrow(),
+                    &sources.borrow(),
+                ))
             }
         }
     }
@@ -311,19 +339,15 @@ impl JsRuntime {
         &self,
         ctx: &Ctx<'js>,
         caught: CaughtError<'js>,
-        script_name: &str,
     ) -> ScriptFailure {
         let timed_out = self
             .deadline
             .get()
             .is_some_and(|deadline| Instant::now() >= deadline);
         let would_block = matches!(caught, CaughtError::Error(rquickjs::Error::WouldBlock));
-        let mut failure = describe_caught(ctx, caught, script_name);
-        super::failure::explain_not_a_function(
-            &mut failure,
-            script_name,
-            &self.host.borrow().script_source,
-        );
+        let sources = Rc::clone(&self.host.borrow().sources);
+        let mut failure = describe_caught(ctx, caught, &sources.borrow());
+        super::failure::explain_not_a_function(&mut failure, &sources.borrow());
         if timed_out || failure.message == "InternalError: interrupted" {
             failure.message = self.over_budget();
         } else if would_block {

@@ -28,7 +28,9 @@ pub(crate) fn loaded(name: &str, source: &str) -> (JsRuntime, EventBus) {
         Gateway::default(),
     )));
     let mut runtime = JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
-    runtime.load(name, source).expect("the script loads");
+    runtime
+        .load(std::path::Path::new(name), source)
+        .expect("the script loads");
     (runtime, bus)
 }
 

@@ -231,7 +231,6 @@ impl JsRuntime {
             Err(caught) => Some(Outcome::Failed(self.failure_from(
                 ctx,
                 caught,
-                &self.script_name(),
             ))),
             Ok(value) if value.is_null() => Some(Outcome::Unhandled),
             Ok(value)
@@ -325,7 +324,7 @@ impl JsRuntime {
             out.reports.push(Report {
                 connection_id,
                 handler: kind,
-                failure: self.failure_from(ctx, caught, &self.script_name()),
+                failure: self.failure_from(ctx, caught),
             });
         }
         self.deadline.set(None);
@@ -414,12 +413,8 @@ impl JsRuntime {
     fn settled_outcome<'js>(&self, ctx: &Ctx<'js>, promise: &rquickjs::Promise<'js>) -> Outcome {
         match self.settle::<Value>(ctx, promise).catch(ctx) {
             Ok(value) => Outcome::Handled(value.as_bool().unwrap_or(true)),
-            Err(caught) => Outcome::Failed(self.failure_from(ctx, caught, &self.script_name())),
+            Err(caught) => Outcome::Failed(self.failure_from(ctx, caught)),
         }
-    }
-
-    fn script_name(&self) -> String {
-        self.host.borrow().script_name.clone()
     }
 
     /// Unhandled rejections so far, except those of waiting chains (their
