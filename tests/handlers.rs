@@ -292,10 +292,19 @@ async fn registering_an_event_twice_is_refused_with_a_clear_error() {
 }
 
 #[tokio::test]
-async fn imports_other_than_the_sdk_are_refused() {
-    for module in ["fs", "os", "std", "./other.js", "node:child_process"] {
+async fn imports_that_find_nothing_or_leave_the_project_are_refused() {
+    let cases = [
+        ("std", "cannot find package 'std' in node_modules"),
+        ("./other.js", "cannot find module './other.js'"),
+        ("../outside.js", "outside the project"),
+        ("/etc/passwd", "outside the project"),
+    ];
+    for (module, expected) in cases {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("escape.js");
+        let project = dir.path().join("project");
+        std::fs::create_dir(&project).expect("mkdir");
+        std::fs::write(dir.path().join("outside.js"), "export const leaked = 1;\n").expect("write");
+        let path = project.join("escape.js");
         std::fs::write(&path, format!("import * as m from '{module}';\n")).expect("write");
         let mut config = sockscope::launch::LaunchConfig::new(&path);
         config.server.port = 0;
@@ -304,7 +313,7 @@ async fn imports_other_than_the_sdk_are_refused() {
         };
         let message = error.to_string();
         assert!(
-            message.contains(module) && message.contains("only '@nitric/sdk' can be imported"),
+            message.contains(module) && message.contains(expected) && message.contains("escape.js:1"),
             "{module}: {message}"
         );
     }

@@ -72,7 +72,8 @@ socket.on('connect', () => {});
 const probes = {};
 const probe = (name, f) => { try { probes[name] = String(f()); } catch (e) { probes[name] = `throws ${e.name}`; } };
 probe('require', () => typeof require);
-probe('process', () => typeof process);
+probe('process', () => `${typeof process} env ${JSON.stringify(process.env)}`);
+probe('processExit', () => process.exit(1));
 probe('fetch', () => typeof fetch);
 probe('XMLHttpRequest', () => typeof XMLHttpRequest);
 probe('WebSocket', () => typeof WebSocket);
@@ -85,14 +86,19 @@ probe('host', () => typeof globalThis.__sockscope);
 probe('evalHost', () => eval('typeof globalThis.__sockscope'));
 probe('functionHost', () => Function('return typeof this.__sockscope')());
 probe('constructorHost', () => typeof ({}).constructor.constructor('return globalThis')().__sockscope);
-probe('functionProcess', () => Function('return typeof process')());
 const hostish = Object.getOwnPropertyNames(globalThis).filter((n) => /sockscope|host|native/i.test(n));
 probes.hostishGlobals = hostish.join(',');
-const imports = ['std', 'os', 'fs', 'node:fs', 'child_process', './handler.js', '/etc/passwd'];
+const imports = ['std', './missing.js', '/etc/passwd', '../../../../../../etc/passwd'];
+const standIns = [['fs', 'readFileSync'], ['node:fs', 'readFileSync'], ['child_process', 'execSync'], ['os', 'hostname'], ['net', 'connect'], ['http', 'request']];
 socket.on('message', async (ctx) => {
   for (const name of imports) {
     try { await import(name); probes[`import ${name}`] = 'loaded'; }
     catch (e) { probes[`import ${name}`] = 'refused'; }
+  }
+  for (const [name, call] of standIns) {
+    const m = await import(name);
+    try { probes[`use ${name}`] = `returned ${m.default[call]('/etc/passwd')}`; }
+    catch (e) { probes[`use ${name}`] = e.message; }
   }
   await socket.send(ctx.req.connectionId, probes);
 });
@@ -104,9 +110,15 @@ async fn scripts_cannot_escape_the_sandbox() {
     let mut client = server.connect("/").await;
     send_text(&mut client, "probe").await;
     let probes = recv_json(&mut client).await;
+    assert_eq!(probes["process"], "object env {}", "a stand-in with no environment");
+    assert!(
+        probes["processExit"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("throws")),
+        "{probes}"
+    );
     for name in [
         "require",
-        "process",
         "fetch",
         "XMLHttpRequest",
         "WebSocket",
@@ -119,24 +131,31 @@ async fn scripts_cannot_escape_the_sandbox() {
         "evalHost",
         "functionHost",
         "constructorHost",
-        "functionProcess",
     ] {
         assert_eq!(probes[name], "undefined", "{name} must not exist: {probes}");
     }
     assert_eq!(probes["hostishGlobals"], "", "{probes}");
     for name in [
         "std",
-        "os",
-        "fs",
-        "node:fs",
-        "child_process",
-        "./handler.js",
+        "./missing.js",
         "/etc/passwd",
+        "../../../../../../etc/passwd",
     ] {
         assert_eq!(
             probes[format!("import {name}")],
             "refused",
             "import {name}: {probes}"
+        );
+    }
+    // Node's built-ins load (a file may need them for other routes) but
+    // do nothing: each call throws, naming itself.
+    for name in ["fs", "node:fs", "child_process", "os", "net", "http"] {
+        let used = probes[format!("use {name}")].as_str().unwrap_or_default();
+        let bare = name.trim_start_matches("node:");
+        assert!(
+            used.starts_with(&format!("{bare}."))
+                && used.contains("is not available in sockscope's embedded lane"),
+            "use {name}: {probes}"
         );
     }
 }

@@ -175,3 +175,60 @@ pub(super) const ECHO_JS: &str = include_str!("../../assets/examples/echo.js");
 pub(super) const CHAT_JS: &str = include_str!("../../assets/examples/chat.js");
 
 pub(super) const CONNECTIONS_JS: &str = include_str!("../../assets/examples/connections.js");
+
+/// A TypeScript project as Nitric users lay one out: resources in their
+/// own module, types imported as types, a service that uses generics,
+/// `as`, `!`, an enum and a namespace.
+pub(super) const TS_TYPES: &str = r#"export interface Member {
+  name: string;
+  joined: number;
+}
+export type Reply<T> = { kind: string; body: T };
+"#;
+
+pub(super) const TS_RESOURCES: &str = r#"import { websocket, kv } from '@nitric/sdk';
+import type { Member } from '../types';
+
+export enum Kind {
+  Joined = 1,
+  Said,
+}
+
+export namespace Names {
+  export const anonymous: string = 'anon';
+}
+
+export const socket = websocket('chat');
+export const members = kv<Member>('members').allow('get', 'set', 'delete');
+"#;
+
+pub(super) const TS_SERVICE: &str = r#"import { Member, Reply } from '../types';
+import { socket, members, Kind, Names } from '../resources';
+
+function reply<T>(kind: Kind, body: T): Reply<T> {
+  return { kind: Kind[kind], body };
+}
+
+socket.on('connect', async (ctx) => {
+  const name = (ctx.req.query['name'] ?? [Names.anonymous])[0] as string;
+  if (name === 'nobody') {
+    ctx.res.success = false;
+    return ctx;
+  }
+  const member: Member = { name, joined: Kind.Joined };
+  await members.set(ctx.req.connectionId, member);
+  return ctx;
+});
+
+socket.on('message', async (ctx) => {
+  const me = (await members.get(ctx.req.connectionId)) as Member | undefined;
+  const text: string = ctx.req.text();
+  await socket.send(ctx.req.connectionId, JSON.stringify(reply(Kind.Said, `${me!.name}: ${text}`)));
+  return ctx;
+});
+
+socket.on('disconnect', async (ctx) => {
+  await members.delete(ctx.req.connectionId);
+  return ctx;
+});
+"#;

@@ -168,16 +168,33 @@ async fn drive(server: &TestServer, steps: &[Step], stores: &[&str]) -> Observed
 
 /// Runs `source` in both lanes with `steps` and compares what was seen.
 async fn both_lanes(source: &str, steps: &[Step], stores: &[&str]) {
+    both_lanes_in(&[("handler.mjs", source)], "handler.mjs", "node handler.mjs", steps, stores)
+        .await;
+}
+
+/// Runs the project of `files` in both lanes: `entry` embedded, `command`
+/// with the real SDK; `steps` drive both and what was seen is compared.
+async fn both_lanes_in(
+    files: &[(&str, &str)],
+    entry: &str,
+    command: &str,
+    steps: &[Step],
+    stores: &[&str],
+) {
     let embedded = {
-        let server = TestServer::start(source).await;
+        let dir = project(files, None);
+        let mut config = sockscope::launch::LaunchConfig::new(dir.path().join(entry));
+        config.server.port = 0;
+        config.server.kv = sockscope::core::config::KvLocation::File(dir.path().join("kv.redb"));
+        let server = start(dir, config).await;
         drive(&server, steps, stores).await
     };
     let Some(node_modules) = node_modules() else {
         return;
     };
     let real = {
-        let dir = project(&[("handler.mjs", source)], Some(&node_modules));
-        let config = services_config(dir.path(), &["node handler.mjs"]);
+        let dir = project(files, Some(&node_modules));
+        let config = services_config(dir.path(), &[command]);
         let server = start(dir, config).await;
         drive(&server, steps, stores).await
     };
@@ -207,6 +224,31 @@ async fn echo_text_binary_and_empty_frames() {
             Seen(4),
         ],
         &[],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_typescript_project_with_its_resources_in_a_module() {
+    both_lanes_in(
+        &[
+            ("nitric.yaml", "name: chat\nservices:\n  - match: services/*.ts\n"),
+            ("types.ts", TS_TYPES),
+            ("resources/index.ts", TS_RESOURCES),
+            ("services/chat.ts", TS_SERVICE),
+        ],
+        "services/chat.ts",
+        "node_modules/.bin/tsx services/chat.ts",
+        &[
+            Connect("nobody", "?name=nobody"),
+            Connect("ann", "?name=ann"),
+            Connect("anon", ""),
+            Text("ann", "hi"),
+            Text("anon", "yo"),
+            Seen(2),
+            Close("anon"),
+        ],
+        &["members"],
     )
     .await;
 }
