@@ -199,6 +199,11 @@ struct ServerArgs {
     /// DIR/.env and DIR/local.nitric.yaml, as `nitric start` does.
     #[arg(long, value_name = "DIR")]
     project: Option<PathBuf>,
+    /// With --project: run the service files in the embedded lane instead of their start
+    /// commands (no Node needed; TypeScript, modules and npm packages load; one JavaScript
+    /// context per service, sharing kv).
+    #[arg(long, requires = "project")]
+    embedded: bool,
     /// Where services started by hand reach sockscope (the SDKs' default); port 0 picks a free
     /// one. Served with --run/--project, or alone to wait for services you start yourself.
     #[arg(long, value_name = "HOST:PORT")]
@@ -287,6 +292,9 @@ impl ServerArgs {
     /// The real-runtime lane's services, if any flag asks for it, and the
     /// socket ports its project pins.
     fn services(&self) -> anyhow::Result<Option<(NitricConfig, BTreeMap<String, u16>)>> {
+        if self.embedded {
+            return Ok(None);
+        }
         let (specs, pinned_ports) = service_specs(&self.run, self.project.as_deref())?;
         if specs.is_empty() && self.service_address.is_none() {
             return Ok(None);
@@ -317,6 +325,16 @@ impl ServerArgs {
         if let Some((services, pinned_ports)) = services {
             config.services = Some(services);
             config.server.pinned_ports = pinned_ports;
+        }
+        if let (true, Some(dir)) = (self.embedded, &self.project) {
+            let project = read_project(dir)?;
+            let mut files = project
+                .services
+                .iter()
+                .map(|service| service.cwd.join(&service.name));
+            config.script.path = files.next().context("the project has no service files")?;
+            config.script.other_services = files.collect();
+            config.server.pinned_ports = project.socket_ports;
         }
         let server = &mut config.server;
         server.bind = self.bind;

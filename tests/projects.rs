@@ -12,7 +12,8 @@ use sockscope::launch::LaunchConfig;
 
 use crate::util::{TestServer, missing_tool, recv_text, send_text};
 
-const NITRIC_YAML: &str = "name: project\nservices:\n  - match: services/*.ts\n";
+const NITRIC_YAML: &str =
+    "name: project\nservices:\n  - match: services/*.ts\n    start: npx tsx $SERVICE_PATH\n";
 
 /// Writes `files` into a fresh project folder.
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -289,4 +290,115 @@ socket.on('message', async (ctx) => {
     let mut client = server.connect("/").await;
     send_text(&mut client, "x").await;
     assert_eq!(recv_text(&mut client).await, "22 36 true");
+}
+
+const SHARED_RESOURCES_TS: &str = r#"import { websocket, kv } from '@nitric/sdk';
+export const chat = websocket('chat');
+export const feed = websocket('feed');
+export const seen = kv('seen').allow('get', 'set');
+// Module state: each service process has its own.
+export const shared = { count: 0 };
+"#;
+
+const CHAT_SERVICE_TS: &str = r#"import { chat, seen, shared } from '../resources';
+(globalThis as any).who = 'chat';
+chat.on('connect', (ctx) => ctx);
+chat.on('message', async (ctx) => {
+  shared.count += 1;
+  await seen.set('chat', { count: shared.count });
+  await chat.send(ctx.req.connectionId, `chat ${shared.count} ${(globalThis as any).who}`);
+});
+"#;
+
+const FEED_SERVICE_TS: &str = r#"import { feed, seen, shared } from '../resources';
+(globalThis as any).who = 'feed';
+feed.on('connect', (ctx) => ctx);
+feed.on('message', async (ctx) => {
+  const other = await seen.get('chat');
+  let missing = 'none';
+  try { await seen.get('nobody'); } catch (error) { missing = `${error instanceof Error}`; }
+  await feed.send(ctx.req.connectionId, `feed ${shared.count} ${(globalThis as any).who} ${JSON.stringify(other)} ${other instanceof Object} ${missing}`);
+});
+"#;
+
+fn two_service_project() -> tempfile::TempDir {
+    project(&[
+        ("nitric.yaml", NITRIC_YAML),
+        ("resources/index.ts", SHARED_RESOURCES_TS),
+        ("services/chat.ts", CHAT_SERVICE_TS),
+        ("services/feed.ts", FEED_SERVICE_TS),
+    ])
+}
+
+#[tokio::test]
+async fn a_projects_services_each_get_a_context_and_share_kv() {
+    let dir = two_service_project();
+    let mut config = config_for(dir.path(), "services/chat.ts");
+    config.script.other_services = vec![dir.path().join("services/feed.ts")];
+    let server = serve(dir, config).await;
+    let url_of = |socket: &str| {
+        server
+            .engine
+            .sockets()
+            .iter()
+            .find(|listener| &*listener.socket == socket)
+            .map(|listener| format!("ws://{}/", listener.local_addr))
+            .unwrap_or_else(|| panic!("{socket} is served"))
+    };
+    let (mut chat, _) = tokio_tungstenite::connect_async(url_of("chat")).await.expect("chat");
+    send_text(&mut chat, "a").await;
+    assert_eq!(recv_text(&mut chat).await, "chat 1 chat");
+    send_text(&mut chat, "b").await;
+    assert_eq!(recv_text(&mut chat).await, "chat 2 chat");
+    let (mut feed, _) = tokio_tungstenite::connect_async(url_of("feed")).await.expect("feed");
+    send_text(&mut feed, "c").await;
+    // Its own globals and module state, the same kv, and values (and
+    // errors) of its own context.
+    assert_eq!(
+        recv_text(&mut feed).await,
+        r#"feed 0 feed {"count":2} true true"#
+    );
+}
+
+#[tokio::test]
+async fn two_services_handling_one_socket_is_an_error_naming_both() {
+    let dir = project(&[
+        ("nitric.yaml", NITRIC_YAML),
+        ("resources/index.ts", SHARED_RESOURCES_TS),
+        ("services/chat.ts", CHAT_SERVICE_TS),
+        ("services/again.ts", CHAT_SERVICE_TS),
+    ]);
+    let mut config = config_for(dir.path(), "services/chat.ts");
+    config.script.other_services = vec![dir.path().join("services/again.ts")];
+    let Err(error) = sockscope::launch::start(config).await else {
+        panic!("two services with handlers for one socket must not load");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("websocket('chat') has handlers in services/chat.ts and in services/again.ts"),
+        "{message}"
+    );
+}
+
+#[test]
+fn serve_project_embedded_serves_every_socket_of_every_service() {
+    use std::io::{BufRead, BufReader};
+    let dir = two_service_project();
+    let mut child = crate::util::process::sockscope()
+        .args(["serve", "--embedded", "--port", "0", "--kv", ":memory:", "--project"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn sockscope serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut announced: Vec<String> = (0..2)
+        .map(|_| lines.next().expect("a line").expect("text"))
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    announced.sort();
+    assert!(announced[0].starts_with("listening on ws://127.0.0.1:"), "{announced:?}");
+    assert!(announced[0].ends_with("(socket chat)"), "{announced:?}");
+    assert!(announced[1].ends_with("(socket feed)"), "{announced:?}");
 }

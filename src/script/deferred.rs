@@ -65,6 +65,8 @@ impl Status {
 pub(crate) struct Deferred {
     /// The handler that made the call (its continuation runs as it).
     pub invocation: Option<InvocationId>,
+    /// The context (service) that made the call: its values are made there.
+    pub realm: usize,
     pub resolve: Persistent<Function<'static>>,
     pub reject: Persistent<Function<'static>>,
     pub settlement: Settlement,
@@ -80,11 +82,18 @@ pub(crate) fn defer<'js>(
     let (promise, resolve, reject) = ctx.promise()?;
     queue.push(Deferred {
         invocation,
+        realm: realm_of(ctx),
         resolve: Persistent::save(ctx, resolve),
         reject: Persistent::save(ctx, reject),
         settlement,
     });
     Ok(promise)
+}
+
+/// Which context a host function was called in: each service's context
+/// has its own host functions, so this names the service.
+pub(crate) fn realm_of(ctx: &Ctx<'_>) -> usize {
+    ctx.as_raw().as_ptr() as usize
 }
 
 /// The stack of the JavaScript that is calling into the host right now.

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::turns::TurnOrder;
+use super::load::ServiceSource;
 use super::{Gateway, ScriptHost, ScriptLoaded, ScriptSettings, watch};
 use crate::core::bus::EventBus;
 use crate::core::events::{ConnectionId, Event, Payload, ScriptFailure};
@@ -20,7 +21,11 @@ use crate::runtime::{
 /// Which script the embedded lane runs, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptConfig {
+    /// The script, or a project's first service file (the one the editor
+    /// shows).
     pub path: PathBuf,
+    /// A project's other service files, each run in a context of its own.
+    pub other_services: Vec<PathBuf>,
     /// Reload the script when its file changes on disk.
     pub watch: bool,
     /// Start even if the script fails to load (the GUI shows the error and
@@ -38,6 +43,7 @@ impl ScriptConfig {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
+            other_services: Vec::new(),
             watch: false,
             start_with_broken_script: false,
             gateway: Gateway::default(),
@@ -84,11 +90,9 @@ impl EmbeddedRuntime {
         config: ScriptConfig,
         services: RuntimeServices,
     ) -> Result<Arc<Self>, RuntimeStartError> {
-        let source =
-            std::fs::read_to_string(&config.path).map_err(|reason| RuntimeStartError::Read {
-                path: config.path.clone(),
-                reason,
-            })?;
+        let files = read_services(&config, None).map_err(|(path, reason)| {
+            RuntimeStartError::Read { path, reason }
+        })?;
         let host = ScriptHost::start(
             ScriptSettings {
                 handler_timeout: services.limits.handler_timeout,
@@ -105,12 +109,15 @@ impl EmbeddedRuntime {
             services.bus.clone(),
         )
         .map_err(|error| RuntimeStartError::Start(error.to_string()))?;
-        let (loaded, failure) = match host.load(config.path.clone(), source).await {
+        let (loaded, failure) = match host.load(files).await {
             Ok(loaded) => (loaded, None),
             Err(failure) if config.start_with_broken_script => (
                 ScriptLoaded {
                     sockets: Vec::new(),
-                    files: vec![config.path.clone()],
+                    files: std::iter::once(&config.path)
+                        .chain(&config.other_services)
+                        .cloned()
+                        .collect(),
                 },
                 Some(failure),
             ),
@@ -161,16 +168,9 @@ impl EmbeddedRuntime {
 
     async fn load(&self, source: Option<String>) -> Result<(), ReloadError> {
         let path = &self.config.path;
-        let source = match source {
-            Some(source) => source,
-            None => tokio::fs::read_to_string(path)
-                .await
-                .map_err(|reason| ReloadError::Read {
-                    path: path.clone(),
-                    reason,
-                })?,
-        };
-        let loaded = self.host.load(path.clone(), source).await;
+        let services = read_services(&self.config, source)
+            .map_err(|(path, reason)| ReloadError::Read { path, reason })?;
+        let loaded = self.host.load(services).await;
         *self.failure.lock() = loaded.as_ref().err().cloned();
         let shown_path = path.display().to_string();
         match loaded {
@@ -196,6 +196,28 @@ impl EmbeddedRuntime {
             }
         }
     }
+}
+
+/// The service files' texts: the first from `edited` when the editor
+/// gave one, the rest from disk.
+fn read_services(
+    config: &ScriptConfig,
+    edited: Option<String>,
+) -> Result<Vec<ServiceSource>, (PathBuf, std::io::Error)> {
+    let mut edited = edited;
+    std::iter::once(&config.path)
+        .chain(&config.other_services)
+        .map(|path| {
+            let source = match edited.take() {
+                Some(source) => source,
+                None => std::fs::read_to_string(path).map_err(|reason| (path.clone(), reason))?,
+            };
+            Ok(ServiceSource {
+                path: path.clone(),
+                source,
+            })
+        })
+        .collect()
 }
 
 impl HandlerRuntime for EmbeddedRuntime {

@@ -13,6 +13,7 @@ mod host_api;
 mod host_kv;
 mod job_wait;
 mod lane;
+mod load;
 mod load_failure;
 mod modules;
 mod races;
@@ -45,6 +46,7 @@ use crate::kv::KvStore;
 use crate::runtime::{ConnectVerdict, ConnectionDirectory};
 use host::HostState;
 use job_wait::JobWait;
+use load::ServiceSource;
 use runtime::JsRuntime;
 use scheduler::{EventJob, Scheduler};
 use turns::{Outcome, StepResult, TurnOrder};
@@ -85,8 +87,7 @@ enum ScriptJob {
         connection_id: ConnectionId,
     },
     Load {
-        path: PathBuf,
-        source: String,
+        services: Vec<ServiceSource>,
         reply: oneshot::Sender<Result<ScriptLoaded, ScriptFailure>>,
     },
     Stop {
@@ -218,18 +219,17 @@ impl ScriptHost {
             .await;
     }
 
-    /// Loads a new version of the script at `path` (its text is `source`,
-    /// the editor's buffer or the file) and the modules it imports; the old
+    /// Loads a new version of the service files (each with its text, the
+    /// editor's buffer or the file's) and the modules they import; the old
     /// version keeps running if this fails. Its warnings are logged.
-    pub async fn load(&self, path: PathBuf, source: String) -> Result<ScriptLoaded, ScriptFailure> {
+    pub(crate) async fn load(
+        &self,
+        services: Vec<ServiceSource>,
+    ) -> Result<ScriptLoaded, ScriptFailure> {
         let (reply, result) = oneshot::channel();
         if self
             .jobs
-            .send(ScriptJob::Load {
-                path,
-                source,
-                reply,
-            })
+            .send(ScriptJob::Load { services, reply })
             .await
             .is_err()
         {
@@ -261,8 +261,7 @@ pub struct ScriptLoaded {
 /// A job that waits until every event queued before it has run.
 enum Control {
     Load {
-        path: PathBuf,
-        source: String,
+        services: Vec<ServiceSource>,
         reply: oneshot::Sender<Result<ScriptLoaded, ScriptFailure>>,
     },
     Stop {
@@ -293,16 +292,8 @@ fn accept(job: ScriptJob, scheduler: &mut Scheduler) -> Option<Control> {
         ScriptJob::Disconnect { connection_id } => {
             scheduler.submit(connection_id, EventJob::Disconnect);
         }
-        ScriptJob::Load {
-            path,
-            source,
-            reply,
-        } => {
-            return Some(Control::Load {
-                path,
-                source,
-                reply,
-            });
+        ScriptJob::Load { services, reply } => {
+            return Some(Control::Load { services, reply });
         }
         ScriptJob::Stop { reply } => return Some(Control::Stop { reply }),
     }
@@ -364,12 +355,8 @@ fn run_jobs(
         commit(&host);
         let quiet = scheduler.is_quiet() && !runtime.has_pending();
         match control.take() {
-            Some(Control::Load {
-                path,
-                source,
-                reply,
-            }) if quiet => {
-                let result = runtime.load(&path, &source).map(|report| {
+            Some(Control::Load { services, reply }) if quiet => {
+                let result = runtime.load(&services).map(|report| {
                     for warning in report.warnings {
                         runtime.warn(warning);
                     }

@@ -2,25 +2,24 @@
 //! Running handlers, turn by turn, is in `turns`.
 
 use std::cell::{Cell, RefCell};
-use std::path::Path;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rquickjs::{
-    CatchResultExt, CaughtError, Context, Ctx, Function, Module, Object, Persistent, Promise,
+    CatchResultExt, CaughtError, Context, Ctx, Function, Persistent, Promise,
     Runtime, Value,
 };
 use rustc_hash::FxHashMap;
 
 use super::deferred::Settlement;
 use super::failure::describe_caught;
-use super::host::{self, SharedHost};
-use super::host_api;
-use super::modules::{self, GraphLoader, GraphResolver, ModuleGraph, SDK_MODULE, SharedGraph};
+use super::host::SharedHost;
+use super::modules::{GraphLoader, GraphResolver, ModuleGraph, SharedGraph};
 use super::races::InvocationId;
 use crate::core::events::{ConnectionId, HandlerKind, LogLevel, ScriptFailure};
 
-const PRELUDE_JS: &str = include_str!("prelude.js");
+pub(super) const PRELUDE_JS: &str = include_str!("prelude.js");
 const SDK_JS: &str = include_str!("sdk.js");
 
 /// QuickJS's own recursion guard; the thread's stack is larger than this.
@@ -42,8 +41,10 @@ pub(super) struct Rejection {
     pub failure: ScriptFailure,
 }
 
-/// A loaded script: its context and the SDK's entry points.
+/// A loaded service: its context and the SDK's entry points.
 pub(super) struct Loaded {
+    /// Its context's identity, as `deferred::realm_of` gives it.
+    pub realm: usize,
     // Field order is drop order: the persistent handles before their context.
     pub dispatch: Persistent<Function<'static>>,
     pub dispatch_message: Persistent<Function<'static>>,
@@ -90,7 +91,12 @@ pub(super) struct Pending {
 
 /// The runtime, the current script, and the handler time budget.
 pub(crate) struct JsRuntime {
-    pub(super) loaded: Option<Loaded>,
+    /// One per service file, each in a context of its own (services do not
+    /// share globals, as separate processes would not); empty before the
+    /// first load.
+    pub(super) loaded: Vec<Loaded>,
+    /// Which service serves each socket.
+    pub(super) socket_services: FxHashMap<Arc<str>, usize>,
     pub(super) rejections: Rc<RefCell<Vec<Rejection>>>,
     /// Each open connection's id as a JS string, made at its first message
     /// and dropped at its disconnect: formatting the UUID and copying it into
@@ -117,7 +123,7 @@ impl Drop for JsRuntime {
         self.socket_names.get_mut().clear();
         self.pending.clear();
         self.host.borrow_mut().deferred.clear();
-        self.loaded = None;
+        self.loaded.clear();
     }
 }
 
@@ -182,7 +188,8 @@ impl JsRuntime {
         )));
 
         Ok(Self {
-            loaded: None,
+            loaded: Vec::new(),
+            socket_services: FxHashMap::default(),
             rejections,
             connection_ids: RefCell::default(),
             pending: FxHashMap::default(),
@@ -195,102 +202,9 @@ impl JsRuntime {
         })
     }
 
-    /// Compiles and runs the script at `path` (with `source`, the editor's
-    /// buffer or the file) and everything it imports, in a fresh context.
-    /// On success the new handlers replace the old ones; on failure the old
-    /// ones stay. Top-level awaits on kv calls get their turns here.
-    pub(crate) fn load(&mut self, path: &Path, source: &str) -> Result<LoadReport, ScriptFailure> {
-        let context = Context::full(&self.runtime).map_err(|error| ScriptFailure {
-            message: format!("cannot create a JavaScript context: {error}"),
-            location: None,
-            stack: None,
-        })?;
-        let (name, sources) = self.graph.borrow_mut().begin(path, source);
-        let previous_sources =
-            std::mem::replace(&mut self.host.borrow_mut().sources, Rc::clone(&sources));
-        self.deadline
-            .set(Some(Instant::now() + self.handler_timeout));
-        type Entries<'js> = (Function<'js>, Function<'js>, Function<'js>);
-        let result = context.with(|ctx| {
-            let evaluated = (|| -> rquickjs::Result<(Entries<'_>, Vec<String>, Vec<String>)> {
-                let host_object = host::install(&ctx, &self.host)?;
-                super::host_kv::install(&ctx, &host_object, &self.host)?;
-                modules::install(&ctx, &host_object, &self.graph)?;
-                ctx.eval::<(), _>(PRELUDE_JS)?;
-                for (script_name, script) in modules::CONTEXT_SCRIPTS {
-                    let mut options = rquickjs::context::EvalOptions::default();
-                    options.filename = Some(script_name.to_owned());
-                    ctx.eval_with_options::<(), _>(script, options)?;
-                }
-                Module::import(&ctx, SDK_MODULE)?.finish::<Object>()?;
-                let provider_error: Function = host_object.get(host_api::PROVIDER_ERROR)?;
-                let entry = self.graph.borrow_mut().entry();
-                let code = match entry {
-                    Ok((_, compiled)) => modules::entry_source(&name, &compiled),
-                    Err(message) => return Err(rquickjs::Error::new_loading_message(&name, message)),
-                };
-                let (_module, done) = Module::declare(ctx.clone(), name.as_str(), code)?.eval()?;
-                self.finish_with_turns(&ctx, &provider_error, &done)?;
-                let dispatch: Function = host_object.get(host_api::DISPATCH)?;
-                let dispatch_message: Function = host_object.get(host_api::DISPATCH_MESSAGE)?;
-                let socket_names: Function = host_object.get(host_api::SOCKET_NAMES)?;
-                let handled_events: Function = host_object.get(host_api::HANDLED_EVENTS)?;
-                let sockets: Vec<String> = socket_names.call(())?;
-                let handled: Vec<String> = handled_events.call(())?;
-                Ok((
-                    (dispatch, dispatch_message, provider_error),
-                    sockets,
-                    handled,
-                ))
-            })();
-            match evaluated.catch(&ctx) {
-                Ok(((dispatch, dispatch_message, provider_error), sockets, handled)) => Ok((
-                    (
-                        Persistent::save(&ctx, dispatch),
-                        Persistent::save(&ctx, dispatch_message),
-                        Persistent::save(&ctx, provider_error),
-                    ),
-                    sockets,
-                    handled,
-                )),
-                Err(caught) => Err(self.failure_from(&ctx, caught)),
-            }
-        });
-        self.deadline.set(None);
-        let pending = self.take_rejections();
-        match result {
-            Ok(((dispatch, dispatch_message, provider_error), sockets, handled)) => {
-                self.loaded = Some(Loaded {
-                    dispatch,
-                    dispatch_message,
-                    provider_error,
-                    context,
-                });
-                let mut warnings: Vec<String> = pending
-                    .into_iter()
-                    .map(|failure| format!("unhandled promise rejection while loading: {failure}"))
-                    .collect();
-                warnings.extend(load_warnings(&name, &sockets, &handled));
-                Ok(LoadReport {
-                    sockets,
-                    warnings,
-                    files: sources.borrow().own_files(),
-                })
-            }
-            Err(failure) => {
-                self.host.borrow_mut().sources = previous_sources;
-                Err(super::load_failure::explain(
-                    failure,
-                    &self.graph.borrow(),
-                    &sources.borrow(),
-                ))
-            }
-        }
-    }
-
     /// Drives `promise` to completion, giving deferred calls their turns
     /// (the module's top level, which belongs to no handler).
-    fn finish_with_turns<'js>(
+    pub(super) fn finish_with_turns<'js>(
         &self,
         ctx: &Ctx<'js>,
         provider_error: &Function<'js>,
@@ -386,27 +300,6 @@ impl JsRuntime {
 
 pub(super) fn never_settled() -> &'static str {
     "handler's promise never settled: it awaits something that never resolves"
-}
-
-/// What a loaded script should be told about what it registered.
-fn load_warnings(name: &str, sockets: &[String], handled: &[String]) -> Vec<String> {
-    let mut warnings = Vec::new();
-    if sockets.is_empty() {
-        warnings.push(format!(
-            "{name} declares no websocket(): there is nothing to serve, every upgrade is refused"
-        ));
-    }
-    for socket in sockets {
-        if !handled
-            .iter()
-            .any(|event| *event == format!("{socket}:connect"))
-        {
-            warnings.push(format!(
-                "websocket('{socket}') has no connect handler: its upgrades are refused, as nitric start answers them (HTTP 200 without an upgrade)"
-            ));
-        }
-    }
-    warnings
 }
 
 /// Settles one deferred call's promise (the caller drains the jobs).

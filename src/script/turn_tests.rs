@@ -29,7 +29,10 @@ pub(crate) fn loaded(name: &str, source: &str) -> (JsRuntime, EventBus) {
     )));
     let mut runtime = JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
     runtime
-        .load(std::path::Path::new(name), source)
+        .load(&[super::load::ServiceSource {
+            path: name.into(),
+            source: source.to_owned(),
+        }])
         .expect("the script loads");
     (runtime, bus)
 }

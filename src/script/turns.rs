@@ -111,7 +111,7 @@ impl JsRuntime {
         out: &mut StepResult,
     ) {
         let mut due = std::mem::take(&mut self.host.borrow_mut().deferred);
-        let Some(loaded) = self.loaded.take() else {
+        if self.loaded.is_empty() {
             // No script yet: every event is accepted and does nothing.
             out.finished.extend(starts.drain(..).map(|start| Finished {
                 connection_id: start.connection_id,
@@ -119,20 +119,55 @@ impl JsRuntime {
                 outcome: Outcome::Handled(true),
             }));
             return;
-        };
-        loaded.context.clone().with(|ctx| {
+        }
+        let services = std::mem::take(&mut self.loaded);
+        order.arrange(&mut due);
+        if let [only] = services.as_slice() {
+            only.context.clone().with(|ctx| {
+                for start in starts.drain(..) {
+                    self.start_in(&ctx, only, start, out);
+                }
+                let provider_error = only.provider_error.clone().restore(&ctx).ok();
+                for deferred in due {
+                    self.resolve_in(&ctx, &provider_error, deferred, out);
+                }
+                self.poll_in(&ctx, out);
+            });
+        } else {
+            // A project: each event runs in its socket's service, each call
+            // settles in the context that made it (its values are that
+            // context's objects, as in a process of its own).
             for start in starts.drain(..) {
-                self.start_in(&ctx, &loaded, start, out);
+                let service = &services[self.service_of(start.socket.as_deref())];
+                service
+                    .context
+                    .clone()
+                    .with(|ctx| self.start_in(&ctx, service, start, out));
             }
-            order.arrange(&mut due);
-            let provider_error = loaded.provider_error.clone().restore(&ctx).ok();
             for deferred in due {
-                self.resolve_in(&ctx, &provider_error, deferred, out);
+                let service = services
+                    .iter()
+                    .find(|service| service.realm == deferred.realm)
+                    .unwrap_or(&services[0]);
+                service.context.clone().with(|ctx| {
+                    let provider_error = service.provider_error.clone().restore(&ctx).ok();
+                    self.resolve_in(&ctx, &provider_error, deferred, out);
+                });
             }
-            self.poll_in(&ctx, out);
-        });
-        self.loaded = Some(loaded);
+            services[0]
+                .context
+                .clone()
+                .with(|ctx| self.poll_in(&ctx, out));
+        }
+        self.loaded = services;
         self.expire(out);
+    }
+
+    /// The service that serves `socket` (the first when it is unknown).
+    fn service_of(&self, socket: Option<&str>) -> usize {
+        socket
+            .and_then(|socket| self.socket_services.get(socket).copied())
+            .unwrap_or(0)
     }
 
     /// Whether a chain is waiting for something.

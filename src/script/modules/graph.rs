@@ -17,6 +17,7 @@ use super::resolve::{self, Mode, Resolved, SDK_MODULE};
 use super::sources::{ModuleSource, ModuleSources};
 use super::{builtins, commonjs, helpers, transpile};
 use crate::core::events::ScriptLocation;
+use crate::script::load::ServiceSource;
 
 /// How a file runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,9 +49,8 @@ pub(crate) struct Compiled {
 /// The script being loaded and what its imports found.
 pub(crate) struct ModuleGraph {
     root: PathBuf,
-    entry_path: PathBuf,
-    entry_name: String,
-    entry_source: Arc<str>,
+    /// The service files being loaded: path, module name, text.
+    entries: Vec<(PathBuf, String, Arc<str>)>,
     /// Module name → file, for this load.
     files: FxHashMap<String, PathBuf>,
     /// Compiled files across loads; a reload recompiles only what changed.
@@ -70,9 +70,7 @@ impl ModuleGraph {
     pub(crate) fn new() -> SharedGraph {
         Rc::new(RefCell::new(Self {
             root: PathBuf::new(),
-            entry_path: PathBuf::new(),
-            entry_name: String::new(),
-            entry_source: "".into(),
+            entries: Vec::new(),
             files: FxHashMap::default(),
             cache: FxHashMap::default(),
             sources: Rc::default(),
@@ -81,32 +79,45 @@ impl ModuleGraph {
         }))
     }
 
-    /// Starts a load of the script at `path` with `source` (the editor's
-    /// buffer or the file). Returns its module name and the sources the
-    /// load records into.
-    pub(crate) fn begin(&mut self, path: &Path, source: &str) -> (String, Rc<RefCell<ModuleSources>>) {
-        self.root = resolve::project_root(path);
-        self.entry_path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        self.entry_name = self.name_of(&self.entry_path.clone());
-        self.entry_source = source.into();
+    /// Starts a load of the service files `services` (their texts are the
+    /// editor's buffer or the files'). Returns their module names and the
+    /// sources the load records into.
+    pub(crate) fn begin(
+        &mut self,
+        services: &[ServiceSource],
+    ) -> (Vec<String>, Rc<RefCell<ModuleSources>>) {
+        let first = services.first().map(|service| service.path.as_path());
+        self.root = resolve::project_root(first.unwrap_or(Path::new("script.js")));
         self.files.clear();
         self.failed_at = None;
-        self.files
-            .insert(self.entry_name.clone(), self.entry_path.clone());
-        let sources = ModuleSources {
-            entry: self.entry_name.clone(),
+        self.entries = services
+            .iter()
+            .map(|service| {
+                let path = std::path::absolute(&service.path).unwrap_or_else(|_| service.path.clone());
+                let name = self.name_of(&path);
+                (path, name, Arc::from(service.source.as_str()))
+            })
+            .collect();
+        for (path, name, _) in &self.entries {
+            self.files.insert(name.clone(), path.clone());
+        }
+        let names: Vec<String> = self.entries.iter().map(|(_, name, _)| name.clone()).collect();
+        self.sources = Rc::new(RefCell::new(ModuleSources {
+            entry: names.first().cloned().unwrap_or_default(),
             modules: FxHashMap::default(),
-        };
-        self.sources = Rc::new(RefCell::new(sources));
+        }));
         self.cache.retain(|path, _| path.exists());
-        (self.entry_name.clone(), Rc::clone(&self.sources))
+        (names, Rc::clone(&self.sources))
     }
 
-    /// The entry compiled: what `Module::declare` gets for it.
-    pub(crate) fn entry(&mut self) -> std::result::Result<(String, Arc<Compiled>), String> {
-        let path = self.entry_path.clone();
-        let compiled = self.compile(&path)?;
-        Ok((self.entry_name.clone(), compiled))
+    /// Service file `index` compiled: what `Module::declare` gets for it.
+    pub(crate) fn entry(&mut self, index: usize) -> std::result::Result<Arc<Compiled>, String> {
+        let path = self
+            .entries
+            .get(index)
+            .map(|(path, ..)| path.clone())
+            .ok_or_else(|| format!("no service file {index}"))?;
+        self.compile(&path)
     }
 
     /// Module names: the path inside the project (`services/chat.ts`), or
@@ -141,8 +152,13 @@ impl ModuleGraph {
 
     /// The file at `path`, compiled (from the cache when its text is the same).
     pub(crate) fn compile(&mut self, path: &Path) -> std::result::Result<Arc<Compiled>, String> {
-        let text: Arc<str> = if path == self.entry_path {
-            Arc::clone(&self.entry_source)
+        let given = self
+            .entries
+            .iter()
+            .find(|(entry, ..)| entry == path)
+            .map(|(.., text)| Arc::clone(text));
+        let text: Arc<str> = if let Some(text) = given {
+            text
         } else {
             std::fs::read_to_string(path)
                 .map_err(|error| format!("cannot read {}: {error}", path.display()))?
