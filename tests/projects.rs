@@ -397,8 +397,11 @@ fn serve_project_embedded_serves_every_socket_of_every_service() {
         .collect();
     let _ = child.kill();
     let _ = child.wait();
-    announced.sort();
-    assert!(announced[0].starts_with("listening on ws://127.0.0.1:"), "{announced:?}");
+    announced.sort_by_key(|line| line.rsplit_once(' ').map(|(_, socket)| socket.to_owned()));
+    assert!(
+        announced.iter().all(|line| line.starts_with("listening on ws://127.0.0.1:")),
+        "{announced:?}"
+    );
     assert!(announced[0].ends_with("(socket chat)"), "{announced:?}");
     assert!(announced[1].ends_with("(socket feed)"), "{announced:?}");
 }

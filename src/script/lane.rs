@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::turns::TurnOrder;
-use super::load::ServiceSource;
+use super::modules::ServiceSource;
 use super::{Gateway, ScriptHost, ScriptLoaded, ScriptSettings, watch};
 use crate::core::bus::EventBus;
 use crate::core::events::{ConnectionId, Event, Payload, ScriptFailure};

@@ -1,7 +1,6 @@
 //! Loading a script, or a project's services: each service file and what
 //! it imports in a context of its own, all or nothing.
 
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,17 +11,9 @@ use rustc_hash::FxHashMap;
 use super::deferred::realm_of;
 use super::host;
 use super::host_api;
-use super::modules::{self, SDK_MODULE};
+use super::modules::{self, SDK_MODULE, ServiceSource};
 use super::runtime::{JsRuntime, LoadReport, Loaded, PRELUDE_JS};
 use crate::core::events::ScriptFailure;
-
-/// One service file to load: its path and its text (the editor's buffer
-/// or the file's).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ServiceSource {
-    pub path: PathBuf,
-    pub source: String,
-}
 
 /// A service that loaded, and what it declared and handles.
 struct LoadedService {

@@ -46,7 +46,7 @@ use crate::kv::KvStore;
 use crate::runtime::{ConnectVerdict, ConnectionDirectory};
 use host::HostState;
 use job_wait::JobWait;
-use load::ServiceSource;
+use modules::ServiceSource;
 use runtime::JsRuntime;
 use scheduler::{EventJob, Scheduler};
 use turns::{Outcome, StepResult, TurnOrder};

@@ -29,7 +29,7 @@ pub(crate) fn loaded(name: &str, source: &str) -> (JsRuntime, EventBus) {
     )));
     let mut runtime = JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
     runtime
-        .load(&[super::load::ServiceSource {
+        .load(&[super::modules::ServiceSource {
             path: name.into(),
             source: source.to_owned(),
         }])

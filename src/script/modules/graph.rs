@@ -17,7 +17,7 @@ use super::resolve::{self, Mode, Resolved, SDK_MODULE};
 use super::sources::{ModuleSource, ModuleSources};
 use super::{builtins, commonjs, helpers, transpile};
 use crate::core::events::ScriptLocation;
-use crate::script::load::ServiceSource;
+use super::ServiceSource;
 
 /// How a file runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -21,6 +21,14 @@ pub(crate) use transpile::{caret_excerpt, parses_as_typescript};
 
 use resolve::Mode;
 
+/// One service file to load: its path and its text (the editor's buffer
+/// or the file's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ServiceSource {
+    pub path: std::path::PathBuf,
+    pub source: String,
+}
+
 /// The scripts every context runs before the user's modules, after the
 /// prelude: the built-ins, then `require`.
 pub(crate) const CONTEXT_SCRIPTS: [(&str, &str); 2] = [
