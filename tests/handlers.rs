@@ -313,7 +313,9 @@ async fn imports_that_find_nothing_or_leave_the_project_are_refused() {
         };
         let message = error.to_string();
         assert!(
-            message.contains(module) && message.contains(expected) && message.contains("escape.js:1"),
+            message.contains(module)
+                && message.contains(expected)
+                && message.contains("escape.js:1"),
             "{module}: {message}"
         );
     }

@@ -64,7 +64,21 @@ interface Said {
   text: string;
 }
 
-const shout = <T extends Said>(said: T): Greeting => ({ line: said.text.toUpperCase() });
+// A legacy (experimentalDecorators) method decorator, lowered by the transpiler.
+function upper(_target: object, _key: string, descriptor: PropertyDescriptor) {
+  const original = descriptor.value as (text: string) => string;
+  descriptor.value = (text: string) => original(text).toUpperCase();
+  return descriptor;
+}
+
+class Shouter {
+  @upper
+  say(text: string): string {
+    return text;
+  }
+}
+
+const shout = <T extends Said>(said: T): Greeting => ({ line: new Shouter().say(said.text) });
 
 socket.on('connect', (ctx) => ctx);
 socket.on('message', async (ctx) => {
@@ -130,7 +144,10 @@ async fn a_typescript_syntax_error_says_so_with_the_line_and_a_caret() {
     let message = load_error(
         &[
             ("nitric.yaml", NITRIC_YAML),
-            ("services/chat.ts", "import { websocket } from '@nitric/sdk';\n\nlet count: = 0;\n"),
+            (
+                "services/chat.ts",
+                "import { websocket } from '@nitric/sdk';\n\nlet count: = 0;\n",
+            ),
         ],
         "services/chat.ts",
     )
@@ -144,7 +161,10 @@ async fn a_typescript_syntax_error_says_so_with_the_line_and_a_caret() {
 #[tokio::test]
 async fn types_in_a_js_file_are_named_as_typescript() {
     let message = load_error(
-        &[("handler.js", "import { websocket } from '@nitric/sdk';\nconst n: number = 1;\n")],
+        &[(
+            "handler.js",
+            "import { websocket } from '@nitric/sdk';\nconst n: number = 1;\n",
+        )],
         "handler.js",
     )
     .await;
@@ -231,7 +251,8 @@ import { randomUUID as crypto_uuid } from 'node:crypto';
         }
     }
     assert!(
-        said.iter().any(|line| line.starts_with("api(\"files\") is declared, not served")),
+        said.iter()
+            .any(|line| line.starts_with("api(\"files\") is declared, not served")),
         "{said:?}"
     );
 }
@@ -239,7 +260,13 @@ import { randomUUID as crypto_uuid } from 'node:crypto';
 /// `npm install` of pinned pure-JS packages into `dir`, as a user would.
 fn npm_install(dir: &Path, packages: &[&str]) -> bool {
     let installed = Command::new("npm")
-        .args(["install", "--silent", "--no-audit", "--no-fund", "--no-save"])
+        .args([
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+        ])
         .args(packages)
         .current_dir(dir)
         .status();
@@ -345,12 +372,16 @@ async fn a_projects_services_each_get_a_context_and_share_kv() {
             .map(|listener| format!("ws://{}/", listener.local_addr))
             .unwrap_or_else(|| panic!("{socket} is served"))
     };
-    let (mut chat, _) = tokio_tungstenite::connect_async(url_of("chat")).await.expect("chat");
+    let (mut chat, _) = tokio_tungstenite::connect_async(url_of("chat"))
+        .await
+        .expect("chat");
     send_text(&mut chat, "a").await;
     assert_eq!(recv_text(&mut chat).await, "chat 1 chat");
     send_text(&mut chat, "b").await;
     assert_eq!(recv_text(&mut chat).await, "chat 2 chat");
-    let (mut feed, _) = tokio_tungstenite::connect_async(url_of("feed")).await.expect("feed");
+    let (mut feed, _) = tokio_tungstenite::connect_async(url_of("feed"))
+        .await
+        .expect("feed");
     send_text(&mut feed, "c").await;
     // Its own globals and module state, the same kv, and values (and
     // errors) of its own context.
@@ -375,7 +406,9 @@ async fn two_services_handling_one_socket_is_an_error_naming_both() {
     };
     let message = error.to_string();
     assert!(
-        message.contains("websocket('chat') has handlers in services/chat.ts and in services/again.ts"),
+        message.contains(
+            "websocket('chat') has handlers in services/chat.ts and in services/again.ts"
+        ),
         "{message}"
     );
 }
@@ -385,7 +418,15 @@ fn serve_project_embedded_serves_every_socket_of_every_service() {
     use std::io::{BufRead, BufReader};
     let dir = two_service_project();
     let mut child = crate::util::process::sockscope()
-        .args(["serve", "--embedded", "--port", "0", "--kv", ":memory:", "--project"])
+        .args([
+            "serve",
+            "--embedded",
+            "--port",
+            "0",
+            "--kv",
+            ":memory:",
+            "--project",
+        ])
         .arg(dir.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -399,7 +440,9 @@ fn serve_project_embedded_serves_every_socket_of_every_service() {
     let _ = child.wait();
     announced.sort_by_key(|line| line.rsplit_once(' ').map(|(_, socket)| socket.to_owned()));
     assert!(
-        announced.iter().all(|line| line.starts_with("listening on ws://127.0.0.1:")),
+        announced
+            .iter()
+            .all(|line| line.starts_with("listening on ws://127.0.0.1:")),
         "{announced:?}"
     );
     assert!(announced[0].ends_with("(socket chat)"), "{announced:?}");

@@ -110,7 +110,10 @@ async fn scripts_cannot_escape_the_sandbox() {
     let mut client = server.connect("/").await;
     send_text(&mut client, "probe").await;
     let probes = recv_json(&mut client).await;
-    assert_eq!(probes["process"], "object env {}", "a stand-in with no environment");
+    assert_eq!(
+        probes["process"], "object env {}",
+        "a stand-in with no environment"
+    );
     assert!(
         probes["processExit"]
             .as_str()

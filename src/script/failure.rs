@@ -173,7 +173,9 @@ mod tests {
 
     #[test]
     fn falls_back_to_first_frame_and_handles_bare_frames() {
-        let location = sources().locate("    at @nitric/sdk:30:20\n").expect("a frame");
+        let location = sources()
+            .locate("    at @nitric/sdk:30:20\n")
+            .expect("a frame");
         assert_eq!(location.file, "@nitric/sdk");
         assert_eq!(location.line, 30);
         assert_eq!(sources().locate("    at native\n"), None);

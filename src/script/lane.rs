@@ -8,8 +8,8 @@ use chrono::Utc;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::turns::TurnOrder;
 use super::modules::ServiceSource;
+use super::turns::TurnOrder;
 use super::{Gateway, ScriptHost, ScriptLoaded, ScriptSettings, watch};
 use crate::core::bus::EventBus;
 use crate::core::events::{ConnectionId, Event, Payload, ScriptFailure};
@@ -90,9 +90,8 @@ impl EmbeddedRuntime {
         config: ScriptConfig,
         services: RuntimeServices,
     ) -> Result<Arc<Self>, RuntimeStartError> {
-        let files = read_services(&config, None).map_err(|(path, reason)| {
-            RuntimeStartError::Read { path, reason }
-        })?;
+        let files = read_services(&config, None)
+            .map_err(|(path, reason)| RuntimeStartError::Read { path, reason })?;
         let host = ScriptHost::start(
             ScriptSettings {
                 handler_timeout: services.limits.handler_timeout,

@@ -97,7 +97,9 @@ impl JsRuntime {
                 let entry = self.graph.borrow_mut().entry(index);
                 let code = match entry {
                     Ok(compiled) => modules::entry_source(name, &compiled),
-                    Err(message) => return Err(rquickjs::Error::new_loading_message(name, message)),
+                    Err(message) => {
+                        return Err(rquickjs::Error::new_loading_message(name, message));
+                    }
                 };
                 let (_module, done) = Module::declare(ctx.clone(), name, code)?.eval()?;
                 self.finish_with_turns(&ctx, &provider_error, &done)?;
@@ -137,20 +139,24 @@ impl JsRuntime {
     }
 }
 
+/// Which service (by index) serves each socket.
+type SocketOwners = FxHashMap<Arc<str>, usize>;
+
 /// Every socket in declaration order, and the service that serves each:
 /// the one that registered its handlers (others may import the same
 /// resources module), else the first that declared it.
 fn route_sockets(
     names: &[String],
     services: &[LoadedService],
-) -> Result<(Vec<String>, FxHashMap<Arc<str>, usize>), ScriptFailure> {
+) -> Result<(Vec<String>, SocketOwners), ScriptFailure> {
     let mut sockets: Vec<String> = Vec::new();
-    let mut owners: FxHashMap<Arc<str>, usize> = FxHashMap::default();
+    let mut owners = SocketOwners::default();
     let handles = |service: &LoadedService, socket: &str| {
-        service
-            .handled
-            .iter()
-            .any(|event| event.split_once(':').is_some_and(|(name, _)| name == socket))
+        service.handled.iter().any(|event| {
+            event
+                .split_once(':')
+                .is_some_and(|(name, _)| name == socket)
+        })
     };
     for (index, service) in services.iter().enumerate() {
         for socket in &service.sockets {

@@ -25,19 +25,14 @@ pub(crate) fn explain(
         }
     }
     if failure.message.contains("Could not find export") {
-        let own: Vec<&str> = sources
-            .modules
-            .values()
-            .filter(|module| module.own)
-            .map(|module| &*module.original)
-            .collect();
+        let own: Vec<&str> = sources.own_sources().collect();
         failure = super::exports::explain_missing_export(failure, &own.join("\n"));
         failure.message = explain_builtin_export(&failure.message);
     }
     let Some(location) = failure.location.clone() else {
         return failure;
     };
-    let Some(module) = sources.modules.get(&location.file) else {
+    let Some(module) = sources.get(&location.file) else {
         return failure;
     };
     let is_syntax = failure.message.starts_with("SyntaxError")
@@ -118,15 +113,19 @@ fn import_site(sources: &ModuleSources, importer: &str, specifier: &str) -> Opti
     if specifier.is_empty() {
         return None;
     }
-    let module = sources.modules.get(importer)?;
-    module.original.lines().enumerate().find_map(|(index, line)| {
-        let column = ["'", "\""]
-            .iter()
-            .find_map(|quote| line.find(&format!("{quote}{specifier}{quote}")))?;
-        Some(ScriptLocation {
-            file: importer.to_owned(),
-            line: u32::try_from(index + 1).ok()?,
-            column: u32::try_from(column + 1).ok(),
+    let module = sources.get(importer)?;
+    module
+        .original
+        .lines()
+        .enumerate()
+        .find_map(|(index, line)| {
+            let column = ["'", "\""]
+                .iter()
+                .find_map(|quote| line.find(&format!("{quote}{specifier}{quote}")))?;
+            Some(ScriptLocation {
+                file: importer.to_owned(),
+                line: u32::try_from(index + 1).ok()?,
+                column: u32::try_from(column + 1).ok(),
+            })
         })
-    })
 }

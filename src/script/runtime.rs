@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rquickjs::{
-    CatchResultExt, CaughtError, Context, Ctx, Function, Persistent, Promise,
-    Runtime, Value,
+    CatchResultExt, CaughtError, Context, Ctx, Function, Persistent, Promise, Runtime, Value,
 };
 use rustc_hash::FxHashMap;
 

@@ -263,10 +263,7 @@ impl JsRuntime {
         // interrupt, which leaves the chain's promise pending for ever.
         let over_budget = self.is_over_budget();
         let outcome = match called.catch(ctx) {
-            Err(caught) => Some(Outcome::Failed(self.failure_from(
-                ctx,
-                caught,
-            ))),
+            Err(caught) => Some(Outcome::Failed(self.failure_from(ctx, caught))),
             Ok(value) if value.is_null() => Some(Outcome::Unhandled),
             Ok(value)
                 if over_budget

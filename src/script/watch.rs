@@ -49,7 +49,10 @@ pub(super) async fn watch_files<F>(
         }
         let current = snapshot(&files);
         let is_same_set = current.len() == last_seen.len()
-            && current.iter().zip(&last_seen).all(|(now, then)| now.0 == then.0);
+            && current
+                .iter()
+                .zip(&last_seen)
+                .all(|(now, then)| now.0 == then.0);
         if !is_same_set {
             // A load changed what the script is made of: watch the new set.
             last_seen = current;

@@ -222,3 +222,69 @@ fn the_server_bar_stays_one_row_with_a_project_and_several_sockets() {
     }
     window.harness.check_accessibility();
 }
+
+#[test]
+fn a_project_opened_embedded_serves_each_socket_and_the_clients_panel_picks_one() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    let project = window.dir.path().join("two");
+    for (name, text) in [
+        (
+            "nitric.yaml",
+            "name: two\nservices:\n  - match: services/*.ts\n    start: npx tsx $SERVICE_PATH\n",
+        ),
+        (
+            "services/chat.ts",
+            "import { websocket } from '@nitric/sdk';\nconst chat = websocket('chat');\n\
+             chat.on('connect', (ctx) => ctx);\n\
+             chat.on('message', async (ctx) => { await chat.send(ctx.req.connectionId, 'chat: ' + ctx.req.text()); });\n",
+        ),
+        (
+            "services/feed.ts",
+            "import { websocket } from '@nitric/sdk';\nconst feed = websocket('feed');\n\
+             feed.on('connect', (ctx) => ctx);\n\
+             feed.on('message', async (ctx) => { await feed.send(ctx.req.connectionId, 'feed: ' + ctx.req.text()); });\n",
+        ),
+    ] {
+        let path = project.join(name);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("folders");
+        std::fs::write(path, text).expect("write");
+    }
+    window.open_tab("Script");
+    window.click("embedded");
+    open_typed_path(&mut window, &project);
+    window.step_until("both sockets", |app| {
+        !app.state.runs_services() && app.state.engine.is_some() && app.state.sockets.len() == 2
+    });
+    window.step_until_shown("services/chat.ts");
+
+    window.open_tab("Clients (0)");
+    window
+        .harness
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, "Socket")
+        .click();
+    window.harness.step();
+    window.harness.step();
+    window.harness.get_by_label_contains("feed  :").click();
+    window.harness.step();
+    window.click("Connect");
+    window.step_until("the client to open", |app| {
+        app.state
+            .clients
+            .iter()
+            .any(|client| matches!(client.state, sockscope::ui::test_client::ClientState::Open))
+    });
+    let feed_port = window
+        .app()
+        .state
+        .sockets
+        .iter()
+        .find(|listener| &*listener.socket == "feed")
+        .map(|listener| listener.local_addr.port())
+        .expect("feed is served");
+    assert!(
+        window.app().state.clients[0]
+            .url
+            .contains(&format!(":{feed_port}")),
+        "the client went to the picked socket"
+    );
+}

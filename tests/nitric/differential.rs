@@ -168,8 +168,14 @@ async fn drive(server: &TestServer, steps: &[Step], stores: &[&str]) -> Observed
 
 /// Runs `source` in both lanes with `steps` and compares what was seen.
 async fn both_lanes(source: &str, steps: &[Step], stores: &[&str]) {
-    both_lanes_in(&[("handler.mjs", source)], "handler.mjs", "node handler.mjs", steps, stores)
-        .await;
+    both_lanes_in(
+        &[("handler.mjs", source)],
+        "handler.mjs",
+        "node handler.mjs",
+        steps,
+        stores,
+    )
+    .await;
 }
 
 /// Runs the project of `files` in both lanes: `entry` embedded, `command`
@@ -232,7 +238,10 @@ async fn echo_text_binary_and_empty_frames() {
 async fn a_typescript_project_with_its_resources_in_a_module() {
     both_lanes_in(
         &[
-            ("nitric.yaml", "name: chat\nservices:\n  - match: services/*.ts\n"),
+            (
+                "nitric.yaml",
+                "name: chat\nservices:\n  - match: services/*.ts\n",
+            ),
             ("types.ts", TS_TYPES),
             ("resources/index.ts", TS_RESOURCES),
             ("services/chat.ts", TS_SERVICE),

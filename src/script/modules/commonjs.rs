@@ -38,8 +38,10 @@ static ASSIGNED: LazyLock<Regex> = LazyLock::new(|| {
         .expect("a valid pattern")
 });
 static DEFINED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"Object\.defineProperty\(\s*(?:module\.)?exports\s*,\s*['"]([A-Za-z_$][\w$]*)['"]"#)
-        .expect("a valid pattern")
+    Regex::new(
+        r#"Object\.defineProperty\(\s*(?:module\.)?exports\s*,\s*['"]([A-Za-z_$][\w$]*)['"]"#,
+    )
+    .expect("a valid pattern")
 });
 static OBJECT_LITERAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"module\.exports\s*=\s*\{").expect("a valid pattern"));
@@ -72,10 +74,46 @@ pub(crate) fn exported_names(source: &str) -> Vec<String> {
 
 /// Words that cannot be `export const` bindings.
 const RESERVED: &[&str] = &[
-    "break", "case", "catch", "class", "const", "continue", "debugger", "delete", "do", "else",
-    "enum", "export", "extends", "false", "finally", "for", "function", "if", "import", "in",
-    "instanceof", "new", "null", "return", "super", "switch", "this", "throw", "true", "try",
-    "typeof", "var", "void", "while", "with", "yield", "let", "static", "await", "m",
+    "break",
+    "case",
+    "catch",
+    "class",
+    "const",
+    "continue",
+    "debugger",
+    "delete",
+    "do",
+    "else",
+    "enum",
+    "export",
+    "extends",
+    "false",
+    "finally",
+    "for",
+    "function",
+    "if",
+    "import",
+    "in",
+    "instanceof",
+    "new",
+    "null",
+    "return",
+    "super",
+    "switch",
+    "this",
+    "throw",
+    "true",
+    "try",
+    "typeof",
+    "var",
+    "void",
+    "while",
+    "with",
+    "yield",
+    "let",
+    "static",
+    "await",
+    "m",
 ];
 
 /// The top-level keys of an object literal, from just after its `{`.
@@ -116,18 +154,26 @@ fn literal_keys(rest: &str) -> Vec<String> {
                     }
                 }
                 let word = &rest[at..end];
-                if word != "get" && word != "set" && word != "async" || !followed_by_name(&rest[end..]) {
+                if word != "get" && word != "set" && word != "async"
+                    || !followed_by_name(&rest[end..])
+                {
                     keys.push(word.to_owned());
                     expecting_key = false;
                 }
             }
-            c if !c.is_whitespace() && depth == 0 && expecting_key && c != '.' => expecting_key = false,
+            c if !c.is_whitespace() && depth == 0 && expecting_key && c != '.' => {
+                expecting_key = false
+            }
             _ => {}
         }
     }
     keys.retain(|key| {
-        key.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
-            && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+        key.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+            && key
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
     });
     keys
 }
@@ -154,18 +200,27 @@ mod tests {
             Object.defineProperty(exports, 'version', { get() { return 1; } });
             foo.exports.notMine = 1;
         "#;
-        assert_eq!(exported_names(source), ["generate", "uuid", "constants", "version"]);
+        assert_eq!(
+            exported_names(source),
+            ["generate", "uuid", "constants", "version"]
+        );
     }
 
     #[test]
     fn an_object_literal_gives_its_top_level_keys() {
         let source = "module.exports = { generate, short: (a, b) => ({ inner: 1 }), 'quoted': 2, async make() {}, get value() { return 1 } };";
-        assert_eq!(exported_names(source), ["generate", "short", "quoted", "make", "value"]);
+        assert_eq!(
+            exported_names(source),
+            ["generate", "short", "quoted", "make", "value"]
+        );
     }
 
     #[test]
     fn the_face_reexports_what_it_found() {
-        let face = face("node_modules/x/index.js", "exports.a = 1; exports.default = 2;");
+        let face = face(
+            "node_modules/x/index.js",
+            "exports.a = 1; exports.default = 2;",
+        );
         assert!(face.contains("(\"node_modules/x/index.js\")"), "{face}");
         assert!(face.contains("export const { a } = m ?? {};"), "{face}");
         assert_eq!(wrap("x").lines().count(), 2);

@@ -13,11 +13,11 @@ use rquickjs::module::Declared;
 use rquickjs::{Ctx, Error, Module, Result};
 use rustc_hash::FxHashMap;
 
+use super::ServiceSource;
 use super::resolve::{self, Mode, Resolved, SDK_MODULE};
 use super::sources::{ModuleSource, ModuleSources};
 use super::{builtins, commonjs, helpers, transpile};
 use crate::core::events::ScriptLocation;
-use super::ServiceSource;
 
 /// How a file runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +93,8 @@ impl ModuleGraph {
         self.entries = services
             .iter()
             .map(|service| {
-                let path = std::path::absolute(&service.path).unwrap_or_else(|_| service.path.clone());
+                let path =
+                    std::path::absolute(&service.path).unwrap_or_else(|_| service.path.clone());
                 let name = self.name_of(&path);
                 (path, name, Arc::from(service.source.as_str()))
             })
@@ -101,11 +102,14 @@ impl ModuleGraph {
         for (path, name, _) in &self.entries {
             self.files.insert(name.clone(), path.clone());
         }
-        let names: Vec<String> = self.entries.iter().map(|(_, name, _)| name.clone()).collect();
-        self.sources = Rc::new(RefCell::new(ModuleSources {
-            entry: names.first().cloned().unwrap_or_default(),
-            modules: FxHashMap::default(),
-        }));
+        let names: Vec<String> = self
+            .entries
+            .iter()
+            .map(|(_, name, _)| name.clone())
+            .collect();
+        self.sources = Rc::new(RefCell::new(ModuleSources::new(
+            names.first().map_or("", String::as_str),
+        )));
         self.cache.retain(|path, _| path.exists());
         (names, Rc::clone(&self.sources))
     }
@@ -131,7 +135,12 @@ impl ModuleGraph {
     }
 
     /// Resolves `specifier` imported from the module `base`, to a module name.
-    pub(crate) fn resolve(&mut self, base: &str, specifier: &str, mode: Mode) -> std::result::Result<(String, &'static str), String> {
+    pub(crate) fn resolve(
+        &mut self,
+        base: &str,
+        specifier: &str,
+        mode: Mode,
+    ) -> std::result::Result<(String, &'static str), String> {
         let importer = self
             .files
             .get(base)
@@ -140,7 +149,9 @@ impl ModuleGraph {
         match resolve::resolve(specifier, &importer, &self.root, mode)? {
             Resolved::Sdk => Ok((SDK_MODULE.to_owned(), "sdk")),
             Resolved::Builtin(name) => Ok((name.to_owned(), "builtin")),
-            Resolved::Helper(helper) => Ok((format!("{}/{helper}", transpile::HELPERS_MODULE), "esm")),
+            Resolved::Helper(helper) => {
+                Ok((format!("{}/{helper}", transpile::HELPERS_MODULE), "esm"))
+            }
             Resolved::File(path) => {
                 let name = self.name_of(&path);
                 self.files.insert(name.clone(), path.clone());
@@ -183,9 +194,11 @@ impl ModuleGraph {
             }
         };
         let name = self.name_of(path);
-        let own = !path.components().any(|part| part.as_os_str() == "node_modules")
+        let own = !path
+            .components()
+            .any(|part| part.as_os_str() == "node_modules")
             && path.starts_with(&self.root);
-        self.sources.borrow_mut().modules.insert(
+        self.sources.borrow_mut().insert(
             name,
             ModuleSource {
                 original: Arc::clone(&compiled.original),
@@ -232,14 +245,13 @@ fn compile(path: &Path, text: Arc<str>) -> std::result::Result<Compiled, Failed>
         .unwrap_or_default();
     let (code, map): (Arc<str>, _) = match extension.as_str() {
         "json" => {
-            serde_json::from_str::<serde_json::Value>(&text)
-                .map_err(|error| Failed {
-                    message: format!("{} is not valid JSON: {error}", path.display()),
-                    position: Some((
-                        u32::try_from(error.line()).unwrap_or(u32::MAX),
-                        u32::try_from(error.column()).unwrap_or(u32::MAX),
-                    )),
-                })?;
+            serde_json::from_str::<serde_json::Value>(&text).map_err(|error| Failed {
+                message: format!("{} is not valid JSON: {error}", path.display()),
+                position: Some((
+                    u32::try_from(error.line()).unwrap_or(u32::MAX),
+                    u32::try_from(error.column()).unwrap_or(u32::MAX),
+                )),
+            })?;
             return Ok(Compiled {
                 code: format!("export default {};\n", text.trim_start_matches('\u{feff}')).into(),
                 original: text,
@@ -297,7 +309,9 @@ fn package_type_is_module(path: &Path) -> bool {
         .skip(1)
         .find_map(|dir| std::fs::read_to_string(dir.join("package.json")).ok())
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .is_some_and(|manifest| manifest.get("type").and_then(|kind| kind.as_str()) == Some("module"))
+        .is_some_and(|manifest| {
+            manifest.get("type").and_then(|kind| kind.as_str()) == Some("module")
+        })
 }
 
 /// QuickJS's resolver, over the shared graph.
@@ -348,7 +362,10 @@ impl Loader for GraphLoader {
             .and_then(|rest| rest.strip_prefix('/'))
         {
             let source = helpers::source(helper).ok_or_else(|| {
-                Error::new_loading_message(name, "this TypeScript feature needs a helper sockscope does not have")
+                Error::new_loading_message(
+                    name,
+                    "this TypeScript feature needs a helper sockscope does not have",
+                )
             })?;
             return Module::declare(ctx.clone(), name, source);
         }
@@ -361,8 +378,12 @@ impl Loader for GraphLoader {
             .map_err(|message| Error::new_loading_message(name, message))?;
         drop(graph);
         match compiled.format {
-            Format::Module | Format::Json => Module::declare(ctx.clone(), name, compiled.code.as_bytes()),
-            Format::CommonJs => Module::declare(ctx.clone(), name, commonjs::face(name, &compiled.code)),
+            Format::Module | Format::Json => {
+                Module::declare(ctx.clone(), name, compiled.code.as_bytes())
+            }
+            Format::CommonJs => {
+                Module::declare(ctx.clone(), name, commonjs::face(name, &compiled.code))
+            }
         }
     }
 }

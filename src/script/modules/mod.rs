@@ -86,17 +86,22 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>, graph: &SharedGra
     let shared = graph.clone();
     host.set(
         names::RESOLVE_MODULE,
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>, specifier: String, from: String| {
-            let resolved = shared.borrow_mut().resolve(&from, &specifier, Mode::Require);
-            match resolved {
-                Ok((name, kind)) => Ok(vec![name, kind.to_owned()]),
-                Err(message) => Err(thrown(
-                    &ctx,
-                    &format!("Cannot find module '{specifier}' from '{from}': {message}"),
-                    "MODULE_NOT_FOUND",
-                )),
-            }
-        })?,
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, specifier: String, from: String| {
+                let resolved = shared
+                    .borrow_mut()
+                    .resolve(&from, &specifier, Mode::Require);
+                match resolved {
+                    Ok((name, kind)) => Ok(vec![name, kind.to_owned()]),
+                    Err(message) => Err(thrown(
+                        &ctx,
+                        &format!("Cannot find module '{specifier}' from '{from}': {message}"),
+                        "MODULE_NOT_FOUND",
+                    )),
+                }
+            },
+        )?,
     )?;
     let shared = graph.clone();
     host.set(
@@ -142,7 +147,8 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &Object<'js>, graph: &SharedGra
         names::RANDOM_BYTES,
         Function::new(ctx.clone(), |ctx: Ctx<'js>, size: usize| {
             let mut bytes = vec![0u8; size.min(1 << 20)];
-            getrandom::fill(&mut bytes).map_err(|error| thrown(&ctx, &error.to_string(), "ERR_CRYPTO"))?;
+            getrandom::fill(&mut bytes)
+                .map_err(|error| thrown(&ctx, &error.to_string(), "ERR_CRYPTO"))?;
             TypedArray::<u8>::new(ctx.clone(), bytes).map(|array| array.into_value())
         })?,
     )?;
@@ -159,10 +165,13 @@ fn compiled(
     name: &str,
 ) -> Result<std::sync::Arc<graph::Compiled>> {
     let mut graph = graph.borrow_mut();
-    let path = graph
-        .file_of(name)
-        .cloned()
-        .ok_or_else(|| thrown(ctx, &format!("Cannot find module '{name}'"), "MODULE_NOT_FOUND"))?;
+    let path = graph.file_of(name).cloned().ok_or_else(|| {
+        thrown(
+            ctx,
+            &format!("Cannot find module '{name}'"),
+            "MODULE_NOT_FOUND",
+        )
+    })?;
     graph
         .compile(&path)
         .map_err(|message| thrown(ctx, &message, "ERR_SOCKSCOPE_LOAD"))

@@ -85,8 +85,12 @@ pub(crate) fn resolve(
                 boundary.display()
             ));
         }
-        let found = file_or_directory(&wanted)
-            .ok_or_else(|| format!("cannot find module '{specifier}' (looked for {})", tried(&wanted)))?;
+        let found = file_or_directory(&wanted).ok_or_else(|| {
+            format!(
+                "cannot find module '{specifier}' (looked for {})",
+                tried(&wanted)
+            )
+        })?;
         confined(found, &boundary, specifier).map(Resolved::File)
     } else if specifier.starts_with(SDK_MODULE) {
         Err(format!(
@@ -129,7 +133,8 @@ fn confined(found: PathBuf, boundary: &Path, specifier: &str) -> Result<PathBuf,
     let real_boundary = boundary
         .canonicalize()
         .unwrap_or_else(|_| boundary.to_path_buf());
-    if real.starts_with(&real_boundary) || real.components().any(|c| c.as_os_str() == "node_modules")
+    if real.starts_with(&real_boundary)
+        || real.components().any(|c| c.as_os_str() == "node_modules")
     {
         Ok(found)
     } else {
@@ -231,8 +236,8 @@ fn split_package(specifier: &str) -> Option<(&str, String)> {
 
 /// A package from the nearest `node_modules` up from `base`.
 fn package(specifier: &str, base: &Path, mode: Mode) -> Result<PathBuf, String> {
-    let (name, subpath) = split_package(specifier)
-        .ok_or_else(|| format!("'{specifier}' is not a module name"))?;
+    let (name, subpath) =
+        split_package(specifier).ok_or_else(|| format!("'{specifier}' is not a module name"))?;
     let dir = base
         .ancestors()
         .map(|dir| dir.join("node_modules").join(name))
@@ -247,7 +252,9 @@ fn package(specifier: &str, base: &Path, mode: Mode) -> Result<PathBuf, String> 
     let manifest = read_manifest(&dir).unwrap_or(Value::Null);
     if let Some(exports) = read_exports(&dir) {
         let target = exported(&exports, &subpath, mode).ok_or_else(|| {
-            format!("package '{name}' does not export '{subpath}' (see its package.json \"exports\")")
+            format!(
+                "package '{name}' does not export '{subpath}' (see its package.json \"exports\")"
+            )
         })?;
         let file = normalize(&dir.join(target));
         return if file.is_file() {
@@ -308,14 +315,20 @@ impl<'de> serde::Deserialize<'de> for Exports {
             fn visit_f64<E>(self, _: f64) -> Result<Exports, E> {
                 Ok(Exports::Nothing)
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Exports, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Exports, A::Error> {
                 let mut options = Vec::new();
                 while let Some(option) = seq.next_element()? {
                     options.push(option);
                 }
                 Ok(Exports::Options(options))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Exports, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Exports, A::Error> {
                 let mut entries = Vec::new();
                 while let Some(entry) = map.next_entry()? {
                     entries.push(entry);
@@ -398,12 +411,25 @@ mod tests {
         write(root, "lib/util.ts", "");
         let chat = root.join("services/chat.ts");
         let find = |spec: &str| resolve(spec, &chat, root, Mode::Import);
-        assert_eq!(find("../resources/signal"), Ok(Resolved::File(root.join("resources/signal.ts"))));
-        assert_eq!(find("../resources"), Ok(Resolved::File(root.join("resources/index.ts"))));
-        assert_eq!(find("../lib/util.js"), Ok(Resolved::File(root.join("lib/util.ts"))));
+        assert_eq!(
+            find("../resources/signal"),
+            Ok(Resolved::File(root.join("resources/signal.ts")))
+        );
+        assert_eq!(
+            find("../resources"),
+            Ok(Resolved::File(root.join("resources/index.ts")))
+        );
+        assert_eq!(
+            find("../lib/util.js"),
+            Ok(Resolved::File(root.join("lib/util.ts")))
+        );
         assert_eq!(find("@nitric/sdk"), Ok(Resolved::Sdk));
         assert_eq!(find("node:fs"), Ok(Resolved::Builtin("fs")));
-        assert!(find("./missing").expect_err("missing").contains("cannot find module './missing'"));
+        assert!(
+            find("./missing")
+                .expect_err("missing")
+                .contains("cannot find module './missing'")
+        );
     }
 
     #[test]
@@ -434,19 +460,42 @@ mod tests {
         write(root, "node_modules/dual/esm/index.mjs", "");
         write(root, "node_modules/dual/cjs/index.cjs", "");
         write(root, "node_modules/dual/lib/strings.js", "");
-        write(root, "node_modules/plain/package.json", r#"{"main":"lib/plain"}"#);
+        write(
+            root,
+            "node_modules/plain/package.json",
+            r#"{"main":"lib/plain"}"#,
+        );
         write(root, "node_modules/plain/lib/plain.js", "");
         write(root, "node_modules/@scope/bare/index.js", "");
         let main = root.join("main.js");
         let file = |spec: &str, mode| match resolve(spec, &main, root, mode) {
-            Ok(Resolved::File(path)) => path.strip_prefix(root).expect("inside").display().to_string(),
+            Ok(Resolved::File(path)) => path
+                .strip_prefix(root)
+                .expect("inside")
+                .display()
+                .to_string(),
             other => panic!("{spec}: {other:?}"),
         };
-        assert_eq!(file("dual", Mode::Import), "node_modules/dual/esm/index.mjs");
-        assert_eq!(file("dual", Mode::Require), "node_modules/dual/cjs/index.cjs");
-        assert_eq!(file("dual/util/strings", Mode::Import), "node_modules/dual/lib/strings.js");
-        assert_eq!(file("plain", Mode::Import), "node_modules/plain/lib/plain.js");
-        assert_eq!(file("@scope/bare", Mode::Import), "node_modules/@scope/bare/index.js");
+        assert_eq!(
+            file("dual", Mode::Import),
+            "node_modules/dual/esm/index.mjs"
+        );
+        assert_eq!(
+            file("dual", Mode::Require),
+            "node_modules/dual/cjs/index.cjs"
+        );
+        assert_eq!(
+            file("dual/util/strings", Mode::Import),
+            "node_modules/dual/lib/strings.js"
+        );
+        assert_eq!(
+            file("plain", Mode::Import),
+            "node_modules/plain/lib/plain.js"
+        );
+        assert_eq!(
+            file("@scope/bare", Mode::Import),
+            "node_modules/@scope/bare/index.js"
+        );
         let error = resolve("absent", &main, root, Mode::Import).expect_err("absent");
         assert!(error.contains("npm install"), "{error}");
         let error = resolve("dual/private", &main, root, Mode::Import).expect_err("not exported");
@@ -460,17 +509,32 @@ mod tests {
             r#"{"node": {"module": "./m.js", "require": "./n.cjs", "import": "./n.mjs"}, "browser": "./b.js", "default": "./d.js"}"#,
         )
         .expect("exports");
-        assert_eq!(exported(&exports, ".", Mode::Import).as_deref(), Some("./n.mjs"));
-        assert_eq!(exported(&exports, ".", Mode::Require).as_deref(), Some("./n.cjs"));
+        assert_eq!(
+            exported(&exports, ".", Mode::Import).as_deref(),
+            Some("./n.mjs")
+        );
+        assert_eq!(
+            exported(&exports, ".", Mode::Require).as_deref(),
+            Some("./n.cjs")
+        );
         let only = Exports::Path("./only.js".to_owned());
-        assert_eq!(exported(&only, ".", Mode::Import).as_deref(), Some("./only.js"));
+        assert_eq!(
+            exported(&only, ".", Mode::Import).as_deref(),
+            Some("./only.js")
+        );
         assert_eq!(exported(&only, "./x", Mode::Import), None);
     }
 
     #[test]
     fn relative_imports_inside_a_package_stay_in_that_package() {
         let importer = Path::new("/p/node_modules/@s/pkg/lib/a.js");
-        assert_eq!(boundary(importer, Path::new("/p")), PathBuf::from("/p/node_modules/@s/pkg"));
-        assert_eq!(boundary(Path::new("/p/src/a.ts"), Path::new("/p")), PathBuf::from("/p"));
+        assert_eq!(
+            boundary(importer, Path::new("/p")),
+            PathBuf::from("/p/node_modules/@s/pkg")
+        );
+        assert_eq!(
+            boundary(Path::new("/p/src/a.ts"), Path::new("/p")),
+            PathBuf::from("/p")
+        );
     }
 }

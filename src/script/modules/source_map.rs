@@ -33,7 +33,9 @@ impl LineMap {
     /// the nearest mapping at or before it on its line, else the line's first.
     pub(crate) fn original(&self, line: u32, column: u32) -> Option<(u32, u32)> {
         let wanted = (line.checked_sub(1)?, column.saturating_sub(1));
-        let after = self.points.partition_point(|point| point.generated <= wanted);
+        let after = self
+            .points
+            .partition_point(|point| point.generated <= wanted);
         let on_line = |point: &&Point| point.generated.0 == wanted.0;
         let point = after
             .checked_sub(1)
@@ -49,10 +51,15 @@ impl LineMap {
 mod tests {
     use super::*;
 
-    fn map(points: &[((u32, u32), (u32, u32))]) -> LineMap {
-        LineMap::from_tokens(points.iter().map(|&((dl, dc), (sl, sc))| {
-            Token::new(dl, dc, sl, sc, Some(0), None)
-        }))
+    /// `((generated line, column), (original line, column))`, 0-based.
+    type Mapping = ((u32, u32), (u32, u32));
+
+    fn map(points: &[Mapping]) -> LineMap {
+        LineMap::from_tokens(
+            points
+                .iter()
+                .map(|&((dl, dc), (sl, sc))| Token::new(dl, dc, sl, sc, Some(0), None)),
+        )
     }
 
     #[test]
@@ -60,7 +67,11 @@ mod tests {
         let map = map(&[((0, 0), (2, 0)), ((0, 10), (2, 14)), ((1, 2), (5, 4))]);
         assert_eq!(map.original(1, 1), Some((3, 1)));
         assert_eq!(map.original(1, 12), Some((3, 15)));
-        assert_eq!(map.original(2, 1), Some((6, 5)), "before the first on its line");
+        assert_eq!(
+            map.original(2, 1),
+            Some((6, 5)),
+            "before the first on its line"
+        );
         assert_eq!(map.original(9, 1), Some((6, 5)), "past the end: the last");
         assert_eq!(LineMap::default().original(1, 1), None);
     }

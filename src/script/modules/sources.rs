@@ -24,17 +24,44 @@ pub(crate) struct ModuleSource {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ModuleSources {
     pub(crate) entry: String,
-    pub(crate) modules: FxHashMap<String, ModuleSource>,
+    modules: FxHashMap<String, ModuleSource>,
+    /// Whether any module was transpiled (has a map to remap stacks with).
+    mapped: bool,
 }
 
 impl ModuleSources {
+    /// The sources of a graph whose first service file is `entry`.
+    pub(crate) fn new(entry: &str) -> Self {
+        Self {
+            entry: entry.to_owned(),
+            modules: FxHashMap::default(),
+            mapped: false,
+        }
+    }
+
+    /// Records a module the graph loaded.
+    pub(crate) fn insert(&mut self, name: String, module: ModuleSource) {
+        self.mapped |= module.map.is_some();
+        self.modules.insert(name, module);
+    }
+
+    /// A module by its name.
+    pub(crate) fn get(&self, name: &str) -> Option<&ModuleSource> {
+        self.modules.get(name)
+    }
+
+    /// The text of every project module (not packages).
+    pub(crate) fn own_sources(&self) -> impl Iterator<Item = &str> {
+        self.modules
+            .values()
+            .filter(|module| module.own)
+            .map(|module| &*module.original)
+    }
+
     /// One script and nothing it imports.
     #[cfg(test)]
     pub(crate) fn single(name: &str, source: &str) -> Self {
-        let mut sources = Self {
-            entry: name.to_owned(),
-            modules: FxHashMap::default(),
-        };
+        let mut sources = Self::new(name);
         sources.modules.insert(
             name.to_owned(),
             ModuleSource {
@@ -61,7 +88,7 @@ impl ModuleSources {
 
     /// `stack` with every frame in a transpiled module at its original line.
     pub(crate) fn remap_stack(&self, stack: &str) -> String {
-        if self.modules.values().all(|module| module.map.is_none()) {
+        if !self.mapped {
             return stack.to_owned();
         }
         let mut out = String::with_capacity(stack.len());
@@ -74,7 +101,8 @@ impl ModuleSources {
     fn remap_frame(&self, line: &str) -> Option<String> {
         let frame = parse_frame(line)?;
         let map = self.modules.get(&frame.file)?.map.as_ref()?;
-        let (original_line, original_column) = map.original(frame.line, frame.column.unwrap_or(1))?;
+        let (original_line, original_column) =
+            map.original(frame.line, frame.column.unwrap_or(1))?;
         let written = match frame.column {
             Some(column) => format!("{}:{}:{}", frame.file, frame.line, column),
             None => format!("{}:{}", frame.file, frame.line),
@@ -89,7 +117,11 @@ impl ModuleSources {
         let frames: Vec<ScriptLocation> = stack.lines().filter_map(parse_frame).collect();
         frames
             .iter()
-            .find(|frame| self.modules.get(&frame.file).is_some_and(|module| module.own))
+            .find(|frame| {
+                self.modules
+                    .get(&frame.file)
+                    .is_some_and(|module| module.own)
+            })
             .or_else(|| frames.iter().find(|frame| frame.file == self.entry))
             .or_else(|| frames.first())
             .cloned()

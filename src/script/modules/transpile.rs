@@ -133,10 +133,7 @@ pub(crate) fn caret_excerpt(source: &str, line: u32, column: u32) -> String {
         .take(column.saturating_sub(1) as usize)
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
-    format!(
-        "{gutter} | {text}\n{} | {pad}^",
-        " ".repeat(gutter.len())
-    )
+    format!("{gutter} | {text}\n{} | {pad}^", " ".repeat(gutter.len()))
 }
 
 #[cfg(test)]
@@ -185,7 +182,11 @@ mod tests {
         let error = typescript(Path::new("bad.ts"), "const a = 1;\nlet x: = 3;\n")
             .expect_err("does not parse");
         assert!(error.message.starts_with("TypeScript syntax error: "));
-        assert!(error.message.contains("2 | let x: = 3;"), "{}", error.message);
+        assert!(
+            error.message.contains("2 | let x: = 3;"),
+            "{}",
+            error.message
+        );
         assert!(error.message.ends_with("  |        ^"), "{}", error.message);
         assert_eq!(error.position, Some((2, 8)));
     }
@@ -194,7 +195,9 @@ mod tests {
     fn module_syntax_is_told_from_commonjs() {
         assert!(has_module_syntax("import x from 'y';"));
         assert!(has_module_syntax("export const a = 1;"));
-        assert!(!has_module_syntax("const x = require('y'); module.exports = x;"));
+        assert!(!has_module_syntax(
+            "const x = require('y'); module.exports = x;"
+        ));
     }
 
     #[test]

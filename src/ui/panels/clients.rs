@@ -10,6 +10,8 @@ use crate::ui::test_client::{ClientState, TestClient};
 /// Clients panel UI state.
 pub struct ClientsPanel {
     url: String,
+    /// Which socket a new client connects to, when several are served.
+    socket: Option<String>,
     path: String,
     query: Vec<(String, String)>,
     selected: usize,
@@ -23,6 +25,7 @@ impl Default for ClientsPanel {
     fn default() -> Self {
         Self {
             url: String::new(),
+            socket: None,
             path: "/".to_owned(),
             query: vec![("name".to_owned(), "tester".to_owned())],
             selected: 0,
@@ -36,7 +39,15 @@ impl Default for ClientsPanel {
 impl ClientsPanel {
     /// The URL a new client connects to.
     fn target_url(&self, state: &AppState) -> String {
-        let base = if self.url.trim().is_empty() {
+        let chosen = self.socket.as_deref().and_then(|socket| {
+            state
+                .sockets
+                .iter()
+                .find(|listener| &*listener.socket == socket)
+        });
+        let base = if let (true, Some(listener)) = (self.url.trim().is_empty(), chosen) {
+            format!("ws://{}", listener.local_addr)
+        } else if self.url.trim().is_empty() {
             state.server_url()
         } else {
             self.url.trim().to_owned()
@@ -111,6 +122,7 @@ impl ClientsPanel {
             )
             .labelled_by(url_label.id)
             .on_hover_text("Empty: the embedded server. Or any ws:// URL.");
+            self.socket_picker_ui(ui, state);
             let path_label = ui.label("Path");
             ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(70.0))
                 .labelled_by(path_label.id);
@@ -161,6 +173,37 @@ impl ClientsPanel {
             }
             ui.monospace(url);
         });
+    }
+
+    /// With several sockets (each on its own port), which one to connect to.
+    fn socket_picker_ui(&mut self, ui: &mut egui::Ui, state: &AppState) {
+        if state.sockets.len() < 2 || !self.url.trim().is_empty() {
+            return;
+        }
+        let known = |name: &str| {
+            state
+                .sockets
+                .iter()
+                .any(|listener| &*listener.socket == name)
+        };
+        if !self.socket.as_deref().is_some_and(known) {
+            self.socket = state
+                .sockets
+                .first()
+                .map(|listener| listener.socket.to_string());
+        }
+        let label = ui.label("Socket");
+        egui::ComboBox::from_id_salt("client socket")
+            .selected_text(self.socket.clone().unwrap_or_default())
+            .show_ui(ui, |ui| {
+                for listener in &state.sockets {
+                    let name = listener.socket.to_string();
+                    let text = format!("{name}  :{}", listener.local_addr.port());
+                    ui.selectable_value(&mut self.socket, Some(name), text);
+                }
+            })
+            .response
+            .labelled_by(label.id);
     }
 
     /// Draws one client; returns whether the user asked to reconnect it.

@@ -41,20 +41,29 @@ impl ScriptPanel {
             );
             return;
         }
+        // A failure in another module of the project is not marked here.
+        let shown = crate::script::script_module_name(&state.launch_config.script.path);
+        let line_here = |failure: &crate::core::events::ScriptFailure| {
+            failure
+                .location
+                .as_ref()
+                .filter(|location| location.file == shown)
+                .map(|location| location.line)
+        };
         let error_line = match (&state.script.failure, &state.script.runtime_error) {
             (Some(failure), _) => {
                 ui.colored_label(
                     ui.visuals().error_fg_color,
                     format!("Not loaded, the previous handlers keep running: {failure}"),
                 );
-                failure.location.as_ref().map(|location| location.line)
+                line_here(failure)
             }
             (None, Some(failure)) => {
                 ui.colored_label(
                     ui.visuals().warn_fg_color,
                     format!("Last handler error: {failure}"),
                 );
-                failure.location.as_ref().map(|location| location.line)
+                line_here(failure)
             }
             (None, None) => {
                 match state.script.loaded_at {
@@ -185,7 +194,10 @@ fn open_handlers_ui(ui: &mut egui::Ui, state: &mut AppState) {
     {
         state.spawn_dialog(
             rfd::AsyncFileDialog::new()
-                .add_filter("JavaScript", &["js", "mjs"])
+                .add_filter(
+                    "JavaScript or TypeScript",
+                    &["js", "mjs", "cjs", "ts", "mts", "cts"],
+                )
                 .set_title("Open a handler script")
                 .pick_file(),
             UiMessage::ScriptPicked,
@@ -199,6 +211,10 @@ fn open_handlers_ui(ui: &mut egui::Ui, state: &mut AppState) {
     {
         state.pick_project_folder();
     }
+    ui.checkbox(&mut state.project_options.embedded, "embedded")
+        .on_hover_text(
+            "Run the project's service files in the embedded engine (no Node needed) instead of their start commands",
+        );
     let path_label = ui.label("or path");
     let response = ui
         .add(egui::TextEdit::singleline(&mut state.script.path_input).desired_width(180.0))

@@ -24,6 +24,9 @@ pub struct ProjectRunOptions {
     /// Restart the services when their sources change. Off unless asked:
     /// a project's start commands usually watch by themselves.
     pub watch: bool,
+    /// Run the service files in the embedded lane instead of their start
+    /// commands ("embedded" beside Open project…).
+    pub embedded: bool,
 }
 
 impl Default for ProjectRunOptions {
@@ -33,6 +36,7 @@ impl Default for ProjectRunOptions {
             startup_timeout: Duration::from_secs(30),
             enforce_permissions: true,
             watch: false,
+            embedded: false,
         }
     }
 }
@@ -46,6 +50,7 @@ impl ProjectRunOptions {
                 startup_timeout: services.startup_timeout,
                 enforce_permissions: services.enforce_permissions,
                 watch: services.watch,
+                embedded: false,
             },
             None => Self::default(),
         }
@@ -107,6 +112,10 @@ impl AppState {
         if !self.check_can_switch_handlers() {
             return;
         }
+        if self.project_options.embedded {
+            self.run_project_embedded(&dir, project);
+            return;
+        }
         let options = &self.project_options;
         let services = NitricConfig {
             services: project.services,
@@ -136,12 +145,42 @@ impl AppState {
         self.start_engine();
     }
 
+    /// Runs `project`'s service files in the embedded lane, a context
+    /// each; the editor shows the first.
+    fn run_project_embedded(&mut self, dir: &Path, project: Project) {
+        let mut files = project
+            .services
+            .iter()
+            .map(|service| service.cwd.join(&service.name));
+        let Some(first) = files.next() else {
+            self.notify("the project has no service files", true);
+            return;
+        };
+        self.leave_project();
+        self.notify(
+            format!(
+                "opening project {} ({}) in the embedded lane: the server restarts",
+                project.name,
+                dir.display()
+            ),
+            false,
+        );
+        self.settings.script_path = Some(first.clone());
+        self.launch_config.script.path = first;
+        self.launch_config.script.other_services = files.collect();
+        self.launch_config.server.pinned_ports = project.socket_ports;
+        self.script = Default::default();
+        self.load_script_file();
+        self.start_engine();
+    }
+
     /// Back to the embedded lane (a script was opened): the project's
     /// services and its port pins go.
     pub(crate) fn leave_project(&mut self) {
         if self.launch_config.services.take().is_some() {
             self.launch_config.server.pinned_ports.clear();
         }
+        self.launch_config.script.other_services.clear();
         self.services = ServicesView::default();
     }
 }
