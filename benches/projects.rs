@@ -189,8 +189,13 @@ fn bench_echo() {
     let runtime = common::client_runtime();
     for pattern in [SendPattern::Trickle, SendPattern::Burst] {
         let (mut js_rates, mut ts_rates) = (Vec::new(), Vec::new());
-        for _ in 0..5 {
-            for (script, rates) in [(&echo_js, &mut js_rates), (&echo_ts, &mut ts_rates)] {
+        for round in 0..6 {
+            // Alternating which goes first, so neither always runs second.
+            let mut order = [(&echo_js, &mut js_rates), (&echo_ts, &mut ts_rates)];
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for (script, rates) in order {
                 let server = sockscope_serve(script, ":memory:");
                 std::thread::sleep(common::SETTLE);
                 let options = BenchOptions {

@@ -22,7 +22,7 @@ pub(crate) fn describe_caught<'js>(
             let stack = exception
                 .stack()
                 .filter(|stack| !stack.trim().is_empty())
-                .map(|stack| sources.remap_stack(&stack));
+                .map(|stack| sources.remap_stack(&stack).into_owned());
             let location = stack.as_deref().and_then(|stack| sources.locate(stack));
             ScriptFailure {
                 message: if message.is_empty() {

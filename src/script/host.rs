@@ -342,8 +342,11 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
             };
             let state = state.borrow();
             // A logged error's stack, at the `.ts` lines.
-            let message = state.sources.borrow().remap_stack(&message);
-            state.log(level, message);
+            let remapped = match state.sources.borrow().remap_stack(&message) {
+                std::borrow::Cow::Owned(remapped) => Some(remapped),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+            state.log(level, remapped.unwrap_or(message));
         })?,
     )?;
 

@@ -2,6 +2,7 @@
 //! locations in the user's own lines (the `.ts`, not the JavaScript run),
 //! and the source line a failure points at.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -87,15 +88,15 @@ impl ModuleSources {
     }
 
     /// `stack` with every frame in a transpiled module at its original line.
-    pub(crate) fn remap_stack(&self, stack: &str) -> String {
+    pub(crate) fn remap_stack<'a>(&self, stack: &'a str) -> Cow<'a, str> {
         if !self.mapped {
-            return stack.to_owned();
+            return Cow::Borrowed(stack);
         }
         let mut out = String::with_capacity(stack.len());
         for line in stack.split_inclusive('\n') {
             out.push_str(&self.remap_frame(line).unwrap_or_else(|| line.to_owned()));
         }
-        out
+        Cow::Owned(out)
     }
 
     fn remap_frame(&self, line: &str) -> Option<String> {
