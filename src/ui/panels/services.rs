@@ -10,6 +10,29 @@ use crate::ui::state::{AppState, ServerStatus};
 /// What the panel says while the embedded script runs.
 pub const EMBEDDED_LANE_TEXT: &str = "Services run when you open a Nitric project (Open project…) or start sockscope with --project DIR / --run CMD";
 
+/// A project run in the embedded lane: its service files, each in a
+/// context of its own, and the sockets they serve.
+fn embedded_services_ui(ui: &mut egui::Ui, state: &AppState) {
+    let script = &state.launch_config.script;
+    if script.other_services.is_empty() {
+        return;
+    }
+    let count = script.other_services.len() + 1;
+    ui.strong(format!("{count} service files, embedded (a JavaScript context each, one kv)"));
+    for file in std::iter::once(&script.path).chain(&script.other_services) {
+        ui.monospace(crate::script::script_module_name(file));
+    }
+    if !state.sockets.is_empty() {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Sockets:");
+            for listener in &state.sockets {
+                ui.monospace(format!("{} ws://{}", listener.socket, listener.local_addr));
+            }
+        });
+    }
+    ui.separator();
+}
+
 /// Services panel UI state.
 #[derive(Default)]
 pub struct ServicesPanel;
@@ -18,6 +41,7 @@ impl ServicesPanel {
     /// Draws the panel.
     pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let Some(services) = &state.launch_config.services else {
+            embedded_services_ui(ui, state);
             ui.label(EMBEDDED_LANE_TEXT);
             if ui
                 .add_enabled(
