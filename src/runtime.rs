@@ -183,6 +183,12 @@ pub trait HandlerRuntime: Send + Sync {
     /// Why the last load failed, while it stays failed.
     fn load_failure(&self) -> Option<ScriptFailure>;
 
+    /// The project files the handlers are made of (the embedded lane: the
+    /// service files and the modules they import, not packages).
+    fn source_files(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
+
     /// The processes the handlers run in; none for the embedded lane.
     fn services(&self) -> Vec<ServiceSummary> {
         Vec::new()

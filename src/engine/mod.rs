@@ -226,6 +226,11 @@ impl EngineHandle {
         self.shared.runtime.load_failure()
     }
 
+    /// The project files the loaded handlers are made of (embedded lane).
+    pub fn source_files(&self) -> Vec<std::path::PathBuf> {
+        self.shared.runtime.source_files()
+    }
+
     /// Traffic of every live connection (cheap; for periodic refresh).
     pub fn traffic(&self) -> std::collections::HashMap<ConnectionId, TrafficSnapshot> {
         self.shared.registry.traffic()

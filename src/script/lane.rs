@@ -257,4 +257,8 @@ impl HandlerRuntime for EmbeddedRuntime {
     fn load_failure(&self) -> Option<ScriptFailure> {
         self.failure.lock().clone()
     }
+
+    fn source_files(&self) -> Vec<PathBuf> {
+        self.files.lock().clone()
+    }
 }

@@ -257,6 +257,18 @@ fn a_project_opened_embedded_serves_each_socket_and_the_clients_panel_picks_one(
     });
     window.step_until_shown("services/chat.ts");
 
+    // The other service file, read-only, from the Script panel's picker.
+    window.open_tab("Script");
+    window
+        .harness
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, "Module")
+        .click();
+    window.harness.step();
+    window.harness.step();
+    window.harness.get_by_label("services/feed.ts").click();
+    window.step_until_shown("Read-only here");
+    window.step_until_shown("feed: ");
+
     window.open_tab("Clients (0)");
     window
         .harness

@@ -20,6 +20,8 @@ pub struct ScriptEditor {
     pub loaded_at: Option<DateTime<Utc>>,
     /// A path typed by the user (fallback when no file dialog is available).
     pub path_input: String,
+    /// Another module of the project, shown read-only: its path and text.
+    pub viewed_module: Option<(std::path::PathBuf, String)>,
 }
 
 impl ScriptEditor {

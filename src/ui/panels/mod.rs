@@ -12,6 +12,7 @@ pub mod messages;
 pub mod plot;
 pub mod replay_diff;
 pub mod script;
+mod script_modules;
 pub mod server_bar;
 pub mod services;
 pub mod session_events;

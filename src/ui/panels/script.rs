@@ -34,6 +34,9 @@ impl ScriptPanel {
             }
             open_handlers_ui(ui, state);
         });
+        if !runs_services {
+            ui.horizontal(|ui| super::script_modules::picker_ui(ui, state));
+        }
         if runs_services {
             ui.add_space(8.0);
             ui.label(
@@ -75,6 +78,9 @@ impl ScriptPanel {
                 None
             }
         };
+        if super::script_modules::viewer_ui(ui, state) {
+            return;
+        }
         editor_ui(ui, state, error_line);
     }
 }

@@ -18,7 +18,9 @@ fn embedded_services_ui(ui: &mut egui::Ui, state: &AppState) {
         return;
     }
     let count = script.other_services.len() + 1;
-    ui.strong(format!("{count} service files, embedded (a JavaScript context each, one kv)"));
+    ui.strong(format!(
+        "{count} service files, embedded (a JavaScript context each, one kv)"
+    ));
     for file in std::iter::once(&script.path).chain(&script.other_services) {
         ui.monospace(crate::script::script_module_name(file));
     }

@@ -48,6 +48,11 @@ pub enum UiMessage {
         /// What it holds, or why it cannot be opened, in one line.
         result: Result<OpenedPath, String>,
     },
+    /// Another module of the project was read, to be shown in the Script panel.
+    ModuleRead {
+        path: PathBuf,
+        result: Result<String, String>,
+    },
     /// The session files were read.
     SessionsListed(Result<Vec<SessionSummary>, String>),
     /// One replay finished.
@@ -166,6 +171,10 @@ impl AppState {
             UiMessage::PathRead { path, result } => match result {
                 Ok(OpenedPath::Script) => self.open_script(path),
                 Ok(OpenedPath::Project(project)) => self.run_project(path, project),
+                Err(error) => self.notify(error, true),
+            },
+            UiMessage::ModuleRead { path, result } => match result {
+                Ok(text) => self.script.viewed_module = Some((path, text)),
                 Err(error) => self.notify(error, true),
             },
             UiMessage::SessionsListed(Ok(listing)) => self.sessions.listing = listing,
