@@ -6,7 +6,7 @@ use crate::core::events::ApprovalDecision;
 use crate::core::events::{ConnectionId, Payload};
 use crate::core::outbound::QueueError;
 use crate::kv::KvError;
-use crate::runtime::ReloadError;
+use crate::runtime::{ReloadError, UpstreamError};
 
 /// A request to the engine.
 #[derive(Clone, Debug)]
@@ -21,6 +21,12 @@ pub enum Command {
     },
     /// Send a frame to a connection, as `socket.send` would.
     SendToConnection {
+        connection_id: ConnectionId,
+        payload: Payload,
+    },
+    /// Send a frame towards a proxied connection's target, as if its client
+    /// had sent it.
+    SendToTarget {
         connection_id: ConnectionId,
         payload: Payload,
     },
@@ -67,6 +73,9 @@ pub enum CommandError {
     /// The connection's queue refused the frame.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The frame cannot go towards the target.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
     /// The kv store failed.
     #[error(transparent)]
     Kv(#[from] KvError),

@@ -112,6 +112,9 @@ pub(crate) async fn finish_connection(
     by: ClosedBy,
 ) {
     shared.registry.remove(&connection_id);
+    shared
+        .runtime
+        .connection_closed(connection_id, code, &reason, by);
     shared.runtime.disconnect(connection_id).await;
     shared.bus.publish(Event::ConnectionClosed {
         connection_id,
@@ -194,7 +197,13 @@ where
                 client_close = Some(frame);
                 continue;
             }
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            Message::Ping(data) => {
+                if close_deadline.is_none() && client_close.is_none() {
+                    shared.runtime.ping(live.connection_id, data);
+                }
+                continue;
+            }
+            Message::Pong(_) | Message::Frame(_) => continue,
         };
         if close_deadline.is_some() || client_close.is_some() {
             // RFC 6455 §1.4: data after a close frame is discarded.

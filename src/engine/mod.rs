@@ -296,6 +296,28 @@ impl EngineHandle {
                 connection.outbound.send(payload)?;
                 Ok(())
             }
+            Command::SendToTarget {
+                connection_id,
+                payload,
+            } => {
+                let connection = shared
+                    .registry
+                    .get(&connection_id)
+                    .ok_or(CommandError::UnknownConnection(connection_id))?;
+                // Queued for the target's writer, not written yet: reported
+                // before any reply can be.
+                shared
+                    .runtime
+                    .send_upstream(connection_id, payload.clone())
+                    .await?;
+                shared.registry.record_in(&connection, payload.len_bytes());
+                shared.bus.publish(Event::FrameIn {
+                    connection_id,
+                    payload,
+                    at: Utc::now(),
+                });
+                Ok(())
+            }
             Command::KvSet { store, key, value } => {
                 if store.is_empty() || key.is_empty() {
                     return Err(CommandError::EmptyName);

@@ -51,6 +51,10 @@ pub struct Header {
     /// in the file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_at_start: Vec<String>,
+    /// The server a proxy recording was made in front of (`source:
+    /// "proxy"`); `replay --url` can replay against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 impl Header {
@@ -64,6 +68,7 @@ impl Header {
             script: None,
             ignore: Vec::new(),
             open_at_start: Vec::new(),
+            target: None,
         }
     }
 }
