@@ -29,6 +29,8 @@ mod lifecycle;
 mod loadgen;
 // The real-runtime lane: the user's services with the real Node, TypeScript and Python SDKs.
 mod nitric;
+// The proxy lane in front of a Python `websockets` server: forwarding, closes, refusals, recording and replay.
+mod proxy;
 // The wire: handshake validation, pings, close codes for frame-level violations (raw TCP).
 mod protocol;
 // Python `websockets`, Node `ws` and headless Chromium against the chat example.

@@ -117,7 +117,7 @@ impl Target {
     pub fn url_for(&self, client_path: &str, client_query: Option<&str>) -> String {
         let scheme = if self.is_secure { "wss" } else { "ws" };
         let path = match (self.path.as_str(), client_path) {
-            ("", "") => "/".to_owned(),
+            ("", "/" | "") => "/".to_owned(),
             (base, "/" | "") => base.to_owned(),
             (base, path) if path.starts_with('/') => format!("{base}{path}"),
             (base, path) => format!("{base}/{path}"),

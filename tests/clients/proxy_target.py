@@ -6,6 +6,7 @@ Prints `port N` once listening. Paths:
   /close     closes with 4001 "bye from target" after the first message
   /drop      after the first message, writes half a frame and drops TCP
   /refuse    answers 401 with a body and WWW-Authenticate
+  /lastclose sends the close code and reason of the last connection that ended
   anything else: echoes (text upper-cased with --upper: a changed server)
 """
 
@@ -14,8 +15,11 @@ import json
 import sys
 
 from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
 
 UPPER = "--upper" in sys.argv
+PORT = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
+LAST_CLOSE = {"code": None, "reason": None}
 
 
 def process_request(connection, request):
@@ -42,20 +46,29 @@ async def handler(ws):
             "extensions": headers.get("Sec-WebSocket-Extensions"),
             "x_hop": headers.get("X-Hop"),
         }, sort_keys=True))
+    elif path == "/lastclose":
+        await ws.send(json.dumps(LAST_CLOSE, sort_keys=True))
     elif path == "/hello":
         await ws.send("hello 1")
         await ws.send("hello 2")
-    async for message in ws:
-        if path == "/close":
-            await ws.close(4001, "bye from target")
-            return
-        if path == "/drop":
-            ws.transport.write(b"\x82\x7e\x10\x00" + b"x" * 100)
-            ws.transport.abort()
-            return
-        if UPPER and isinstance(message, str):
-            message = message.upper()
-        await ws.send(message)
+    try:
+        async for message in ws:
+            if path == "/close":
+                await ws.close(4001, "bye from target")
+                return
+            if path == "/drop":
+                ws.transport.write(b"\x82\x7e\x10\x00" + b"x" * 100)
+                ws.transport.abort()
+                return
+            if UPPER and isinstance(message, str):
+                message = message.upper()
+            await ws.send(message)
+    except ConnectionClosed:
+        pass
+    received = ws.protocol.close_rcvd
+    if path != "/lastclose":
+        LAST_CLOSE["code"] = received.code if received else None
+        LAST_CLOSE["reason"] = received.reason if received else None
 
 
 def select_subprotocol(connection, subprotocols):
@@ -69,7 +82,7 @@ async def main():
     async with serve(
         handler,
         "127.0.0.1",
-        0,
+        PORT,
         process_request=process_request,
         select_subprotocol=select_subprotocol,
         max_size=4 * 1024 * 1024,
