@@ -12,6 +12,7 @@ use sockscope::ui::state::ServerStatus;
 use tempfile::TempDir;
 
 mod polish;
+mod proxy;
 mod services;
 
 use crate::util::{engine_config_in, recv_close_code, recv_text, script, send_text};
