@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::core::config::Limits;
@@ -33,6 +34,7 @@ use crate::runtime::{
 };
 use pipe::{FrameSender, Upstream};
 pub use target::{Target, TargetError};
+pub use tls::TlsError;
 
 /// Bytes tungstenite reads per call from a target (as the engine reads
 /// from clients: its 128 KiB default is zero-filled before every read).
@@ -66,9 +68,16 @@ impl RuntimeLauncher for ProxyLauncher {
     ) -> RuntimeFuture<'static, Result<Arc<dyn HandlerRuntime>, RuntimeStartError>> {
         let config = self.0;
         Box::pin(async move {
+            let connector = if config.target.is_secure() {
+                let connector = tls::connector(config.is_insecure)
+                    .map_err(|error| RuntimeStartError::Start(error.to_string()))?;
+                Some(connector)
+            } else {
+                None
+            };
             tracing::info!(target: "sockscope::proxy", "proxying to {}", config.target.url());
             let runtime: Arc<dyn HandlerRuntime> =
-                Arc::new(ProxyRuntime::new(config, services.limits));
+                Arc::new(ProxyRuntime::new(config, services.limits, connector));
             Ok(runtime)
         })
     }
@@ -78,11 +87,13 @@ struct ProxyRuntime {
     config: ProxyConfig,
     limits: Limits,
     websocket_config: WebSocketConfig,
+    /// TLS for a `wss://` target, built once.
+    connector: Option<Connector>,
     connections: RwLock<HashMap<ConnectionId, Mutex<Upstream>>>,
 }
 
 impl ProxyRuntime {
-    fn new(config: ProxyConfig, limits: Limits) -> Self {
+    fn new(config: ProxyConfig, limits: Limits, connector: Option<Connector>) -> Self {
         let websocket_config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
             .max_message_size(Some(limits.max_message_bytes))
@@ -91,6 +102,7 @@ impl ProxyRuntime {
             config,
             limits,
             websocket_config,
+            connector,
             connections: RwLock::new(HashMap::new()),
         }
     }
@@ -110,6 +122,7 @@ impl HandlerRuntime for ProxyRuntime {
                 &self.config.target,
                 &request.upgrade,
                 self.websocket_config,
+                self.connector.clone(),
                 self.limits.handshake_timeout,
             )
             .await;

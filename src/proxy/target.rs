@@ -49,8 +49,6 @@ pub enum TargetError {
     Scheme { url: String },
     #[error("--target {url}: no host")]
     NoHost { url: String },
-    #[error("--target {url}: wss:// targets need a build with TLS; this one proxies ws:// only")]
-    NoTls { url: String },
 }
 
 /// A parsed `--target ws://HOST:PORT[/PATH][?QUERY]`.
@@ -81,11 +79,6 @@ impl Target {
                 });
             }
         };
-        if is_secure && !super::tls::IS_AVAILABLE {
-            return Err(TargetError::NoTls {
-                url: url.to_owned(),
-            });
-        }
         let Some(authority) = uri
             .authority()
             .filter(|authority| !authority.host().is_empty())
@@ -227,12 +220,14 @@ pub(crate) async fn open(
     target: &Target,
     upgrade: &UpgradeRequest,
     config: WebSocketConfig,
+    connector: Option<tokio_tungstenite::Connector>,
     timeout: Duration,
 ) -> Result<Opened, HttpAnswer> {
     let request = target_request(target, upgrade)
         .map_err(|error| bad_gateway(format!("cannot build the request to the target: {error}")))?;
     let url = request.uri().to_string();
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     match tokio::time::timeout(timeout, connecting).await {
         Err(_) => Err(bad_gateway(format!(
             "target {url} did not complete the handshake within {} ms",

@@ -8,10 +8,12 @@ Prints `port N` once listening. Paths:
   /refuse    answers 401 with a body and WWW-Authenticate
   /lastclose sends the close code and reason of the last connection that ended
   anything else: echoes (text upper-cased with --upper: a changed server)
+Flags: --upper, --port N, --tls CERT KEY (serve wss://).
 """
 
 import asyncio
 import json
+import ssl
 import sys
 
 from websockets.asyncio.server import serve
@@ -20,6 +22,11 @@ from websockets.exceptions import ConnectionClosed
 UPPER = "--upper" in sys.argv
 PORT = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
 LAST_CLOSE = {"code": None, "reason": None}
+TLS = None
+if "--tls" in sys.argv:
+    at = sys.argv.index("--tls")
+    TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    TLS.load_cert_chain(sys.argv[at + 1], sys.argv[at + 2])
 
 
 def process_request(connection, request):
@@ -86,6 +93,7 @@ async def main():
         process_request=process_request,
         select_subprotocol=select_subprotocol,
         max_size=4 * 1024 * 1024,
+        ssl=TLS,
     ) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"port {port}", flush=True)

@@ -3,6 +3,7 @@
 //! one side, the real target on the other, the engine's bus in between.
 
 mod cli;
+mod wss;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
