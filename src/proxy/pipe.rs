@@ -232,6 +232,16 @@ async fn read_target(
     loop {
         let message = match stream.next().await {
             Some(Ok(message)) => message,
+            Some(Err(tungstenite::Error::Capacity(capacity))) => {
+                // Too big to pass on: the client hears why, as it would
+                // from a server with that limit.
+                outbound.request_close(CloseRequest {
+                    code: close_code::MESSAGE_TOO_BIG,
+                    reason: format!("target sent more than the proxy accepts: {capacity}"),
+                    by: ClosedBy::Server,
+                });
+                return;
+            }
             Some(Err(error)) => {
                 if !is_target_closed.load(Ordering::Acquire) {
                     dropped(target_error(error));
@@ -278,9 +288,6 @@ async fn read_target(
 /// Why the target's side failed, in words.
 fn target_error(error: tungstenite::Error) -> String {
     match error {
-        tungstenite::Error::Capacity(capacity) => {
-            format!("target sent more than the proxy accepts: {capacity}")
-        }
         tungstenite::Error::Protocol(protocol) => {
             format!("target dropped the connection: {protocol}")
         }
