@@ -7,6 +7,8 @@ mod util;
 
 // The `sockscope serve` command line: its URL, traffic log, Ctrl-C, exit code 2, `--help`.
 mod cli;
+// Message breakpoints through the command API: hold, edit, drop, timeout, forward all, order kept.
+mod breakpoints;
 // `kill -9` and full disks under a real `sockscope serve`: acknowledged writes survive.
 mod crash;
 // The bundled examples in `assets/examples/`, used the way their comments say.
