@@ -11,6 +11,7 @@ use sockscope::ui::app::SockscopeApp;
 use sockscope::ui::state::ServerStatus;
 use tempfile::TempDir;
 
+mod intercept;
 mod polish;
 mod proxy;
 mod services;
