@@ -1,11 +1,13 @@
 //! The seam between the engine and whatever runs the user's handlers.
 //!
 //! The engine owns the sockets and the connection registry; a
-//! [`HandlerRuntime`] owns the handlers. Two lanes implement it: the
-//! embedded QuickJS lane (`crate::script`) and the real-runtime lane
+//! [`HandlerRuntime`] owns the handlers. Three lanes implement it: the
+//! embedded QuickJS lane (`crate::script`), the real-runtime lane
 //! (`crate::nitric`: the user's own services over Nitric's gRPC contract,
-//! answering asynchronously and out of order, possibly absent). The engine
-//! cannot tell them apart.
+//! answering asynchronously and out of order, possibly absent), and the
+//! proxy lane (`crate::proxy`: a target server in place of handlers, which
+//! also uses the upgrade request, answers with HTTP as it is, and hears of
+//! pings and closes). The engine cannot tell them apart.
 //!
 //! # What a runtime must guarantee
 //!

@@ -86,10 +86,16 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
         None => None,
     };
     if !bind.is_loopback() {
-        tracing::warn!(
-            target: "sockscope",
-            "listening on {bind}: handlers and the kv store are reachable from the network"
-        );
+        match &target {
+            Some(target) => tracing::warn!(
+                target: "sockscope",
+                "listening on {bind}: {target} is reachable through this proxy from the network"
+            ),
+            None => tracing::warn!(
+                target: "sockscope",
+                "listening on {bind}: handlers and the kv store are reachable from the network"
+            ),
+        }
     }
 
     // Quiet without a recording, nobody subscribes, so frames cost no

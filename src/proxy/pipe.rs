@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -27,6 +27,13 @@ use crate::runtime::UpstreamError;
 /// reads slowly slows its client down instead of filling memory.
 const FRAMES_IN_FLIGHT: usize = 16;
 
+/// KiB of frames waiting for the target's writer, at most (one larger
+/// frame is let through alone): sixteen 16 MiB messages must not queue.
+const KIB_IN_FLIGHT: u32 = 1024;
+
+/// A frame for the target's writer, with the KiB it holds of the budget.
+type Queued = (Message, Option<OwnedSemaphorePermit>);
+
 /// Longest close reason that fits a control frame (125 bytes minus the code).
 const MAX_CLOSE_REASON_BYTES: usize = 123;
 
@@ -39,7 +46,8 @@ struct Ending {
 
 /// One connection's target side.
 pub(crate) struct Upstream {
-    frames: mpsc::Sender<Message>,
+    frames: mpsc::Sender<Queued>,
+    kib_in_flight: Arc<Semaphore>,
     is_target_closed: Arc<AtomicBool>,
     ending: Option<Ending>,
     writer: JoinHandle<()>,
@@ -65,6 +73,7 @@ impl Upstream {
         ));
         Self {
             frames,
+            kib_in_flight: Arc::new(Semaphore::new(KIB_IN_FLIGHT as usize)),
             is_target_closed,
             ending: None,
             writer,
@@ -76,6 +85,7 @@ impl Upstream {
     pub(crate) fn sender(&self) -> FrameSender {
         FrameSender {
             frames: self.frames.clone(),
+            kib_in_flight: Arc::clone(&self.kib_in_flight),
             is_target_closed: Arc::clone(&self.is_target_closed),
         }
     }
@@ -94,6 +104,7 @@ impl Upstream {
         let Self {
             frames,
             is_target_closed,
+            kib_in_flight: _,
             ending,
             mut writer,
             mut reader,
@@ -113,7 +124,7 @@ impl Upstream {
                 // Never upgraded (an approval denied it).
                 None => close_frame(close_code::GOING_AWAY, "client went away"),
             };
-            let _ = frames.send(Message::Close(frame)).await;
+            let _ = frames.send((Message::Close(frame), None)).await;
         }
         drop(frames);
         if tokio::time::timeout(close_timeout, &mut writer)
@@ -140,7 +151,8 @@ impl Upstream {
 /// Sends one connection's frames to its target, in order.
 #[derive(Clone)]
 pub(crate) struct FrameSender {
-    frames: mpsc::Sender<Message>,
+    frames: mpsc::Sender<Queued>,
+    kib_in_flight: Arc<Semaphore>,
     is_target_closed: Arc<AtomicBool>,
 }
 
@@ -150,8 +162,20 @@ impl FrameSender {
         if self.is_target_closed.load(Ordering::Acquire) {
             return Err(UpstreamError::Closed);
         }
+        let kib = u32::try_from(payload.len_bytes() / 1024)
+            .unwrap_or(u32::MAX)
+            .min(KIB_IN_FLIGHT);
+        let permit = match kib {
+            0 => None,
+            kib => Some(
+                Arc::clone(&self.kib_in_flight)
+                    .acquire_many_owned(kib)
+                    .await
+                    .map_err(|_| UpstreamError::Closed)?,
+            ),
+        };
         self.frames
-            .send(into_message(payload))
+            .send((into_message(payload), permit))
             .await
             .map_err(|_| UpstreamError::Closed)
     }
@@ -159,7 +183,7 @@ impl FrameSender {
     /// Queues a ping if there is room (a ping that finds the queue full is
     /// dropped: the target is busy reading frames anyway).
     pub(crate) fn ping(&self, data: Bytes) {
-        let _ = self.frames.try_send(Message::Ping(data));
+        let _ = self.frames.try_send((Message::Ping(data), None));
     }
 }
 
@@ -192,17 +216,19 @@ fn close_frame(code: u16, reason: &str) -> Option<CloseFrame> {
 
 async fn write_target(
     mut sink: SplitSink<TargetStream, Message>,
-    mut frames: mpsc::Receiver<Message>,
+    mut frames: mpsc::Receiver<Queued>,
 ) {
     while let Some(first) = frames.recv().await {
         // Everything already queued goes out with one flush.
         let mut next = Some(first);
         let mut is_closing = false;
-        while let Some(message) = next {
+        while let Some((message, permit)) = next {
             is_closing |= matches!(message, Message::Close(_));
             if sink.feed(message).await.is_err() {
                 return;
             }
+            // Framed into the write buffer: its KiB are free for the next.
+            drop(permit);
             next = if is_closing {
                 None
             } else {

@@ -448,6 +448,23 @@ mod tests {
     }
 
     #[test]
+    fn a_proxy_header_names_its_target_and_older_headers_have_none() {
+        let old = parse("").expect("a header without target");
+        assert_eq!(old.header.target, None);
+        let mut header = Header::new("proxy");
+        header.target = Some("wss://chat.example.com/ws".to_owned());
+        let line = serde_json::to_string(&header).expect("JSON");
+        assert!(
+            line.contains(r#""target":"wss://chat.example.com/ws""#),
+            "{line}"
+        );
+        let read: Header = serde_json::from_str(&line).expect("read back");
+        assert_eq!(read, header);
+        let plain = serde_json::to_string(&Header::new("recorded")).expect("JSON");
+        assert!(!plain.contains("target"), "{plain}");
+    }
+
+    #[test]
     fn reads_the_design_example() {
         let session = parse(concat!(
             r#"{"t":0,"conn":"c1","ev":"connect","path":"/","query":{"token":["abc"]}}"#,

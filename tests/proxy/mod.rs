@@ -194,10 +194,13 @@ async fn frames_pass_both_ways_in_order_and_are_on_the_bus() {
     };
     let mut client = proxy.connect("/echo").await;
     let big = "x".repeat(512 * 1024);
+    // Together over the proxy's 1 MiB in flight: the second waits for the first.
+    let bigger = vec![7u8; 700 * 1024];
     let frames = [
         Message::text("one"),
         Message::binary(vec![0u8, 1, 2, 255]),
         Message::text(big.clone()),
+        Message::binary(bigger.clone()),
         Message::text("two"),
     ];
     for frame in &frames {
@@ -241,7 +244,7 @@ async fn frames_pass_both_ways_in_order_and_are_on_the_bus() {
             _ => unreachable!(),
         }
     }
-    let sizes = vec![3, 4, big.len(), 3];
+    let sizes = vec![3, 4, big.len(), bigger.len(), 3];
     assert_eq!(ins, sizes);
     assert_eq!(outs, sizes);
 }
