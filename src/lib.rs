@@ -6,7 +6,9 @@
 //! 1. [`core`]: ids, events, the bus, limits, close codes, outbound queues.
 //! 2. [`kv`]: the persistent key-value store.
 //! 3. [`runtime`]: the seam between the engine and the handlers.
-//! 4. [`script`]: the embedded lane (QuickJS and the `@nitric/sdk` emulation).
+//! 4. [`script`], [`nitric`], [`proxy`]: the lanes behind the seam: the
+//!    embedded one (QuickJS and the `@nitric/sdk` emulation), the user's own
+//!    services, and a target server in place of handlers.
 //! 5. [`engine`]: the websocket server; talks to handlers through the seam.
 //! 6. [`launch`]: an engine with the handlers the user chose.
 //! 7. [`session`], [`loadgen`], [`serve`]: recording and replay, load
@@ -23,6 +25,7 @@ pub mod runtime;
 pub mod script;
 
 pub mod nitric;
+pub mod proxy;
 
 pub mod engine;
 

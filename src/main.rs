@@ -1,5 +1,5 @@
-//! The `sockscope` command line: `gui` (default), `serve`, `replay`,
-//! `import-har`, `export-artillery`, `bench`.
+//! The `sockscope` command line: `gui` (default), `serve`, `proxy`,
+//! `replay`, `import-har`, `export-artillery`, `bench`.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -18,6 +18,7 @@ use sockscope::loadgen::{BenchOptions, SendPattern, run_bench};
 use sockscope::nitric::{
     DEFAULT_SERVICE_ADDRESS, NitricConfig, Program, ServiceSpec, read_dotenv, read_project,
 };
+use sockscope::proxy::ProxyConfig;
 use sockscope::script::Gateway;
 use sockscope::script::bundled::default_script_path;
 use sockscope::serve::{self, ServeOptions};
@@ -51,6 +52,8 @@ enum CliCommand {
     Gui(GuiArgs),
     /// Run the websocket server without a window (CI, remote machines).
     Serve(ServeArgs),
+    /// Forward every connection to another websocket server, logging and recording it.
+    Proxy(ProxyArgs),
     /// Replay session files against the embedded server or a ws:// URL; exit 1 on a mismatch.
     Replay(ReplayArgs),
     /// Convert the websocket traffic of a browser HAR export into a session file.
@@ -183,6 +186,62 @@ struct ExportArtilleryArgs {
 struct GuiArgs {
     #[command(flatten)]
     server: ServerArgs,
+    /// Open in proxy mode: forward every connection to this server instead of running handlers.
+    #[arg(long, value_name = "ws://HOST:PORT[/PATH]", conflicts_with_all = ["script", "run", "project"])]
+    proxy: Option<String>,
+    /// With --proxy: accept any certificate from a wss:// target (self-signed dev servers).
+    #[arg(long, requires = "proxy")]
+    insecure: bool,
+}
+
+#[derive(Args)]
+struct ProxyArgs {
+    /// The server to forward to; a client's path is appended to its path.
+    #[arg(long, value_name = "ws://HOST:PORT[/PATH]")]
+    target: String,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Port to listen on (0 = any free port).
+    #[arg(long, value_name = "N", default_value_t = 4001)]
+    port: u16,
+    /// Record every connection into this session file until the proxy stops.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Log warnings and errors only (no line per message).
+    #[arg(short, long)]
+    quiet: bool,
+    /// Accept any certificate from a wss:// target (self-signed dev servers).
+    #[arg(long)]
+    insecure: bool,
+    /// Largest message passed either way; a bigger one closes the client with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_message_bytes: u64,
+    /// Most connections at once (503 beyond).
+    #[arg(long, value_name = "N", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+}
+
+impl ProxyArgs {
+    fn into_config(self) -> anyhow::Result<LaunchConfig> {
+        let mut proxy = ProxyConfig::new(&self.target)?;
+        proxy.is_insecure = self.insecure;
+        let to_usize = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+        let mut config = LaunchConfig::new(PathBuf::new());
+        config.proxy = Some(proxy);
+        config.server.bind = self.bind;
+        config.server.port = self.port;
+        config.server.kv = KvLocation::Memory;
+        let max_message_bytes = to_usize(self.max_message_bytes);
+        config.server.limits = Limits {
+            max_message_bytes,
+            max_connections: to_usize(self.max_connections),
+            // One message of the target's may be in the queue whole.
+            outbound_queue_bytes: max_message_bytes.max(Limits::default().outbound_queue_bytes),
+            ..Limits::default()
+        };
+        Ok(config)
+    }
 }
 
 /// Settings shared by every command that runs the server.
@@ -432,6 +491,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }))?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(CliCommand::Proxy(args)) => {
+            init_logging(if args.quiet { "warn" } else { "info" });
+            let runtime = io_runtime(all_cpus())?;
+            let quiet = args.quiet;
+            let record = args.record.clone();
+            let config = args.into_config()?;
+            runtime.block_on(serve::run(ServeOptions {
+                config,
+                quiet,
+                record,
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(CliCommand::Replay(args)) => {
             // The report says what diverged; of the engine's log only errors
             // (a handler that threw) help to explain it. A refusal the
@@ -536,7 +608,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
     init_logging("info");
     let runtime = io_runtime(args.server.io_threads())?;
-    let config = args.server.into_config()?;
+    let mut config = args.server.into_config()?;
+    if let Some(url) = &args.proxy {
+        let mut proxy = ProxyConfig::new(url)?;
+        proxy.is_insecure = args.insecure;
+        config.proxy = Some(proxy);
+    }
     sockscope::ui::run(&runtime, config)
         .map_err(|error| anyhow::anyhow!("cannot open the window: {error}"))?;
     // Give open connections their close frames before the process ends.

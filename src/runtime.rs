@@ -1,11 +1,13 @@
 //! The seam between the engine and whatever runs the user's handlers.
 //!
 //! The engine owns the sockets and the connection registry; a
-//! [`HandlerRuntime`] owns the handlers. Two lanes implement it: the
-//! embedded QuickJS lane (`crate::script`) and the real-runtime lane
+//! [`HandlerRuntime`] owns the handlers. Three lanes implement it: the
+//! embedded QuickJS lane (`crate::script`), the real-runtime lane
 //! (`crate::nitric`: the user's own services over Nitric's gRPC contract,
-//! answering asynchronously and out of order, possibly absent). The engine
-//! cannot tell them apart.
+//! answering asynchronously and out of order, possibly absent), and the
+//! proxy lane (`crate::proxy`: a target server in place of handlers, which
+//! also uses the upgrade request, answers with HTTP as it is, and hears of
+//! pings and closes). The engine cannot tell them apart.
 //!
 //! # What a runtime must guarantee
 //!
@@ -41,9 +43,11 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::core::bus::EventBus;
 use crate::core::config::Limits;
-use crate::core::events::{ConnectionId, Payload, ScriptFailure, reload_failed_summary};
+use crate::core::events::{ClosedBy, ConnectionId, Payload, ScriptFailure, reload_failed_summary};
 use crate::core::outbound::Outbound;
 use crate::core::query::Query;
 use crate::kv::KvStore;
@@ -61,6 +65,32 @@ pub struct ConnectRequest {
     /// The connection's outbound queue. Frames queued before the upgrade
     /// completes are written right after it.
     pub outbound: Outbound,
+    /// The upgrade request as the client sent it, for a runtime that
+    /// forwards it (the proxy); the handler lanes read `query`.
+    pub upgrade: UpgradeRequest,
+}
+
+/// The parts of a client's upgrade request a forwarding runtime needs.
+#[derive(Clone, Debug, Default)]
+pub struct UpgradeRequest {
+    /// Request path as sent, e.g. `/chat`.
+    pub path: String,
+    /// Query string as sent (without `?`), if any.
+    pub raw_query: Option<String>,
+    /// Every request header, hop-by-hop ones included.
+    pub headers: hyper::HeaderMap,
+}
+
+/// An HTTP answer to pass to the client as it is (a proxied target's
+/// refusal, or the proxy's own 502).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpAnswer {
+    pub status: u16,
+    /// End-to-end headers to pass on (no hop-by-hop ones, no length).
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// Why, in words, for the log and the window.
+    pub reason: String,
 }
 
 /// What the connect handlers decided.
@@ -74,6 +104,21 @@ pub enum ConnectVerdict {
     Failed(ScriptFailure),
     /// Nothing handles connects right now (HTTP 503), and why.
     Unavailable(String),
+    /// Upgrade, answering with this subprotocol (`Sec-WebSocket-Protocol`).
+    AcceptProtocol(String),
+    /// Answer exactly this instead of upgrading.
+    Answer(HttpAnswer),
+}
+
+/// Why a frame could not be sent towards the server side of a connection.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// Only a proxied connection has a server side to send to.
+    #[error("only a proxied connection can send towards its target")]
+    NotProxied,
+    /// The target side is closed or closing.
+    #[error("the target side of this connection is closed")]
+    Closed,
 }
 
 /// One process a runtime runs the handlers in (the real-runtime lane), for
@@ -163,6 +208,31 @@ pub trait HandlerRuntime: Send + Sync {
 
     /// The connection ended; runs the disconnect handlers and forgets it.
     fn disconnect(&self, connection_id: ConnectionId) -> RuntimeFuture<'_, ()>;
+
+    /// How an upgraded connection ended, told just before
+    /// [`HandlerRuntime::disconnect`] (a proxy passes the close on).
+    fn connection_closed(
+        &self,
+        _connection_id: ConnectionId,
+        _code: Option<u16>,
+        _reason: &str,
+        _by: ClosedBy,
+    ) {
+    }
+
+    /// The client pinged, in order with its messages (the engine answered
+    /// the pong already).
+    fn ping(&self, _connection_id: ConnectionId, _data: Bytes) {}
+
+    /// Sends a frame towards the server side of a connection, as if its
+    /// client had sent it (the window's *Send to target*).
+    fn send_upstream(
+        &self,
+        _connection_id: ConnectionId,
+        _payload: Payload,
+    ) -> RuntimeFuture<'_, Result<(), UpstreamError>> {
+        Box::pin(async { Err(UpstreamError::NotProxied) })
+    }
 
     /// Loads the handlers again: from their files (`None`) or, for a
     /// runtime with one source file, from this text (an editor buffer).

@@ -48,11 +48,13 @@ pub struct ServeOptions {
 /// closed, so connections still open at the stop have no `close` line.
 pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let bind = options.config.server.bind;
-    let script_path = options
-        .config
-        .services
-        .is_none()
+    let script_path = (options.config.services.is_none() && options.config.proxy.is_none())
         .then(|| options.config.script.path.clone());
+    let target = options
+        .config
+        .proxy
+        .as_ref()
+        .map(|proxy| proxy.target.url().to_owned());
     if let Some(path) = &options.record {
         // Fails before the server listens; and the file must exist before a
         // relative script reference can be made.
@@ -64,7 +66,12 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     let engine = launch::start(options.config).await?;
     let recording = match &options.record {
         Some(path) => {
-            let mut header = Header::new("recorded");
+            let mut header = Header::new(if target.is_some() {
+                "proxy"
+            } else {
+                "recorded"
+            });
+            header.target = target.clone();
             header.script = script_path
                 .as_deref()
                 .map(|script_path| script_reference(path, script_path));
@@ -79,11 +86,18 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
         None => None,
     };
     if !bind.is_loopback() {
-        tracing::warn!(
-            target: "sockscope",
-            "listening on {bind}: handlers and the kv store are reachable from the network"
-        );
+        match &target {
+            Some(target) => tracing::warn!(
+                target: "sockscope",
+                "listening on {bind}: {target} is reachable through this proxy from the network"
+            ),
+            None => tracing::warn!(
+                target: "sockscope",
+                "listening on {bind}: handlers and the kv store are reachable from the network"
+            ),
+        }
     }
+
     // Quiet without a recording, nobody subscribes, so frames cost no
     // events at all; problems are then logged by the bus itself. With a
     // recording the events exist anyway: log them (the filter keeps only

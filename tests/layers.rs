@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["core"],
     &["kv"],
     &["runtime"],
-    &["script", "nitric"],
+    &["script", "nitric", "proxy"],
     &["engine"],
     &["launch"],
     &["loadgen", "session"],

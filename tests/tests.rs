@@ -7,6 +7,8 @@ mod util;
 
 // The `sockscope serve` command line: its URL, traffic log, Ctrl-C, exit code 2, `--help`.
 mod cli;
+// Message breakpoints through the command API: hold, edit, drop, timeout, forward all, order kept.
+mod breakpoints;
 // `kill -9` and full disks under a real `sockscope serve`: acknowledged writes survive.
 mod crash;
 // The bundled examples in `assets/examples/`, used the way their comments say.
@@ -31,6 +33,8 @@ mod loadgen;
 mod nitric;
 // Real projects in the embedded lane: TypeScript, modules, CommonJS, JSON, npm packages, built-ins.
 mod projects;
+// The proxy lane in front of a Python `websockets` server: forwarding, closes, refusals, recording and replay.
+mod proxy;
 // The wire: handshake validation, pings, close codes for frame-level violations (raw TCP).
 mod protocol;
 // Python `websockets`, Node `ws` and headless Chromium against the chat example.

@@ -119,6 +119,13 @@ pub fn sockscope_serve_with(name: &'static str, script: &Path, kv: &str, extra: 
     spawn_announcing(name, command)
 }
 
+/// `sockscope proxy --quiet` in front of `target_url`, on a free port.
+pub fn sockscope_proxy(target_url: &str) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sockscope"));
+    command.args(["proxy", "--quiet", "--port", "0", "--target", target_url]);
+    spawn_announcing("sockscope proxy -q", command)
+}
+
 /// `sockscope serve --quiet --run CMD` in `dir` (the real-runtime lane) on
 /// free ports.
 pub fn sockscope_run(name: &'static str, command_line: &str, dir: &Path) -> Server {

@@ -242,6 +242,50 @@ pub struct PendingApproval {
     pub since: DateTime<Utc>,
 }
 
+/// Which way a frame travels through the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FrameDirection {
+    /// From the client (to the handlers, or a proxy's target).
+    In,
+    /// To the client.
+    Out,
+}
+
+impl FrameDirection {
+    /// `in` or `out`, as the Messages panel and the log say.
+    pub fn label(self) -> &'static str {
+        match self {
+            FrameDirection::In => "in",
+            FrameDirection::Out => "out",
+        }
+    }
+}
+
+/// A frame a message breakpoint holds, for display.
+#[derive(Clone, Debug)]
+pub struct HeldFrame {
+    /// Unique per engine run, in the order frames were held.
+    pub hold_id: u64,
+    pub connection_id: ConnectionId,
+    pub direction: FrameDirection,
+    pub payload: Payload,
+    /// When it started waiting.
+    pub since: DateTime<Utc>,
+    /// When it is forwarded (or dropped) undecided.
+    pub deadline: DateTime<Utc>,
+}
+
+/// What becomes of a held frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HoldDecision {
+    /// Deliver it as it was.
+    Forward,
+    /// Deliver this instead.
+    Edited(Payload),
+    /// Deliver nothing.
+    Drop,
+}
+
 /// Everything the engine reports. Subscribers get these in order.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -337,6 +381,18 @@ pub enum Event {
     ApprovalResolved {
         connection_id: ConnectionId,
         decision: ApprovalDecision,
+        at: DateTime<Utc>,
+    },
+    /// A message breakpoint holds this frame; the connection's later
+    /// frames that way wait behind it.
+    FrameHeld { held: HeldFrame },
+    /// A held frame was forwarded, edited, dropped, or timed out.
+    FrameReleased {
+        hold_id: u64,
+        connection_id: ConnectionId,
+        decision: HoldDecision,
+        /// Decided by the timeout, not by anyone.
+        is_timeout: bool,
         at: DateTime<Utc>,
     },
     /// The server stopped accepting and closed everything.

@@ -8,7 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::events::{Event, KvChange, LogLevel, Payload, close_summary, reload_failed_summary};
+use super::events::{
+    Event, HoldDecision, KvChange, LogLevel, Payload, close_summary, reload_failed_summary,
+};
 
 /// Per-message lines shown per second in each direction before the rest of
 /// that second's messages are only counted.
@@ -141,8 +143,34 @@ pub fn log_event(event: &Event) {
             decision,
             ..
         } => tracing::info!(target: TARGET, %connection_id, "approval: {decision:?}"),
+        Event::FrameHeld { held } => tracing::info!(
+            target: TARGET, connection_id = %held.connection_id,
+            "breakpoint holds message {} #{}: {}", held.direction.label(), held.hold_id,
+            held.payload.preview(PREVIEW_CHARS)
+        ),
+        Event::FrameReleased {
+            hold_id,
+            connection_id,
+            decision,
+            is_timeout,
+            ..
+        } => tracing::info!(
+            target: TARGET, %connection_id,
+            "held message #{hold_id}: {}{}",
+            hold_summary(decision),
+            if *is_timeout { " (timed out)" } else { "" }
+        ),
         // `serve` says "server stopped" itself, after the last disconnect handler ran.
         Event::Stopped { .. } => tracing::debug!(target: TARGET, "engine stopped"),
+    }
+}
+
+/// What became of a held frame, in the words every face uses.
+pub fn hold_summary(decision: &HoldDecision) -> &'static str {
+    match decision {
+        HoldDecision::Forward => "forwarded",
+        HoldDecision::Edited(_) => "forwarded edited",
+        HoldDecision::Drop => "dropped",
     }
 }
 

@@ -2,11 +2,12 @@
 //! touches engine state directly; it sends one of these.
 
 use super::approvals::NotWaiting;
+use super::breakpoints::{BreakpointRule, HoldSettings, NotHeld};
 use crate::core::events::ApprovalDecision;
-use crate::core::events::{ConnectionId, Payload};
+use crate::core::events::{ConnectionId, HoldDecision, Payload};
 use crate::core::outbound::QueueError;
 use crate::kv::KvError;
-use crate::runtime::ReloadError;
+use crate::runtime::{ReloadError, UpstreamError};
 
 /// A request to the engine.
 #[derive(Clone, Debug)]
@@ -21,6 +22,12 @@ pub enum Command {
     },
     /// Send a frame to a connection, as `socket.send` would.
     SendToConnection {
+        connection_id: ConnectionId,
+        payload: Payload,
+    },
+    /// Send a frame towards a proxied connection's target, as if its client
+    /// had sent it.
+    SendToTarget {
         connection_id: ConnectionId,
         payload: Payload,
     },
@@ -47,6 +54,17 @@ pub enum Command {
         connection_id: ConnectionId,
         decision: ApprovalDecision,
     },
+    /// Replace the message breakpoints (none: nothing is held from now on).
+    SetBreakpoints(Vec<BreakpointRule>),
+    /// How long held messages wait, and what happens to undecided ones.
+    SetHoldSettings(HoldSettings),
+    /// Forward, edit or drop a held message.
+    ResolveHold {
+        hold_id: u64,
+        decision: HoldDecision,
+    },
+    /// Forward every held message as it is.
+    ForwardAllHeld,
     /// Restart one service process of the real-runtime lane, by name.
     RestartService { name: String },
     /// Stop one service process of the real-runtime lane, by name.
@@ -67,6 +85,9 @@ pub enum CommandError {
     /// The connection's queue refused the frame.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The frame cannot go towards the target.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
     /// The kv store failed.
     #[error(transparent)]
     Kv(#[from] KvError),
@@ -79,6 +100,9 @@ pub enum CommandError {
     /// The connection is not waiting for approval.
     #[error(transparent)]
     NotWaiting(#[from] NotWaiting),
+    /// The message is not held.
+    #[error(transparent)]
+    NotHeld(#[from] NotHeld),
     /// A blocking kv task was lost.
     #[error("engine task failed: {0}")]
     Task(String),

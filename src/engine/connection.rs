@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use super::registry::LiveConnection;
 use super::shared::EngineShared;
 use crate::core::close_code;
-use crate::core::events::{ClosedBy, ConnectionId, Event, Payload};
+use crate::core::events::{ClosedBy, ConnectionId, Event, FrameDirection, Payload};
 use crate::core::outbound::{CloseRequest, Closing, OutboundReceiver};
 
 /// Longest close reason that fits a control frame (125 bytes minus the code).
@@ -112,6 +112,9 @@ pub(crate) async fn finish_connection(
     by: ClosedBy,
 ) {
     shared.registry.remove(&connection_id);
+    shared
+        .runtime
+        .connection_closed(connection_id, code, &reason, by);
     shared.runtime.disconnect(connection_id).await;
     shared.bus.publish(Event::ConnectionClosed {
         connection_id,
@@ -194,12 +197,41 @@ where
                 client_close = Some(frame);
                 continue;
             }
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            Message::Ping(data) => {
+                if close_deadline.is_none() && client_close.is_none() {
+                    shared.runtime.ping(live.connection_id, data);
+                }
+                continue;
+            }
+            Message::Pong(_) | Message::Frame(_) => continue,
         };
         if close_deadline.is_some() || client_close.is_some() {
             // RFC 6455 §1.4: data after a close frame is discarded.
             continue;
         }
+        let payload = if shared
+            .breakpoints
+            .holds(live.connection_id, FrameDirection::In, &payload)
+        {
+            // This connection's next frames wait behind this one; a close
+            // (by the user, or shutdown) drops it.
+            let held = shared.breakpoints.hold(
+                &shared.bus,
+                live.connection_id,
+                FrameDirection::In,
+                payload,
+            );
+            let released = tokio::select! {
+                released = held => released,
+                () = closing.cancelled() => None,
+            };
+            match released {
+                Some(payload) => payload,
+                None => continue,
+            }
+        } else {
+            payload
+        };
         shared.registry.record_in(live, payload.len_bytes());
         if shared.bus.is_observed() {
             shared.bus.publish(Event::FrameIn {
@@ -265,6 +297,29 @@ async fn write_loop<S>(
         let batch = async {
             let mut next = Some(first);
             while let Some(payload) = next {
+                let payload =
+                    if shared
+                        .breakpoints
+                        .holds(live.connection_id, FrameDirection::Out, &payload)
+                    {
+                        // What is written already goes out while this one waits.
+                        sink.flush().await?;
+                        let held = shared.breakpoints.hold(
+                            &shared.bus,
+                            live.connection_id,
+                            FrameDirection::Out,
+                            payload,
+                        );
+                        match held.await {
+                            Some(payload) => payload,
+                            None => {
+                                next = outbound.try_next();
+                                continue;
+                            }
+                        }
+                    } else {
+                        payload
+                    };
                 shared.registry.record_out(&live, payload.len_bytes());
                 if observed() {
                     shared.bus.publish(Event::FrameOut {

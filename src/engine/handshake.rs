@@ -33,7 +33,7 @@ use crate::core::events::ApprovalDecision;
 use crate::core::events::{ClosedBy, ConnectionId, Event};
 use crate::core::outbound::{CloseRequest, outbound_queue};
 use crate::core::query::{Query, parse_query};
-use crate::runtime::{ConnectRequest, ConnectVerdict};
+use crate::runtime::{ConnectRequest, ConnectVerdict, HttpAnswer, UpgradeRequest};
 
 const UPGRADE_REQUIRED_BODY: &str = "426 Upgrade Required\n\nThis is a sockscope websocket endpoint. Connect with a websocket client, e.g.\n  python -m websockets ws://HOST:PORT/?name=ann\n";
 
@@ -139,6 +139,25 @@ impl Refusal<'_> {
         respond(status, "Connection Refused")
     }
 
+    /// Passes an answer on as it is (a proxied target's refusal).
+    fn answer(&self, shared: &EngineShared, answer: HttpAnswer) -> Response<Full<Bytes>> {
+        let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        self.report(shared, status, answer.reason);
+        let mut response = Response::new(Full::new(answer.body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        for (name, value) in &answer.headers {
+            if let (Ok(name), Ok(value)) = (
+                header::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    }
+
     fn report(&self, shared: &EngineShared, status: StatusCode, reason: String) {
         shared.bus.publish(Event::ConnectionDenied {
             connection_id: self.connection_id,
@@ -215,6 +234,11 @@ async fn handle_request(
     }
 
     let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
+    let upgrade = UpgradeRequest {
+        path: path.clone(),
+        raw_query: request.uri().query().map(str::to_owned),
+        headers: request.headers().clone(),
+    };
     let verdict = shared
         .runtime
         .connect(ConnectRequest {
@@ -222,10 +246,17 @@ async fn handle_request(
             connection_id,
             query: query.clone(),
             outbound: outbound.clone(),
+            upgrade,
         })
         .await;
+    let mut protocol = None;
     let refused = match verdict {
         ConnectVerdict::Accept => None,
+        ConnectVerdict::AcceptProtocol(chosen) => {
+            protocol = Some(chosen);
+            None
+        }
+        ConnectVerdict::Answer(answer) => return Ok(refusal.answer(&shared, answer)),
         ConnectVerdict::Deny => Some((
             match shared.config.deny_answer {
                 DenyAnswer::Explained { denied } => {
@@ -330,5 +361,8 @@ async fn handle_request(
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_header);
+    if let Some(protocol) = protocol.and_then(|chosen| HeaderValue::from_str(&chosen).ok()) {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+    }
     Ok(response)
 }

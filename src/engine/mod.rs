@@ -4,6 +4,7 @@
 //! lives here.
 
 pub mod approvals;
+pub mod breakpoints;
 pub mod command;
 pub mod config;
 mod connection;
@@ -155,6 +156,7 @@ impl EngineHandle {
             .max_frame_size(Some(config.limits.max_message_bytes));
         let shared = Arc::new(EngineShared {
             approvals: Approvals::new(config.limits.approval_timeout),
+            breakpoints: breakpoints::Breakpoints::default(),
             config,
             sockets,
             bus,
@@ -251,6 +253,21 @@ impl EngineHandle {
         self.shared.approvals.timeout()
     }
 
+    /// Messages held by a breakpoint now, oldest first.
+    pub fn held_frames(&self) -> Vec<crate::core::events::HeldFrame> {
+        self.shared.breakpoints.held()
+    }
+
+    /// The message breakpoints in force.
+    pub fn breakpoints(&self) -> Vec<breakpoints::BreakpointRule> {
+        self.shared.breakpoints.rules()
+    }
+
+    /// How long held messages wait, and what then.
+    pub fn hold_settings(&self) -> breakpoints::HoldSettings {
+        self.shared.breakpoints.settings()
+    }
+
     /// Whether new connections are held for approval.
     pub fn is_holding_connections(&self) -> bool {
         self.shared.approvals.is_holding()
@@ -301,6 +318,28 @@ impl EngineHandle {
                 connection.outbound.send(payload)?;
                 Ok(())
             }
+            Command::SendToTarget {
+                connection_id,
+                payload,
+            } => {
+                let connection = shared
+                    .registry
+                    .get(&connection_id)
+                    .ok_or(CommandError::UnknownConnection(connection_id))?;
+                // Queued for the target's writer, not written yet: reported
+                // before any reply can be.
+                shared
+                    .runtime
+                    .send_upstream(connection_id, payload.clone())
+                    .await?;
+                shared.registry.record_in(&connection, payload.len_bytes());
+                shared.bus.publish(Event::FrameIn {
+                    connection_id,
+                    payload,
+                    at: Utc::now(),
+                });
+                Ok(())
+            }
             Command::KvSet { store, key, value } => {
                 if store.is_empty() || key.is_empty() {
                     return Err(CommandError::EmptyName);
@@ -329,6 +368,21 @@ impl EngineHandle {
                 connection_id,
                 decision,
             } => Ok(shared.approvals.resolve(connection_id, decision)?),
+            Command::SetBreakpoints(rules) => {
+                shared.breakpoints.set_rules(rules);
+                Ok(())
+            }
+            Command::SetHoldSettings(settings) => {
+                shared.breakpoints.set_settings(settings);
+                Ok(())
+            }
+            Command::ResolveHold { hold_id, decision } => {
+                Ok(shared.breakpoints.resolve(hold_id, decision)?)
+            }
+            Command::ForwardAllHeld => {
+                shared.breakpoints.forward_all();
+                Ok(())
+            }
             Command::RestartService { name } => Ok(shared.runtime.restart_service(name).await?),
             Command::StopService { name } => Ok(shared.runtime.stop_service(name).await?),
             Command::Shutdown => {
@@ -349,6 +403,8 @@ impl EngineHandle {
         }
         shared.shutdown.cancel();
         shared.approvals.set_holding(false);
+        shared.breakpoints.set_rules(Vec::new());
+        shared.breakpoints.forward_all();
         connection::close_all_going_away(shared);
         shared.connection_tasks.close();
         let grace = shared.config.limits.close_timeout * 2;

@@ -9,6 +9,7 @@ use tokio_util::task::TaskTracker;
 
 use super::SocketListener;
 use super::approvals::Approvals;
+use super::breakpoints::Breakpoints;
 use super::config::EngineConfig;
 use super::registry::Registry;
 use crate::core::bus::EventBus;
@@ -24,6 +25,7 @@ pub(crate) struct EngineShared {
     pub runtime: Arc<dyn HandlerRuntime>,
     pub kv: KvStore,
     pub approvals: Approvals,
+    pub breakpoints: Breakpoints,
     /// Cancelled when the engine stops accepting.
     pub shutdown: CancellationToken,
     /// Upgraded connection tasks, awaited on shutdown.

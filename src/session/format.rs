@@ -51,6 +51,10 @@ pub struct Header {
     /// in the file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open_at_start: Vec<String>,
+    /// The server a proxy recording was made in front of (`source:
+    /// "proxy"`); `replay --url` can replay against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 impl Header {
@@ -64,6 +68,7 @@ impl Header {
             script: None,
             ignore: Vec::new(),
             open_at_start: Vec::new(),
+            target: None,
         }
     }
 }
@@ -440,6 +445,23 @@ mod tests {
 
     fn parse(body: &str) -> Result<Session, SessionError> {
         parse_session(&format!("{HEADER}\n{body}"), "s.jsonl")
+    }
+
+    #[test]
+    fn a_proxy_header_names_its_target_and_older_headers_have_none() {
+        let old = parse("").expect("a header without target");
+        assert_eq!(old.header.target, None);
+        let mut header = Header::new("proxy");
+        header.target = Some("wss://chat.example.com/ws".to_owned());
+        let line = serde_json::to_string(&header).expect("JSON");
+        assert!(
+            line.contains(r#""target":"wss://chat.example.com/ws""#),
+            "{line}"
+        );
+        let read: Header = serde_json::from_str(&line).expect("read back");
+        assert_eq!(read, header);
+        let plain = serde_json::to_string(&Header::new("recorded")).expect("JSON");
+        assert!(!plain.contains("target"), "{plain}");
     }
 
     #[test]

@@ -11,7 +11,9 @@ use sockscope::ui::app::SockscopeApp;
 use sockscope::ui::state::ServerStatus;
 use tempfile::TempDir;
 
+mod intercept;
 mod polish;
+mod proxy;
 mod services;
 
 use crate::util::{engine_config_in, recv_close_code, recv_text, script, send_text};

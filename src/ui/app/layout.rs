@@ -132,7 +132,15 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                 Pane::Messages => panels.messages.ui(ui, state),
                 Pane::Kv => panels.kv.ui(ui, state),
                 Pane::Script => panels.script.ui(ui, state),
-                Pane::Approvals => panels.approvals.ui(ui, state),
+                Pane::Approvals => {
+                    egui::ScrollArea::vertical()
+                        .auto_shrink([false; 2])
+                        .show(ui, |ui| {
+                            panels.approvals.ui(ui, state);
+                            ui.separator();
+                            panels.intercept.ui(ui, state);
+                        });
+                }
                 Pane::Clients => panels.clients.ui(ui, state),
                 Pane::Log => panels.log.ui(ui, state),
                 Pane::Plot => crate::ui::panels::plot::ui(ui, state),
@@ -161,7 +169,7 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                 .state
                 .engine
                 .as_ref()
-                .map(|engine| engine.pending_approvals().len())
+                .map(|engine| engine.pending_approvals().len() + engine.held_frames().len())
             {
                 Some(waiting) if waiting > 0 => {
                     egui::RichText::new(format!("Approvals ({waiting} waiting)"))

@@ -289,6 +289,29 @@ impl Timeline {
                 };
                 self.push_lifecycle(*at, Some(*connection_id), text);
             }
+            Event::FrameHeld { held } => self.push_lifecycle(
+                held.since,
+                Some(held.connection_id),
+                format!(
+                    "breakpoint holds message {} #{}",
+                    held.direction.label(),
+                    held.hold_id
+                ),
+            ),
+            Event::FrameReleased {
+                hold_id,
+                connection_id,
+                decision,
+                is_timeout,
+                at,
+            } => {
+                let timed_out = if *is_timeout { " (timed out)" } else { "" };
+                let text = format!(
+                    "held message #{hold_id} {}{timed_out}",
+                    crate::core::logging::hold_summary(decision)
+                );
+                self.push_lifecycle(*at, Some(*connection_id), text);
+            }
             _ => {}
         }
     }

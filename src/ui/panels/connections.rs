@@ -16,6 +16,9 @@ use crate::ui::state::AppState;
 /// Connections panel UI state.
 pub struct ConnectionsPanel {
     compose_mode: ComposeMode,
+    /// Proxy mode: send towards the target (as if from the client) rather
+    /// than to the client.
+    is_to_target: bool,
     compose_text: String,
     compose_error: Option<String>,
     close_code: String,
@@ -26,6 +29,7 @@ impl Default for ConnectionsPanel {
     fn default() -> Self {
         Self {
             compose_mode: ComposeMode::Text,
+            is_to_target: false,
             compose_text: String::new(),
             compose_error: None,
             close_code: "1000".to_owned(),
@@ -298,7 +302,19 @@ impl ConnectionsPanel {
                     }
                 },
             );
+            if state.is_proxy() {
+                let towards = if self.is_to_target {
+                    "target"
+                } else {
+                    "client"
+                };
+                super::combo_ui(ui, "connection_send_towards", "to", towards, |ui| {
+                    ui.selectable_value(&mut self.is_to_target, false, "client");
+                    ui.selectable_value(&mut self.is_to_target, true, "target");
+                });
+            }
         });
+        let is_to_target = self.is_to_target && state.is_proxy();
         // The Send button is laid out first (from the right), so a narrow
         // panel shortens the text field instead of pushing Send away.
         let row_size = egui::vec2(ui.available_width(), ui.spacing().interact_size.y);
@@ -307,24 +323,37 @@ impl ConnectionsPanel {
             egui::Layout::right_to_left(egui::Align::Center),
             |ui| {
                 let send = ui.button("Send");
+                let hint = if is_to_target {
+                    "message to send to the target, as this client"
+                } else {
+                    "message to send to this connection"
+                };
+                const LABEL_WIDTH: f32 = 64.0;
                 let response = ui.add(
                     egui::TextEdit::singleline(&mut self.compose_text)
-                        .hint_text("message to send to this connection")
-                        .desired_width(ui.available_width()),
+                        .hint_text(hint)
+                        .desired_width((ui.available_width() - LABEL_WIDTH).max(40.0)),
                 );
+                let label = ui.label("Message");
+                let response = response.labelled_by(label.id);
                 let submitted =
                     response.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
                 if send.clicked() || submitted {
                     match compose(self.compose_mode, &self.compose_text) {
                         Ok(payload) => {
                             self.compose_error = None;
-                            state.command(
-                                "send",
+                            let command = if is_to_target {
+                                Command::SendToTarget {
+                                    connection_id,
+                                    payload,
+                                }
+                            } else {
                                 Command::SendToConnection {
                                     connection_id,
                                     payload,
-                                },
-                            );
+                                }
+                            };
+                            state.command("send", command);
                         }
                         Err(error) => self.compose_error = Some(error),
                     }

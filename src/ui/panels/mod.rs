@@ -5,6 +5,7 @@
 pub mod approvals;
 pub mod clients;
 pub mod connections;
+pub mod intercept;
 pub mod json_view;
 pub mod kv;
 pub mod log;
@@ -36,6 +37,8 @@ pub struct Panels {
     pub script: script::ScriptPanel,
     /// Approvals.
     pub approvals: approvals::ApprovalsPanel,
+    /// Message breakpoints and the held messages (in the Approvals tab).
+    pub intercept: intercept::InterceptPanel,
     /// Test clients.
     pub clients: clients::ClientsPanel,
     /// Log.

@@ -62,7 +62,11 @@ pub fn ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) -> bool 
             address_ui(ui, state, bar);
         }
         ui.separator();
-        handlers_ui(ui, state, is_compact);
+        let mode_x = ui.cursor().min.x;
+        mode_ui(ui, state);
+        // The Mode menu shares the handlers' room, so the row keeps its width.
+        let mode_width = ui.cursor().min.x - mode_x;
+        handlers_ui(ui, state, is_compact, mode_width);
         ui.separator();
         counts_ui(ui, state, is_compact);
         ui.separator();
@@ -261,14 +265,77 @@ fn address_ui(ui: &mut egui::Ui, state: &mut AppState, bar: &mut ServerBar) {
     }
 }
 
-/// What handles the sockets: the script's name, or the project and its
-/// services.
-fn handlers_ui(ui: &mut egui::Ui, state: &AppState, is_compact: bool) {
+/// Mode: run handlers, or proxy every connection to a URL.
+fn mode_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    let hover = if state.is_proxy() {
+        "Mode: proxy to URL (or run handlers)"
+    } else {
+        "Mode: run handlers (or proxy to URL)"
+    };
+    let menu = ui.menu_button("Mode", |ui| {
+        if ui
+            .radio(!state.is_proxy(), "run handlers")
+            .on_hover_text("The script or your services handle every connection")
+            .clicked()
+        {
+            state.switch_to_handlers();
+            ui.close();
+        }
+        let mut is_proxy_chosen = state.is_proxy();
+        ui.radio_value(&mut is_proxy_chosen, true, "proxy to URL")
+            .on_hover_text(
+                "Forward every connection to another websocket server and inspect its traffic",
+            );
+        ui.horizontal(|ui| {
+            let label = ui.label("Target");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut state.settings.proxy_target)
+                        .hint_text("ws://host:port/path")
+                        .desired_width(240.0),
+                )
+                .labelled_by(label.id);
+            let submitted =
+                field.lost_focus() && ui.input(|input| input.key_pressed(egui::Key::Enter));
+            let is_current = state
+                .launch_config
+                .proxy
+                .as_ref()
+                .is_some_and(|proxy| proxy.target.url() == state.settings.proxy_target.trim());
+            let apply = ui
+                .add_enabled(
+                    !is_current && !state.settings.proxy_target.trim().is_empty(),
+                    egui::Button::new("Proxy"),
+                )
+                .on_hover_text("Restart the server as a proxy to this URL");
+            if apply.clicked() || (submitted && !is_current) {
+                state.switch_to_proxy();
+                ui.close();
+            }
+        });
+    });
+    menu.response.on_hover_text(hover);
+}
+
+/// What handles the sockets: the proxy's target, the script's name, or
+/// the project and its services.
+fn handlers_ui(ui: &mut egui::Ui, state: &AppState, is_compact: bool, mode_width: f32) {
     let max_width = if is_compact {
         HANDLERS_MAX_WIDTH / 2.0
     } else {
-        HANDLERS_MAX_WIDTH
+        HANDLERS_MAX_WIDTH - mode_width
     };
+    if let Some(proxy) = &state.launch_config.proxy {
+        let url = proxy.target.url();
+        let text = egui::RichText::new(format!("→ {url}")).monospace();
+        truncated_ui(
+            ui,
+            text,
+            format!("every connection goes to {url}"),
+            max_width,
+        );
+        return;
+    }
     let Some(services) = &state.launch_config.services else {
         let path = &state.launch_config.script.path;
         ui.label("Script").on_hover_text(path.display().to_string());

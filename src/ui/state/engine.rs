@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::{AppState, ServerStatus, UiMessage};
 use crate::core::events::{ApprovalDecision, ConnectionId};
 use crate::engine::command::Command;
+use crate::proxy::ProxyConfig;
 
 impl AppState {
     /// (Re)starts the engine with the current settings, in the background.
@@ -66,6 +67,7 @@ impl AppState {
             return;
         }
         self.leave_project();
+        self.launch_config.proxy = None;
         self.notify(
             format!("opening {}: the server restarts", path.display()),
             false,
@@ -74,6 +76,39 @@ impl AppState {
         self.launch_config.script.path = path;
         self.script = Default::default();
         self.load_script_file();
+        self.start_engine();
+    }
+
+    /// Whether connections go to a target server instead of handlers.
+    pub fn is_proxy(&self) -> bool {
+        self.launch_config.proxy.is_some()
+    }
+
+    /// Proxy mode: the server restarts forwarding every connection to
+    /// `url` (the settings' `proxy_target`).
+    pub fn switch_to_proxy(&mut self) {
+        if !self.check_can_switch_handlers() {
+            return;
+        }
+        let url = self.settings.proxy_target.trim().to_owned();
+        match ProxyConfig::new(&url) {
+            Ok(proxy) => {
+                self.notify(format!("proxying to {url}: the server restarts"), false);
+                self.launch_config.proxy = Some(proxy);
+                self.start_engine();
+            }
+            Err(error) => self.notify(error.to_string(), true),
+        }
+    }
+
+    /// Back to running handlers (the script or the services): the server
+    /// restarts.
+    pub fn switch_to_handlers(&mut self) {
+        if !self.is_proxy() || !self.check_can_switch_handlers() {
+            return;
+        }
+        self.notify("running handlers again: the server restarts", false);
+        self.launch_config.proxy = None;
         self.start_engine();
     }
 

@@ -62,6 +62,8 @@ pub struct Settings {
     pub is_dark: bool,
     /// Seconds a held connection waits for a decision.
     pub approval_timeout_secs: u64,
+    /// The proxy target last typed in the server bar's Mode menu.
+    pub proxy_target: String,
 }
 
 impl Default for Settings {
@@ -72,6 +74,7 @@ impl Default for Settings {
             script_path: None,
             is_dark: true,
             approval_timeout_secs: 60,
+            proxy_target: String::new(),
         }
     }
 }
@@ -163,6 +166,10 @@ impl AppState {
         messages: mpsc::UnboundedSender<UiMessage>,
     ) -> Self {
         let project_options = ProjectRunOptions::from_launch(&launch_config);
+        let mut settings = settings;
+        if let Some(proxy) = &launch_config.proxy {
+            settings.proxy_target = proxy.target.url().to_owned();
+        }
         Self {
             runtime,
             repaint,

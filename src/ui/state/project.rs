@@ -137,6 +137,7 @@ impl AppState {
             false,
         );
         self.launch_config.services = Some(services);
+        self.launch_config.proxy = None;
         self.launch_config.server.pinned_ports = project.socket_ports;
         self.services = ServicesView {
             project: Some(opened),

@@ -46,9 +46,21 @@ impl AppState {
             .sessions
             .folder
             .join(recording_file_name(chrono::Local::now()));
-        let mut header = Header::new("recorded");
-        // A session recorded against the user's services names no script.
-        if !self.runs_services() {
+        let target = self
+            .launch_config
+            .proxy
+            .as_ref()
+            .map(|proxy| proxy.target.url().to_owned());
+        let mut header = Header::new(if target.is_some() {
+            "proxy"
+        } else {
+            "recorded"
+        });
+        // A session recorded against the user's services (or through a
+        // proxy) names no script.
+        if target.is_some() {
+            header.target = target;
+        } else if !self.runs_services() {
             header.script = Some(script_reference(&path, &self.launch_config.script.path));
         }
         // The recorder spawns its forwarding task on the runtime.

@@ -1,0 +1,317 @@
+//! Message breakpoints and the Intercept list, below the connection
+//! approvals: rules that hold matching frames (in every lane), and the held
+//! frames with a countdown, to forward, edit or drop.
+
+use super::{combo_ui, format_duration, short_id};
+use crate::core::events::{FrameDirection, HeldFrame, HoldDecision, Payload};
+use crate::engine::breakpoints::{BreakpointRule, HoldSettings, OnTimeout, PayloadMatch};
+use crate::engine::command::Command;
+use crate::ui::model::composer::{ComposeMode, compose};
+use crate::ui::state::AppState;
+
+/// Longest preview of a held frame in the list.
+const PREVIEW_CHARS: usize = 80;
+
+/// Intercept panel UI state.
+pub struct InterceptPanel {
+    direction: Option<FrameDirection>,
+    is_selected_connection_only: bool,
+    pattern: String,
+    is_regex: bool,
+    rule_error: Option<String>,
+    /// The held frame being edited, and its text.
+    editing: Option<(u64, String)>,
+    edit_mode: ComposeMode,
+    edit_error: Option<String>,
+}
+
+impl Default for InterceptPanel {
+    fn default() -> Self {
+        Self {
+            direction: None,
+            is_selected_connection_only: false,
+            pattern: String::new(),
+            is_regex: false,
+            rule_error: None,
+            editing: None,
+            edit_mode: ComposeMode::Text,
+            edit_error: None,
+        }
+    }
+}
+
+fn direction_label(direction: Option<FrameDirection>) -> &'static str {
+    match direction {
+        None => "in and out",
+        Some(FrameDirection::In) => "in (from the client)",
+        Some(FrameDirection::Out) => "out (to the client)",
+    }
+}
+
+impl InterceptPanel {
+    /// Draws the rules and the held frames.
+    pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(engine) = state.engine.clone() else {
+            return;
+        };
+        ui.heading("Message breakpoints");
+        self.new_rule_ui(ui, state);
+        let rules = engine.breakpoints();
+        for (index, rule) in rules.iter().enumerate() {
+            ui.horizontal(|ui| {
+                ui.label(format!("holds {}", rule.summary()));
+                if ui.button("Remove").clicked() {
+                    let mut rules = rules.clone();
+                    rules.remove(index);
+                    state.command("remove a breakpoint", Command::SetBreakpoints(rules));
+                }
+            });
+        }
+        if rules.is_empty() {
+            ui.weak("No breakpoint: every message flows.");
+        }
+        settings_ui(ui, state, engine.hold_settings());
+        ui.separator();
+        let held = engine.held_frames();
+        ui.horizontal(|ui| {
+            ui.strong(format!("Intercept ({} held)", held.len()));
+            if ui
+                .add_enabled(!held.is_empty(), egui::Button::new("Forward all"))
+                .clicked()
+            {
+                state.command("forward all held messages", Command::ForwardAllHeld);
+            }
+        });
+        if held.is_empty() {
+            ui.weak("Held messages wait here; the messages behind one on its connection wait too.");
+            return;
+        }
+        // The countdowns tick once a second while anything is held.
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs(1));
+        self.held_ui(ui, state, &held, engine.hold_settings());
+    }
+
+    fn new_rule_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        ui.horizontal_wrapped(|ui| {
+            combo_ui(
+                ui,
+                "breakpoint_direction",
+                "Hold",
+                direction_label(self.direction),
+                |ui| {
+                    for direction in [None, Some(FrameDirection::In), Some(FrameDirection::Out)] {
+                        ui.selectable_value(
+                            &mut self.direction,
+                            direction,
+                            direction_label(direction),
+                        );
+                    }
+                },
+            );
+            let selected = state.selected_connection;
+            ui.add_enabled(
+                selected.is_some(),
+                egui::Checkbox::new(
+                    &mut self.is_selected_connection_only,
+                    "selected connection only",
+                ),
+            );
+            let label = ui.label("payload contains");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.pattern)
+                    .hint_text("empty: every message")
+                    .desired_width(160.0),
+            )
+            .labelled_by(label.id);
+            ui.checkbox(&mut self.is_regex, "regex");
+            if ui.button("Add breakpoint").clicked() {
+                let payload = match (self.pattern.is_empty(), self.is_regex) {
+                    (true, _) => Ok(PayloadMatch::Any),
+                    (false, false) => Ok(PayloadMatch::Contains(self.pattern.clone())),
+                    (false, true) => regex::Regex::new(&self.pattern)
+                        .map(PayloadMatch::Regex)
+                        .map_err(|error| format!("not a regex: {error}")),
+                };
+                match payload {
+                    Ok(payload) => {
+                        self.rule_error = None;
+                        let mut rules = state
+                            .engine
+                            .as_ref()
+                            .map(|engine| engine.breakpoints())
+                            .unwrap_or_default();
+                        rules.push(BreakpointRule {
+                            direction: self.direction,
+                            connection_id: selected.filter(|_| self.is_selected_connection_only),
+                            payload,
+                        });
+                        state.command("add a breakpoint", Command::SetBreakpoints(rules));
+                    }
+                    Err(error) => self.rule_error = Some(error),
+                }
+            }
+        });
+        if let Some(error) = &self.rule_error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+    }
+
+    fn held_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &mut AppState,
+        held: &[HeldFrame],
+        settings: HoldSettings,
+    ) {
+        let then = match settings.on_timeout {
+            OnTimeout::Forward => "forwarded",
+            OnTimeout::Drop => "dropped",
+        };
+        let now = chrono::Utc::now();
+        egui::Grid::new("held_messages")
+            .striped(true)
+            .num_columns(6)
+            .show(ui, |ui| {
+                for title in ["#", "connection", "way", "message", "waiting", ""] {
+                    ui.strong(title);
+                }
+                ui.end_row();
+                for frame in held {
+                    ui.monospace(frame.hold_id.to_string());
+                    ui.monospace(short_id(&frame.connection_id))
+                        .on_hover_text(frame.connection_id.to_string());
+                    ui.label(frame.direction.label());
+                    ui.monospace(frame.payload.preview(PREVIEW_CHARS));
+                    ui.label(format!(
+                        "{} ({then} in {})",
+                        format_duration(now - frame.since),
+                        format_duration(frame.deadline - now)
+                    ));
+                    ui.horizontal(|ui| {
+                        let decide = |state: &mut AppState, decision| {
+                            state.command(
+                                "decide on a held message",
+                                Command::ResolveHold {
+                                    hold_id: frame.hold_id,
+                                    decision,
+                                },
+                            );
+                        };
+                        if ui.button("Forward").clicked() {
+                            decide(state, HoldDecision::Forward);
+                        }
+                        if ui.button("Edit").clicked() {
+                            let text =
+                                String::from_utf8_lossy(frame.payload.as_bytes()).into_owned();
+                            self.edit_mode = match frame.payload {
+                                Payload::Text(_) => ComposeMode::Text,
+                                Payload::Binary(_) => ComposeMode::Hex,
+                            };
+                            let text = match frame.payload {
+                                Payload::Text(_) => text,
+                                Payload::Binary(ref bytes) => bytes
+                                    .iter()
+                                    .map(|byte| format!("{byte:02x}"))
+                                    .collect::<Vec<_>>()
+                                    .join(" "),
+                            };
+                            self.editing = Some((frame.hold_id, text));
+                            self.edit_error = None;
+                        }
+                        if ui.button("Drop").clicked() {
+                            decide(state, HoldDecision::Drop);
+                        }
+                    });
+                    ui.end_row();
+                }
+            });
+        self.editor_ui(ui, state, held);
+    }
+
+    fn editor_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, held: &[HeldFrame]) {
+        let Some((hold_id, text)) = &mut self.editing else {
+            return;
+        };
+        let hold_id = *hold_id;
+        if !held.iter().any(|frame| frame.hold_id == hold_id) {
+            // Decided elsewhere, or timed out.
+            self.editing = None;
+            return;
+        }
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.strong(format!("Edit held message #{hold_id}"));
+            combo_ui(ui, "held_edit_mode", "as", self.edit_mode.label(), |ui| {
+                for mode in ComposeMode::ALL {
+                    ui.selectable_value(&mut self.edit_mode, mode, mode.label());
+                }
+            });
+        });
+        let label = ui.label("Held message");
+        ui.add(
+            egui::TextEdit::multiline(text)
+                .code_editor()
+                .desired_rows(4)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(label.id);
+        if ui.button("Forward edited").clicked() {
+            match compose(self.edit_mode, text) {
+                Ok(payload) => {
+                    state.command(
+                        "forward an edited message",
+                        Command::ResolveHold {
+                            hold_id,
+                            decision: HoldDecision::Edited(payload),
+                        },
+                    );
+                    self.editing = None;
+                    self.edit_error = None;
+                }
+                Err(error) => self.edit_error = Some(error),
+            }
+        }
+        if let Some(error) = &self.edit_error {
+            ui.colored_label(ui.visuals().error_fg_color, error);
+        }
+    }
+}
+
+fn settings_ui(ui: &mut egui::Ui, state: &mut AppState, settings: HoldSettings) {
+    ui.horizontal(|ui| {
+        let label = ui.label("Undecided after");
+        let mut timeout_secs = settings.timeout.as_secs();
+        let mut changed = ui
+            .add(
+                egui::DragValue::new(&mut timeout_secs)
+                    .range(1..=3600)
+                    .suffix(" s"),
+            )
+            .labelled_by(label.id)
+            .on_hover_text("Drag or type the seconds a held message waits")
+            .changed();
+        let mut on_timeout = settings.on_timeout;
+        let then = match on_timeout {
+            OnTimeout::Forward => "forward",
+            OnTimeout::Drop => "drop",
+        };
+        combo_ui(ui, "hold_on_timeout", "then", then, |ui| {
+            changed |= ui
+                .selectable_value(&mut on_timeout, OnTimeout::Forward, "forward")
+                .changed();
+            changed |= ui
+                .selectable_value(&mut on_timeout, OnTimeout::Drop, "drop")
+                .changed();
+        });
+        if changed {
+            state.command(
+                "set the hold timeout",
+                Command::SetHoldSettings(HoldSettings {
+                    timeout: std::time::Duration::from_secs(timeout_secs.max(1)),
+                    on_timeout,
+                }),
+            );
+        }
+    });
+}
