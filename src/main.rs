@@ -10,14 +10,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use sockscope::core::config::{KvLocation, Limits, default_io_threads};
+use sockscope::core::config::{KvLocation, Limits, all_cpus, default_io_threads};
 use sockscope::core::gateway::OutgoingFrames;
 use sockscope::engine::config::DenyAnswer;
 use sockscope::launch::LaunchConfig;
 use sockscope::loadgen::{BenchOptions, SendPattern, run_bench};
-use sockscope::nitric::{
-    DEFAULT_SERVICE_ADDRESS, NitricConfig, Program, ServiceSpec, read_dotenv, read_project,
-};
+use sockscope::nitric::{DEFAULT_SERVICE_ADDRESS, NitricConfig, read_project, service_specs};
 use sockscope::proxy::ProxyConfig;
 use sockscope::script::Gateway;
 use sockscope::script::bundled::default_script_path;
@@ -387,10 +385,7 @@ impl ServerArgs {
         }
         if let (true, Some(dir)) = (self.embedded, &self.project) {
             let project = read_project(dir)?;
-            let mut files = project
-                .services
-                .iter()
-                .map(|service| service.cwd.join(&service.name));
+            let mut files = project.service_files().into_iter();
             config.script.path = files.next().context("the project has no service files")?;
             config.script.other_services = files.collect();
             config.server.pinned_ports = project.socket_ports;
@@ -423,30 +418,6 @@ impl ServerArgs {
     }
 }
 
-/// The services `--run` commands or a `--project` folder name, and the
-/// socket ports the project pins.
-fn service_specs(
-    run: &[String],
-    project: Option<&std::path::Path>,
-) -> anyhow::Result<(Vec<ServiceSpec>, BTreeMap<String, u16>)> {
-    if let Some(dir) = project {
-        let project = read_project(dir)?;
-        return Ok((project.services, project.socket_ports));
-    }
-    let env = read_dotenv(std::path::Path::new(".env"))?;
-    let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let specs = run
-        .iter()
-        .map(|command| ServiceSpec {
-            name: command.trim().to_owned(),
-            program: Program::Shell(command.clone()),
-            cwd: cwd.clone(),
-            env: env.clone(),
-        })
-        .collect();
-    Ok((specs, BTreeMap::new()))
-}
-
 /// Logs to stderr at `default_level` unless `RUST_LOG` says otherwise.
 fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -467,11 +438,6 @@ fn io_runtime(worker_threads: usize) -> anyhow::Result<tokio::runtime::Runtime> 
         .thread_name("sockscope-io")
         .build()
         .context("cannot start the async runtime")
-}
-
-/// Every CPU, for commands that run no script thread of their own.
-fn all_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -91,6 +91,11 @@ impl Default for Limits {
     }
 }
 
+/// Every CPU, for commands that run no script thread of their own.
+pub fn all_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// Threads for sockets when nobody says: every CPU but one, because the
 /// script thread keeps one busy whenever traffic flows (and at least one).
 /// With two CPUs, a second socket thread only took turns with the script

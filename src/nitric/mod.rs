@@ -15,4 +15,4 @@ mod watch;
 
 pub use lane::{DEFAULT_SERVICE_ADDRESS, NitricConfig, NitricLauncher, NitricRuntime};
 pub use process::{Program, ServiceSpec};
-pub use project::{Project, ProjectError, read_dotenv, read_project};
+pub use project::{Project, ProjectError, read_dotenv, read_project, service_specs};

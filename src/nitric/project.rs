@@ -58,6 +58,43 @@ pub struct Project {
     pub socket_ports: BTreeMap<String, u16>,
 }
 
+impl Project {
+    /// The files its services serve (`services/chat.ts`, …), as paths.
+    pub fn service_files(&self) -> Vec<PathBuf> {
+        self.services
+            .iter()
+            .map(|service| service.cwd.join(&service.name))
+            .collect()
+    }
+}
+
+/// The services of `--run` commands (in the current folder, with its
+/// `.env`) or of a `--project` folder, and the socket ports it pins.
+pub fn service_specs(
+    run: &[String],
+    project: Option<&Path>,
+) -> Result<(Vec<ServiceSpec>, BTreeMap<String, u16>), ProjectError> {
+    if let Some(dir) = project {
+        let project = read_project(dir)?;
+        return Ok((project.services, project.socket_ports));
+    }
+    let env = read_dotenv(Path::new(".env"))?;
+    let cwd = std::env::current_dir().map_err(|reason| ProjectError::Read {
+        path: PathBuf::from("."),
+        reason,
+    })?;
+    let specs = run
+        .iter()
+        .map(|command| ServiceSpec {
+            name: command.trim().to_owned(),
+            program: Program::Shell(command.clone()),
+            cwd: cwd.clone(),
+            env: env.clone(),
+        })
+        .collect();
+    Ok((specs, BTreeMap::new()))
+}
+
 /// Reads `dir/nitric.yaml`, `dir/.env` and `dir/local.nitric.yaml`.
 pub fn read_project(dir: &Path) -> Result<Project, ProjectError> {
     let path = dir.join("nitric.yaml");
