@@ -209,6 +209,7 @@ import { readFileSync } from 'fs';
 import path from 'node:path';
 import settings from './settings.json';
 import counter, { prefix } from './lib/counter.cjs';
+import { part } from './lib/index.cjs';
 
 // `fs` only in an API route: the file loads, the route is declared, not served.
 api('files').get('/passwd', async (ctx) => {
@@ -225,7 +226,7 @@ socket.on('message', async (ctx) => {
     denied = error.message.startsWith('fs.readFileSync is not available');
   }
   const id = Buffer.from(crypto_uuid()).toString('hex').length;
-  await socket.send(ctx.req.connectionId, [prefix, counter.next(), settings.motd, path.join('a', '../b'), denied, id].join(' '));
+  await socket.send(ctx.req.connectionId, [prefix, counter.next(), settings.motd, path.join('a', '../b'), denied, id, part].join(' '));
 });
 import { randomUUID as crypto_uuid } from 'node:crypto';
 "#,
@@ -236,12 +237,19 @@ import { randomUUID as crypto_uuid } from 'node:crypto';
             "const { start } = require('./start');\nlet n = start;\nexports.prefix = 'n';\nexports.next = () => ++n;\n",
         ),
         ("lib/start.js", "module.exports = { start: 41 };\n"),
+        // As tsc compiles `export * from './parts'` to CommonJS.
+        (
+            "lib/index.cjs",
+            "\"use strict\";\nvar __exportStar = (m, e) => { for (var p in m) if (p !== 'default' && !(p in e)) e[p] = m[p]; };\n\
+             Object.defineProperty(exports, \"__esModule\", { value: true });\n__exportStar(require(\"./parts.cjs\"), exports);\n",
+        ),
+        ("lib/parts.cjs", "exports.part = 'whole';\n"),
     ]);
     let config = config_for(dir.path(), "handler.js");
     let server = serve(dir, config).await;
     let mut client = server.connect("/").await;
     send_text(&mut client, "x").await;
-    assert_eq!(recv_text(&mut client).await, "n 42 welcome b true 72");
+    assert_eq!(recv_text(&mut client).await, "n 42 welcome b true 72 whole");
     // Said while loading, before anyone listened: a display still gets it.
     let mut display = server.engine.subscribe();
     let mut said = Vec::new();

@@ -96,7 +96,7 @@ impl JsRuntime {
                 let provider_error: Function = host_object.get(host_api::PROVIDER_ERROR)?;
                 let entry = self.graph.borrow_mut().entry(index);
                 let code = match entry {
-                    Ok(compiled) => modules::entry_source(name, &compiled),
+                    Ok(compiled) => modules::entry_source(&self.graph, name, &compiled),
                     Err(message) => {
                         return Err(rquickjs::Error::new_loading_message(name, message));
                     }

@@ -17,13 +17,13 @@ pub(crate) fn wrap(source: &str) -> String {
     format!("(function (exports, require, module, __filename, __dirname) {{{source}\n}})")
 }
 
-/// The ES module an `import` of the CommonJS module `name` loads.
-pub(crate) fn face(name: &str, source: &str) -> String {
+/// The ES module an `import` of the CommonJS module `name` loads, with
+/// `names` (its own and what it re-exports) as named exports.
+pub(crate) fn face(name: &str, names: &[String]) -> String {
     let quoted = serde_json::Value::from(name);
     let mut face = format!(
         "const m = globalThis[Symbol.for('{REQUIRE_KEY}')]({quoted});\nexport default m;\n"
     );
-    let names = exported_names(source);
     if !names.is_empty() {
         face.push_str(&format!(
             "export const {{ {} }} = m ?? {{}};\n",
@@ -40,6 +40,12 @@ static ASSIGNED: LazyLock<Regex> = LazyLock::new(|| {
 static DEFINED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r#"Object\.defineProperty\(\s*(?:module\.)?exports\s*,\s*['"]([A-Za-z_$][\w$]*)['"]"#,
+    )
+    .expect("a valid pattern")
+});
+static REEXPORTED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?:__exportStar\(\s*require\(\s*['"]([^'"]+)['"]\s*\)|__export\(\s*require\(\s*['"]([^'"]+)['"]\s*\)\s*\)|module\.exports\s*=\s*require\(\s*['"]([^'"]+)['"]\s*\))"#,
     )
     .expect("a valid pattern")
 });
@@ -70,6 +76,17 @@ pub(crate) fn exported_names(source: &str) -> Vec<String> {
     }
     names.retain(|name| !RESERVED.contains(&name.as_str()));
     names
+}
+
+/// What a module re-exports whole, as cjs-module-lexer follows it:
+/// `__exportStar(require('x'), exports)` (TypeScript's `export *`),
+/// `__export(require('x'))` and `module.exports = require('x')`.
+pub(crate) fn reexported_specifiers(source: &str) -> Vec<String> {
+    REEXPORTED
+        .captures_iter(source)
+        .filter_map(|found| found.get(1).or(found.get(2)).or(found.get(3)))
+        .map(|specifier| specifier.as_str().to_owned())
+        .collect()
 }
 
 /// Words that cannot be `export const` bindings.
@@ -216,13 +233,22 @@ mod tests {
     }
 
     #[test]
-    fn the_face_reexports_what_it_found() {
-        let face = face(
-            "node_modules/x/index.js",
-            "exports.a = 1; exports.default = 2;",
-        );
+    fn the_face_exports_the_names_it_is_given() {
+        let names = exported_names("exports.a = 1; exports.default = 2;");
+        let face = face("node_modules/x/index.js", &names);
         assert!(face.contains("(\"node_modules/x/index.js\")"), "{face}");
         assert!(face.contains("export const { a } = m ?? {};"), "{face}");
         assert_eq!(wrap("x").lines().count(), 2);
+    }
+
+    #[test]
+    fn whole_reexports_are_found() {
+        let source = r#"__exportStar(require("./types"), exports);
+            __export(require('./legacy'));
+            module.exports = require('./impl');"#;
+        assert_eq!(
+            reexported_specifiers(source),
+            ["./types", "./legacy", "./impl"]
+        );
     }
 }

@@ -19,6 +19,9 @@ use super::sources::{ModuleSource, ModuleSources};
 use super::{builtins, commonjs, helpers, transpile};
 use crate::core::events::ScriptLocation;
 
+/// How deep `export *` chains of CommonJS modules are followed for names.
+const MAX_REEXPORT_DEPTH: usize = 8;
+
 /// How a file runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -159,6 +162,33 @@ impl ModuleGraph {
                 Ok((name, format.as_str()))
             }
         }
+    }
+
+    /// The named exports of the CommonJS module `name` (with text `code`):
+    /// its own and, followed a few levels deep, those of what it
+    /// re-exports whole.
+    pub(crate) fn commonjs_names(&mut self, name: &str, code: &str, depth: usize) -> Vec<String> {
+        let mut names = commonjs::exported_names(code);
+        if depth >= MAX_REEXPORT_DEPTH {
+            return names;
+        }
+        for specifier in commonjs::reexported_specifiers(code) {
+            let Ok((target, "cjs")) = self.resolve(name, &specifier, Mode::Require) else {
+                continue;
+            };
+            let Some(path) = self.files.get(&target).cloned() else {
+                continue;
+            };
+            let Ok(compiled) = self.compile(&path) else {
+                continue;
+            };
+            for found in self.commonjs_names(&target, &compiled.code, depth + 1) {
+                if !names.contains(&found) {
+                    names.push(found);
+                }
+            }
+        }
+        names
     }
 
     /// The file at `path`, compiled (from the cache when its text is the same).
@@ -382,7 +412,11 @@ impl Loader for GraphLoader {
                 Module::declare(ctx.clone(), name, compiled.code.as_bytes())
             }
             Format::CommonJs => {
-                Module::declare(ctx.clone(), name, commonjs::face(name, &compiled.code))
+                let names = self
+                    .graph
+                    .borrow_mut()
+                    .commonjs_names(name, &compiled.code, 0);
+                Module::declare(ctx.clone(), name, commonjs::face(name, &names))
             }
         }
     }

@@ -64,9 +64,12 @@ pub(crate) fn module_name(path: &std::path::Path) -> String {
 }
 
 /// The ES module source `Module::declare` gets for the entry.
-pub(crate) fn entry_source(name: &str, compiled: &graph::Compiled) -> String {
+pub(crate) fn entry_source(graph: &SharedGraph, name: &str, compiled: &graph::Compiled) -> String {
     match compiled.format {
-        Format::CommonJs => commonjs::face(name, &compiled.code),
+        Format::CommonJs => {
+            let names = graph.borrow_mut().commonjs_names(name, &compiled.code, 0);
+            commonjs::face(name, &names)
+        }
         Format::Module | Format::Json => compiled.code.to_string(),
     }
 }
