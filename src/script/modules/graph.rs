@@ -58,6 +58,9 @@ pub(crate) struct ModuleGraph {
     files: FxHashMap<String, PathBuf>,
     /// Compiled files across loads; a reload recompiles only what changed.
     cache: FxHashMap<PathBuf, Arc<Compiled>>,
+    /// Files read during this load: their cache entries are current (a
+    /// file is resolved, then loaded; it is read once).
+    read_this_load: rustc_hash::FxHashSet<PathBuf>,
     /// The sources of the graph being loaded (shared with the host, which
     /// reports failures with them).
     sources: Rc<RefCell<ModuleSources>>,
@@ -76,6 +79,7 @@ impl ModuleGraph {
             entries: Vec::new(),
             files: FxHashMap::default(),
             cache: FxHashMap::default(),
+            read_this_load: rustc_hash::FxHashSet::default(),
             sources: Rc::default(),
             by_name: None,
             failed_at: None,
@@ -92,6 +96,7 @@ impl ModuleGraph {
         let first = services.first().map(|service| service.path.as_path());
         self.root = resolve::project_root(first.unwrap_or(Path::new("script.js")));
         self.files.clear();
+        self.read_this_load.clear();
         self.failed_at = None;
         self.entries = services
             .iter()
@@ -193,6 +198,11 @@ impl ModuleGraph {
 
     /// The file at `path`, compiled (from the cache when its text is the same).
     pub(crate) fn compile(&mut self, path: &Path) -> std::result::Result<Arc<Compiled>, String> {
+        if self.read_this_load.contains(path)
+            && let Some(cached) = self.cache.get(path)
+        {
+            return Ok(Arc::clone(cached));
+        }
         let given = self
             .entries
             .iter()
@@ -223,6 +233,7 @@ impl ModuleGraph {
                 compiled
             }
         };
+        self.read_this_load.insert(path.to_path_buf());
         let name = self.name_of(path);
         let own = !path
             .components()
