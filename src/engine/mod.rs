@@ -296,10 +296,7 @@ impl EngineHandle {
                 if !close_code::is_sendable(code) {
                     return Err(CommandError::InvalidCloseCode(code));
                 }
-                let connection = shared
-                    .registry
-                    .get(&connection_id)
-                    .ok_or(CommandError::UnknownConnection(connection_id))?;
+                let connection = shared.registry.for_command(connection_id)?;
                 connection.outbound.request_close(CloseRequest {
                     code,
                     reason,
@@ -311,10 +308,7 @@ impl EngineHandle {
                 connection_id,
                 payload,
             } => {
-                let connection = shared
-                    .registry
-                    .get(&connection_id)
-                    .ok_or(CommandError::UnknownConnection(connection_id))?;
+                let connection = shared.registry.for_command(connection_id)?;
                 connection.outbound.send(payload)?;
                 Ok(())
             }
@@ -322,10 +316,7 @@ impl EngineHandle {
                 connection_id,
                 payload,
             } => {
-                let connection = shared
-                    .registry
-                    .get(&connection_id)
-                    .ok_or(CommandError::UnknownConnection(connection_id))?;
+                let connection = shared.registry.for_command(connection_id)?;
                 // Queued for the target's writer, not written yet: reported
                 // before any reply can be.
                 shared

@@ -119,6 +119,17 @@ impl Registry {
         self.connections.read().get(connection_id).cloned()
     }
 
+    /// The live connection a command names, or the command's error.
+    pub fn for_command(
+        &self,
+        connection_id: ConnectionId,
+    ) -> Result<Arc<LiveConnection>, super::command::CommandError> {
+        self.get(&connection_id)
+            .ok_or(super::command::CommandError::UnknownConnection(
+                connection_id,
+            ))
+    }
+
     /// Number of live connections.
     pub fn len(&self) -> usize {
         self.connections.read().len()
