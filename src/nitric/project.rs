@@ -61,9 +61,17 @@ pub struct Project {
 impl Project {
     /// The files its services serve (`services/chat.ts`, …), as paths.
     pub fn service_files(&self) -> Vec<PathBuf> {
+        // `basedir: .` joins as `dir/./services/chat.ts`; shown without it.
         self.services
             .iter()
-            .map(|service| service.cwd.join(&service.name))
+            .map(|service| {
+                service
+                    .cwd
+                    .join(&service.name)
+                    .components()
+                    .filter(|part| *part != std::path::Component::CurDir)
+                    .collect()
+            })
             .collect()
     }
 }
@@ -341,6 +349,10 @@ mod tests {
         assert_eq!(project.services.len(), 1);
         let service = &project.services[0];
         assert_eq!(service.name, "services/chat.ts");
+        assert_eq!(
+            project.service_files(),
+            [dir.path().join("services/chat.ts")]
+        );
         assert_eq!(
             service.program,
             Program::Argv(vec!["npx".into(), "tsx".into(), "services/chat.ts".into()])

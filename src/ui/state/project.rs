@@ -149,10 +149,7 @@ impl AppState {
     /// Runs `project`'s service files in the embedded lane, a context
     /// each; the editor shows the first.
     fn run_project_embedded(&mut self, dir: &Path, project: Project) {
-        let mut files = project
-            .services
-            .iter()
-            .map(|service| service.cwd.join(&service.name));
+        let mut files = project.service_files().into_iter();
         let Some(first) = files.next() else {
             self.notify("the project has no service files", true);
             return;
