@@ -37,18 +37,6 @@ fn config_for(dir: &Path, entry: &str) -> LaunchConfig {
     config
 }
 
-async fn serve(dir: tempfile::TempDir, config: LaunchConfig) -> TestServer {
-    let engine = sockscope::launch::start(config)
-        .await
-        .unwrap_or_else(|error| panic!("the project loads: {error:#}"));
-    let events = engine.subscribe_lossless();
-    TestServer {
-        engine,
-        dir,
-        events,
-    }
-}
-
 async fn load_error(files: &[(&str, &str)], entry: &str) -> String {
     let dir = project(files);
     match sockscope::launch::start(config_for(dir.path(), entry)).await {
@@ -111,7 +99,7 @@ fn typescript_project() -> tempfile::TempDir {
 async fn a_typescript_service_runs_and_its_errors_point_at_the_ts_line() {
     let dir = typescript_project();
     let config = config_for(dir.path(), "services/chat.ts");
-    let mut server = serve(dir, config).await;
+    let mut server = TestServer::launch(dir, config).await;
     let mut client = server.connect("/").await;
     send_text(&mut client, "hi").await;
     assert_eq!(recv_text(&mut client).await, "HI");
@@ -177,7 +165,7 @@ async fn editing_an_imported_module_reloads_the_service() {
     let dir = typescript_project();
     let mut config = config_for(dir.path(), "services/chat.ts");
     config.script.watch = true;
-    let mut server = serve(dir, config).await;
+    let mut server = TestServer::launch(dir, config).await;
     let mut client = server.connect("/").await;
     send_text(&mut client, "one").await;
     assert_eq!(recv_text(&mut client).await, "ONE");
@@ -246,7 +234,7 @@ import { randomUUID as crypto_uuid } from 'node:crypto';
         ("lib/parts.cjs", "exports.part = 'whole';\n"),
     ]);
     let config = config_for(dir.path(), "handler.js");
-    let server = serve(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     let mut client = server.connect("/").await;
     send_text(&mut client, "x").await;
     assert_eq!(recv_text(&mut client).await, "n 42 welcome b true 72 whole");
@@ -321,7 +309,7 @@ socket.on('message', async (ctx) => {
         return;
     }
     let config = config_for(dir.path(), "services/names.ts");
-    let server = serve(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     let mut client = server.connect("/").await;
     send_text(&mut client, "x").await;
     assert_eq!(recv_text(&mut client).await, "22 36 true");
@@ -370,7 +358,7 @@ async fn a_projects_services_each_get_a_context_and_share_kv() {
     let dir = two_service_project();
     let mut config = config_for(dir.path(), "services/chat.ts");
     config.script.other_services = vec![dir.path().join("services/feed.ts")];
-    let server = serve(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     let url_of = |socket: &str| {
         server
             .engine

@@ -19,12 +19,7 @@ fn a_breakpoint_holds_a_message_to_edit_or_drop() {
     });
     window.step_until_shown("holds in and out, any connection, containing \"hold me\"");
 
-    let url = window.url("/?name=ann");
-    let mut client = window
-        .runtime
-        .block_on(tokio_tungstenite::connect_async(url))
-        .expect("connect")
-        .0;
+    let mut client = window.connect("/?name=ann");
     window.runtime.block_on(async {
         send_text(&mut client, "hold me").await;
         send_text(&mut client, "after").await;

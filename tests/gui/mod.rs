@@ -16,7 +16,7 @@ mod polish;
 mod proxy;
 mod services;
 
-use crate::util::{engine_config_in, recv_close_code, recv_text, script, send_text};
+use crate::util::{Client, engine_config_in, recv_close_code, recv_text, script, send_text};
 
 /// A window on a real engine, with the runtime its engine and clients use.
 struct Window {
@@ -58,6 +58,15 @@ impl Window {
     fn url(&self, path_and_query: &str) -> String {
         let engine = self.app().state.engine.as_ref().expect("engine running");
         format!("{}{path_and_query}", engine.url())
+    }
+
+    /// A client connected to the window's server at `path_and_query`.
+    fn connect(&self, path_and_query: &str) -> Client {
+        let url = self.url(path_and_query);
+        self.runtime
+            .block_on(tokio_tungstenite::connect_async(url))
+            .expect("connect")
+            .0
     }
 
     /// Runs frames until `done` holds (the app repaints continuously while
@@ -145,12 +154,7 @@ socket.on('message', (ctx) => socket.send(ctx.req.connectionId, 'v1:' + ctx.req.
 #[test]
 fn a_connecting_client_gets_a_row_and_close_greys_it() {
     let mut window = Window::open(&script(CHAT_LIKE));
-    let url = window.url("/?name=ann");
-    let mut client = window
-        .runtime
-        .block_on(tokio_tungstenite::connect_async(url))
-        .expect("connect")
-        .0;
+    let mut client = window.connect("/?name=ann");
     window.step_until_shown("name=ann");
     window.harness.check_accessibility();
 
@@ -200,12 +204,7 @@ fn editing_a_kv_value_in_the_window_is_what_handlers_read() {
          socket.on('connect', async () => { await settings.set('greeting', { text: 'hello' }); });
          socket.on('message', async (ctx) => socket.send(ctx.req.connectionId, (await settings.get('greeting')).text));",
     ));
-    let url = window.url("/");
-    let mut client = window
-        .runtime
-        .block_on(tokio_tungstenite::connect_async(url))
-        .expect("connect")
-        .0;
+    let mut client = window.connect("/");
     window.open_tab("KV");
     window.step_until_shown("greeting");
     window.harness.get_by_label("greeting").click();
@@ -355,12 +354,7 @@ socket.on('connect', () => {});
            await socket.send(ctx.req.connectionId, { reply: { nested: [1, 2] } });
          });",
     ));
-    let url = window.url("/?who=tester");
-    let mut client = window
-        .runtime
-        .block_on(tokio_tungstenite::connect_async(url))
-        .expect("connect")
-        .0;
+    let mut client = window.connect("/?who=tester");
     window.runtime.block_on(async {
         send_text(&mut client, "hi").await;
         let _ = recv_text(&mut client).await;

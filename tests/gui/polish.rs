@@ -39,12 +39,7 @@ fn copied_text(window: &Window) -> Vec<String> {
 #[test]
 fn an_idle_window_with_follow_on_asks_for_no_frames() {
     let mut window = Window::open(&script(ECHO_JSON));
-    let url = window.url("/?name=ann");
-    let mut client = window
-        .runtime
-        .block_on(tokio_tungstenite::connect_async(url))
-        .expect("connect")
-        .0;
+    let mut client = window.connect("/?name=ann");
     // A burst: the window must not still be catching up once it is over.
     window.runtime.block_on(async {
         for index in 0..300 {
@@ -82,12 +77,7 @@ fn an_idle_window_with_follow_on_asks_for_no_frames() {
 #[test]
 fn json_keeps_its_key_order_and_copy_puts_the_payload_on_the_clipboard() {
     let mut window = Window::open(&script(ECHO_JSON));
-    let url = window.url("/");
-    let mut client = window
-        .runtime
-        .block_on(tokio_tungstenite::connect_async(url))
-        .expect("connect")
-        .0;
+    let mut client = window.connect("/");
     let message = r#"{"type":"hello","args":{"z":1}}"#;
     window.runtime.block_on(async {
         send_text(&mut client, message).await;
@@ -129,12 +119,7 @@ fn the_kv_add_row_is_reachable_at_900_by_600_with_a_long_key_list() {
     window.harness.set_size(egui::vec2(900.0, 600.0));
     // Clicks go where the last frame drew: lay out at the new size first.
     window.harness.run_steps(2);
-    let url = window.url("/");
-    let _client = window
-        .runtime
-        .block_on(tokio_tungstenite::connect_async(url))
-        .expect("connect")
-        .0;
+    let _client = window.connect("/");
     window.open_tab("KV");
     window.step_until_shown("80 keys");
     window.harness.get_by_label("Refresh").click();

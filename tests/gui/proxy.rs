@@ -37,12 +37,7 @@ fn the_mode_menu_proxies_to_a_url_and_send_reaches_either_side() {
     window.step_until_shown(&format!("→ {}", target.url()));
     window.harness.check_accessibility();
 
-    let url = window.url("/echo?who=gui");
-    let mut client = window
-        .runtime
-        .block_on(tokio_tungstenite::connect_async(url))
-        .expect("connect through the proxy")
-        .0;
+    let mut client = window.connect("/echo?who=gui");
     window.runtime.block_on(async {
         send_text(&mut client, "through").await;
         assert_eq!(recv_text(&mut client).await, "through");

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::corpus::*;
-use super::{node_modules, project, services_config, start};
+use super::{node_modules, project, services_config};
 use crate::util::TestServer;
 
 /// One thing the clients do.
@@ -192,7 +192,7 @@ async fn both_lanes_in(
         let mut config = sockscope::launch::LaunchConfig::new(dir.path().join(entry));
         config.server.port = 0;
         config.server.kv = sockscope::core::config::KvLocation::File(dir.path().join("kv.redb"));
-        let server = start(dir, config).await;
+        let server = TestServer::launch(dir, config).await;
         drive(&server, steps, stores).await
     };
     let Some(node_modules) = node_modules() else {
@@ -201,7 +201,7 @@ async fn both_lanes_in(
     let real = {
         let dir = project(files, Some(&node_modules));
         let config = services_config(dir.path(), &[command]);
-        let server = start(dir, config).await;
+        let server = TestServer::launch(dir, config).await;
         drive(&server, steps, stores).await
     };
     for (client, seen) in &real.clients {
@@ -499,6 +499,6 @@ async fn every_socket_of_a_file_is_served_on_its_own_port() {
     };
     let dir = project(&[("handler.mjs", THREE_SOCKETS_JS)], Some(&node_modules));
     let config = services_config(dir.path(), &["node handler.mjs"]);
-    let real = ask_every_socket(&start(dir, config).await).await;
+    let real = ask_every_socket(&TestServer::launch(dir, config).await).await;
     assert_eq!(embedded, real, "embedded vs @nitric/sdk");
 }

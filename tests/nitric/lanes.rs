@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{nitric_python, node_modules, project, services_config, start};
+use super::{nitric_python, node_modules, project, services_config};
 use crate::util::{Client, TestServer, WAIT, recv_text, send_text};
 
 const CHAT_JS: &str = r#"import { websocket, kv } from '@nitric/sdk';
@@ -265,7 +265,7 @@ async fn a_node_service_runs_with_the_real_sdk() {
     };
     let dir = project(&[("chat.mjs", CHAT_JS)], Some(&node_modules));
     let config = services_config(dir.path(), &["node chat.mjs"]);
-    let server = start(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     chat_round(&server, &NODE).await;
 }
 
@@ -278,7 +278,7 @@ async fn a_typescript_service_runs_through_tsx() {
     let dir = project(&[("chat.ts", CHAT_TS)], Some(&node_modules));
     let command = format!("{} chat.ts", tsx.display());
     let config = services_config(dir.path(), &[&command]);
-    let server = start(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     chat_round(&server, &NODE).await;
 }
 
@@ -290,6 +290,6 @@ async fn a_python_service_runs_with_the_real_sdk() {
     let dir = project(&[("chat.py", CHAT_PY)], None);
     let command = format!("{} chat.py", python.display());
     let config = services_config(dir.path(), &[&command]);
-    let server = start(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     chat_round(&server, &PYTHON).await;
 }

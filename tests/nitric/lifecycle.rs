@@ -8,7 +8,7 @@ use sockscope::core::events::Event;
 use sockscope::engine::command::Command;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{node_modules, project, services_config, start};
+use super::{node_modules, project, services_config};
 use crate::util::process::serve;
 use crate::util::{TestServer, WAIT, recv_text, send_text};
 
@@ -63,7 +63,7 @@ async fn other_resources_are_held_open_topics_deliver_and_permissions_hold() {
     };
     let dir = project(&[("board.mjs", EVERYTHING_JS)], Some(&node_modules));
     let config = services_config(dir.path(), &["node board.mjs"]);
-    let mut server = start(dir, config).await;
+    let mut server = TestServer::launch(dir, config).await;
     // Everything the service declared is listed; what sockscope does not
     // serve says so.
     let deadline = Instant::now() + WAIT;
@@ -133,7 +133,7 @@ async fn handlers_of_different_connections_run_concurrently_and_lose_updates() {
     };
     let dir = project(&[("count.mjs", COUNTER_JS)], Some(&node_modules));
     let config = services_config(dir.path(), &["node count.mjs"]);
-    let server = start(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     let connects = (0..30).map(|_| {
         let url = server.url("/");
         tokio::spawn(async move {
@@ -175,7 +175,7 @@ async fn a_killed_service_is_reported_refuses_connects_and_serves_again_after_a_
     let dir = project(&[("echo.mjs", PID_JS)], Some(&node_modules));
     let pid_file = dir.path().join("service.pid");
     let config = services_config(dir.path(), &["exec node echo.mjs"]);
-    let mut server = start(dir, config).await;
+    let mut server = TestServer::launch(dir, config).await;
     let mut client = server.connect("/").await;
     send_text(&mut client, "one").await;
     assert_eq!(recv_text(&mut client).await, "one");
@@ -245,7 +245,7 @@ async fn bad_grpc_input_gets_a_status_and_the_server_stays_up() {
     if let Some(services) = &mut config.services {
         services.service_address = Some(address);
     }
-    let server = start(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     // Not HTTP/2 at all: the connection is closed, nothing else happens.
     let mut garbage = tokio::net::TcpStream::connect(address)
         .await
@@ -470,7 +470,7 @@ async fn one_service_can_be_stopped_and_restarted_by_name() {
     };
     let dir = project(&[("echo.mjs", PID_JS)], Some(&node_modules));
     let config = services_config(dir.path(), &["node echo.mjs"]);
-    let server = start(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     let name = "node echo.mjs".to_owned();
     server
         .engine

@@ -20,7 +20,7 @@ use std::time::Duration;
 use sockscope::launch::LaunchConfig;
 use sockscope::nitric::{NitricConfig, Program, ServiceSpec};
 
-use crate::util::{TestServer, missing_tool};
+use crate::util::missing_tool;
 
 /// Where the Node SDK and tsx are installed.
 pub fn node_modules() -> Option<PathBuf> {
@@ -103,17 +103,4 @@ pub fn services_config(dir: &Path, commands: &[&str]) -> LaunchConfig {
         watch: false,
     });
     config
-}
-
-/// Starts the engine with `config`; the project folder lives as long as it.
-pub async fn start(dir: tempfile::TempDir, config: LaunchConfig) -> TestServer {
-    let engine = sockscope::launch::start(config)
-        .await
-        .unwrap_or_else(|error| panic!("the services start: {error:#}"));
-    let events = engine.subscribe_lossless();
-    TestServer {
-        engine,
-        dir,
-        events,
-    }
 }

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{node_modules, project, services_config, start};
-use crate::util::{recv_text, send_text};
+use super::{node_modules, project, services_config};
+use crate::util::{TestServer, recv_text, send_text};
 
 const REPLY_JS: &str = r#"import { websocket } from '@nitric/sdk';
 const socket = websocket('reply');
@@ -26,7 +26,7 @@ async fn a_saved_service_file_restarts_the_service() {
     if let Some(services) = &mut config.services {
         services.watch = true;
     }
-    let server = start(dir, config).await;
+    let server = TestServer::launch(dir, config).await;
     let mut client = server.connect("/").await;
     send_text(&mut client, "?").await;
     assert_eq!(recv_text(&mut client).await, "one");

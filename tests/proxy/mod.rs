@@ -93,20 +93,16 @@ impl Drop for PythonTarget {
 
 /// A proxy engine in this process, in front of `target_url`.
 pub async fn proxy_to(target_url: &str) -> TestServer {
-    let dir = tempfile::tempdir().expect("temp dir");
+    proxy_with(ProxyConfig::new(target_url).expect("a valid target")).await
+}
+
+/// A proxy engine in this process, as `proxy` says.
+pub async fn proxy_with(proxy: ProxyConfig) -> TestServer {
     let mut config = LaunchConfig::new(PathBuf::new());
-    config.proxy = Some(ProxyConfig::new(target_url).expect("a valid target"));
+    config.proxy = Some(proxy);
     config.server.port = 0;
     config.server.kv = KvLocation::Memory;
-    let engine = sockscope::launch::start(config)
-        .await
-        .expect("the proxy starts");
-    let events = engine.subscribe_lossless();
-    TestServer {
-        engine,
-        dir,
-        events,
-    }
+    TestServer::launch(tempfile::tempdir().expect("temp dir"), config).await
 }
 
 /// A target and a proxy in front of it, or `None` when Python is missing.

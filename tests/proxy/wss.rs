@@ -5,9 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use futures_util::SinkExt;
-use sockscope::core::config::KvLocation;
 use sockscope::core::events::Event;
-use sockscope::launch::LaunchConfig;
 use sockscope::proxy::ProxyConfig;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -50,22 +48,9 @@ fn self_signed(dir: &Path) -> Option<(String, String)> {
 }
 
 async fn proxy_to_wss(url: &str, is_insecure: bool) -> TestServer {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = LaunchConfig::new(std::path::PathBuf::new());
     let mut proxy = ProxyConfig::new(url).expect("a valid target");
     proxy.is_insecure = is_insecure;
-    config.proxy = Some(proxy);
-    config.server.port = 0;
-    config.server.kv = KvLocation::Memory;
-    let engine = sockscope::launch::start(config)
-        .await
-        .expect("the proxy starts");
-    let events = engine.subscribe_lossless();
-    TestServer {
-        engine,
-        dir,
-        events,
-    }
+    super::proxy_with(proxy).await
 }
 
 #[tokio::test]

@@ -77,9 +77,15 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = engine_config_in(dir.path(), source);
         configure(&mut config);
+        Self::launch(dir, config).await
+    }
+
+    /// Starts an engine with `config` (a script, a project's services, a
+    /// proxy); `dir`, whose files it uses, lives as long as it.
+    pub async fn launch(dir: TempDir, config: LaunchConfig) -> Self {
         let engine = sockscope::launch::start(config)
             .await
-            .expect("engine starts");
+            .unwrap_or_else(|error| panic!("the engine starts: {error:#}"));
         let events = engine.subscribe_lossless();
         Self {
             engine,

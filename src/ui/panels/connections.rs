@@ -178,25 +178,20 @@ impl ConnectionsPanel {
                                 cell(ui, text(row.query_text.clone()))
                                     .on_hover_text(row.query_text.clone());
                             });
+                            let frames_and_bytes = |frames: u64, bytes: u64| {
+                                text(format!(
+                                    "{} / {}",
+                                    format_count(frames),
+                                    format_bytes(bytes)
+                                ))
+                            };
                             table_row.col(|ui| {
-                                cell(
-                                    ui,
-                                    text(format!(
-                                        "{} / {}",
-                                        format_count(row.traffic.frames_in),
-                                        format_bytes(row.traffic.bytes_in)
-                                    )),
-                                );
+                                let traffic = &row.traffic;
+                                cell(ui, frames_and_bytes(traffic.frames_in, traffic.bytes_in));
                             });
                             table_row.col(|ui| {
-                                cell(
-                                    ui,
-                                    text(format!(
-                                        "{} / {}",
-                                        format_count(row.traffic.frames_out),
-                                        format_bytes(row.traffic.bytes_out)
-                                    )),
-                                );
+                                let traffic = &row.traffic;
+                                cell(ui, frames_and_bytes(traffic.frames_out, traffic.bytes_out));
                             });
                             // The time it connected, not a ticking duration:
                             // a column of ticking cells would repaint the
