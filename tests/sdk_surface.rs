@@ -84,10 +84,10 @@ socket.on('message', async (ctx) => {
 #[tokio::test]
 async fn other_resources_are_declared_not_served_and_for_still_works() {
     let mut server = TestServer::start(
-        "import { websocket, kv, api, topic, schedule, bucket, WebsocketNotificationType } from '@nitric/sdk';
+        "import { websocket, kv, api, queue, schedule, bucket, WebsocketNotificationType } from '@nitric/sdk';
 const socket = websocket('s');
 const store = kv('legacy').for('getting', 'setting');
-const updates = topic('updates');
+const jobs = queue('jobs');
 api('main').get('/hello', async (ctx) => ctx);
 schedule('tick').every('5 minutes', async () => {});
 bucket('files');
@@ -95,7 +95,7 @@ socket.on('connect', () => {});
 socket.on('message', async (ctx) => {
   await store.set('k', { v: WebsocketNotificationType.Message });
   try {
-    await updates.allow('publish').publish({ hi: 1 });
+    await jobs.allow('enqueue').enqueue({ hi: 1 });
   } catch (e) {
     await socket.send(ctx.req.connectionId, e.message);
   }
@@ -123,7 +123,7 @@ socket.on('message', async (ctx) => {
     );
     server
         .wait_for("declared, not served", |event| {
-            matches!(event, Event::Log { message, .. } if message.starts_with("topic(\"updates\") is declared, not served"))
+            matches!(event, Event::Log { message, .. } if message.starts_with("queue(\"jobs\") is declared, not served"))
         })
         .await;
     let mut client = server.connect("/").await;
@@ -131,7 +131,7 @@ socket.on('message', async (ctx) => {
     let refused = recv_text(&mut client).await;
     assert!(
         refused.starts_with(
-            "topic(\"updates\").allow().publish(): topic(\"updates\") is declared, not served"
+            "queue(\"jobs\").allow().enqueue(): queue(\"jobs\") is declared, not served"
         ) && refused.contains("--run"),
         "{refused}"
     );

@@ -41,6 +41,8 @@ mod protocol;
 mod real_clients;
 // The SDK surface and the gateway's switches: declared resources, `.for`, data as bytes, --deny-status, --binary-frames.
 mod sdk_surface;
+// Topics in the embedded lane: every subscription of every service, delays, errors, no subscribers.
+mod topics;
 // Security: the origin allow-list, the script sandbox, session file names.
 mod security;
 // Sessions: record, replay and compare; the replay CLI, HAR import, Artillery export.

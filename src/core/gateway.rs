@@ -15,6 +15,12 @@ pub fn text_frame(bytes: Bytes) -> Utf8Bytes {
     Utf8Bytes::try_from(bytes).unwrap_or_else(|_| Utf8Bytes::from_static(BINARY_REPLACEMENT))
 }
 
+/// What `nitric start` logs when a message is published to a topic nobody
+/// subscribes to (the publish itself succeeds).
+pub fn topic_without_subscribers(topic: &str) -> String {
+    format!("topic '{topic}' has no subscribers")
+}
+
 /// How frames a handler sends reach the client.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutgoingFrames {

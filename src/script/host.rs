@@ -18,6 +18,7 @@ use super::group_commit::GroupCommit;
 use super::host_api;
 use super::modules::ModuleSources;
 use super::races::{InvocationId, Races};
+use super::topics::TopicQueue;
 use crate::core::bus::EventBus;
 use crate::core::close_code;
 use crate::core::events::{ClosedBy, ConnectionId, Event, LogLevel, Payload};
@@ -69,6 +70,8 @@ pub(crate) struct HostState {
     pub group: GroupCommit,
     /// Calls whose promises settle at the next turn.
     pub deferred: Vec<Deferred>,
+    /// Topic messages published and not delivered yet.
+    pub topics: TopicQueue,
     /// Who read which key, for lost-update warnings.
     pub races: Races,
     pub gateway: Gateway,
@@ -120,6 +123,7 @@ impl HostState {
             echo: None,
             group: GroupCommit::new(kv),
             deferred: Vec::new(),
+            topics: TopicQueue::default(),
             races: Races::default(),
             gateway,
             bus,

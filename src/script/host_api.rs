@@ -19,6 +19,7 @@ pub(crate) const UTF8_DECODE: &str = "utf8Decode";
 pub(crate) const DEFER: &str = "defer";
 pub(crate) const DEFER_REJECT: &str = "deferReject";
 pub(crate) const ENFORCE_PERMISSIONS: &str = "enforcePermissions";
+pub(crate) const TOPIC_PUBLISH: &str = "topicPublish";
 
 // Set by the SDK, called by Rust.
 pub(crate) const DISPATCH: &str = "dispatch";
@@ -26,6 +27,7 @@ pub(crate) const DISPATCH_MESSAGE: &str = "dispatchMessage";
 pub(crate) const SOCKET_NAMES: &str = "socketNames";
 pub(crate) const HANDLED_EVENTS: &str = "handledEvents";
 pub(crate) const PROVIDER_ERROR: &str = "providerError";
+pub(crate) const DELIVER_TOPIC: &str = "deliverTopic";
 
 #[cfg(test)]
 mod tests {
@@ -33,7 +35,7 @@ mod tests {
 
     use super::*;
 
-    const FROM_RUST: [&str; 13] = [
+    const FROM_RUST: [&str; 14] = [
         SEND,
         CLOSE,
         URL,
@@ -47,13 +49,15 @@ mod tests {
         DEFER,
         DEFER_REJECT,
         ENFORCE_PERMISSIONS,
+        TOPIC_PUBLISH,
     ];
-    const FROM_JS: [&str; 5] = [
+    const FROM_JS: [&str; 6] = [
         DISPATCH,
         DISPATCH_MESSAGE,
         SOCKET_NAMES,
         HANDLED_EVENTS,
         PROVIDER_ERROR,
+        DELIVER_TOPIC,
     ];
 
     fn host_names_in(source: &str) -> BTreeSet<String> {

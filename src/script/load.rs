@@ -85,6 +85,7 @@ impl JsRuntime {
             let evaluated = (|| -> rquickjs::Result<_> {
                 let host_object = host::install(&ctx, &self.host)?;
                 super::host_kv::install(&ctx, &host_object, &self.host)?;
+                super::topics::install(&ctx, &host_object, &self.host)?;
                 modules::install(&ctx, &host_object, &self.graph)?;
                 ctx.eval::<(), _>(PRELUDE_JS)?;
                 for (script_name, script) in modules::CONTEXT_SCRIPTS {
@@ -107,35 +108,57 @@ impl JsRuntime {
                 let dispatch_message: Function = host_object.get(host_api::DISPATCH_MESSAGE)?;
                 let socket_names: Function = host_object.get(host_api::SOCKET_NAMES)?;
                 let handled_events: Function = host_object.get(host_api::HANDLED_EVENTS)?;
+                let deliver_topic: Function = host_object.get(host_api::DELIVER_TOPIC)?;
                 let sockets: Vec<String> = socket_names.call(())?;
                 let handled: Vec<String> = handled_events.call(())?;
-                Ok((dispatch, dispatch_message, provider_error, sockets, handled))
+                let entries = Entries {
+                    dispatch,
+                    dispatch_message,
+                    provider_error,
+                    deliver_topic,
+                };
+                Ok((entries, sockets, handled))
             })();
             match evaluated.catch(&ctx) {
-                Ok((dispatch, dispatch_message, provider_error, sockets, handled)) => Ok((
-                    Persistent::save(&ctx, dispatch),
-                    Persistent::save(&ctx, dispatch_message),
-                    Persistent::save(&ctx, provider_error),
-                    sockets,
-                    handled,
-                    realm_of(&ctx),
-                )),
+                Ok((entries, sockets, handled)) => {
+                    Ok((entries.save(&ctx), sockets, handled, realm_of(&ctx)))
+                }
                 Err(caught) => Err(self.failure_from(&ctx, caught)),
             }
         });
         self.deadline.set(None);
-        let (dispatch, dispatch_message, provider_error, sockets, handled, realm) = result?;
+        let (entries, sockets, handled, realm) = result?;
         Ok(LoadedService {
             loaded: Loaded {
                 realm,
-                dispatch,
-                dispatch_message,
-                provider_error,
+                dispatch: entries.dispatch,
+                dispatch_message: entries.dispatch_message,
+                provider_error: entries.provider_error,
+                deliver_topic: entries.deliver_topic,
                 context,
             },
             sockets,
             handled,
         })
+    }
+}
+
+/// The SDK's entry points in a service's context.
+struct Entries<F> {
+    dispatch: F,
+    dispatch_message: F,
+    provider_error: F,
+    deliver_topic: F,
+}
+
+impl<'js> Entries<Function<'js>> {
+    fn save(self, ctx: &rquickjs::Ctx<'js>) -> Entries<Persistent<Function<'static>>> {
+        Entries {
+            dispatch: Persistent::save(ctx, self.dispatch),
+            dispatch_message: Persistent::save(ctx, self.dispatch_message),
+            provider_error: Persistent::save(ctx, self.provider_error),
+            deliver_topic: Persistent::save(ctx, self.deliver_topic),
+        }
     }
 }
 

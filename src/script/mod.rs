@@ -21,6 +21,7 @@ mod runtime;
 mod scheduler;
 #[cfg(test)]
 mod sdk_invariants;
+mod topics;
 #[cfg(test)]
 mod turn_tests;
 mod turns;
@@ -49,6 +50,7 @@ use job_wait::JobWait;
 use modules::ServiceSource;
 use runtime::JsRuntime;
 use scheduler::{EventJob, Scheduler};
+use topics::TopicQueue;
 use turns::{Outcome, StepResult, TurnOrder};
 
 /// Jobs waiting for the script thread before readers feel back-pressure.
@@ -93,6 +95,8 @@ enum ScriptJob {
     Stop {
         reply: oneshot::Sender<()>,
     },
+    /// A delayed topic message is due.
+    Wake,
 }
 
 /// Settings of the script thread.
@@ -142,6 +146,9 @@ impl ScriptHost {
     ) -> Result<Self, ScriptStartError> {
         let (jobs, receiver) = mpsc::channel(JOB_QUEUE_CAPACITY);
         let (ready_sender, ready) = std::sync::mpsc::channel();
+        let timer = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| (runtime, jobs.downgrade()));
         std::thread::Builder::new()
             .name("sockscope-script".to_owned())
             .stack_size(THREAD_STACK_BYTES)
@@ -153,6 +160,7 @@ impl ScriptHost {
                     settings.directory,
                     settings.gateway,
                 )));
+                host.borrow_mut().topics = TopicQueue::new(timer.map(wake_after));
                 match JsRuntime::new(
                     host.clone(),
                     settings.memory_limit_bytes,
@@ -296,8 +304,26 @@ fn accept(job: ScriptJob, scheduler: &mut Scheduler) -> Option<Control> {
             return Some(Control::Load { services, reply });
         }
         ScriptJob::Stop { reply } => return Some(Control::Stop { reply }),
+        ScriptJob::Wake => {}
     }
     None
+}
+
+/// Wakes the script thread after a delay with a timer on the server's
+/// runtime. The timer holds no sender while it sleeps, so it keeps no
+/// stopped lane alive.
+fn wake_after(
+    (runtime, jobs): (tokio::runtime::Handle, mpsc::WeakSender<ScriptJob>),
+) -> topics::WakeAfter {
+    Box::new(move |delay| {
+        let jobs = jobs.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(jobs) = jobs.upgrade() {
+                let _ = jobs.send(ScriptJob::Wake).await;
+            }
+        });
+    })
 }
 
 /// Runs jobs until a stop request (returned, so it is answered after the
@@ -329,11 +355,12 @@ fn run_jobs(
         let overdue = runtime
             .next_deadline()
             .is_some_and(|deadline| deadline <= Instant::now());
-        if !starts.is_empty() || runtime.has_deferred() || overdue {
+        let topics_due = runtime.has_due_topics();
+        if !starts.is_empty() || runtime.has_deferred() || overdue || topics_due {
             runtime.step(&mut starts, &mut order, &mut step);
             deliver(&mut step, &mut scheduler, &host, &bus);
         }
-        let busy = scheduler.has_ready() || runtime.has_deferred();
+        let busy = scheduler.has_ready() || runtime.has_deferred() || runtime.has_due_topics();
         if busy {
             let held_since = *held.get_or_insert_with(Instant::now);
             steps_held += 1;

@@ -48,6 +48,8 @@ pub(super) struct Loaded {
     pub dispatch: Persistent<Function<'static>>,
     pub dispatch_message: Persistent<Function<'static>>,
     pub provider_error: Persistent<Function<'static>>,
+    /// The SDK's `host.deliverTopic`: runs this service's subscriptions.
+    pub deliver_topic: Persistent<Function<'static>>,
     pub context: Context,
 }
 
@@ -122,6 +124,7 @@ impl Drop for JsRuntime {
         self.socket_names.get_mut().clear();
         self.pending.clear();
         self.host.borrow_mut().deferred.clear();
+        self.host.borrow_mut().topics = super::topics::TopicQueue::default();
         self.loaded.clear();
     }
 }

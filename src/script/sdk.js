@@ -399,10 +399,142 @@ export class KeyValue {
 const KEY_VALUE = new KeyValue();
 export const keyvalue = () => KEY_VALUE;
 
+// ---- topics (src/resources/topic.ts, src/api/topics/v1/topics.ts,
+// src/context/message.ts), delivered in process as `nitric start` delivers
+// them: a publish answers at the next turn (Node always sends a delay, so
+// the CLI answers before delivering); every subscription of the topic, in
+// every service, then gets the message after the delay.
+export class MessageRequest extends AbstractRequest {
+  constructor(data, topic) {
+    super(data);
+    this.topic = topic;
+  }
+}
+
+export class MessageContext extends BaseContext {
+  get message() {
+    return this;
+  }
+  // The SDK gives a subscriber the payload as the JSON text of the Struct
+  // it read back (keys sorted; integer-like keys first, as in any object).
+  static fromMessageRequest(topicName, json) {
+    const ctx = new MessageContext();
+    ctx.request = new MessageRequest(JSON.stringify(JSON.parse(json)), topicName);
+    ctx.response = { success: true };
+    return ctx;
+  }
+}
+
+// This service's subscriptions: topic name → handlers, in subscribe order.
+const subscriptions = new Map();
+
+export class SubscriptionWorkerOptions {
+  constructor(topic) {
+    this.topic = topic;
+  }
+}
+
+export class Subscription {
+  constructor(name, ...middleware) {
+    this.options = new SubscriptionWorkerOptions(name);
+    this.handler = createHandler(...middleware);
+  }
+  // The SDK opens a stream that lives as long as the service: the promise
+  // never settles here.
+  start() {
+    const handlers = subscriptions.get(this.options.topic) || [];
+    handlers.push(this.handler);
+    subscriptions.set(this.options.topic, handlers);
+    return STREAM_OPEN;
+  }
+}
+
+const DEFAULT_PUBLISH_OPTS = { delay: 0 };
+
+export class Topic {
+  constructor(eventing, name) {
+    this.eventing = eventing;
+    this.name = name;
+  }
+  async publish(message, opts = DEFAULT_PUBLISH_OPTS) {
+    const publishOpts = { ...DEFAULT_PUBLISH_OPTS, ...opts };
+    const struct = structObject(message);
+    return host.topicPublish(this.name, JSON.stringify(struct), Number(publishOpts.delay) || 0);
+  }
+}
+
+export class Eventing {
+  topic(name) {
+    if (!name) throw new Error('A topic name is needed to use a Topic.');
+    return new Topic(this, name);
+  }
+}
+let EVENTING;
+export const topics = () => EVENTING || (EVENTING = new Eventing());
+
+export class TopicResource {
+  constructor(name) {
+    this.name = name;
+  }
+  permsToActions(...perms) {
+    return perms.map((permission) => {
+      if (permission !== 'publish') throw new Error(`unknown permission ${permission}, supported permission is publish`);
+      return permission;
+    });
+  }
+  subscribe(...middleware) {
+    return new Subscription(this.name, ...middleware).start();
+  }
+  for(perm, ...perms) {
+    console.warn("The 'for' method is deprecated, please use 'allow' instead");
+    [perm, ...perms].forEach((permission) => {
+      if (permission !== 'publishing') {
+        throw new Error(`unknown topic permission ${permission}, supported permission is publishing`);
+      }
+    });
+    return topics().topic(this.name);
+  }
+  allow(perm, ...perms) {
+    this.permsToActions(perm, ...perms);
+    return topics().topic(this.name);
+  }
+}
+
+const topicResources = new Map();
+export const topic = (name) => {
+  let resource = topicResources.get(name);
+  if (!resource) {
+    resource = new TopicResource(name);
+    topicResources.set(name, resource);
+  }
+  return resource;
+};
+
+// One delivery to this service: every subscription of the topic runs as the
+// SDK's stream listener runs it (concurrently; a throw, or a result without
+// `.message.res`, goes to console.error). Answers how many subscriptions ran.
+host.deliverTopic = (topicName, json) => {
+  const handlers = subscriptions.get(topicName);
+  if (!handlers) return 0;
+  for (const handler of handlers) {
+    (async () => {
+      try {
+        const ctx = MessageContext.fromMessageRequest(topicName, json);
+        const result = (await handler(ctx, async (ctx2) => ctx2)) || ctx;
+        return result.message.res.success;
+      } catch (e) {
+        console.error(e);
+        return false;
+      }
+    })();
+  }
+  return handlers.length;
+};
+
 // ---- the rest of the package: declared, not served.
 const declaredNotServed = new Set();
 const notServedError = (label, operation) =>
-  new Error(`${label}${operation}: ${label} is declared, not served by sockscope's embedded lane (it runs websockets and kv); run the service with its real SDK, e.g. sockscope serve --run 'npx tsx services/api.ts'`);
+  new Error(`${label}${operation}: ${label} is declared, not served by sockscope's embedded lane (it runs websockets, kv and topics); run the service with its real SDK, e.g. sockscope serve --run 'npx tsx services/api.ts'`);
 // Registrations (routes, subscriptions, schedules) are accepted and do
 // nothing; awaiting an operation's result rejects with the resource's name.
 const standIn = (label, path = '') =>
@@ -422,7 +554,7 @@ const declared = (kind) => (name, ...rest) => {
   const label = name === undefined ? `${kind}()` : `${kind}(${JSON.stringify(name)})`;
   if (!declaredNotServed.has(label)) {
     declaredNotServed.add(label);
-    host.log('info', `${label} is declared, not served: the embedded lane runs websockets and kv (use --run for the rest)`);
+    host.log('info', `${label} is declared, not served: the embedded lane runs websockets, kv and topics (use --run for the rest)`);
   }
   return standIn(label);
 };
@@ -439,8 +571,6 @@ export const secret = declared('secret');
 export const secrets = declared('secrets');
 export const sql = declared('sql');
 export const storage = declared('storage');
-export const topic = declared('topic');
-export const topics = declared('topics');
 
 const notServedClass = (name) => ({
   [name]: class {
@@ -461,7 +591,6 @@ export const BucketNotificationWorkerOptions = notServedClass('BucketNotificatio
 export const BucketResource = notServedClass('BucketResource');
 export const Cron = notServedClass('Cron');
 export const DequeuedMessage = notServedClass('DequeuedMessage');
-export const Eventing = notServedClass('Eventing');
 export const File = notServedClass('File');
 export const FileNotification = notServedClass('FileNotification');
 export const FileNotificationWorkerOptions = notServedClass('FileNotificationWorkerOptions');
@@ -471,8 +600,6 @@ export const HttpResponse = notServedClass('HttpResponse');
 export const HttpWorkerOptions = notServedClass('HttpWorkerOptions');
 export const IntervalContext = notServedClass('IntervalContext');
 export const IntervalRequest = notServedClass('IntervalRequest');
-export const MessageContext = notServedClass('MessageContext');
-export const MessageRequest = notServedClass('MessageRequest');
 export const Method = notServedClass('Method');
 export const Queue = notServedClass('Queue');
 export const QueueResource = notServedClass('QueueResource');
@@ -485,10 +612,6 @@ export const Secret = notServedClass('Secret');
 export const SecretResource = notServedClass('SecretResource');
 export const Secrets = notServedClass('Secrets');
 export const Storage = notServedClass('Storage');
-export const Subscription = notServedClass('Subscription');
-export const SubscriptionWorkerOptions = notServedClass('SubscriptionWorkerOptions');
-export const Topic = notServedClass('Topic');
-export const TopicResource = notServedClass('TopicResource');
 export const BlobEventType = { 0: 'Created', 1: 'Deleted', Created: 0, Deleted: 1 };
 export const FileMode = { 0: 'Read', 1: 'Write', Read: 0, Write: 1 };
 

@@ -159,6 +159,7 @@ impl JsRuntime {
                 .clone()
                 .with(|ctx| self.poll_in(&ctx, out));
         }
+        self.deliver_topics(&services, out);
         self.loaded = services;
         self.expire(out);
     }
@@ -451,7 +452,7 @@ impl JsRuntime {
 
     /// Unhandled rejections so far, except those of waiting chains (their
     /// rejection is their outcome, collected by the poll).
-    fn report_strays<'js>(
+    pub(super) fn report_strays<'js>(
         &self,
         ctx: &Ctx<'js>,
         connection_id: Option<ConnectionId>,

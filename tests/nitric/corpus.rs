@@ -232,3 +232,46 @@ socket.on('disconnect', async (ctx) => {
   return ctx;
 });
 "#;
+
+pub(super) const TOPICS_JS: &str = r#"import { websocket, kv, topic, topics } from '@nitric/sdk';
+const socket = websocket('pubsub');
+const members = kv('members').allow('get', 'set', 'delete');
+const updates = topic('updates');
+const publisher = updates.allow('publish');
+socket.on('connect', async (ctx) => { await members.set(ctx.req.connectionId, {}); });
+socket.on('disconnect', async (ctx) => { await members.delete(ctx.req.connectionId); });
+socket.on('message', async (ctx) => {
+  const id = ctx.req.connectionId;
+  const body = ctx.req.json();
+  if (body.op === 'publish') {
+    await publisher.publish({ z: 1, a: { y: [1, 'x', null], b: true }, n: 2.5, text: body.text, list: ['p', 'q'] });
+  } else if (body.op === 'later') {
+    await publisher.publish({ text: 'later' }, { delay: 1 });
+    await topics().topic('updates').publish({ text: 'now' });
+  } else if (body.op === 'array') {
+    await publisher.publish(['an', 'array']);
+  } else if (body.op === 'string') {
+    await publisher.publish('str');
+  } else if (body.op === 'bad') {
+    for (const make of [() => publisher.publish({ f: undefined }), () => topic('t').allow('subscribe'), () => topic('t').for('publishing', 'x')]) {
+      try {
+        await make();
+        await socket.send(id, 'no error');
+      } catch (e) {
+        await socket.send(id, `${e.constructor.name}: ${e.message}`);
+      }
+    }
+  }
+});
+updates.subscribe(async (ctx) => {
+  const keys = [];
+  for await (const key of members.keys()) keys.push(key);
+  for (const key of keys) {
+    await socket.send(key, `${ctx.req.topic} ${typeof ctx.req.data} ${ctx.req.data} ${ctx.res.success} ${ctx.message === ctx}`);
+  }
+});
+updates.subscribe((ctx) => {
+  if (ctx.req.json().text === 'boom') throw new Error('the second subscriber fails');
+  ctx.res.success = false;
+});
+"#;

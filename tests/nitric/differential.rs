@@ -263,6 +263,31 @@ async fn a_typescript_project_with_its_resources_in_a_module() {
 }
 
 #[tokio::test]
+async fn topics_deliver_to_every_subscription() {
+    both_lanes(
+        TOPICS_JS,
+        &[
+            Connect("a", ""),
+            Connect("b", ""),
+            Text("a", r#"{"op":"publish","text":"hi"}"#),
+            Seen(2),
+            Text("b", r#"{"op":"publish","text":"boom"}"#),
+            Seen(4),
+            Text("a", r#"{"op":"later"}"#),
+            Seen(8),
+            Text("b", r#"{"op":"array"}"#),
+            Seen(10),
+            Text("b", r#"{"op":"string"}"#),
+            Seen(12),
+            Text("a", r#"{"op":"bad"}"#),
+            Seen(15),
+        ],
+        &["members"],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_bundled_chat() {
     both_lanes(
         CHAT_JS,

@@ -70,7 +70,7 @@ impl Topics for Lane {
                 lane.hub.log(
                     lane.service,
                     LogLevel::Warn,
-                    format!("topic '{topic}' has no subscribers"),
+                    crate::core::gateway::topic_without_subscribers(&topic),
                 );
             }
         };
