@@ -345,6 +345,7 @@ socket.on('connect', () => {});
     let Event::Log {
         connection_id: from,
         message,
+        location,
         ..
     } = log.as_ref()
     else {
@@ -352,6 +353,10 @@ socket.on('connect', () => {});
     };
     assert_eq!(*from, Some(connection_id));
     assert_eq!(message, r#"got hello {"n":1}"#);
+    // At the line that logged, as a devtools console shows it (the body
+    // starts on the script's line 2).
+    let location = location.as_ref().expect("a console line has its location");
+    assert_eq!((location.file.as_str(), location.line), ("handler.js", 4));
 }
 
 #[tokio::test]

@@ -72,6 +72,7 @@ socket.on('connect', (ctx) => ctx);
 socket.on('message', async (ctx) => {
   const said: Said = { text: ctx.req.text() as string };
   if (said.text === 'fail') {
+    console.warn(`failing on purpose: ${said.text as string}`);
     throw new Error('failed on purpose');
   }
   await socket.send(ctx.req.connectionId!, decorate(shout(said).line));
@@ -104,6 +105,26 @@ async fn a_typescript_service_runs_and_its_errors_point_at_the_ts_line() {
     send_text(&mut client, "hi").await;
     assert_eq!(recv_text(&mut client).await, "HI");
     send_text(&mut client, "fail").await;
+    let throw_line = SERVICE_TS
+        .lines()
+        .position(|line| line.contains("throw new Error"))
+        .expect("the throw")
+        + 1;
+    // The console line before the throw is at its .ts line (the column is
+    // QuickJS's: the call's last operand).
+    let logged = server
+        .wait_for("the console line", |event| {
+            matches!(event, Event::Log { message, .. } if message.starts_with("failing on purpose"))
+        })
+        .await;
+    let Event::Log { location, .. } = logged.as_ref() else {
+        unreachable!()
+    };
+    let location = location.clone().expect("a console line has its location");
+    assert_eq!(
+        (location.file.as_str(), location.line as usize),
+        ("services/chat.ts", throw_line - 1)
+    );
     let failed = server
         .wait_for("the handler error", |event| {
             matches!(event, Event::ScriptError { .. })
@@ -113,11 +134,6 @@ async fn a_typescript_service_runs_and_its_errors_point_at_the_ts_line() {
         unreachable!()
     };
     let location = failure.location.clone().expect("a location");
-    let throw_line = SERVICE_TS
-        .lines()
-        .position(|line| line.contains("throw new Error"))
-        .expect("the throw")
-        + 1;
     assert_eq!(location.file, "services/chat.ts");
     assert_eq!(location.line as usize, throw_line, "{failure}");
     let stack = failure.stack.clone().unwrap_or_default();

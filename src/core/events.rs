@@ -357,6 +357,8 @@ pub enum Event {
         connection_id: Option<ConnectionId>,
         level: LogLevel,
         message: String,
+        /// The line of the user's script that logged (embedded lane).
+        location: Option<ScriptLocation>,
         at: DateTime<Utc>,
     },
     /// A handler threw, timed out, ran out of memory, or never settled.

@@ -96,11 +96,24 @@ pub fn log_event(event: &Event) {
             connection_id,
             level,
             message,
+            location,
             ..
         } => {
             let connection = connection_id
                 .map(|id| id.to_string())
                 .unwrap_or_else(|| "-".to_owned());
+            let located;
+            let message = match location {
+                // On the first line, as a script error's location is.
+                Some(location) => {
+                    located = match message.split_once('\n') {
+                        Some((first, rest)) => format!("{first} (at {location})\n{rest}"),
+                        None => format!("{message} (at {location})"),
+                    };
+                    &located
+                }
+                None => message,
+            };
             match level {
                 LogLevel::Debug => {
                     tracing::debug!(target: "sockscope::console", connection, "{message}")
@@ -341,6 +354,7 @@ mod tests {
             connection_id: None,
             level: LogLevel::Warn,
             message: "careful".to_owned(),
+            location: None,
             at: chrono::Utc::now(),
         };
         for _ in 0..100 {

@@ -130,6 +130,7 @@ impl Hub {
             connection_id: None,
             level,
             message: format!("[{}] {message}", self.service_name(service)),
+            location: None,
             at: Utc::now(),
         });
     }

@@ -341,6 +341,7 @@ impl NitricRuntime {
             connection_id: Some(connection_id),
             level,
             message,
+            location: None,
             at: chrono::Utc::now(),
         });
     }

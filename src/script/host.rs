@@ -132,12 +132,23 @@ impl HostState {
         }
     }
 
-    /// Publishes a script log line.
+    /// Publishes a log line about the script (the engine's own words).
     pub(crate) fn log(&self, level: LogLevel, message: String) {
+        self.log_at(level, message, None);
+    }
+
+    /// Publishes a line the script logged, at the line that logged it.
+    pub(crate) fn log_at(
+        &self,
+        level: LogLevel,
+        message: String,
+        location: Option<crate::core::events::ScriptLocation>,
+    ) {
         self.bus.publish(Event::Log {
             connection_id: self.current_connection,
             level,
             message,
+            location,
             at: Utc::now(),
         });
     }
@@ -337,21 +348,26 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
     let state = Rc::clone(host);
     object.set(
         host_api::LOG,
-        Function::new(ctx.clone(), move |level: String, message: String| {
-            let level = match level.as_str() {
-                "debug" => LogLevel::Debug,
-                "warn" => LogLevel::Warn,
-                "error" => LogLevel::Error,
-                _ => LogLevel::Info,
-            };
-            let state = state.borrow();
-            // A logged error's stack, at the `.ts` lines.
-            let remapped = match state.sources.borrow().remap_stack(&message) {
-                std::borrow::Cow::Owned(remapped) => Some(remapped),
-                std::borrow::Cow::Borrowed(_) => None,
-            };
-            state.log(level, remapped.unwrap_or(message));
-        })?,
+        Function::new(
+            ctx.clone(),
+            move |ctx: Ctx<'js>, level: String, message: String| {
+                let level = match level.as_str() {
+                    "debug" => LogLevel::Debug,
+                    "warn" => LogLevel::Warn,
+                    "error" => LogLevel::Error,
+                    _ => LogLevel::Info,
+                };
+                let state = state.borrow();
+                let sources = state.sources.borrow();
+                // A logged error's stack, at the `.ts` lines.
+                let message = sources.remap_stack(&message).into_owned();
+                // Where the user's code logged, as a devtools console shows it.
+                let location = call_site(&ctx)
+                    .and_then(|stack| sources.locate_own(&sources.remap_stack(&stack)));
+                drop(sources);
+                state.log_at(level, message, location);
+            },
+        )?,
     )?;
 
     object.set(

@@ -115,6 +115,13 @@ impl ModuleSources {
     /// Where a (remapped) stack points: the first frame in the user's own
     /// modules, else the first frame.
     pub(crate) fn locate(&self, stack: &str) -> Option<ScriptLocation> {
+        self.locate_own(stack)
+            .or_else(|| stack.lines().find_map(parse_frame))
+    }
+
+    /// The first frame of `stack` in the user's own code, if any (not the
+    /// SDK's, the prelude's or a package's).
+    pub(crate) fn locate_own(&self, stack: &str) -> Option<ScriptLocation> {
         let frames: Vec<ScriptLocation> = stack.lines().filter_map(parse_frame).collect();
         frames
             .iter()
@@ -124,7 +131,6 @@ impl ModuleSources {
                     .is_some_and(|module| module.own)
             })
             .or_else(|| frames.iter().find(|frame| frame.file == self.entry))
-            .or_else(|| frames.first())
             .cloned()
     }
 

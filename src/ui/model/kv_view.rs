@@ -166,6 +166,7 @@ mod tests {
             level: LogLevel::Warn,
             message: "lost update: kv('connections') key 'list': connection a read it, …"
                 .to_owned(),
+            location: None,
             at: chrono::Utc::now(),
         });
         assert!(view.lost_update("connections", "list").is_some());

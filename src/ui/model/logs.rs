@@ -41,13 +41,14 @@ impl Logs {
                 connection_id,
                 level,
                 message,
+                location,
                 at,
             } => LogLine {
                 at: *at,
                 level: *level,
                 connection_id: *connection_id,
                 message: message.clone(),
-                location: None,
+                location: location.clone(),
             },
             Event::ScriptError {
                 connection_id,
