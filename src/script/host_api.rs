@@ -28,6 +28,8 @@ pub(crate) const SOCKET_NAMES: &str = "socketNames";
 pub(crate) const HANDLED_EVENTS: &str = "handledEvents";
 pub(crate) const PROVIDER_ERROR: &str = "providerError";
 pub(crate) const DELIVER_TOPIC: &str = "deliverTopic";
+pub(crate) const SUCCESS_OF: &str = "successOf";
+pub(crate) const AWAIT_THENABLE: &str = "awaitThenable";
 
 #[cfg(test)]
 mod tests {
@@ -51,13 +53,15 @@ mod tests {
         ENFORCE_PERMISSIONS,
         TOPIC_PUBLISH,
     ];
-    const FROM_JS: [&str; 6] = [
+    const FROM_JS: [&str; 8] = [
         DISPATCH,
         DISPATCH_MESSAGE,
         SOCKET_NAMES,
         HANDLED_EVENTS,
         PROVIDER_ERROR,
         DELIVER_TOPIC,
+        SUCCESS_OF,
+        AWAIT_THENABLE,
     ];
 
     fn host_names_in(source: &str) -> BTreeSet<String> {

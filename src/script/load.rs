@@ -109,6 +109,8 @@ impl JsRuntime {
                 let socket_names: Function = host_object.get(host_api::SOCKET_NAMES)?;
                 let handled_events: Function = host_object.get(host_api::HANDLED_EVENTS)?;
                 let deliver_topic: Function = host_object.get(host_api::DELIVER_TOPIC)?;
+                let success_of: Function = host_object.get(host_api::SUCCESS_OF)?;
+                let await_thenable: Function = host_object.get(host_api::AWAIT_THENABLE)?;
                 let sockets: Vec<String> = socket_names.call(())?;
                 let handled: Vec<String> = handled_events.call(())?;
                 let entries = Entries {
@@ -116,6 +118,8 @@ impl JsRuntime {
                     dispatch_message,
                     provider_error,
                     deliver_topic,
+                    success_of,
+                    await_thenable,
                 };
                 Ok((entries, sockets, handled))
             })();
@@ -135,6 +139,8 @@ impl JsRuntime {
                 dispatch_message: entries.dispatch_message,
                 provider_error: entries.provider_error,
                 deliver_topic: entries.deliver_topic,
+                success_of: entries.success_of,
+                await_thenable: entries.await_thenable,
                 context,
             },
             sockets,
@@ -149,6 +155,8 @@ struct Entries<F> {
     dispatch_message: F,
     provider_error: F,
     deliver_topic: F,
+    success_of: F,
+    await_thenable: F,
 }
 
 impl<'js> Entries<Function<'js>> {
@@ -158,6 +166,8 @@ impl<'js> Entries<Function<'js>> {
             dispatch_message: Persistent::save(ctx, self.dispatch_message),
             provider_error: Persistent::save(ctx, self.provider_error),
             deliver_topic: Persistent::save(ctx, self.deliver_topic),
+            success_of: Persistent::save(ctx, self.success_of),
+            await_thenable: Persistent::save(ctx, self.await_thenable),
         }
     }
 }

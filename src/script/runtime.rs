@@ -50,6 +50,11 @@ pub(super) struct Loaded {
     pub provider_error: Persistent<Function<'static>>,
     /// The SDK's `host.deliverTopic`: runs this service's subscriptions.
     pub deliver_topic: Persistent<Function<'static>>,
+    /// The SDK's `successOf(ctx, result)` (speed trick 4 in sdk.js).
+    pub success_of: Persistent<Function<'static>>,
+    /// The SDK's `host.awaitThenable(result, ctx)`: a thenable that is not
+    /// a promise, made into one as the SDK's `await` would.
+    pub await_thenable: Persistent<Function<'static>>,
     pub context: Context,
 }
 
@@ -86,8 +91,17 @@ pub(super) struct Pending {
     pub connection_id: ConnectionId,
     pub kind: HandlerKind,
     pub promise: Persistent<Promise<'static>>,
+    /// When `promise` is the chain's own result (not a success flag): its
+    /// `ctx`, and the `successOf` that reads the success from both.
+    pub awaited: Option<Awaited>,
     /// It is reported as never settling if nothing it waits for settles by then.
     pub deadline: Instant,
+}
+
+/// A chain's `ctx` while the engine awaits the chain's result itself.
+pub(super) struct Awaited {
+    pub ctx: Persistent<rquickjs::Object<'static>>,
+    pub success_of: Persistent<Function<'static>>,
 }
 
 /// The runtime, the current script, and the handler time budget.

@@ -4,7 +4,7 @@
 // promises that settle at the host's next turn, as a gRPC round trip would
 // in Node, so handlers of different connections interleave at every await.
 //
-// SPEED TRICKS. The message path runs once per frame, so three tricks live
+// SPEED TRICKS. The message path runs once per frame, so four tricks live
 // here, each marked "speed trick N" where it stands; src/script/sdk_invariants.rs
 // fails when an invariant drifts.
 //
@@ -21,6 +21,11 @@
 // 3. The message entry is `run`, written out: a call frame fewer per message.
 //    Invariant: host.dispatchMessage(id, data, socket) behaves exactly as
 //    host.dispatch('message', id, undefined, data, socket). Kept in sync with `run`!
+// 4. A chain still running answers `[result, ctx]` and the engine awaits
+//    `result` itself (src/script/turns.rs): no `.then` and no derived promise
+//    per event (−19% of the script thread's instructions per echo).
+//    Invariant: the engine reads the success exactly as
+//    `result.then((settled) => successOf(ctx, settled))` would.
 const host = globalThis.__sockscope;
 delete globalThis.__sockscope;
 
@@ -184,11 +189,20 @@ const compose = (middleware) => {
 // `(await chain(ctx)) || ctx`. Any other truthy result without
 // `.websocket.res` throws a TypeError here, as there (then the event fails).
 const successOf = (ctx, result) => !!(result || ctx).websocket.res.success;
+host.successOf = successOf;
+// Speed trick 4. A chain that has not finished answers `[result, ctx]`, and
+// the engine awaits `result` itself (a promise: it watches its state; any
+// other thenable: `host.awaitThenable`), then reads the success as
+// `successOf` would: no `.then`, no derived promise, no reaction job per
+// event. Invariant: the engine's reading of `[result, ctx]` gives what
+// `result.then((settled) => successOf(ctx, settled))` would.
 const settle = (ctx, result) => {
   if (result === undefined || result === ctx) return !!ctx.response.success;
-  if (isThenable(result)) return result.then((settled) => successOf(ctx, settled));
+  if (isThenable(result)) return [result, ctx];
   return successOf(ctx, result);
 };
+// A thenable that is not a promise, awaited as `await` awaits it.
+host.awaitThenable = (result, ctx) => Promise.resolve(result).then((settled) => successOf(ctx, settled));
 
 // ---- websockets (src/resources/websocket.ts)
 const sockets = new Map();

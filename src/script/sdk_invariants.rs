@@ -93,6 +93,15 @@ socket.on('message', (ctx) => {
     case 'false': return false;
     case 'async': return Promise.resolve(ctx);
     case 'async deny': return Promise.resolve().then(() => { ctx.res.success = false; });
+    case 'async other ctx': return Promise.resolve({ websocket: { res: { success: false } } });
+    case 'async not a ctx': return Promise.resolve(42);
+    case 'async zero': return Promise.resolve(0);
+    case 'async truthy': ctx.res.success = 'yes'; return Promise.resolve(ctx);
+    case 'async no response': ctx.response = null; return Promise.resolve();
+    case 'async function': return (async () => { await null; ctx.res.success = false; })();
+    case 'thenable': return { then(resolve) { resolve(ctx); } };
+    case 'thenable deny': return { then(resolve) { ctx.res.success = false; resolve(undefined); } };
+    case 'thenable throws': return { then() { throw new Error('told to'); } };
     case 'throw': throw new Error('told to');
     case 'reject': return Promise.reject(new Error('told to'));
     case 'shape': ctx.res.success = expectedShape(ctx); return ctx;
@@ -116,6 +125,15 @@ fn the_message_entry_behaves_as_the_generic_one_and_as_the_sdk() {
         ("false", Some(true)),
         ("async", Some(true)),
         ("async deny", Some(false)),
+        ("async other ctx", Some(false)),
+        ("async not a ctx", None),
+        ("async zero", Some(true)),
+        ("async truthy", Some(true)),
+        ("async no response", None),
+        ("async function", Some(false)),
+        ("thenable", Some(true)),
+        ("thenable deny", Some(false)),
+        ("thenable throws", None),
         ("throw", None),
         ("reject", None),
         ("shape", Some(true)),

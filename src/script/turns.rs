@@ -9,18 +9,78 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rquickjs::promise::PromiseState;
-use rquickjs::{CatchResultExt, Ctx, Function, Persistent, TypedArray, Value};
+use rquickjs::{CatchResultExt, Ctx, Function, Object, Persistent, TypedArray, Value};
 
 use super::deferred::Deferred;
 use super::host::{EchoArgs, value_key};
 use super::races::InvocationId;
-use super::runtime::{Entry, JsRuntime, Loaded, Pending, never_settled, settle_deferred};
+use super::runtime::{Awaited, Entry, JsRuntime, Loaded, Pending, never_settled, settle_deferred};
 use crate::core::events::{ConnectionId, HandlerKind, Payload, ScriptFailure};
 use crate::core::query::Query;
 
 /// Past this many cached connection-id strings the cache starts over; it only
 /// grows past the open connections if a disconnect never reached the script.
 const MAX_CACHED_CONNECTION_IDS: usize = 1 << 17;
+
+/// What a chain's entry point answered.
+enum Answer<'js> {
+    Done(Outcome),
+    /// A promise to watch; with the chain's `ctx` when it is the chain's own
+    /// result (speed trick 4 in sdk.js).
+    Wait(rquickjs::Promise<'js>, Option<Awaited>),
+}
+
+/// Reads an entry point's answer: a success flag, `null` (no handler), a
+/// promise of a success flag, or `[result, ctx]` for a chain still running.
+fn awaited_answer<'js>(
+    ctx: &Ctx<'js>,
+    loaded: &Loaded,
+    value: Value<'js>,
+) -> rquickjs::Result<Answer<'js>> {
+    if let Some(success) = value.as_bool() {
+        return Ok(Answer::Done(Outcome::Handled(success)));
+    }
+    if value.is_null() {
+        return Ok(Answer::Done(Outcome::Unhandled));
+    }
+    if let Some(promise) = value.as_promise() {
+        return Ok(Answer::Wait(promise.clone(), None));
+    }
+    let Some(pair) = value.as_array() else {
+        return Ok(Answer::Done(Outcome::Handled(true)));
+    };
+    let result: Value = pair.get(0)?;
+    let chain_ctx: Object = pair.get(1)?;
+    if let Some(promise) = result.as_promise() {
+        let awaited = Awaited {
+            ctx: Persistent::save(ctx, chain_ctx),
+            success_of: loaded.success_of.clone(),
+        };
+        return Ok(Answer::Wait(promise.clone(), Some(awaited)));
+    }
+    let await_thenable = loaded.await_thenable.clone().restore(ctx)?;
+    let promise: rquickjs::Promise = await_thenable.call((result, chain_ctx))?;
+    Ok(Answer::Wait(promise, None))
+}
+
+/// `successOf(ctx, settled)`: for the usual results (`undefined`, `ctx`)
+/// read here, `!!ctx.response.success`; anything else through the SDK's own.
+fn success_of<'js>(
+    ctx: &Ctx<'js>,
+    awaited: &Awaited,
+    settled: Value<'js>,
+) -> rquickjs::Result<bool> {
+    let chain_ctx = awaited.ctx.clone().restore(ctx)?;
+    if settled.is_undefined() || settled == *chain_ctx.as_value() {
+        let response: Value = chain_ctx.get("response")?;
+        if let Some(response) = response.as_object() {
+            let success: rquickjs::convert::Coerced<bool> = response.get("success")?;
+            return Ok(success.0);
+        }
+    }
+    let success_of = awaited.success_of.clone().restore(ctx)?;
+    success_of.call((chain_ctx, settled))
+}
 
 /// An event to run.
 pub(crate) struct Start {
@@ -210,7 +270,7 @@ impl JsRuntime {
         }
         self.deadline
             .set(Some(Instant::now() + self.handler_timeout));
-        let called = (|| -> rquickjs::Result<Value<'js>> {
+        let called = (|| -> rquickjs::Result<Answer<'js>> {
             let dispatch = loaded.entry(entry).clone().restore(ctx)?;
             let query_value: Value = match &query {
                 Some(query) => {
@@ -257,40 +317,37 @@ impl JsRuntime {
                     socket_value,
                 ))?,
             };
+            let answer = awaited_answer(ctx, loaded, outcome);
             while ctx.execute_pending_job() {}
-            Ok(outcome)
+            answer
         })();
         // A continuation that ran past the budget is stopped by an uncatchable
         // interrupt, which leaves the chain's promise pending for ever.
         let over_budget = self.is_over_budget();
         let outcome = match called.catch(ctx) {
             Err(caught) => Some(Outcome::Failed(self.failure_from(ctx, caught))),
-            Ok(value) if value.is_null() => Some(Outcome::Unhandled),
-            Ok(value)
-                if over_budget
-                    && value
-                        .as_promise()
-                        .is_some_and(|promise| promise.state() == PromiseState::Pending) =>
+            Ok(Answer::Done(outcome)) => Some(outcome),
+            Ok(Answer::Wait(promise, _))
+                if over_budget && promise.state() == PromiseState::Pending =>
             {
                 Some(Outcome::Failed(self.budget_failure()))
             }
-            Ok(value) => match (value.as_bool(), value.as_promise()) {
-                (Some(success), _) => Some(Outcome::Handled(success)),
-                (None, Some(promise)) if promise.state() == PromiseState::Pending => {
-                    self.pending.insert(
-                        invocation,
-                        Pending {
-                            connection_id,
-                            kind,
-                            promise: Persistent::save(ctx, promise.clone()),
-                            deadline: Instant::now() + self.handler_timeout,
-                        },
-                    );
-                    None
-                }
-                (None, Some(promise)) => Some(self.settled_outcome(ctx, promise)),
-                (None, None) => Some(Outcome::Handled(true)),
-            },
+            Ok(Answer::Wait(promise, awaited)) if promise.state() == PromiseState::Pending => {
+                self.pending.insert(
+                    invocation,
+                    Pending {
+                        connection_id,
+                        kind,
+                        promise: Persistent::save(ctx, promise),
+                        awaited,
+                        deadline: Instant::now() + self.handler_timeout,
+                    },
+                );
+                None
+            }
+            Ok(Answer::Wait(promise, awaited)) => {
+                Some(self.settled_outcome(ctx, &promise, awaited.as_ref()))
+            }
         };
         self.deadline.set(None);
         let mut host = self.host.borrow_mut();
@@ -388,7 +445,7 @@ impl JsRuntime {
                 continue;
             };
             let outcome = match pending.promise.restore(ctx) {
-                Ok(promise) => self.settled_outcome(ctx, &promise),
+                Ok(promise) => self.settled_outcome(ctx, &promise, pending.awaited.as_ref()),
                 Err(error) => Outcome::Failed(ScriptFailure {
                     message: error.to_string(),
                     location: None,
@@ -443,9 +500,23 @@ impl JsRuntime {
         }
     }
 
-    fn settled_outcome<'js>(&self, ctx: &Ctx<'js>, promise: &rquickjs::Promise<'js>) -> Outcome {
-        match self.settle::<Value>(ctx, promise).catch(ctx) {
-            Ok(value) => Outcome::Handled(value.as_bool().unwrap_or(true)),
+    /// The outcome of a chain whose promise has settled: its success flag,
+    /// or (speed trick 4 in sdk.js) read from the chain's own result and
+    /// `ctx` as `successOf` reads it.
+    fn settled_outcome<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        promise: &rquickjs::Promise<'js>,
+        awaited: Option<&Awaited>,
+    ) -> Outcome {
+        let success = self
+            .settle::<Value>(ctx, promise)
+            .and_then(|settled| match awaited {
+                None => Ok(settled.as_bool().unwrap_or(true)),
+                Some(awaited) => success_of(ctx, awaited, settled),
+            });
+        match success.catch(ctx) {
+            Ok(success) => Outcome::Handled(success),
             Err(caught) => Outcome::Failed(self.failure_from(ctx, caught)),
         }
     }

@@ -28,9 +28,12 @@ enum Step {
     Close(&'static str),
     /// Waits until the clients have seen this many frames and closes in all.
     Seen(usize),
+    /// Waits until the kv store holds this many keys (a disconnect handler
+    /// has run: a client sees its close before the server's handler ends).
+    Stored(&'static str, usize),
 }
 
-use Step::{Binary, Close, Connect, Seen, Text};
+use Step::{Binary, Close, Connect, Seen, Stored, Text};
 
 /// What the clients saw, per client, and the kv stores at the end.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -131,6 +134,21 @@ async fn drive(server: &TestServer, steps: &[Step], stores: &[&str]) -> Observed
             Close(client) => {
                 let mut writer = writers.remove(client).expect("the client is open");
                 writer.send(Message::Close(None)).await.expect("close");
+            }
+            Stored(store, count) => {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+                let kv = server.engine.kv();
+                loop {
+                    let keys = kv.keys(store, "").expect("kv readable");
+                    if keys.len() == *count {
+                        break;
+                    }
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "waited for {count} keys in {store}; it holds {keys:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
             }
             Seen(count) => {
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -353,6 +371,9 @@ async fn kv_registry_and_broadcast() {
             Seen(2),
             Close("b"),
             Seen(3),
+            // Otherwise the broadcast may still find b, whose send rejects
+            // and ends the loop (in Node too).
+            Stored("connections", 1),
             Text("a", "again"),
             Seen(4),
         ],
