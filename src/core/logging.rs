@@ -136,13 +136,16 @@ pub fn log_event(event: &Event) {
         }
         Event::ApprovalPending { pending } => tracing::info!(
             target: TARGET, connection_id = %pending.connection_id,
-            "waiting for approval: {} query={:?}", pending.path, pending.query
+            "waiting for approval {}: {} query={:?}", pending.stage.label(), pending.path, pending.query
         ),
         Event::ApprovalResolved {
-            connection_id,
-            decision,
+            pending,
+            resolution,
             ..
-        } => tracing::info!(target: TARGET, %connection_id, "approval: {decision:?}"),
+        } => tracing::info!(
+            target: TARGET, connection_id = %pending.connection_id,
+            "approval: {resolution}"
+        ),
         Event::FrameHeld { held } => tracing::info!(
             target: TARGET, connection_id = %held.connection_id,
             "breakpoint holds message {} #{}: {}", held.direction.label(), held.hold_id,

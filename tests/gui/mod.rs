@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use sockscope::ui::app::SockscopeApp;
-use sockscope::ui::state::ServerStatus;
+use sockscope::ui::state::{ServerStatus, Settings};
 use tempfile::TempDir;
 
 mod intercept;
@@ -27,6 +27,11 @@ struct Window {
 
 impl Window {
     fn open(source: &str) -> Self {
+        Self::open_with_settings(source, None)
+    }
+
+    /// A window started with `settings` as a previous run saved them.
+    fn open_with_settings(source: &str, settings: Option<Settings>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = engine_config_in(dir.path(), source);
         config.script.start_with_broken_script = true;
@@ -41,7 +46,10 @@ impl Window {
         let handle = runtime.handle().clone();
         let harness = Harness::builder()
             .with_size(egui::vec2(1280.0, 800.0))
-            .build_eframe(move |cc| SockscopeApp::new(cc, handle, config));
+            .build_eframe(move |cc| match settings {
+                Some(settings) => SockscopeApp::with_settings(cc, handle, config, settings),
+                None => SockscopeApp::new(cc, handle, config),
+            });
         let mut window = Self {
             harness,
             runtime,
@@ -268,7 +276,7 @@ fn a_broken_save_shows_the_error_and_the_old_handlers_keep_answering() {
 #[test]
 fn held_connections_wait_for_accept_or_deny() {
     let mut window = Window::open(&script(CHAT_LIKE));
-    window.open_tab("Approvals");
+    window.open_tab("Intercept");
     window.click("Hold new connections");
     window.step_until("holding", |app| {
         app.state
@@ -375,7 +383,7 @@ socket.on('connect', () => {});
         "Sessions",
         "Services",
         "Plot",
-        "Approvals",
+        "Intercept",
     ] {
         window.open_tab(tab);
         window.harness.step();

@@ -1,5 +1,6 @@
 //! What the panels show, kept by the UI from engine events (no egui here).
 
+pub mod approvals;
 pub mod composer;
 pub mod connections;
 pub mod hints;

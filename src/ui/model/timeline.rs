@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use crate::core::events::{ApprovalDecision, ConnectionId, Event, Payload, close_summary};
+use crate::core::events::{ConnectionId, Event, Payload, close_summary};
 use crate::core::query::path_and_query;
 
 /// Which way a timeline row went.
@@ -276,19 +276,21 @@ impl Timeline {
             Event::ApprovalPending { pending } => self.push_lifecycle(
                 pending.since,
                 Some(pending.connection_id),
-                format!("waiting for approval: {}", pending.path),
+                format!(
+                    "waiting for approval {}: {}",
+                    pending.stage.label(),
+                    pending.path
+                ),
             ),
             Event::ApprovalResolved {
-                connection_id,
-                decision,
+                pending,
+                resolution,
                 at,
-            } => {
-                let text = match decision {
-                    ApprovalDecision::Accept => "approved".to_owned(),
-                    ApprovalDecision::Deny(reason) => format!("not approved: {reason}"),
-                };
-                self.push_lifecycle(*at, Some(*connection_id), text);
-            }
+            } => self.push_lifecycle(
+                *at,
+                Some(pending.connection_id),
+                format!("approval: {resolution}"),
+            ),
             Event::FrameHeld { held } => self.push_lifecycle(
                 held.since,
                 Some(held.connection_id),

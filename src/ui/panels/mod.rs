@@ -2,7 +2,6 @@
 //! with `fn ui(&mut self, ui, state)`; panels change the engine only through
 //! commands.
 
-pub mod approvals;
 pub mod clients;
 pub mod connections;
 pub mod intercept;
@@ -35,9 +34,7 @@ pub struct Panels {
     pub kv: kv::KvPanel,
     /// Script editor.
     pub script: script::ScriptPanel,
-    /// Approvals.
-    pub approvals: approvals::ApprovalsPanel,
-    /// Message breakpoints and the held messages (in the Approvals tab).
+    /// Connection approvals, message breakpoints and held messages.
     pub intercept: intercept::InterceptPanel,
     /// Test clients.
     pub clients: clients::ClientsPanel,
