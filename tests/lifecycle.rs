@@ -376,3 +376,29 @@ async fn commands_send_frames_and_report_unknown_connections() {
         .expect_err("1005 is reserved");
     assert!(error.to_string().contains("1005"), "{error}");
 }
+
+#[tokio::test]
+async fn a_closed_connection_reports_its_final_traffic() {
+    let mut server = TestServer::start(&script(FAULTY_ECHO)).await;
+    let (mut client, id) = server.connect_with_id("/").await;
+    send_text(&mut client, "hello").await;
+    assert_eq!(recv_text(&mut client).await, "hello");
+    client.close(None).await.expect("close");
+    let closed = server
+        .wait_for("the close", |event| {
+            matches!(event, Event::ConnectionClosed { connection_id, .. } if *connection_id == id)
+        })
+        .await;
+    let Event::ConnectionClosed { traffic, .. } = closed.as_ref() else {
+        unreachable!()
+    };
+    assert_eq!(
+        *traffic,
+        sockscope::core::events::TrafficSnapshot {
+            frames_in: 1,
+            bytes_in: 5,
+            frames_out: 1,
+            bytes_out: 5,
+        }
+    );
+}

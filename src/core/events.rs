@@ -85,6 +85,19 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
+/// A connection's data frames and payload bytes each way, at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrafficSnapshot {
+    /// Data frames received from the client.
+    pub frames_in: u64,
+    /// Payload bytes received from the client.
+    pub bytes_in: u64,
+    /// Data frames sent to the client.
+    pub frames_out: u64,
+    /// Payload bytes sent to the client.
+    pub bytes_out: u64,
+}
+
 /// Who ended a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -427,6 +440,9 @@ pub enum Event {
         /// Close reason or the error that ended the connection.
         reason: String,
         by: ClosedBy,
+        /// Everything it sent and received, final (the live counters of a
+        /// connection that closes between two looks are never seen).
+        traffic: TrafficSnapshot,
         at: DateTime<Utc>,
     },
     /// A data frame from a client.

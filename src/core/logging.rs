@@ -338,6 +338,7 @@ mod tests {
             code: Some(1000),
             reason: String::new(),
             by: ClosedBy::Client,
+            traffic: Default::default(),
             at: chrono::Utc::now(),
         };
         let warning = Event::Log {

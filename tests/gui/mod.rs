@@ -176,6 +176,35 @@ fn a_connecting_client_gets_a_row_and_close_greys_it() {
 }
 
 #[test]
+fn a_client_that_hangs_up_at_once_keeps_its_final_counts() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    let mut client = window.connect("/?name=quick");
+    window.runtime.block_on(async {
+        send_text(&mut client, "hi").await;
+        assert_eq!(recv_text(&mut client).await, "v1:hi");
+        client.close(None).await.expect("close");
+    });
+    window.step_until("the row to close", |app| {
+        app.state
+            .connections
+            .rows()
+            .first()
+            .is_some_and(|row| !row.is_open())
+    });
+    let traffic = window.app().state.connections.rows()[0].traffic;
+    assert_eq!(
+        (
+            traffic.frames_in,
+            traffic.bytes_in,
+            traffic.frames_out,
+            traffic.bytes_out
+        ),
+        (1, 2, 1, 5),
+        "one frame each way, as the client saw them"
+    );
+}
+
+#[test]
 fn stopping_the_server_says_stopping_until_it_is_down() {
     let mut window = Window::open(&script(CHAT_LIKE));
     // Shutting down is quick; hold the status to look at the bar.

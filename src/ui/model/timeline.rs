@@ -252,6 +252,7 @@ impl Timeline {
                 reason,
                 by,
                 at,
+                ..
             } => self.push_lifecycle(*at, Some(*connection_id), close_summary(*code, reason, *by)),
             Event::FrameIn {
                 connection_id,
