@@ -123,7 +123,19 @@ fn the_kv_add_row_is_reachable_at_900_by_600_with_a_long_key_list() {
     window.open_tab("KV");
     window.step_until_shown("80 keys");
     window.harness.get_by_label("Refresh").click();
-    window.step_until_shown("key-9");
+    window.step_until_shown("key-1");
+    // Each row: key, JSON type, size, one-line value.
+    assert!(window.harness.query_all_by_label("object").count() >= 10);
+    window.replace_text("Key prefix", "key-9");
+    window.step_until_shown("1 key");
+    window.harness.get_by_label("key-9");
+    window.harness.get_by_label("{\"i\":9}");
+    window.harness.get_by_label("7 B");
+    let add = window.harness.get_by_label("Add").rect();
+    assert!(
+        egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(900.0, 600.0)).contains_rect(add),
+        "Add is inside the window: {add:?}"
+    );
     window.replace_text("New key", "added");
     window.replace_text("New value (JSON)", "{\"by\": \"window\"}");
     window.click("Add");
