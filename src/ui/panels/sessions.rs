@@ -101,7 +101,9 @@ impl SessionsPanel {
         self.toolbar_ui(ui, state);
         self.replay_controls_ui(ui, state);
         ui.separator();
-        let list_height = (ui.available_height() * 0.35).max(80.0);
+        // The list takes what its rows need, up to a third of the panel:
+        // the selected session's replay diff needs the rest.
+        let list_height = (ui.available_height() * 0.3).max(64.0);
         ui.push_id("sessions_list", |ui| {
             ui.set_max_height(list_height);
             self.list_ui(ui, state);
@@ -293,7 +295,7 @@ impl SessionsPanel {
         let pass = egui::Color32::from_rgb(0x4c, 0xaf, 0x50);
         let fail = ui.visuals().error_fg_color;
         egui::ScrollArea::vertical()
-            .auto_shrink([false, false])
+            .auto_shrink([false, true])
             .show(ui, |ui| {
                 egui::Grid::new("sessions_grid")
                     .striped(true)
@@ -343,6 +345,9 @@ impl SessionsPanel {
             });
     }
 
+    /// The selected session: its last replay first (the verdict and the
+    /// diff are what a replay is for, so they lead, reachable in a short
+    /// window), then the file — header, rename, ignore rules, events.
     fn detail_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, path: PathBuf) {
         let Some(session) = state.session_at(&path).cloned() else {
             ui.weak(format!(
@@ -351,84 +356,7 @@ impl SessionsPanel {
             ));
             return;
         };
-        ui.horizontal_wrapped(|ui| {
-            ui.strong(path.display().to_string());
-            ui.label(format!(
-                "created {}, source {}",
-                session.header.created, session.header.source
-            ));
-            if let Some(script) = &session.header.script {
-                ui.label(format!("script {script}"));
-            }
-        });
-        ui.horizontal(|ui| {
-            let rename_label = ui.label("Rename to");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.rename_to)
-                    .hint_text("new name")
-                    .desired_width(160.0),
-            )
-            .labelled_by(rename_label.id);
-            if ui.button("Rename").clicked() {
-                match safe_session_file_name(&self.rename_to) {
-                    Ok(name) => {
-                        let folder = path.parent().map_or_else(
-                            || state.sessions.folder.clone(),
-                            std::path::Path::to_path_buf,
-                        );
-                        let target = folder.join(name);
-                        if target.exists() {
-                            state.notify(format!("{} exists already", target.display()), true);
-                        } else {
-                            state.write_session_copy(&path, target.clone(), true);
-                            self.selected = Some(target);
-                            self.rename_to.clear();
-                        }
-                    }
-                    Err(why) => state.notify(format!("cannot rename: {why}"), true),
-                }
-            }
-            if ui.button("Save as...").clicked() {
-                let from = path.clone();
-                state.spawn_dialog(
-                    rfd::AsyncFileDialog::new()
-                        .add_filter("sockscope session", &["jsonl"])
-                        .set_file_name("session.jsonl")
-                        .save_file(),
-                    |picked| UiMessage::SessionSaveTarget { from, picked },
-                );
-            }
-        });
-        if self.rules_for.as_ref() != Some(&path) {
-            self.rules_text = rules_to_text(&session.header.ignore);
-            self.rules_for = Some(path.clone());
-            self.rules_error = None;
-        }
-        let rules_label = ui
-            .label("Ignore rules (one per line: a JSON path like $..timestamp, or regex: pattern)");
-        ui.add(
-            egui::TextEdit::multiline(&mut self.rules_text)
-                .code_editor()
-                .desired_rows(3)
-                .desired_width(f32::INFINITY),
-        )
-        .labelled_by(rules_label.id);
-        ui.horizontal(|ui| {
-            if ui.button("Save rules").clicked() {
-                match rules_from_text(&self.rules_text) {
-                    Ok(rules) => {
-                        self.rules_error = None;
-                        state.save_ignore_rules(path.clone(), rules);
-                    }
-                    Err(error) => self.rules_error = Some(error),
-                }
-            }
-            if let Some(error) = &self.rules_error {
-                ui.colored_label(ui.visuals().error_fg_color, error);
-            }
-        });
-        super::session_events::events_ui(ui, &session);
-        ui.separator();
+        let is_replayed = state.sessions.results.contains_key(&path);
         match state.sessions.results.get(&path) {
             None => {
                 ui.weak("Not replayed in this window yet.");
@@ -450,6 +378,96 @@ impl SessionsPanel {
                 );
             }
         }
+        ui.separator();
+        egui::CollapsingHeader::new(format!("File: {}", path.display()))
+            .id_salt(("session_file", is_replayed))
+            .default_open(!is_replayed)
+            .show(ui, |ui| self.file_ui(ui, state, &path, &session));
+        super::session_events::events_ui(ui, &session);
+    }
+
+    fn file_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &mut AppState,
+        path: &std::path::Path,
+        session: &crate::session::Session,
+    ) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!(
+                "created {}, source {}",
+                session.header.created, session.header.source
+            ));
+            if let Some(script) = &session.header.script {
+                ui.label(format!("script {script}"));
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            let rename_label = ui.label("Rename to");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.rename_to)
+                    .hint_text("new name")
+                    .desired_width(160.0),
+            )
+            .labelled_by(rename_label.id);
+            if ui.button("Rename").clicked() {
+                match safe_session_file_name(&self.rename_to) {
+                    Ok(name) => {
+                        let folder = path.parent().map_or_else(
+                            || state.sessions.folder.clone(),
+                            std::path::Path::to_path_buf,
+                        );
+                        let target = folder.join(name);
+                        if target.exists() {
+                            state.notify(format!("{} exists already", target.display()), true);
+                        } else {
+                            state.write_session_copy(path, target.clone(), true);
+                            self.selected = Some(target);
+                            self.rename_to.clear();
+                        }
+                    }
+                    Err(why) => state.notify(format!("cannot rename: {why}"), true),
+                }
+            }
+            if ui.button("Save as...").clicked() {
+                let from = path.to_path_buf();
+                state.spawn_dialog(
+                    rfd::AsyncFileDialog::new()
+                        .add_filter("sockscope session", &["jsonl"])
+                        .set_file_name("session.jsonl")
+                        .save_file(),
+                    |picked| UiMessage::SessionSaveTarget { from, picked },
+                );
+            }
+        });
+        if self.rules_for.as_deref() != Some(path) {
+            self.rules_text = rules_to_text(&session.header.ignore);
+            self.rules_for = Some(path.to_path_buf());
+            self.rules_error = None;
+        }
+        let rules_label = ui
+            .label("Ignore rules (one per line: a JSON path like $..timestamp, or regex: pattern)");
+        ui.add(
+            egui::TextEdit::multiline(&mut self.rules_text)
+                .code_editor()
+                .desired_rows(3)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(rules_label.id);
+        ui.horizontal(|ui| {
+            if ui.button("Save rules").clicked() {
+                match rules_from_text(&self.rules_text) {
+                    Ok(rules) => {
+                        self.rules_error = None;
+                        state.save_ignore_rules(path.to_path_buf(), rules);
+                    }
+                    Err(error) => self.rules_error = Some(error),
+                }
+            }
+            if let Some(error) = &self.rules_error {
+                ui.colored_label(ui.visuals().error_fg_color, error);
+            }
+        });
     }
 }
 
