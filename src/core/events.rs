@@ -145,6 +145,13 @@ pub fn reload_failed_summary(path: &str, failure: &ScriptFailure) -> String {
     format!("{path} not reloaded, old handlers keep running: {failure}")
 }
 
+/// A handler's failure, in the words every face uses (log, Messages, a
+/// replay's report): `message handler error: TypeError: … (at handler.js:5)`.
+pub fn handler_error_summary(handler: Option<HandlerKind>, failure: &ScriptFailure) -> String {
+    let handler = handler.map_or("script", HandlerKind::as_str);
+    format!("{handler} handler error: {failure}")
+}
+
 /// Which handler chain an error or log line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use super::events::{
-    Event, HoldDecision, KvChange, LogLevel, Payload, close_summary, reload_failed_summary,
+    Event, HoldDecision, KvChange, LogLevel, Payload, close_summary, handler_error_summary,
+    reload_failed_summary,
 };
 
 /// Per-message lines shown per second in each direction before the rest of
@@ -125,8 +126,7 @@ pub fn log_event(event: &Event) {
             let connection = connection_id
                 .map(|id| id.to_string())
                 .unwrap_or_else(|| "-".to_owned());
-            let handler = handler.map_or("script", |handler| handler.as_str());
-            tracing::error!(target: TARGET, connection, "{handler} handler error: {failure}");
+            tracing::error!(target: TARGET, connection, "{}", handler_error_summary(*handler, failure));
         }
         Event::ScriptReloaded { path, .. } => {
             tracing::info!(target: TARGET, "script reloaded: {path}")

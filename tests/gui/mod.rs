@@ -12,6 +12,7 @@ use sockscope::ui::state::{ServerStatus, Settings};
 use tempfile::TempDir;
 
 mod intercept;
+mod links;
 mod polish;
 mod proxy;
 mod services;
@@ -32,7 +33,15 @@ impl Window {
 
     /// A window started with `settings` as a previous run saved them.
     fn open_with_settings(source: &str, settings: Option<Settings>) -> Self {
+        Self::open_with(source, &[], settings)
+    }
+
+    /// A window whose script sits beside `files` (name, text).
+    fn open_with(source: &str, files: &[(&str, &str)], settings: Option<Settings>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write a file");
+        }
         let mut config = engine_config_in(dir.path(), source);
         config.script.start_with_broken_script = true;
         config.script.watch = true;

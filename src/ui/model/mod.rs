@@ -5,6 +5,7 @@ pub mod composer;
 pub mod connections;
 pub mod hints;
 pub mod kv_view;
+pub mod locations;
 pub mod logs;
 pub mod ordered_json;
 pub mod rates;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use crate::core::events::{ConnectionId, Event, Payload, close_summary};
+use crate::core::events::{ConnectionId, Event, Payload, close_summary, handler_error_summary};
 use crate::core::query::path_and_query;
 
 /// Which way a timeline row went.
@@ -292,6 +292,18 @@ impl Timeline {
                 Some(pending.connection_id),
                 format!("approval: {resolution}"),
             ),
+            // A failing handler belongs beside the message that ran it;
+            // its first line only (a stack would fill the table).
+            Event::ScriptError {
+                connection_id,
+                handler,
+                failure,
+                at,
+            } => {
+                let summary = handler_error_summary(*handler, failure);
+                let first_line = summary.lines().next().unwrap_or_default();
+                self.push_lifecycle(*at, *connection_id, first_line.to_owned());
+            }
             Event::FrameHeld { held } => self.push_lifecycle(
                 held.since,
                 Some(held.connection_id),

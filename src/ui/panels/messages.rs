@@ -5,7 +5,9 @@
 use egui_extras::{Column, TableBuilder};
 
 use super::json_view::{PayloadView, copy_buttons_ui, payload_text, payload_ui};
+use super::locations::{place_links_ui, reveal_clicked, text_with_links_ui};
 use super::{cell, format_bytes, format_count, format_time, short_id};
+use crate::ui::model::locations::has_location;
 use crate::ui::model::timeline::{Direction, DirectionFilter, EntryBody, TimelineFilter};
 use crate::ui::state::AppState;
 
@@ -176,7 +178,11 @@ impl MessagesPanel {
                 .show(ui, |ui| match &entry.body {
                     EntryBody::Frame(payload) => payload_ui(ui, payload, self.view, entry.seq),
                     _ => {
-                        ui.label(entry.preview(usize::MAX));
+                        let clicked =
+                            text_with_links_ui(ui, &entry.preview(usize::MAX), true, |text| {
+                                egui::RichText::new(text)
+                            });
+                        reveal_clicked(state, clicked);
                     }
                 });
         }
@@ -240,6 +246,7 @@ impl MessagesPanel {
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
         let total_rows = timeline.visible_len();
         let mut clicked = None;
+        let mut jump_to = None;
         // Darker shades on the light theme, readable on its selection too.
         let (in_color, out_color) = if ui.visuals().dark_mode {
             (
@@ -322,10 +329,19 @@ impl MessagesPanel {
                     });
                     row.col(|ui| {
                         let preview = entry.preview(PREVIEW_CHARS);
-                        if matches!(entry.body, EntryBody::Missed(_)) {
-                            cell(ui, egui::RichText::new(preview).color(colors.3));
-                        } else {
-                            cell(ui, egui::RichText::new(preview).monospace());
+                        match &entry.body {
+                            EntryBody::Missed(_) => {
+                                cell(ui, egui::RichText::new(preview).color(colors.3));
+                            }
+                            // A handler failure's place first, as a link:
+                            // the text after it is cut to the column.
+                            EntryBody::Lifecycle(text) if has_location(text) => {
+                                jump_to = jump_to.take().or(place_links_ui(ui, text));
+                                cell(ui, egui::RichText::new(preview).monospace());
+                            }
+                            _ => {
+                                cell(ui, egui::RichText::new(preview).monospace());
+                            }
                         }
                     });
                     let response = row.response();
@@ -341,7 +357,9 @@ impl MessagesPanel {
                     }
                 });
             });
-        if let Some(seq) = clicked {
+        if jump_to.is_some() {
+            reveal_clicked(state, jump_to);
+        } else if let Some(seq) = clicked {
             self.selected_seq = if self.selected_seq == Some(seq) {
                 None
             } else {

@@ -7,6 +7,7 @@ pub mod connections;
 pub mod intercept;
 pub mod json_view;
 pub mod kv;
+pub mod locations;
 pub mod log;
 pub mod messages;
 pub mod plot;

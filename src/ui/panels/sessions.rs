@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::core::events::ScriptLocation;
 use crate::session::format::IgnoreRule;
 use crate::session::runner::ReplayResult;
 use crate::session::{ReplayReport, Timing};
@@ -357,6 +358,7 @@ impl SessionsPanel {
             return;
         };
         let is_replayed = state.sessions.results.contains_key(&path);
+        let mut jump_to = None;
         match state.sessions.results.get(&path) {
             None => {
                 ui.weak("Not replayed in this window yet.");
@@ -369,6 +371,7 @@ impl SessionsPanel {
             }
             Some(ReplayResult::Report(report)) => {
                 verdict_ui(ui, report);
+                jump_to = problems_ui(ui, report);
                 self.diff.ui(
                     ui,
                     &path,
@@ -378,6 +381,7 @@ impl SessionsPanel {
                 );
             }
         }
+        super::locations::reveal_clicked(state, jump_to);
         ui.separator();
         egui::CollapsingHeader::new(format!("File: {}", path.display()))
             .id_salt(("session_file", is_replayed))
@@ -469,6 +473,34 @@ impl SessionsPanel {
             }
         });
     }
+}
+
+/// What went wrong in the handlers meanwhile: lost updates and handler
+/// failures, each `file:line` in them a link. Returns the place clicked.
+fn problems_ui(ui: &mut egui::Ui, report: &ReplayReport) -> Option<ScriptLocation> {
+    let mut clicked = None;
+    let warn = ui.visuals().warn_fg_color;
+    let error = ui.visuals().error_fg_color;
+    for (title, lines, color) in [
+        ("Lost updates", &report.lost_updates, warn),
+        ("Handler failures", &report.handler_failures, error),
+    ] {
+        if lines.is_empty() {
+            continue;
+        }
+        egui::CollapsingHeader::new(format!("{title} ({})", lines.len()))
+            .id_salt(("replay_problems", title))
+            .default_open(true)
+            .show(ui, |ui| {
+                for line in lines {
+                    let link = super::locations::text_with_links_ui(ui, line, true, |text| {
+                        egui::RichText::new(text).color(color)
+                    });
+                    clicked = clicked.take().or(link);
+                }
+            });
+    }
+    clicked
 }
 
 /// The verdict line above the diff.

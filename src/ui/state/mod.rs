@@ -9,6 +9,7 @@
 //! - [`dialog`]: native file and folder dialogs.
 //! - [`io`]: the kv store's contents and the script file.
 //! - [`project`]: a Nitric project's services instead of the script.
+//! - [`reveal`]: jumping to a `file:line` in the Script panel.
 //! - [`sessions`]: recording, session files, replays.
 
 pub mod blocking;
@@ -18,6 +19,7 @@ pub mod ingest;
 pub mod io;
 pub mod message;
 pub mod project;
+pub mod reveal;
 pub mod sessions;
 
 use std::path::PathBuf;
@@ -227,8 +229,9 @@ pub struct AppState {
     /// Session files, replays and the recording.
     pub sessions: SessionsState,
     messages: mpsc::UnboundedSender<UiMessage>,
-    /// A line of the script another panel asked to show (a `file:line` in
-    /// the Log); the app brings the Script panel to the front for it.
+    /// A line another panel asked to show (a `file:line` in the Log,
+    /// Messages or Sessions), in the script or the module the Script panel
+    /// shows; the app brings the Script panel to the front for it.
     pub reveal_script_line: Option<u32>,
 }
 
