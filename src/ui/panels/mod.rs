@@ -96,10 +96,25 @@ pub fn empty_state_ui(ui: &mut egui::Ui, state: &mut crate::ui::state::AppState,
     if state.engine.is_none() || state.runs_services() && state.sockets.is_empty() {
         return;
     }
-    let command = crate::ui::model::hints::example_client_command(
-        &state.script.saved_text,
-        &state.server_url(),
-    );
+    // In proxy mode the script's own command names the wrong server: a
+    // client goes to the proxy, which forwards it to the target.
+    let proxy_target = state
+        .launch_config
+        .proxy
+        .as_ref()
+        .map(|proxy| proxy.target.url().to_owned());
+    let command = match &proxy_target {
+        Some(_) => crate::ui::model::hints::proxy_client_command(&state.server_url()),
+        None => crate::ui::model::hints::example_client_command(
+            &state.script.saved_text,
+            &state.server_url(),
+        ),
+    };
+    if let Some(target) = &proxy_target {
+        ui.weak(format!(
+            "Connect to the proxy: each connection goes on to {target}, with its path and query."
+        ));
+    }
     ui.horizontal_wrapped(|ui| {
         ui.weak("Try:");
         ui.add(egui::Label::new(egui::RichText::new(&command).monospace()).selectable(true));
