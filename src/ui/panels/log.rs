@@ -93,7 +93,9 @@ impl LogPanel {
             ui.visuals().error_fg_color,
         ];
         let mut jump_to = None;
-        egui::ScrollArea::vertical()
+        // Sideways too: a long line (a lost update names three places) is
+        // not cut at the pane's edge.
+        egui::ScrollArea::both()
             .stick_to_bottom(true)
             .auto_shrink([false, false])
             .show_rows(ui, row_height, lines.len(), |ui, range| {

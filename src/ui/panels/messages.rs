@@ -247,18 +247,7 @@ impl MessagesPanel {
         let total_rows = timeline.visible_len();
         let mut clicked = None;
         let mut jump_to = None;
-        // Darker shades on the light theme, readable on its selection too.
-        let (in_color, out_color) = if ui.visuals().dark_mode {
-            (
-                egui::Color32::from_rgb(0x64, 0xb5, 0xf6),
-                egui::Color32::from_rgb(0x8b, 0xc3, 0x4a),
-            )
-        } else {
-            (
-                egui::Color32::from_rgb(0x0d, 0x47, 0xa1),
-                egui::Color32::from_rgb(0x1b, 0x5e, 0x20),
-            )
-        };
+        let (in_color, out_color) = super::direction_colors(ui.visuals());
         let colors = (
             in_color,
             out_color,

@@ -50,6 +50,22 @@ pub struct Panels {
 /// What "listening" and "running" are drawn in.
 pub const RUNNING_COLOR: egui::Color32 = egui::Color32::from_rgb(0x4c, 0xaf, 0x50);
 
+/// The colours of "in" and "out" wherever traffic is drawn (Messages,
+/// Plot); darker shades on the light theme, readable on its selection too.
+pub fn direction_colors(visuals: &egui::Visuals) -> (egui::Color32, egui::Color32) {
+    if visuals.dark_mode {
+        (
+            egui::Color32::from_rgb(0x64, 0xb5, 0xf6),
+            egui::Color32::from_rgb(0x8b, 0xc3, 0x4a),
+        )
+    } else {
+        (
+            egui::Color32::from_rgb(0x0d, 0x47, 0xa1),
+            egui::Color32::from_rgb(0x1b, 0x5e, 0x20),
+        )
+    }
+}
+
 /// A table cell: one line, cut with "…" when the column is too narrow, and
 /// not selectable, so a click on it selects the row.
 pub fn cell(ui: &mut egui::Ui, text: impl Into<egui::WidgetText>) -> egui::Response {

@@ -10,7 +10,7 @@ use crate::engine::command::Command;
 use crate::ui::state::AppState;
 
 /// What a denied client reads in the 401.
-const DENY_REASON: &str = "denied in the sockscope window";
+const DENY_REASON: &str = "not approved in the sockscope window";
 
 /// Connection approvals UI state.
 #[derive(Default)]
@@ -113,26 +113,20 @@ impl ApprovalsSection {
             state.command("accept all held connections", Command::AcceptAllApprovals);
         }
         let now = chrono::Utc::now();
+        // Who it is, then the decision: the buttons stay in view in a
+        // narrow pane; where it came from last.
         egui::Grid::new("approvals")
             .striped(true)
             .num_columns(6)
             .show(ui, |ui| {
-                for title in ["id", "from", "path", "query", "waiting", ""] {
+                for title in ["id", "query", "", "waiting", "path", "from"] {
                     ui.strong(title);
                 }
                 ui.end_row();
                 for waiting in pending {
                     ui.monospace(short_id(&waiting.connection_id))
                         .on_hover_text(waiting.connection_id.to_string());
-                    ui.label(waiting.remote_addr.to_string());
-                    ui.label(&waiting.path);
                     ui.label(format_query(&waiting.query));
-                    ui.label(format!(
-                        "{} (denied in {})",
-                        format_duration(now - waiting.since),
-                        format_duration(waiting.deadline - now)
-                    ))
-                    .on_hover_text(format!("held {}", waiting.stage.label()));
                     ui.horizontal(|ui| {
                         if ui.button("Accept").clicked() {
                             state.resolve_approval(waiting.connection_id, ApprovalDecision::Accept);
@@ -144,6 +138,14 @@ impl ApprovalsSection {
                             );
                         }
                     });
+                    ui.label(format!(
+                        "{} (denied in {})",
+                        format_duration(now - waiting.since),
+                        format_duration(waiting.deadline - now)
+                    ))
+                    .on_hover_text(format!("held {}", waiting.stage.label()));
+                    ui.label(&waiting.path);
+                    ui.label(waiting.remote_addr.to_string());
                     ui.end_row();
                 }
             });
@@ -163,11 +165,13 @@ impl ApprovalsSection {
                 state.approvals.clear();
                 return;
             }
+            // The decision last, cut at the pane's edge (a deny's reason can
+            // be long; all of it on hover).
             egui::Grid::new("approval_history_grid")
                 .striped(true)
                 .num_columns(5)
                 .show(ui, |ui| {
-                    for title in ["when", "connection", "path and query", "decision", "by"] {
+                    for title in ["when", "connection", "path and query", "by", "decision"] {
                         ui.strong(title);
                     }
                     ui.end_row();
@@ -182,13 +186,13 @@ impl ApprovalsSection {
                         };
                         ui.label(target)
                             .on_hover_text(format!("held {}", record.stage.label()));
+                        ui.label(record.resolution.by.label());
                         let decision = match &record.resolution.outcome {
                             ApprovalOutcome::Denied(reason) => format!("denied: {reason}"),
                             _ => record.resolution.outcome_label().to_owned(),
                         };
-                        ui.label(decision)
+                        ui.add(egui::Label::new(decision).truncate())
                             .on_hover_text(record.resolution.to_string());
-                        ui.label(record.resolution.by.label());
                         ui.end_row();
                     }
                 });

@@ -175,14 +175,19 @@ impl BreakpointsSection {
             if ui.button("Add breakpoint").clicked() {
                 match PayloadMatch::parse(&self.kind.pattern(&self.pattern)) {
                     Ok(payload) => {
-                        self.rule_error = None;
-                        let mut rules = engine.breakpoints();
-                        rules.push(BreakpointRule {
+                        let rule = BreakpointRule {
                             direction: self.direction,
                             connection_id: selected.filter(|_| self.is_selected_connection_only),
                             payload,
-                        });
-                        set_rules(state, "add a breakpoint", rules);
+                        };
+                        let mut rules = engine.breakpoints();
+                        if rules.iter().any(|old| old.summary() == rule.summary()) {
+                            self.rule_error = Some("that breakpoint is there already".to_owned());
+                        } else {
+                            self.rule_error = None;
+                            rules.push(rule);
+                            set_rules(state, "add a breakpoint", rules);
+                        }
                     }
                     Err(error) => self.rule_error = Some(error),
                 }
@@ -205,11 +210,14 @@ impl BreakpointsSection {
             OnTimeout::Drop => "dropped",
         };
         let now = chrono::Utc::now();
+        // The buttons before the message: a long message would push them
+        // past the pane's edge; the message comes last, cut at the edge
+        // (all of it on hover and in Edit).
         egui::Grid::new("held_messages")
             .striped(true)
             .num_columns(6)
             .show(ui, |ui| {
-                for title in ["#", "connection", "way", "message", "waiting", ""] {
+                for title in ["#", "connection", "way", "", "waiting", "message"] {
                     ui.strong(title);
                 }
                 ui.end_row();
@@ -218,51 +226,53 @@ impl BreakpointsSection {
                     ui.monospace(short_id(&frame.connection_id))
                         .on_hover_text(frame.connection_id.to_string());
                     ui.label(frame.direction.label());
-                    ui.monospace(frame.payload.preview(PREVIEW_CHARS));
+                    ui.horizontal(|ui| self.decision_buttons_ui(ui, state, frame));
                     ui.label(format!(
                         "{} ({then} in {})",
                         format_duration(now - frame.since),
                         format_duration(frame.deadline - now)
                     ));
-                    ui.horizontal(|ui| {
-                        let decide = |state: &mut AppState, decision| {
-                            state.command(
-                                "decide on a held message",
-                                Command::ResolveHold {
-                                    hold_id: frame.hold_id,
-                                    decision,
-                                },
-                            );
-                        };
-                        if ui.button("Forward").clicked() {
-                            decide(state, HoldDecision::Forward);
-                        }
-                        if ui.button("Edit").clicked() {
-                            let text =
-                                String::from_utf8_lossy(frame.payload.as_bytes()).into_owned();
-                            self.edit_mode = match frame.payload {
-                                Payload::Text(_) => ComposeMode::Text,
-                                Payload::Binary(_) => ComposeMode::Hex,
-                            };
-                            let text = match frame.payload {
-                                Payload::Text(_) => text,
-                                Payload::Binary(ref bytes) => bytes
-                                    .iter()
-                                    .map(|byte| format!("{byte:02x}"))
-                                    .collect::<Vec<_>>()
-                                    .join(" "),
-                            };
-                            self.editing = Some((frame.hold_id, text));
-                            self.edit_error = None;
-                        }
-                        if ui.button("Drop").clicked() {
-                            decide(state, HoldDecision::Drop);
-                        }
-                    });
+                    let preview = frame.payload.preview(PREVIEW_CHARS);
+                    ui.add(egui::Label::new(egui::RichText::new(&preview).monospace()).truncate())
+                        .on_hover_text(preview);
                     ui.end_row();
                 }
             });
         self.editor_ui(ui, state, held);
+    }
+
+    fn decision_buttons_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, frame: &HeldFrame) {
+        let decide = |state: &mut AppState, decision| {
+            state.command(
+                "decide on a held message",
+                Command::ResolveHold {
+                    hold_id: frame.hold_id,
+                    decision,
+                },
+            );
+        };
+        if ui.button("Forward").clicked() {
+            decide(state, HoldDecision::Forward);
+        }
+        if ui.button("Edit").clicked() {
+            self.edit_mode = match frame.payload {
+                Payload::Text(_) => ComposeMode::Text,
+                Payload::Binary(_) => ComposeMode::Hex,
+            };
+            let text = match &frame.payload {
+                Payload::Text(text) => text.to_string(),
+                Payload::Binary(bytes) => bytes
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
+            self.editing = Some((frame.hold_id, text));
+            self.edit_error = None;
+        }
+        if ui.button("Drop").clicked() {
+            decide(state, HoldDecision::Drop);
+        }
     }
 
     fn editor_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, held: &[HeldFrame]) {
