@@ -34,7 +34,8 @@ impl LogPanel {
     /// Draws the panel (and marks errors as seen).
     pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         state.logs.mark_seen();
-        ui.horizontal(|ui| {
+        // Wrapped: at 900 px Search and Clear went past the pane's edge.
+        ui.horizontal_wrapped(|ui| {
             super::combo_ui(
                 ui,
                 "log_level",

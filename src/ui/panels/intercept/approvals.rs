@@ -2,11 +2,14 @@
 //! for Accept or Deny (Deny answers 401) with a countdown to the automatic
 //! deny; below them, how every wait ended.
 
-use super::super::{combo_ui, format_clock, format_duration, short_id};
+use egui_extras::{Column, TableBuilder};
+
+use super::super::{cell, combo_ui, format_clock, format_duration};
 use crate::core::events::{ApprovalDecision, ApprovalOutcome, ApprovalStage};
 use crate::core::query::format_query;
 use crate::engine::EngineHandle;
 use crate::engine::command::Command;
+use crate::ui::model::approvals::ApprovalRecord;
 use crate::ui::state::AppState;
 
 /// What a denied client reads in the 401.
@@ -113,42 +116,34 @@ impl ApprovalsSection {
             state.command("accept all held connections", Command::AcceptAllApprovals);
         }
         let now = chrono::Utc::now();
-        // Who it is, then the decision: the buttons stay in view in a
-        // narrow pane; where it came from last.
-        egui::Grid::new("approvals")
-            .striped(true)
-            .num_columns(6)
-            .show(ui, |ui| {
-                for title in ["id", "query", "", "waiting", "path", "from"] {
-                    ui.strong(title);
+        // One wrapped row each, buttons first: a grid is as wide as its
+        // widest row and ran past a narrow pane, dragging what follows.
+        for waiting in pending {
+            ui.separator();
+            ui.horizontal_wrapped(|ui| {
+                if ui.button("Accept").clicked() {
+                    state.resolve_approval(waiting.connection_id, ApprovalDecision::Accept);
                 }
-                ui.end_row();
-                for waiting in pending {
-                    ui.monospace(short_id(&waiting.connection_id))
-                        .on_hover_text(waiting.connection_id.to_string());
-                    ui.label(format_query(&waiting.query));
-                    ui.horizontal(|ui| {
-                        if ui.button("Accept").clicked() {
-                            state.resolve_approval(waiting.connection_id, ApprovalDecision::Accept);
-                        }
-                        if ui.button("Deny").clicked() {
-                            state.resolve_approval(
-                                waiting.connection_id,
-                                ApprovalDecision::Deny(DENY_REASON.to_owned()),
-                            );
-                        }
-                    });
-                    ui.label(format!(
-                        "{} (denied in {})",
-                        format_duration(now - waiting.since),
-                        format_duration(waiting.deadline - now)
-                    ))
-                    .on_hover_text(format!("held {}", waiting.stage.label()));
-                    ui.label(&waiting.path);
-                    ui.label(waiting.remote_addr.to_string());
-                    ui.end_row();
+                if ui.button("Deny").clicked() {
+                    state.resolve_approval(
+                        waiting.connection_id,
+                        ApprovalDecision::Deny(DENY_REASON.to_owned()),
+                    );
                 }
+                let target = path_and_query(&waiting.path, &format_query(&waiting.query));
+                ui.monospace(target).on_hover_text(format!(
+                    "connection {} from {}, held {}",
+                    waiting.connection_id,
+                    waiting.remote_addr,
+                    waiting.stage.label()
+                ));
+                ui.weak(format!(
+                    "waiting {}, denied in {}",
+                    format_duration(now - waiting.since),
+                    format_duration(waiting.deadline - now)
+                ));
             });
+        }
     }
 
     fn history_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
@@ -165,37 +160,63 @@ impl ApprovalsSection {
                 state.approvals.clear();
                 return;
             }
-            // The decision last, cut at the pane's edge (a deny's reason can
-            // be long; all of it on hover).
-            egui::Grid::new("approval_history_grid")
+            // Columns fitted to the pane, the decision last and cut at its
+            // edge (all of it on hover).
+            let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+            let records: Vec<&ApprovalRecord> = state.approvals.records().collect();
+            TableBuilder::new(ui)
+                .id_salt("approval_history_table")
                 .striped(true)
-                .num_columns(5)
-                .show(ui, |ui| {
-                    for title in ["when", "connection", "path and query", "by", "decision"] {
-                        ui.strong(title);
+                .vscroll(false)
+                .column(Column::exact(64.0))
+                .column(Column::initial(120.0).at_least(60.0).clip(true))
+                .column(Column::exact(72.0))
+                .column(Column::remainder().at_least(60.0).clip(true))
+                .header(row_height, |mut header| {
+                    for title in ["when", "path and query", "by", "decision"] {
+                        header.col(|ui| {
+                            ui.strong(title);
+                        });
                     }
-                    ui.end_row();
-                    for record in state.approvals.records() {
-                        ui.label(format_clock(record.at));
-                        ui.monospace(short_id(&record.connection_id))
-                            .on_hover_text(record.connection_id.to_string());
-                        let target = if record.query.is_empty() {
-                            record.path.clone()
-                        } else {
-                            format!("{}?{}", record.path, record.query)
+                })
+                .body(|body| {
+                    body.rows(row_height, records.len(), |mut row| {
+                        let Some(record) = records.get(row.index()) else {
+                            return;
                         };
-                        ui.label(target)
-                            .on_hover_text(format!("held {}", record.stage.label()));
-                        ui.label(record.resolution.by.label());
-                        let decision = match &record.resolution.outcome {
-                            ApprovalOutcome::Denied(reason) => format!("denied: {reason}"),
-                            _ => record.resolution.outcome_label().to_owned(),
-                        };
-                        ui.add(egui::Label::new(decision).truncate())
-                            .on_hover_text(record.resolution.to_string());
-                        ui.end_row();
-                    }
+                        row.col(|ui| {
+                            cell(ui, format_clock(record.at));
+                        });
+                        row.col(|ui| {
+                            cell(ui, path_and_query(&record.path, &record.query)).on_hover_text(
+                                format!(
+                                    "connection {}, held {}",
+                                    record.connection_id,
+                                    record.stage.label()
+                                ),
+                            );
+                        });
+                        row.col(|ui| {
+                            cell(ui, record.resolution.by.label());
+                        });
+                        row.col(|ui| {
+                            let decision = match &record.resolution.outcome {
+                                ApprovalOutcome::Denied(reason) => format!("denied: {reason}"),
+                                _ => record.resolution.outcome_label().to_owned(),
+                            };
+                            cell(ui, decision).on_hover_text(record.resolution.to_string());
+                        });
+                    });
                 });
         });
+    }
+}
+
+/// `/chat?name=ann`, or the path alone.
+fn path_and_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
     }
 }

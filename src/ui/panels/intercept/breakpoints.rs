@@ -99,13 +99,14 @@ impl BreakpointsSection {
         self.new_rule_ui(ui, state, engine);
         let rules = engine.breakpoints();
         for (index, rule) in rules.iter().enumerate() {
-            ui.horizontal(|ui| {
-                ui.label(format!("holds {}", rule.summary()));
+            // Remove first: a long rule wraps instead of pushing it away.
+            ui.horizontal_wrapped(|ui| {
                 if ui.button("Remove").clicked() {
                     let mut rules = rules.clone();
                     rules.remove(index);
                     set_rules(state, "remove a breakpoint", rules);
                 }
+                ui.label(format!("holds {}", rule.summary()));
             });
         }
         if rules.is_empty() {
@@ -210,34 +211,23 @@ impl BreakpointsSection {
             OnTimeout::Drop => "dropped",
         };
         let now = chrono::Utc::now();
-        // The buttons before the message: a long message would push them
-        // past the pane's edge; the message comes last, cut at the edge
-        // (all of it on hover and in Edit).
-        egui::Grid::new("held_messages")
-            .striped(true)
-            .num_columns(6)
-            .show(ui, |ui| {
-                for title in ["#", "connection", "way", "", "waiting", "message"] {
-                    ui.strong(title);
-                }
-                ui.end_row();
-                for frame in held {
-                    ui.monospace(frame.hold_id.to_string());
-                    ui.monospace(short_id(&frame.connection_id))
-                        .on_hover_text(frame.connection_id.to_string());
-                    ui.label(frame.direction.label());
-                    ui.horizontal(|ui| self.decision_buttons_ui(ui, state, frame));
-                    ui.label(format!(
-                        "{} ({then} in {})",
-                        format_duration(now - frame.since),
-                        format_duration(frame.deadline - now)
-                    ));
-                    let preview = frame.payload.preview(PREVIEW_CHARS);
-                    ui.add(egui::Label::new(egui::RichText::new(&preview).monospace()).truncate())
-                        .on_hover_text(preview);
-                    ui.end_row();
-                }
+        // One wrapped row each, buttons first: a grid is as wide as its
+        // widest row and ran past a narrow pane.
+        for frame in held {
+            ui.separator();
+            ui.horizontal_wrapped(|ui| {
+                self.decision_buttons_ui(ui, state, frame);
+                ui.label(format!("#{} {}", frame.hold_id, frame.direction.label()));
+                ui.monospace(short_id(&frame.connection_id))
+                    .on_hover_text(frame.connection_id.to_string());
+                ui.weak(format!(
+                    "waiting {}, {then} in {}",
+                    format_duration(now - frame.since),
+                    format_duration(frame.deadline - now)
+                ));
+                ui.monospace(frame.payload.preview(PREVIEW_CHARS));
             });
+        }
         self.editor_ui(ui, state, held);
     }
 
