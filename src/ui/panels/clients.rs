@@ -253,7 +253,7 @@ impl ClientsPanel {
                 let response = ui
                     .add(
                         egui::TextEdit::singleline(&mut self.compose_text)
-                            .desired_width((ui.available_width() - 60.0).max(120.0)),
+                            .desired_width((ui.available_size_before_wrap().x - 60.0).max(120.0)),
                     )
                     .labelled_by(message_label.id);
                 let submitted =

@@ -302,7 +302,9 @@ impl KvPanel {
                 .add(
                     egui::TextEdit::singleline(&mut self.new_value)
                         .hint_text("{\"name\": \"ann\"}")
-                        .desired_width((ui.available_width() - 50.0).clamp(80.0, 260.0)),
+                        .desired_width(
+                            (ui.available_size_before_wrap().x - 50.0).clamp(80.0, 260.0),
+                        ),
                 )
                 .labelled_by(value_label.id);
             if ui.button("Add").clicked()

@@ -325,8 +325,10 @@ impl MessagesPanel {
                             // A handler failure's place first, as a link:
                             // the text after it is cut to the column.
                             EntryBody::Lifecycle(text) if has_location(text) => {
-                                jump_to = jump_to.take().or(place_links_ui(ui, text));
-                                cell(ui, egui::RichText::new(preview).monospace());
+                                ui.horizontal(|ui| {
+                                    jump_to = jump_to.take().or(place_links_ui(ui, text));
+                                    cell(ui, egui::RichText::new(preview).monospace());
+                                });
                             }
                             _ => {
                                 cell(ui, egui::RichText::new(preview).monospace());
