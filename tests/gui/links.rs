@@ -53,6 +53,18 @@ socket.on('message', (ctx) => explode(ctx.req.text()));",
     window.runtime.block_on(send_text(&mut client, "boom"));
     window.open_tab("Messages");
     window.step_until_shown("message handler error: Error: exploded on boom");
+    // The place and the failure share the row.
+    let link = link_to(&window, "at lib.js:3").rect();
+    let text = window
+        .harness
+        .query_all_by_label_contains("message handler error: Error: exploded on boom")
+        .next()
+        .expect("the failure's row")
+        .rect();
+    assert!(
+        link.y_range().contains(text.center().y),
+        "the link at {link:?}, its text at {text:?}"
+    );
     link_to(&window, "at lib.js:3").click();
     window.step_until("the module to show", |app| {
         app.state
