@@ -73,7 +73,7 @@ measure() {
     wait 2>/dev/null || true
 }
 
-for tab in "Connections 63" "Clients 159" "Approvals 233" "Messages 741" "KV 794" \
+for tab in "Connections 63" "Clients 159" "Intercept 226" "Messages 741" "KV 794" \
     "Script 834" "Services 890" "Log 941" "Sessions 991" "Plot 1044"; do
     measure $tab
 done

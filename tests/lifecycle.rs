@@ -378,129 +378,27 @@ async fn commands_send_frames_and_report_unknown_connections() {
 }
 
 #[tokio::test]
-async fn a_send_to_an_accepted_connection_before_its_upgrade_fails_as_in_nitric() {
-    use sockscope::core::events::ApprovalDecision;
-    let mut server = TestServer::start(&script(
-        "const socket = websocket('s');
-         const members = kv('members').allow('get', 'set');
-         const failures = kv('failures').allow('set');
-         socket.on('connect', async (ctx) => {
-           for await (const id of members.keys()) {
-             try {
-               await socket.send(id, 'joined:' + ctx.req.query.name[0]);
-             } catch (e) {
-               await failures.set(ctx.req.connectionId, { to: id, error: e.message.split('\\n')[0] });
-             }
-           }
-           await members.set(ctx.req.connectionId, {});
-         });
-         socket.on('message', (ctx) => socket.send(ctx.req.connectionId, 'echo:' + ctx.req.text()));",
-    ))
-    .await;
-    server
-        .engine
-        .execute(Command::SetHoldConnections(true))
-        .await
-        .expect("hold");
-    let (ann, ann_id) = connect_held(&mut server, "/?name=ann").await;
-
-    // Bob's connect handler sends to ann, who is accepted but not upgraded
-    // yet: Nitric registers a connection only after its upgrade.
-    let (bob, bob_id) = connect_held(&mut server, "/?name=bob").await;
-
-    for connection_id in [ann_id, bob_id] {
-        server
-            .engine
-            .execute(Command::ResolveApproval {
-                connection_id,
-                decision: ApprovalDecision::Accept,
-            })
-            .await
-            .expect("accept");
-    }
-    let (mut ann, _) = ann.await.expect("join").expect("ann upgraded");
-    bob.await.expect("join").expect("bob upgraded");
-    let failure = server
-        .wait_for_kv("failures", &bob_id.to_string(), |_| true)
-        .await;
-    assert_eq!(
-        failure,
-        serde_json::json!({
-            "to": ann_id.to_string(),
-            "error": format!("2 UNKNOWN: could not get connection {ann_id}"),
-        })
-    );
-    // Nothing was queued for ann: the first frame she gets is her own echo.
-    send_text(&mut ann, "hi").await;
-    assert_eq!(recv_text(&mut ann).await, "echo:hi");
-}
-
-#[tokio::test]
-async fn held_connections_can_be_denied_and_time_out() {
-    use sockscope::core::events::ApprovalDecision;
-    let mut server = TestServer::start_with(
-        &script("websocket('s').on('connect', () => {});"),
-        |config| {
-            config.server.limits.approval_timeout = Duration::from_millis(300);
-        },
-    )
-    .await;
-    server
-        .engine
-        .execute(Command::SetHoldConnections(true))
-        .await
-        .expect("hold");
-    let (denied, denied_id) = connect_held(&mut server, "/").await;
-    server
-        .engine
-        .execute(Command::ResolveApproval {
-            connection_id: denied_id,
-            decision: ApprovalDecision::Deny("not today".into()),
-        })
-        .await
-        .expect("deny");
-    match denied.await.expect("join") {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 401)
-        }
-        other => panic!("expected 401, got {other:?}"),
-    }
-    // Nobody decides: denied after the timeout (changed while running).
-    server
-        .engine
-        .execute(Command::SetApprovalTimeout(Duration::from_millis(150)))
-        .await
-        .expect("set timeout");
-    assert_eq!(server.engine.approval_timeout(), Duration::from_millis(150));
-    assert_eq!(server.refused_status("/").await, 401);
-    assert!(server.engine.pending_approvals().is_empty());
-}
-
-type PendingConnect = tokio::task::JoinHandle<
-    Result<
-        (
-            crate::util::Client,
-            tokio_tungstenite::tungstenite::handshake::client::Response,
-        ),
-        tokio_tungstenite::tungstenite::Error,
-    >,
->;
-
-/// Starts a client connecting to `path_and_query` while connections are held,
-/// and waits until it is held; returns the pending connect and its id.
-async fn connect_held(
-    server: &mut TestServer,
-    path_and_query: &str,
-) -> (PendingConnect, sockscope::core::events::ConnectionId) {
-    let url = server.url(path_and_query);
-    let connecting = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
-    let held = server
-        .wait_for(path_and_query, |event| {
-            matches!(event, Event::ApprovalPending { .. })
+async fn a_closed_connection_reports_its_final_traffic() {
+    let mut server = TestServer::start(&script(FAULTY_ECHO)).await;
+    let (mut client, id) = server.connect_with_id("/").await;
+    send_text(&mut client, "hello").await;
+    assert_eq!(recv_text(&mut client).await, "hello");
+    client.close(None).await.expect("close");
+    let closed = server
+        .wait_for("the close", |event| {
+            matches!(event, Event::ConnectionClosed { connection_id, .. } if *connection_id == id)
         })
         .await;
-    let Event::ApprovalPending { pending } = held.as_ref() else {
+    let Event::ConnectionClosed { traffic, .. } = closed.as_ref() else {
         unreachable!()
     };
-    (connecting, pending.connection_id)
+    assert_eq!(
+        *traffic,
+        sockscope::core::events::TrafficSnapshot {
+            frames_in: 1,
+            bytes_in: 5,
+            frames_out: 1,
+            bytes_out: 5,
+        }
+    );
 }

@@ -7,6 +7,8 @@ mod util;
 
 // The `sockscope serve` command line: its URL, traffic log, Ctrl-C, exit code 2, `--help`.
 mod cli;
+// Held connections: before or after the connect handler, who decided, clients that leave while held.
+mod approvals;
 // Message breakpoints through the command API: hold, edit, drop, timeout, forward all, order kept.
 mod breakpoints;
 // `kill -9` and full disks under a real `sockscope serve`: acknowledged writes survive.

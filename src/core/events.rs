@@ -85,6 +85,19 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
+/// A connection's data frames and payload bytes each way, at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrafficSnapshot {
+    /// Data frames received from the client.
+    pub frames_in: u64,
+    /// Payload bytes received from the client.
+    pub bytes_in: u64,
+    /// Data frames sent to the client.
+    pub frames_out: u64,
+    /// Payload bytes sent to the client.
+    pub bytes_out: u64,
+}
+
 /// Who ended a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,6 +143,13 @@ pub fn close_summary(code: Option<u16>, reason: &str, by: ClosedBy) -> String {
 /// A reload that was refused, in the words every face uses.
 pub fn reload_failed_summary(path: &str, failure: &ScriptFailure) -> String {
     format!("{path} not reloaded, old handlers keep running: {failure}")
+}
+
+/// A handler's failure, in the words every face uses (log, Messages, a
+/// replay's report): `message handler error: TypeError: … (at handler.js:5)`.
+pub fn handler_error_summary(handler: Option<HandlerKind>, failure: &ScriptFailure) -> String {
+    let handler = handler.map_or("script", HandlerKind::as_str);
+    format!("{handler} handler error: {failure}")
 }
 
 /// Which handler chain an error or log line came from.
@@ -225,10 +245,35 @@ pub enum KvChange {
 /// The user's verdict on a held connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApprovalDecision {
-    /// Let it upgrade.
+    /// Let it in: run its connect handler (held before it), or upgrade it
+    /// (held after the handler accepted).
     Accept,
     /// Refuse with 401 and this reason.
     Deny(String),
+}
+
+/// When "Hold new connections" stops a connection: before its connect
+/// handler runs, or after the handler accepted it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStage {
+    /// The handler has not run: a denied client leaves no trace in the
+    /// handlers (no "joined", no kv write) and is owed no disconnect.
+    #[default]
+    BeforeConnectHandler,
+    /// The handler accepted (and may have told others or written kv): a
+    /// denied client is owed the disconnect chain.
+    AfterConnectHandler,
+}
+
+impl ApprovalStage {
+    /// `before the connect handler` / `after the connect handler`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ApprovalStage::BeforeConnectHandler => "before the connect handler",
+            ApprovalStage::AfterConnectHandler => "after the connect handler",
+        }
+    }
 }
 
 /// A held connection, for display.
@@ -238,12 +283,89 @@ pub struct PendingApproval {
     pub remote_addr: SocketAddr,
     pub path: String,
     pub query: Query,
+    /// Whether its connect handler has run (and accepted) yet.
+    pub stage: ApprovalStage,
     /// When it started waiting.
     pub since: DateTime<Utc>,
+    /// When it is denied undecided.
+    pub deadline: DateTime<Utc>,
+}
+
+/// How a held connection's wait ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalOutcome {
+    /// Let in.
+    Accepted,
+    /// Refused with 401 and this reason.
+    Denied(String),
+    /// The client closed its TCP connection while it waited.
+    ClientLeft,
+}
+
+/// Who (or what) ended a held connection's wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApprovalDecider {
+    /// Accept or Deny on this connection (the window or a command).
+    User,
+    /// "Accept all".
+    AcceptAll,
+    /// "Hold new connections" was turned off (or the server stopped).
+    HoldingOff,
+    /// Nobody decided within the approval timeout.
+    Timeout,
+    /// The client itself, by leaving.
+    Client,
+}
+
+impl ApprovalDecider {
+    /// Who, in words: `you`, `Accept all`, `holding off`, `timeout`, `client`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ApprovalDecider::User => "you",
+            ApprovalDecider::AcceptAll => "Accept all",
+            ApprovalDecider::HoldingOff => "holding off",
+            ApprovalDecider::Timeout => "timeout",
+            ApprovalDecider::Client => "client",
+        }
+    }
+}
+
+/// A held connection's end: what and who. Its `Display` is the one wording
+/// the log, the Messages timeline and the Intercept history use:
+/// `accepted by you`, `denied by timeout: no decision within 60 s`,
+/// `client left while held`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalResolution {
+    pub outcome: ApprovalOutcome,
+    pub by: ApprovalDecider,
+}
+
+impl ApprovalResolution {
+    /// The outcome in a word or two: `accepted`, `denied`, `client left`.
+    pub fn outcome_label(&self) -> &'static str {
+        match self.outcome {
+            ApprovalOutcome::Accepted => "accepted",
+            ApprovalOutcome::Denied(_) => "denied",
+            ApprovalOutcome::ClientLeft => "client left",
+        }
+    }
+}
+
+impl std::fmt::Display for ApprovalResolution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.outcome {
+            ApprovalOutcome::ClientLeft => f.write_str("client left while held"),
+            ApprovalOutcome::Accepted => write!(f, "accepted by {}", self.by.label()),
+            ApprovalOutcome::Denied(reason) => {
+                write!(f, "denied by {}: {reason}", self.by.label())
+            }
+        }
+    }
 }
 
 /// Which way a frame travels through the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FrameDirection {
     /// From the client (to the handlers, or a proxy's target).
     In,
@@ -325,6 +447,9 @@ pub enum Event {
         /// Close reason or the error that ended the connection.
         reason: String,
         by: ClosedBy,
+        /// Everything it sent and received, final (the live counters of a
+        /// connection that closes between two looks are never seen).
+        traffic: TrafficSnapshot,
         at: DateTime<Utc>,
     },
     /// A data frame from a client.
@@ -379,10 +504,11 @@ pub enum Event {
     },
     /// "Hold new connections" is on and this connection waits for a decision.
     ApprovalPending { pending: PendingApproval },
-    /// A held connection was accepted, denied, or timed out.
+    /// A held connection was accepted, denied, timed out, or left.
     ApprovalResolved {
-        connection_id: ConnectionId,
-        decision: ApprovalDecision,
+        /// What it waited with.
+        pending: PendingApproval,
+        resolution: ApprovalResolution,
         at: DateTime<Utc>,
     },
     /// A message breakpoint holds this frame; the connection's later

@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use super::events::{
-    Event, HoldDecision, KvChange, LogLevel, Payload, close_summary, reload_failed_summary,
+    Event, HoldDecision, KvChange, LogLevel, Payload, close_summary, handler_error_summary,
+    reload_failed_summary,
 };
 
 /// Per-message lines shown per second in each direction before the rest of
@@ -138,8 +139,7 @@ pub fn log_event(event: &Event) {
             let connection = connection_id
                 .map(|id| id.to_string())
                 .unwrap_or_else(|| "-".to_owned());
-            let handler = handler.map_or("script", |handler| handler.as_str());
-            tracing::error!(target: TARGET, connection, "{handler} handler error: {failure}");
+            tracing::error!(target: TARGET, connection, "{}", handler_error_summary(*handler, failure));
         }
         Event::ScriptReloaded { path, .. } => {
             tracing::info!(target: TARGET, "script reloaded: {path}")
@@ -149,13 +149,16 @@ pub fn log_event(event: &Event) {
         }
         Event::ApprovalPending { pending } => tracing::info!(
             target: TARGET, connection_id = %pending.connection_id,
-            "waiting for approval: {} query={:?}", pending.path, pending.query
+            "waiting for approval {}: {} query={:?}", pending.stage.label(), pending.path, pending.query
         ),
         Event::ApprovalResolved {
-            connection_id,
-            decision,
+            pending,
+            resolution,
             ..
-        } => tracing::info!(target: TARGET, %connection_id, "approval: {decision:?}"),
+        } => tracing::info!(
+            target: TARGET, connection_id = %pending.connection_id,
+            "approval: {resolution}"
+        ),
         Event::FrameHeld { held } => tracing::info!(
             target: TARGET, connection_id = %held.connection_id,
             "breakpoint holds message {} #{}: {}", held.direction.label(), held.hold_id,
@@ -348,6 +351,7 @@ mod tests {
             code: Some(1000),
             reason: String::new(),
             by: ClosedBy::Client,
+            traffic: Default::default(),
             at: chrono::Utc::now(),
         };
         let warning = Event::Log {

@@ -7,6 +7,7 @@ pub mod close_code;
 pub mod config;
 pub mod events;
 pub mod gateway;
+pub mod jsonpath;
 pub mod logging;
 pub mod outbound;
 pub mod query;

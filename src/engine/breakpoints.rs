@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::core::bus::EventBus;
 use crate::core::events::{ConnectionId, Event, FrameDirection, HeldFrame, HoldDecision, Payload};
+use crate::core::jsonpath::JsonPath;
 
 /// What a rule looks for in a frame's payload.
 #[derive(Clone, Debug)]
@@ -28,6 +29,90 @@ pub enum PayloadMatch {
     Contains(String),
     /// Text (or UTF-8 bytes) matching this.
     Regex(regex::Regex),
+    /// A JSON payload where a path exists, or equals a value.
+    Json(JsonMatch),
+}
+
+impl PayloadMatch {
+    /// Builds the test a pattern describes, or says why it cannot.
+    pub fn parse(pattern: &PayloadPattern) -> Result<Self, String> {
+        Ok(match pattern {
+            PayloadPattern::Any => PayloadMatch::Any,
+            PayloadPattern::Contains(text) => PayloadMatch::Contains(text.clone()),
+            PayloadPattern::Regex(source) => regex::Regex::new(source)
+                .map(PayloadMatch::Regex)
+                .map_err(|error| format!("not a regex: {error}"))?,
+            PayloadPattern::JsonPath(expression) => {
+                PayloadMatch::Json(JsonMatch::parse(expression)?)
+            }
+        })
+    }
+
+    /// The pattern this test was built from.
+    pub fn pattern(&self) -> PayloadPattern {
+        match self {
+            PayloadMatch::Any => PayloadPattern::Any,
+            PayloadMatch::Contains(text) => PayloadPattern::Contains(text.clone()),
+            PayloadMatch::Regex(regex) => PayloadPattern::Regex(regex.as_str().to_owned()),
+            PayloadMatch::Json(json) => PayloadPattern::JsonPath(json.expression.clone()),
+        }
+    }
+}
+
+/// A payload test as text, the way the window saves it between runs.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "pattern", rename_all = "snake_case")]
+pub enum PayloadPattern {
+    Any,
+    Contains(String),
+    Regex(String),
+    /// `$.type` (the path exists) or `$.type == "chat"` (a match equals
+    /// the JSON value on the right).
+    JsonPath(String),
+}
+
+/// `$.path` or `$.path == <JSON value>`, tested on payloads that parse as JSON.
+#[derive(Clone, Debug)]
+pub struct JsonMatch {
+    expression: String,
+    path: JsonPath,
+    equals: Option<serde_json::Value>,
+}
+
+impl JsonMatch {
+    /// Parses `$.type`, `$.type == "chat"`, `$..id == 3`.
+    pub fn parse(expression: &str) -> Result<Self, String> {
+        let expression = expression.trim();
+        let (path, equals) = match expression.split_once("==") {
+            Some((path, value)) => {
+                let value = value.trim();
+                let equals = serde_json::from_str(value).map_err(|_| {
+                    format!(
+                        "after == comes a JSON value (\"text\" in quotes, 3, true, null), not {value:?}"
+                    )
+                })?;
+                (path.trim(), Some(equals))
+            }
+            None => (expression, None),
+        };
+        let path = JsonPath::parse(path).map_err(|error| error.to_string())?;
+        Ok(Self {
+            expression: expression.to_owned(),
+            path,
+            equals,
+        })
+    }
+
+    fn matches(&self, payload: &[u8]) -> bool {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(payload) else {
+            return false;
+        };
+        let found = self.path.select(&value);
+        match &self.equals {
+            None => !found.is_empty(),
+            Some(wanted) => found.into_iter().any(|value| value == wanted),
+        }
+    }
 }
 
 /// Holds frames that go `direction` (either, if `None`) on `connection_id`
@@ -58,6 +143,7 @@ impl BreakpointRule {
             PayloadMatch::Any => true,
             PayloadMatch::Contains(needle) => text().contains(needle.as_str()),
             PayloadMatch::Regex(regex) => regex.is_match(&text()),
+            PayloadMatch::Json(json) => json.matches(payload.as_bytes()),
         }
     }
 
@@ -72,13 +158,15 @@ impl BreakpointRule {
             PayloadMatch::Any => "every message".to_owned(),
             PayloadMatch::Contains(needle) => format!("containing {needle:?}"),
             PayloadMatch::Regex(regex) => format!("matching /{}/", regex.as_str()),
+            PayloadMatch::Json(json) => format!("JSON where {}", json.expression),
         };
         format!("{direction}, {connection}, {payload}")
     }
 }
 
 /// What happens to a frame nobody decided on in time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OnTimeout {
     #[default]
     Forward,
@@ -122,6 +210,14 @@ pub struct Breakpoints {
 }
 
 impl Breakpoints {
+    /// Breakpoints with these rules in force.
+    pub fn new(rules: Vec<BreakpointRule>, settings: HoldSettings) -> Self {
+        let breakpoints = Self::default();
+        breakpoints.set_rules(rules);
+        breakpoints.set_settings(settings);
+        breakpoints
+    }
+
     /// Replaces the rules. Frames already held stay held.
     pub fn set_rules(&self, rules: Vec<BreakpointRule>) {
         self.is_active.store(!rules.is_empty(), Ordering::Release);
@@ -297,6 +393,65 @@ mod tests {
         };
         assert!(regex.matches(other, FrameDirection::Out, &text(r#"{"type": "buy"}"#)));
         assert!(!regex.matches(other, FrameDirection::Out, &text(r#"{"type": "sell"}"#)));
+    }
+
+    #[test]
+    fn json_path_rules_match_json_payloads_where_the_path_exists_or_equals() {
+        let connection = ConnectionId::new_v4();
+        let rule = |expression: &str| BreakpointRule {
+            direction: None,
+            connection_id: None,
+            payload: PayloadMatch::parse(&PayloadPattern::JsonPath(expression.to_owned()))
+                .expect("a valid expression"),
+        };
+        let matches = |rule: &BreakpointRule, payload: Payload| {
+            rule.matches(connection, FrameDirection::In, &payload)
+        };
+        let chat = rule(r#"$.type == "chat""#);
+        assert!(matches(&chat, text(r#"{"type": "chat", "text": "hi"}"#)));
+        assert!(matches(
+            &chat,
+            Payload::Binary(br#"{"type":"chat"}"#.to_vec().into())
+        ));
+        assert!(!matches(&chat, text(r#"{"type": "join"}"#)));
+        assert!(!matches(&chat, text(r#"type == "chat""#)), "not JSON");
+        assert!(!matches(&chat, text(r#"{"type": ["chat"]}"#)));
+        let has_user = rule("$.user.id");
+        assert!(matches(&has_user, text(r#"{"user": {"id": 0}}"#)));
+        assert!(matches(&has_user, text(r#"{"user": {"id": null}}"#)));
+        assert!(!matches(&has_user, text(r#"{"user": {}}"#)));
+        let any_three = rule("$..n == 3");
+        assert!(matches(&any_three, text(r#"{"a": [{"n": 1}, {"n": 3}]}"#)));
+        assert_eq!(
+            chat.summary(),
+            r#"in and out, any connection, JSON where $.type == "chat""#
+        );
+
+        for (bad, problem) in [
+            ("type == \"chat\"", "starts with '$'"),
+            ("$.type == chat", "after == comes a JSON value"),
+            ("$.", "expected a member name"),
+        ] {
+            let error =
+                PayloadMatch::parse(&PayloadPattern::JsonPath(bad.to_owned())).expect_err(bad);
+            assert!(error.contains(problem), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn patterns_round_trip_through_their_saved_form() {
+        for pattern in [
+            PayloadPattern::Any,
+            PayloadPattern::Contains("buy".to_owned()),
+            PayloadPattern::Regex("^b.y$".to_owned()),
+            PayloadPattern::JsonPath(r#"$.type == "chat""#.to_owned()),
+        ] {
+            let json = serde_json::to_string(&pattern).expect("serialise");
+            let read: PayloadPattern = serde_json::from_str(&json).expect("deserialise");
+            assert_eq!(read, pattern);
+            let built = PayloadMatch::parse(&read).expect("valid");
+            assert_eq!(built.pattern(), pattern);
+        }
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 
 use super::approvals::NotWaiting;
 use super::breakpoints::{BreakpointRule, HoldSettings, NotHeld};
-use crate::core::events::ApprovalDecision;
+use crate::core::events::{ApprovalDecision, ApprovalStage};
 use crate::core::events::{ConnectionId, HoldDecision, Payload};
 use crate::core::outbound::QueueError;
 use crate::kv::KvError;
@@ -47,6 +47,11 @@ pub enum Command {
     },
     /// Start or stop holding new connections for approval.
     SetHoldConnections(bool),
+    /// Hold connections arriving from now on before their connect handler
+    /// runs, or after it accepted them.
+    SetApprovalStage(ApprovalStage),
+    /// Accept every held connection.
+    AcceptAllApprovals,
     /// How long held connections wait before they are denied.
     SetApprovalTimeout(std::time::Duration),
     /// Accept or deny a held connection.

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::breakpoints::{BreakpointRule, HoldSettings};
 use crate::core::config::{KvLocation, Limits};
+use crate::core::events::ApprovalStage;
 
 /// Everything the server side of an engine needs.
 #[derive(Clone, Debug)]
@@ -24,6 +26,18 @@ pub struct EngineConfig {
     pub deny_answer: DenyAnswer,
     /// Ports pinned per socket name (`local.nitric.yaml`'s `websockets`).
     pub pinned_ports: BTreeMap<String, u16>,
+    /// The interceptions in force from the start (the window re-applies
+    /// its saved ones on every start); commands change them later.
+    pub intercept: InterceptConfig,
+}
+
+/// Where held connections wait, and the message breakpoints with their
+/// timeout.
+#[derive(Clone, Debug, Default)]
+pub struct InterceptConfig {
+    pub approval_stage: ApprovalStage,
+    pub breakpoints: Vec<BreakpointRule>,
+    pub hold_settings: HoldSettings,
 }
 
 /// How a connect the handlers refused (or failed on) is answered.
@@ -50,6 +64,7 @@ impl Default for EngineConfig {
             allowed_origins: Vec::new(),
             deny_answer: DenyAnswer::NitricStart,
             pinned_ports: BTreeMap::new(),
+            intercept: InterceptConfig::default(),
         }
     }
 }

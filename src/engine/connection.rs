@@ -111,7 +111,11 @@ pub(crate) async fn finish_connection(
     reason: String,
     by: ClosedBy,
 ) {
-    shared.registry.remove(&connection_id);
+    let traffic = shared
+        .registry
+        .remove(&connection_id)
+        .map(|connection| connection.traffic.snapshot())
+        .unwrap_or_default();
     shared
         .runtime
         .connection_closed(connection_id, code, &reason, by);
@@ -121,6 +125,7 @@ pub(crate) async fn finish_connection(
         code,
         reason,
         by,
+        traffic,
         at: Utc::now(),
     });
 }

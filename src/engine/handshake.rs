@@ -23,13 +23,14 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use uuid::Uuid;
 
+use super::approvals::ApprovalRequest;
 use super::config::DenyAnswer;
 use super::connection::{finish_connection, run_connection};
 use super::registry::{LiveConnection, TrafficCounters};
 use super::shared::EngineShared;
 use crate::core::close_code;
 use crate::core::config::origin_allowed;
-use crate::core::events::ApprovalDecision;
+use crate::core::events::{ApprovalDecision, ApprovalStage};
 use crate::core::events::{ClosedBy, ConnectionId, Event};
 use crate::core::outbound::{CloseRequest, outbound_queue};
 use crate::core::query::{Query, parse_query};
@@ -171,6 +172,68 @@ impl Refusal<'_> {
     }
 }
 
+/// Why the server takes no connection now (503), if it takes none.
+fn unavailable(shared: &EngineShared) -> Option<String> {
+    let max_connections = shared.config.limits.max_connections;
+    if shared.shutdown.is_cancelled() {
+        return Some("server is shutting down".to_owned());
+    }
+    if shared.open_connections.load(Ordering::Acquire) >= max_connections {
+        return Some(format!(
+            "connection limit reached ({max_connections}; raise it with --max-connections)"
+        ));
+    }
+    None
+}
+
+/// The disconnect chain a connection is owed once its connect handler
+/// accepted it. Run it ([`DisconnectOwed::run`]) or hand it to the
+/// connection's task ([`DisconnectOwed::hand_over`]); dropped with neither
+/// (the client left while held, and hyper dropped the request's future), it
+/// runs on its own task — so exactly once either way. In the proxy lane the
+/// chain closes the target's connection.
+struct DisconnectOwed {
+    shared: Option<Arc<EngineShared>>,
+    connection_id: ConnectionId,
+}
+
+impl DisconnectOwed {
+    fn new(shared: &Arc<EngineShared>, connection_id: ConnectionId) -> Self {
+        Self {
+            shared: Some(Arc::clone(shared)),
+            connection_id,
+        }
+    }
+
+    async fn run(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            shared.runtime.disconnect(self.connection_id).await;
+        }
+    }
+
+    fn hand_over(mut self) {
+        self.shared = None;
+    }
+}
+
+impl Drop for DisconnectOwed {
+    fn drop(&mut self) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let connection_id = self.connection_id;
+        tracing::debug!(target: "sockscope::http", %connection_id, "client left before its upgrade: running its disconnect chain");
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { shared.runtime.disconnect(connection_id).await });
+            }
+            Err(_) => {
+                tracing::warn!(target: "sockscope::http", %connection_id, "no runtime left to run the disconnect chain of a client that left");
+            }
+        }
+    }
+}
+
 async fn handle_request(
     shared: Arc<EngineShared>,
     socket: Arc<str>,
@@ -218,19 +281,29 @@ async fn handle_request(
         };
         return Ok(refusal.publish(&shared, StatusCode::FORBIDDEN, reason));
     }
-    let max_connections = shared.config.limits.max_connections;
-    if shared.shutdown.is_cancelled() {
-        return Ok(refusal.publish(
-            &shared,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server is shutting down".to_owned(),
-        ));
-    }
-    if shared.open_connections.load(Ordering::Acquire) >= max_connections {
-        let reason = format!(
-            "connection limit reached ({max_connections}; raise it with --max-connections)"
-        );
+    if let Some(reason) = unavailable(&shared) {
         return Ok(refusal.publish(&shared, StatusCode::SERVICE_UNAVAILABLE, reason));
+    }
+    // Read once, so a connection is held once even if the stage changes
+    // while its connect handler runs.
+    let stage = shared.approvals.stage();
+    let approval = || ApprovalRequest {
+        connection_id,
+        remote_addr,
+        path: &path,
+        query: &query,
+        stage,
+    };
+    if stage == ApprovalStage::BeforeConnectHandler {
+        if let ApprovalDecision::Deny(reason) =
+            shared.approvals.decide(&shared.bus, approval()).await
+        {
+            return Ok(refusal.publish(&shared, StatusCode::UNAUTHORIZED, reason));
+        }
+        // The server may have filled up or begun stopping while it waited.
+        if let Some(reason) = unavailable(&shared) {
+            return Ok(refusal.publish(&shared, StatusCode::SERVICE_UNAVAILABLE, reason));
+        }
     }
 
     let (outbound, outbound_receiver) = outbound_queue(shared.config.limits.outbound_queue_bytes);
@@ -281,13 +354,14 @@ async fn handle_request(
         });
     }
     // The handler accepted, so its disconnect chain is owed from here on,
-    // whatever happens to the upgrade.
-    if let ApprovalDecision::Deny(reason) = shared
-        .approvals
-        .decide(&shared.bus, connection_id, remote_addr, &path, &query)
-        .await
+    // whatever happens to the upgrade: also when the client leaves while
+    // held (hyper then drops this future).
+    let mut disconnect = DisconnectOwed::new(&shared, connection_id);
+    if stage == ApprovalStage::AfterConnectHandler
+        && let ApprovalDecision::Deny(reason) =
+            shared.approvals.decide(&shared.bus, approval()).await
     {
-        shared.runtime.disconnect(connection_id).await;
+        disconnect.run().await;
         return Ok(refusal.publish(&shared, StatusCode::UNAUTHORIZED, reason));
     }
 
@@ -298,7 +372,7 @@ async fn handle_request(
             .map_or(&b""[..], HeaderValue::as_bytes),
     );
     let Ok(accept_header) = HeaderValue::from_str(&accept_key) else {
-        shared.runtime.disconnect(connection_id).await;
+        disconnect.run().await;
         return Ok(respond(
             StatusCode::INTERNAL_SERVER_ERROR,
             "cannot encode Sec-WebSocket-Accept",
@@ -354,6 +428,8 @@ async fn handle_request(
         }
         shared.open_connections.fetch_sub(1, Ordering::AcqRel);
     });
+    // From here the connection's task ends it, disconnect chain included.
+    disconnect.hand_over();
 
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

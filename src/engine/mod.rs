@@ -155,8 +155,14 @@ impl EngineHandle {
             .max_message_size(Some(config.limits.max_message_bytes))
             .max_frame_size(Some(config.limits.max_message_bytes));
         let shared = Arc::new(EngineShared {
-            approvals: Approvals::new(config.limits.approval_timeout),
-            breakpoints: breakpoints::Breakpoints::default(),
+            approvals: Approvals::new(
+                config.limits.approval_timeout,
+                config.intercept.approval_stage,
+            ),
+            breakpoints: breakpoints::Breakpoints::new(
+                config.intercept.breakpoints.clone(),
+                config.intercept.hold_settings,
+            ),
             config,
             sockets,
             bus,
@@ -268,6 +274,11 @@ impl EngineHandle {
         self.shared.breakpoints.settings()
     }
 
+    /// Where held connections wait: before or after their connect handler.
+    pub fn approval_stage(&self) -> crate::core::events::ApprovalStage {
+        self.shared.approvals.stage()
+    }
+
     /// Whether new connections are held for approval.
     pub fn is_holding_connections(&self) -> bool {
         self.shared.approvals.is_holding()
@@ -349,6 +360,14 @@ impl EngineHandle {
             Command::ReloadScript { source } => Ok(shared.runtime.reload(source).await?),
             Command::SetHoldConnections(hold) => {
                 shared.approvals.set_holding(hold);
+                Ok(())
+            }
+            Command::SetApprovalStage(stage) => {
+                shared.approvals.set_stage(stage);
+                Ok(())
+            }
+            Command::AcceptAllApprovals => {
+                shared.approvals.accept_all();
                 Ok(())
             }
             Command::SetApprovalTimeout(timeout) => {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 
 use crate::core::events::ConnectionId;
+pub use crate::core::events::TrafficSnapshot;
 use crate::core::outbound::Outbound;
 use crate::core::query::Query;
 use crate::runtime::ConnectionDirectory;
@@ -49,19 +50,6 @@ impl TrafficCounters {
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
         }
     }
-}
-
-/// A copy of [`TrafficCounters`] at one moment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TrafficSnapshot {
-    /// Data frames received from the client.
-    pub frames_in: u64,
-    /// Payload bytes received from the client.
-    pub bytes_in: u64,
-    /// Data frames sent to the client.
-    pub frames_out: u64,
-    /// Payload bytes sent to the client.
-    pub bytes_out: u64,
 }
 
 /// One accepted connection.

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::format::{Frame, IgnoreRule};
 pub use super::ids::IdMap;
-use super::jsonpath::{JsonPath, JsonPathError};
+use crate::core::jsonpath::{JsonPath, JsonPathError};
 
 /// What one connection saw, in order: the upgrade outcome, every message
 /// from the server, and a close the server initiated.

@@ -12,7 +12,6 @@ pub mod diff;
 pub mod format;
 pub mod har;
 pub mod ids;
-pub mod jsonpath;
 pub mod junit;
 mod plan;
 pub mod recorder;

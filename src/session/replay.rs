@@ -97,6 +97,9 @@ pub struct ReplayReport {
     /// Lost-update warnings the handlers raised meanwhile (a fresh embedded
     /// engine's only).
     pub lost_updates: Vec<String>,
+    /// Handler failures meanwhile (a fresh embedded engine's only), first
+    /// lines, as the log words them.
+    pub handler_failures: Vec<String>,
 }
 
 impl ReplayReport {
@@ -304,6 +307,7 @@ pub async fn replay_session(
         elapsed_ms: u64::try_from(started_at.elapsed().as_millis()).unwrap_or(u64::MAX),
         id_mappings: ids.mappings(),
         lost_updates: Vec::new(),
+        handler_failures: Vec::new(),
     })
 }
 

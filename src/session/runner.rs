@@ -14,7 +14,7 @@ use super::junit::{JunitCase, JunitOutcome, junit_xml};
 use super::replay::{ReplayOptions, ReplayProgress, ReplayReport, Timing, replay_session};
 use crate::core::bus::{BusMessage, Subscription};
 use crate::core::config::KvLocation;
-use crate::core::events::{Event, LogLevel};
+use crate::core::events::{Event, LogLevel, handler_error_summary};
 use crate::engine::EngineHandle;
 use crate::launch::{self, LaunchConfig};
 use crate::nitric::NitricConfig;
@@ -236,35 +236,49 @@ pub async fn replay_file(
     if let Some(engine) = engine {
         engine.shutdown().await;
     }
-    let lost_updates = events.as_mut().map(lost_updates_in).unwrap_or_default();
+    let problems = events.as_mut().map(problems_in).unwrap_or_default();
     match result {
         Ok(mut report) => {
-            report.lost_updates = lost_updates;
+            report.lost_updates = problems.lost_updates;
+            report.handler_failures = problems.handler_failures;
             ReplayResult::Report(Box::new(report))
         }
         Err(error) => ReplayResult::Error(error.to_string()),
     }
 }
 
-/// The lost-update warnings published so far. Problems are logged, as
-/// they are when nobody watches the bus.
-fn lost_updates_in(events: &mut Subscription) -> Vec<String> {
-    let mut found = Vec::new();
+/// What went wrong in the handlers during a replay.
+#[derive(Default)]
+struct Problems {
+    lost_updates: Vec<String>,
+    handler_failures: Vec<String>,
+}
+
+/// The lost-update warnings and handler failures published so far.
+/// Problems are logged, as they are when nobody watches the bus.
+fn problems_in(events: &mut Subscription) -> Problems {
+    let mut found = Problems::default();
     while let Some(message) = events.try_recv() {
-        if let BusMessage::Event(event) = &message
-            && event.is_problem()
-        {
-            crate::core::logging::log_event(event);
+        let BusMessage::Event(event) = message else {
+            continue;
+        };
+        if event.is_problem() {
+            crate::core::logging::log_event(&event);
         }
-        if let BusMessage::Event(event) = message
-            && let Event::Log {
+        match event.as_ref() {
+            Event::Log {
                 level: LogLevel::Warn,
                 message,
                 ..
-            } = event.as_ref()
-            && message.starts_with("lost update")
-        {
-            found.push(message.clone());
+            } if message.starts_with("lost update") => found.lost_updates.push(message.clone()),
+            Event::ScriptError {
+                handler, failure, ..
+            } => {
+                let summary = handler_error_summary(*handler, failure);
+                let first_line = summary.lines().next().unwrap_or_default();
+                found.handler_failures.push(first_line.to_owned());
+            }
+            _ => {}
         }
     }
     found

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -205,15 +206,7 @@ async fn run_client(
                 .map(|body| String::from_utf8_lossy(body).trim().to_owned())
                 .unwrap_or_default();
             report(ClientActivity::Refused(response.status().as_u16()));
-            // The body often repeats the status line ("401 Unauthorized");
-            // say it once, and the body only when it adds something.
-            let status = response.status();
-            let status_line = format!("HTTP {status}");
-            let why = if body.is_empty() || status_line.ends_with(&body) {
-                status_line
-            } else {
-                format!("{status_line}: {body}")
-            };
+            let why = refusal_summary(response.status(), &body);
             report(ClientActivity::Ended(ClientState::Failed(why)));
             return;
         }
@@ -274,5 +267,46 @@ async fn run_client(
                 }
             },
         }
+    }
+}
+
+/// A refused upgrade in one line. The body often repeats the status line
+/// ("401 Unauthorized"; sockscope's own refusals put the reason under it):
+/// say it once, and the body only when it adds something.
+fn refusal_summary(status: StatusCode, body: &str) -> String {
+    let status_line = format!("HTTP {status}");
+    let body = body
+        .strip_prefix(&status.to_string())
+        .map_or(body, str::trim);
+    if body.is_empty() || status_line.ends_with(body) {
+        status_line
+    } else {
+        format!("{status_line}: {body}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_says_its_status_once_and_its_reason() {
+        let unauthorized = StatusCode::UNAUTHORIZED;
+        assert_eq!(
+            refusal_summary(
+                unauthorized,
+                "401 Unauthorized\n\nno approval decision within 60 s"
+            ),
+            "HTTP 401 Unauthorized: no approval decision within 60 s"
+        );
+        assert_eq!(
+            refusal_summary(unauthorized, "401 Unauthorized"),
+            "HTTP 401 Unauthorized"
+        );
+        assert_eq!(
+            refusal_summary(StatusCode::INTERNAL_SERVER_ERROR, "Connection Refused"),
+            "HTTP 500 Internal Server Error: Connection Refused"
+        );
+        assert_eq!(refusal_summary(unauthorized, ""), "HTTP 401 Unauthorized");
     }
 }

@@ -1,22 +1,49 @@
-//! Message breakpoints in the window: a rule added in the Approvals tab
-//! holds a client's message; Edit + Forward edited delivers the edit, Drop
-//! delivers nothing, and the messages behind keep their order.
+//! The Intercept tab: held connections (before or after the connect
+//! handler, Accept all, the decision history) and message breakpoints (a
+//! rule holds a client's message; Edit + Forward edited delivers the edit,
+//! Drop delivers nothing, the messages behind keep their order; a JSON-path
+//! rule outlives a server restart and a window restart).
+
+use egui_kittest::kittest::Queryable as _;
+use sockscope::core::events::ApprovalStage;
+use sockscope::engine::breakpoints::PayloadPattern;
+use sockscope::ui::app::SockscopeApp;
+use sockscope::ui::state::{ServerStatus, Settings};
 
 use super::{CHAT_LIKE, Window};
 use crate::util::{recv_text, script, send_text};
 
+fn rules(app: &SockscopeApp) -> Vec<PayloadPattern> {
+    app.state.engine.as_ref().map_or_else(Vec::new, |engine| {
+        engine
+            .breakpoints()
+            .iter()
+            .map(|rule| rule.payload.pattern())
+            .collect()
+    })
+}
+
+fn is_running(app: &SockscopeApp) -> bool {
+    app.state.engine.is_some() && matches!(app.state.status, ServerStatus::Running)
+}
+
+/// Picks `option` in the combo box labelled `label`.
+fn choose(window: &mut Window, label: &str, option: &str) {
+    window
+        .harness
+        .get_by_role_and_label(egui::accesskit::Role::ComboBox, label)
+        .click();
+    window.step_until_shown(option);
+    window.click(option);
+}
+
 #[test]
 fn a_breakpoint_holds_a_message_to_edit_or_drop() {
     let mut window = Window::open(&script(CHAT_LIKE));
-    window.open_tab("Approvals");
-    window.replace_text("payload contains", "hold me");
+    window.open_tab("Intercept");
+    window.replace_text("pattern", "hold me");
     window.click("Add breakpoint");
-    window.step_until("the breakpoint", |app| {
-        app.state
-            .engine
-            .as_ref()
-            .is_some_and(|engine| engine.breakpoints().len() == 1)
-    });
+    window.step_until("the breakpoint", |app| rules(app).len() == 1);
     window.step_until_shown("holds in and out, any connection, containing \"hold me\"");
 
     let mut client = window.connect("/?name=ann");
@@ -24,37 +51,135 @@ fn a_breakpoint_holds_a_message_to_edit_or_drop() {
         send_text(&mut client, "hold me").await;
         send_text(&mut client, "after").await;
     });
-    window.step_until_shown("Intercept (1 held)");
+    window.step_until_shown("Held messages (1)");
+    window.step_until_shown("Intercept (1 waiting)");
     window.harness.step();
     window.harness.check_accessibility();
     window.click("Edit");
     window.replace_text("Held message", "edited");
     window.click("Forward edited");
-    window.step_until("the edit forwarded", |app| {
-        app.state
-            .engine
-            .as_ref()
-            .is_some_and(|engine| engine.held_frames().is_empty())
-    });
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    window.harness.step();
-    eprintln!(
-        "HELD {:?} {:?}",
-        window.app().state.engine.as_ref().map(|e| e.held_frames()),
-        window.app().state.engine.as_ref().map(|e| e.totals())
-    );
-    eprintln!("LOGS {:?}", window.app().state.notices);
     window.runtime.block_on(async {
         assert_eq!(recv_text(&mut client).await, "v1:edited");
         assert_eq!(recv_text(&mut client).await, "v1:after");
         send_text(&mut client, "hold me too").await;
         send_text(&mut client, "next").await;
     });
-    window.step_until_shown("Intercept (1 held)");
+    window.step_until_shown("Held messages (1)");
     // A grid shown anew sizes itself first: its buttons answer a frame later.
     window.harness.step();
     window.harness.step();
     window.click("Drop");
     assert_eq!(window.runtime.block_on(recv_text(&mut client)), "v1:next");
-    window.step_until_shown("Intercept (0 held)");
+    window.step_until_shown("Held messages (0)");
+}
+
+#[test]
+fn held_connections_wait_where_chosen_and_every_decision_is_kept() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    window.open_tab("Intercept");
+    window.step_until_shown("Hold new connections");
+    choose(&mut window, "wait", "after the connect handler");
+    window.step_until("the stage", |app| {
+        app.state
+            .engine
+            .as_ref()
+            .is_some_and(|engine| engine.approval_stage() == ApprovalStage::AfterConnectHandler)
+    });
+    assert_eq!(
+        window.app().state.settings.approval_stage,
+        ApprovalStage::AfterConnectHandler,
+        "kept in the window's settings"
+    );
+    window.click("Hold new connections");
+    window.step_until("holding", |app| {
+        app.state
+            .engine
+            .as_ref()
+            .is_some_and(|engine| engine.is_holding_connections())
+    });
+
+    let ann = window
+        .runtime
+        .spawn(tokio_tungstenite::connect_async(window.url("/?name=ann")));
+    let bob = window
+        .runtime
+        .spawn(tokio_tungstenite::connect_async(window.url("/?name=bob")));
+    window.step_until_shown("Intercept (2 waiting)");
+    window.step_until_shown("Accept all (2)");
+    window.harness.step();
+    window.harness.check_accessibility();
+    window.click("Accept all (2)");
+    for connecting in [ann, bob] {
+        window
+            .runtime
+            .block_on(connecting)
+            .expect("join")
+            .expect("accepted clients upgrade");
+    }
+    window.step_until_shown("Decisions (2)");
+    window.step_until_shown("/?name=ann");
+    assert_eq!(
+        window.harness.query_all_by_label("Accept all").count(),
+        2,
+        "both rows say who decided"
+    );
+
+    // Nobody decides: the timeout denies, and says so.
+    window.replace_text("deny undecided after", "1");
+    window.step_until("the timeout", |app| {
+        app.state
+            .engine
+            .as_ref()
+            .is_some_and(|engine| engine.approval_timeout().as_secs() == 1)
+    });
+    let carl = window
+        .runtime
+        .spawn(tokio_tungstenite::connect_async(window.url("/?name=carl")));
+    assert!(window.runtime.block_on(carl).expect("join").is_err());
+    window.step_until_shown("Decisions (3)");
+    window.step_until_shown("denied: no approval decision within 1 s");
+    window.harness.get_by_label("timeout");
+    window.open_tab("Log");
+    window.step_until_shown("approval: denied by timeout: no approval decision within 1 s");
+}
+
+#[test]
+fn a_json_path_breakpoint_outlives_a_server_restart_and_a_window_restart() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    window.open_tab("Intercept");
+    choose(&mut window, "payload", "JSON path");
+    window.replace_text("pattern", "$.type == chat");
+    window.click("Add breakpoint");
+    window.step_until_shown("after == comes a JSON value");
+    window.replace_text("pattern", r#"$.type == "chat""#);
+    window.click("Add breakpoint");
+    window.step_until("the breakpoint", |app| rules(app).len() == 1);
+    let chat_rule = PayloadPattern::JsonPath(r#"$.type == "chat""#.to_owned());
+
+    window.click("Stop");
+    window.step_until("the server to stop", |app| app.state.engine.is_none());
+    window.click("Start");
+    window.step_until("the server to run again", is_running);
+    assert_eq!(rules(window.app()), vec![chat_rule.clone()]);
+    let mut client = window.connect("/?name=ann");
+    window.runtime.block_on(async {
+        send_text(&mut client, r#"{"type": "join"}"#).await;
+        assert_eq!(recv_text(&mut client).await, r#"v1:{"type": "join"}"#);
+        send_text(&mut client, r#"{"type": "chat", "text": "hi"}"#).await;
+    });
+    window.step_until("the chat message held", |app| {
+        app.state
+            .engine
+            .as_ref()
+            .is_some_and(|engine| engine.held_frames().len() == 1)
+    });
+
+    // eframe keeps the settings as text between runs.
+    let saved = serde_json::to_string(&window.app().state.settings).expect("serialise");
+    let settings: Settings = serde_json::from_str(&saved).expect("deserialise");
+    drop(window);
+    let mut window = Window::open_with_settings(&script(CHAT_LIKE), Some(settings));
+    assert_eq!(rules(window.app()), vec![chat_rule]);
+    window.open_tab("Intercept");
+    window.step_until_shown(r#"holds in and out, any connection, JSON where $.type == "chat""#);
 }

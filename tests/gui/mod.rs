@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use sockscope::ui::app::SockscopeApp;
-use sockscope::ui::state::ServerStatus;
+use sockscope::ui::state::{ServerStatus, Settings};
 use tempfile::TempDir;
 
 mod intercept;
+mod links;
 mod polish;
 mod proxy;
 mod services;
@@ -27,7 +28,20 @@ struct Window {
 
 impl Window {
     fn open(source: &str) -> Self {
+        Self::open_with_settings(source, None)
+    }
+
+    /// A window started with `settings` as a previous run saved them.
+    fn open_with_settings(source: &str, settings: Option<Settings>) -> Self {
+        Self::open_with(source, &[], settings)
+    }
+
+    /// A window whose script sits beside `files` (name, text).
+    fn open_with(source: &str, files: &[(&str, &str)], settings: Option<Settings>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write a file");
+        }
         let mut config = engine_config_in(dir.path(), source);
         config.script.start_with_broken_script = true;
         config.script.watch = true;
@@ -41,7 +55,10 @@ impl Window {
         let handle = runtime.handle().clone();
         let harness = Harness::builder()
             .with_size(egui::vec2(1280.0, 800.0))
-            .build_eframe(move |cc| SockscopeApp::new(cc, handle, config));
+            .build_eframe(move |cc| match settings {
+                Some(settings) => SockscopeApp::with_settings(cc, handle, config, settings),
+                None => SockscopeApp::new(cc, handle, config),
+            });
         let mut window = Self {
             harness,
             runtime,
@@ -168,6 +185,35 @@ fn a_connecting_client_gets_a_row_and_close_greys_it() {
 }
 
 #[test]
+fn a_client_that_hangs_up_at_once_keeps_its_final_counts() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    let mut client = window.connect("/?name=quick");
+    window.runtime.block_on(async {
+        send_text(&mut client, "hi").await;
+        assert_eq!(recv_text(&mut client).await, "v1:hi");
+        client.close(None).await.expect("close");
+    });
+    window.step_until("the row to close", |app| {
+        app.state
+            .connections
+            .rows()
+            .first()
+            .is_some_and(|row| !row.is_open())
+    });
+    let traffic = window.app().state.connections.rows()[0].traffic;
+    assert_eq!(
+        (
+            traffic.frames_in,
+            traffic.bytes_in,
+            traffic.frames_out,
+            traffic.bytes_out
+        ),
+        (1, 2, 1, 5),
+        "one frame each way, as the client saw them"
+    );
+}
+
+#[test]
 fn stopping_the_server_says_stopping_until_it_is_down() {
     let mut window = Window::open(&script(CHAT_LIKE));
     // Shutting down is quick; hold the status to look at the bar.
@@ -268,7 +314,7 @@ fn a_broken_save_shows_the_error_and_the_old_handlers_keep_answering() {
 #[test]
 fn held_connections_wait_for_accept_or_deny() {
     let mut window = Window::open(&script(CHAT_LIKE));
-    window.open_tab("Approvals");
+    window.open_tab("Intercept");
     window.click("Hold new connections");
     window.step_until("holding", |app| {
         app.state
@@ -375,7 +421,7 @@ socket.on('connect', () => {});
         "Sessions",
         "Services",
         "Plot",
-        "Approvals",
+        "Intercept",
     ] {
         window.open_tab(tab);
         window.harness.step();

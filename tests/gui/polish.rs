@@ -123,7 +123,19 @@ fn the_kv_add_row_is_reachable_at_900_by_600_with_a_long_key_list() {
     window.open_tab("KV");
     window.step_until_shown("80 keys");
     window.harness.get_by_label("Refresh").click();
-    window.step_until_shown("key-9");
+    window.step_until_shown("key-1");
+    // Each row: key, JSON type, size, one-line value.
+    assert!(window.harness.query_all_by_label("object").count() >= 10);
+    window.replace_text("Key prefix", "key-9");
+    window.step_until_shown("1 key");
+    window.harness.get_by_label("key-9");
+    window.harness.get_by_label("{\"i\":9}");
+    window.harness.get_by_label("7 B");
+    let add = window.harness.get_by_label("Add").rect();
+    assert!(
+        egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(900.0, 600.0)).contains_rect(add),
+        "Add is inside the window: {add:?}"
+    );
     window.replace_text("New key", "added");
     window.replace_text("New value (JSON)", "{\"by\": \"window\"}");
     window.click("Add");
@@ -167,12 +179,44 @@ fn the_replay_diff_marks_every_differing_row_and_steps_through_them() {
         script(&CHAT_LIKE.replace("'v1:'", "'v2:'")),
     )
     .expect("change the script");
+    // A small window: the diff leads the session's details, both sides fit.
+    window.harness.set_size(egui::vec2(900.0, 600.0));
+    window.harness.run_steps(2);
     window.open_tab("Sessions");
     window.harness.get_by_label(&file_name).click();
     window.harness.step();
     window.click("Replay selected");
     window.step_until_shown("FAIL: first divergence at c1 message 0");
     window.step_until_shown("2 rows differ");
+    // On screen: inside the window above its notice bar, not below the
+    // fold or past its right edge. Only rows in view are laid out.
+    let actual_fits = |window: &Window, size: egui::Vec2| {
+        let screen =
+            egui::Rect::from_min_max(egui::Pos2::ZERO, (size - egui::vec2(0.0, 30.0)).to_pos2());
+        let next = window.harness.get_by_label("Next difference").rect();
+        assert!(screen.contains_rect(next), "Next difference at {next:?}");
+        // The column's header (the selected row below repeats the words).
+        let header = window
+            .harness
+            .query_all_by_label("actual (replay)")
+            .next()
+            .expect("the actual column")
+            .rect();
+        assert!(
+            screen.contains_rect(header),
+            "the actual column at {header:?}"
+        );
+        let cells: Vec<egui::Rect> = window
+            .harness
+            .query_all_by_label("v2:one")
+            .map(|node| node.rect())
+            .collect();
+        assert!(!cells.is_empty(), "the differing row is in view");
+        for rect in cells {
+            assert!(screen.contains_rect(rect), "the actual cell at {rect:?}");
+        }
+    };
+    actual_fits(&window, egui::vec2(900.0, 600.0));
     window.click("Next difference");
     window.step_until_shown("step 1, message 0: differs");
     assert!(window.harness.query_all_by_label("v2:one").count() >= 1);
@@ -182,6 +226,10 @@ fn the_replay_diff_marks_every_differing_row_and_steps_through_them() {
     window.click("Previous difference");
     window.step_until_shown("step 1, message 0: differs");
     window.harness.check_accessibility();
+    // Widened, the columns are laid out for the new width.
+    window.harness.set_size(egui::vec2(1280.0, 800.0));
+    window.harness.run_steps(3);
+    actual_fits(&window, egui::vec2(1280.0, 800.0));
 }
 
 #[test]

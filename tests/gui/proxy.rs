@@ -27,7 +27,12 @@ fn the_mode_menu_proxies_to_a_url_and_send_reaches_either_side() {
     let Some(target) = PythonTarget::start(&[]) else {
         return;
     };
-    let mut window = Window::open(&script(CHAT_LIKE));
+    let mut window = Window::open(&format!(
+        "// websocat 'ws://127.0.0.1:4001/?name=ann'\n{}",
+        script(CHAT_LIKE)
+    ));
+    // Empty, the Connections panel suggests the script's own client...
+    window.step_until_shown(&format!("websocat '{}/?name=ann'", window.url("")));
     window.click("Mode");
     window.replace_text("Target", &target.url());
     window.click("Proxy");
@@ -36,6 +41,24 @@ fn the_mode_menu_proxies_to_a_url_and_send_reaches_either_side() {
     });
     window.step_until_shown(&format!("→ {}", target.url()));
     window.harness.check_accessibility();
+    // ...and in proxy mode one for the proxy itself.
+    window.step_until_shown(&format!(
+        "Connect to the proxy: each connection goes on to {}",
+        target.url()
+    ));
+    let command = format!("websocat '{}/'", window.url(""));
+    assert!(
+        window.harness.query_all_by_label(&command).count() >= 1,
+        "{command}"
+    );
+    assert_eq!(
+        window
+            .harness
+            .query_all_by_label_contains("?name=ann")
+            .count(),
+        0,
+        "the script's command is not offered"
+    );
 
     let mut client = window.connect("/echo?who=gui");
     window.runtime.block_on(async {

@@ -16,8 +16,10 @@ pub enum Pane {
     Kv,
     /// The handler script.
     Script,
-    /// Held connections.
-    Approvals,
+    /// Held connections and messages: approvals, breakpoints, history.
+    /// Layouts saved before it was renamed call it `Approvals`.
+    #[serde(alias = "Approvals")]
+    Intercept,
     /// Built-in test clients.
     Clients,
     /// Console output and errors.
@@ -37,7 +39,7 @@ impl Pane {
         Pane::Messages,
         Pane::Kv,
         Pane::Script,
-        Pane::Approvals,
+        Pane::Intercept,
         Pane::Clients,
         Pane::Log,
         Pane::Plot,
@@ -85,7 +87,7 @@ fn add_beside_script(tree: &mut Tree<Pane>, pane: Pane) -> bool {
 /// timeline and the rest on the right.
 pub fn default_tree() -> Tree<Pane> {
     let mut tiles = Tiles::default();
-    let left: Vec<TileId> = [Pane::Connections, Pane::Clients, Pane::Approvals]
+    let left: Vec<TileId> = [Pane::Connections, Pane::Clients, Pane::Intercept]
         .into_iter()
         .map(|pane| tiles.insert_pane(pane))
         .collect();
@@ -132,15 +134,7 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                 Pane::Messages => panels.messages.ui(ui, state),
                 Pane::Kv => panels.kv.ui(ui, state),
                 Pane::Script => panels.script.ui(ui, state),
-                Pane::Approvals => {
-                    egui::ScrollArea::vertical()
-                        .auto_shrink([false; 2])
-                        .show(ui, |ui| {
-                            panels.approvals.ui(ui, state);
-                            ui.separator();
-                            panels.intercept.ui(ui, state);
-                        });
-                }
+                Pane::Intercept => panels.intercept.ui(ui, state),
                 Pane::Clients => panels.clients.ui(ui, state),
                 Pane::Log => panels.log.ui(ui, state),
                 Pane::Plot => crate::ui::panels::plot::ui(ui, state),
@@ -165,18 +159,11 @@ impl Behavior<Pane> for PaneBehavior<'_> {
                 (None, true) => "Script (unsaved)".into(),
                 (None, false) => "Script".into(),
             },
-            Pane::Approvals => match self
-                .state
-                .engine
-                .as_ref()
-                .map(|engine| engine.pending_approvals().len() + engine.held_frames().len())
-            {
-                Some(waiting) if waiting > 0 => {
-                    egui::RichText::new(format!("Approvals ({waiting} waiting)"))
-                        .color(egui::Color32::YELLOW)
-                        .into()
-                }
-                _ => "Approvals".into(),
+            Pane::Intercept => match crate::ui::panels::intercept::waiting_count(self.state) {
+                0 => "Intercept".into(),
+                waiting => egui::RichText::new(format!("Intercept ({waiting} waiting)"))
+                    .color(egui::Color32::YELLOW)
+                    .into(),
             },
             Pane::Clients => format!("Clients ({})", self.state.clients.len()).into(),
             Pane::Log => match self.state.logs.unseen_errors() {
@@ -249,6 +236,31 @@ mod tests {
             restored.tiles.parent_of(script)
         );
         assert_eq!(restored.root, saved.root);
+    }
+
+    #[test]
+    fn a_layout_saved_with_the_approvals_tab_loads_it_as_intercept() {
+        let saved = default_tree();
+        let json = serde_json::to_string(&saved)
+            .expect("serialise")
+            .replace("\"Intercept\"", "\"Approvals\"");
+        assert!(
+            json.contains("\"Approvals\""),
+            "the old name is in the saved form"
+        );
+        let read: Tree<Pane> = serde_json::from_str(&json).expect("an old layout reads");
+        let restored = restored_tree(Some(read));
+        assert_eq!(restored.root, saved.root, "the saved arrangement is kept");
+        let intercept = restored
+            .tiles
+            .find_pane(&Pane::Intercept)
+            .expect("the tab is there");
+        assert_eq!(
+            restored.tiles.parent_of(intercept),
+            saved
+                .tiles
+                .parent_of(saved.tiles.find_pane(&Pane::Intercept).expect("saved"))
+        );
     }
 
     #[test]

@@ -38,10 +38,21 @@ impl SockscopeApp {
         runtime: tokio::runtime::Handle,
         launch_config: LaunchConfig,
     ) -> Self {
-        let mut settings: Settings = cc
+        let settings: Settings = cc
             .storage
             .and_then(|storage| eframe::get_value(storage, SETTINGS_KEY))
             .unwrap_or_default();
+        Self::with_settings(cc, runtime, launch_config, settings)
+    }
+
+    /// [`SockscopeApp::new`] with these saved settings instead of the
+    /// storage's (a window restarted in a test).
+    pub fn with_settings(
+        cc: &eframe::CreationContext<'_>,
+        runtime: tokio::runtime::Handle,
+        launch_config: LaunchConfig,
+        mut settings: Settings,
+    ) -> Self {
         settings.bind = launch_config.server.bind.to_string();
         settings.port = launch_config.server.port;
         let tree = layout::restored_tree(

@@ -118,8 +118,12 @@ impl Connections {
                 code,
                 reason,
                 by,
+                traffic,
                 at,
-            } => self.closed(*connection_id, *at, *code, *by, reason.clone()),
+            } => {
+                self.closed(*connection_id, *at, *code, *by, reason.clone());
+                self.refresh_traffic(&HashMap::from([(*connection_id, *traffic)]));
+            }
             _ => {}
         }
     }
@@ -254,6 +258,36 @@ impl Connections {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_close_brings_the_final_traffic_the_refresh_missed() {
+        let mut connections = Connections::default();
+        let connection_id = ConnectionId::new_v4();
+        connections.opened(
+            connection_id,
+            "127.0.0.1:1".parse().expect("an address"),
+            "/".to_owned(),
+            Query::default(),
+            Utc::now(),
+        );
+        let traffic = TrafficSnapshot {
+            frames_in: 1,
+            bytes_in: 2,
+            frames_out: 1,
+            bytes_out: 5,
+        };
+        connections.on_event(&Event::ConnectionClosed {
+            connection_id,
+            code: Some(1000),
+            reason: String::new(),
+            by: crate::core::events::ClosedBy::Client,
+            traffic,
+            at: Utc::now(),
+        });
+        let row = connections.get(&connection_id).expect("kept");
+        assert!(!row.is_open());
+        assert_eq!(row.traffic, traffic);
+    }
 
     #[test]
     fn closed_rows_stay_until_cleared() {

@@ -27,6 +27,12 @@ pub fn example_client_command(script_text: &str, url: &str) -> String {
     format!("{}{url}{}", &command[..start], &rest[address_len..])
 }
 
+/// The command a user can paste to go through the proxy at `url` (its
+/// path and query go on to the target).
+pub fn proxy_client_command(url: &str) -> String {
+    format!("websocat '{}/'", url.trim_end_matches('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,6 +47,14 @@ mod tests {
         assert_eq!(
             example_client_command("export {};", "ws://127.0.0.1:4001"),
             "websocat 'ws://127.0.0.1:4001/'"
+        );
+    }
+
+    #[test]
+    fn a_proxy_is_connected_to_at_its_own_url() {
+        assert_eq!(
+            proxy_client_command("ws://127.0.0.1:50123/"),
+            "websocat 'ws://127.0.0.1:50123/'"
         );
     }
 }

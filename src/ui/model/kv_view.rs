@@ -5,7 +5,77 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::core::events::{Event, KvChange, LogLevel};
+use crate::core::events::{Event, KvChange, LogLevel, Payload};
+
+/// Characters of a value the key list shows.
+const PREVIEW_CHARS: usize = 120;
+
+/// A stored value's JSON type, as the key list names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonKind {
+    Object,
+    Array,
+    String,
+    Number,
+    Boolean,
+    Null,
+    /// Not JSON (a store written by something other than the SDK).
+    Other,
+}
+
+impl JsonKind {
+    /// From the first character: the store holds serialised JSON, so that
+    /// is enough, and a large value is not parsed for a list row.
+    fn of(value: &str) -> Self {
+        match value.trim_start().as_bytes().first() {
+            Some(b'{') => JsonKind::Object,
+            Some(b'[') => JsonKind::Array,
+            Some(b'"') => JsonKind::String,
+            Some(b't' | b'f') => JsonKind::Boolean,
+            Some(b'n') => JsonKind::Null,
+            Some(b'-' | b'0'..=b'9') => JsonKind::Number,
+            _ => JsonKind::Other,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            JsonKind::Object => "object",
+            JsonKind::Array => "array",
+            JsonKind::String => "string",
+            JsonKind::Number => "number",
+            JsonKind::Boolean => "boolean",
+            JsonKind::Null => "null",
+            JsonKind::Other => "text",
+        }
+    }
+}
+
+/// One key's value, with what its row in the key list shows.
+#[derive(Clone, Debug)]
+pub struct KvEntry {
+    /// The value as stored (serialised JSON).
+    pub value: Arc<str>,
+    pub kind: JsonKind,
+    /// One line, at most [`PREVIEW_CHARS`] characters.
+    pub preview: String,
+}
+
+impl KvEntry {
+    fn new(value: Arc<str>) -> Self {
+        let preview = Payload::Text(value.as_ref().into()).preview(PREVIEW_CHARS);
+        Self {
+            kind: JsonKind::of(&value),
+            preview,
+            value,
+        }
+    }
+
+    /// Size of the stored JSON text.
+    pub fn size_bytes(&self) -> usize {
+        self.value.len()
+    }
+}
 
 /// The store and key of a `lost update: kv('S') key 'K': …` warning.
 fn lost_update_key(message: &str) -> Option<(String, String)> {
@@ -23,7 +93,7 @@ pub const HIGHLIGHT_FOR: Duration = Duration::from_secs(3);
 pub struct KvView {
     stores: Vec<String>,
     selected_store: Option<String>,
-    entries: BTreeMap<String, Arc<str>>,
+    entries: BTreeMap<String, KvEntry>,
     changed_at: HashMap<(String, String), Instant>,
     /// Keys that lost an update, with the last warning about each.
     lost_updates: HashMap<(String, String), String>,
@@ -46,7 +116,7 @@ impl KvView {
         if self.selected_store.as_deref() == Some(store) {
             self.entries = entries
                 .into_iter()
-                .map(|(key, value)| (key, Arc::from(value)))
+                .map(|(key, value)| (key, KvEntry::new(Arc::from(value))))
                 .collect();
         }
     }
@@ -96,7 +166,8 @@ impl KvView {
         }
         match change {
             KvChange::Set(value) => {
-                self.entries.insert(key.to_owned(), Arc::clone(value));
+                self.entries
+                    .insert(key.to_owned(), KvEntry::new(Arc::clone(value)));
             }
             KvChange::Deleted => {
                 self.entries.remove(key);
@@ -126,7 +197,7 @@ impl KvView {
     pub fn entries_with_prefix<'a>(
         &'a self,
         prefix: &'a str,
-    ) -> impl Iterator<Item = (&'a String, &'a Arc<str>)> + 'a {
+    ) -> impl Iterator<Item = (&'a String, &'a KvEntry)> + 'a {
         self.entries
             .range(prefix.to_owned()..)
             .take_while(move |(key, _)| key.starts_with(prefix))
@@ -134,7 +205,7 @@ impl KvView {
 
     /// A value of the selected store.
     pub fn value(&self, key: &str) -> Option<&Arc<str>> {
-        self.entries.get(key)
+        self.entries.get(key).map(|entry| &entry.value)
     }
 
     /// How strongly to highlight `key` (1 just changed → 0 after [`HIGHLIGHT_FOR`]).
@@ -171,6 +242,39 @@ mod tests {
         });
         assert!(view.lost_update("connections", "list").is_some());
         assert!(view.lost_update("connections", "other").is_none());
+    }
+
+    #[test]
+    fn each_entry_knows_its_type_size_and_one_line_preview() {
+        let mut view = KvView::default();
+        let now = Instant::now();
+        let long = format!("{{\"text\":\"{}\"}}", "x".repeat(300));
+        for (key, value) in [
+            ("object", "{\"name\":\"ann\",\n\"n\":1}"),
+            ("array", "[1,2]"),
+            ("string", "\"hi\""),
+            ("number", "-3.5"),
+            ("boolean", "false"),
+            ("null", "null"),
+            ("long", long.as_str()),
+        ] {
+            view.apply("s", key, &KvChange::Set(value.into()), now);
+        }
+        let entry = |key: &str| {
+            view.entries_with_prefix(key)
+                .next()
+                .map(|(_, entry)| entry.clone())
+                .expect("an entry")
+        };
+        assert_eq!(entry("object").kind, JsonKind::Object);
+        assert_eq!(entry("object").preview, "{\"name\":\"ann\",\\n\"n\":1}");
+        assert_eq!(entry("object").size_bytes(), 21);
+        for kind in ["array", "string", "number", "boolean", "null"] {
+            assert_eq!(entry(kind).kind.label(), kind);
+        }
+        assert_eq!(entry("long").preview.chars().count(), PREVIEW_CHARS + 1);
+        assert!(entry("long").preview.ends_with('…'));
+        assert_eq!(entry("long").size_bytes(), long.len());
     }
 
     #[test]

@@ -80,6 +80,17 @@ impl Logs {
                 message: reload_failed_summary(path, failure),
                 location: None,
             },
+            Event::ApprovalResolved {
+                pending,
+                resolution,
+                at,
+            } => LogLine {
+                at: *at,
+                level: LogLevel::Info,
+                connection_id: Some(pending.connection_id),
+                message: format!("approval: {resolution}"),
+                location: None,
+            },
             _ => return,
         };
         self.push(line);

@@ -22,6 +22,8 @@ pub struct ScriptEditor {
     pub path_input: String,
     /// Another module of the project, shown read-only: its path and text.
     pub viewed_module: Option<(std::path::PathBuf, String)>,
+    /// A line to show in a module still being read.
+    pub pending_reveal: Option<(std::path::PathBuf, u32)>,
 }
 
 impl ScriptEditor {

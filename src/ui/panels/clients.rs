@@ -154,7 +154,9 @@ impl ClientsPanel {
         if let Some(index) = remove {
             self.query.remove(index);
         }
-        ui.horizontal(|ui| {
+        // Wrapped: a long URL running past a narrow pane widened everything
+        // under it, and the Send button went out of sight.
+        ui.horizontal_wrapped(|ui| {
             if ui.button("Add parameter").clicked() {
                 self.query.push((String::new(), String::new()));
             }
@@ -235,7 +237,7 @@ impl ClientsPanel {
             }
         });
         ui.add_enabled_ui(client.is_open(), |ui| {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 super::combo_ui(
                     ui,
                     "client_compose_mode",
@@ -251,7 +253,7 @@ impl ClientsPanel {
                 let response = ui
                     .add(
                         egui::TextEdit::singleline(&mut self.compose_text)
-                            .desired_width(ui.available_width() - 60.0),
+                            .desired_width((ui.available_size_before_wrap().x - 60.0).max(120.0)),
                     )
                     .labelled_by(message_label.id);
                 let submitted =

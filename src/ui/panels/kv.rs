@@ -4,10 +4,17 @@
 
 use std::time::Instant;
 
+use egui_extras::{Column, TableBuilder};
+
 use super::json_view::{count_label, json_tree_ui};
+use super::{cell, format_bytes};
 use crate::engine::command::Command;
+use crate::ui::model::kv_view::KvEntry;
 use crate::ui::model::ordered_json::JsonNode;
 use crate::ui::state::AppState;
+
+/// Below this pane width the value shows under the key table, not beside it.
+const SIDE_BY_SIDE_WIDTH: f32 = 600.0;
 
 /// KV panel UI state.
 #[derive(Default)]
@@ -80,43 +87,128 @@ impl KvPanel {
             "keys",
         ));
         ui.separator();
+        // The key list takes the larger share: it is the Redis-GUI style
+        // table (key, type, size, value preview) users scan. A narrow pane
+        // puts the value under the table, so the table keeps its width.
+        let value_margin = egui::Margin::symmetric(6, 4);
+        if ui.available_width() >= SIDE_BY_SIDE_WIDTH {
+            egui_extras::StripBuilder::new(ui)
+                .size(egui_extras::Size::relative(0.62))
+                .size(egui_extras::Size::remainder())
+                .horizontal(|mut strip| {
+                    strip.cell(|ui| self.keys_ui(ui, state, &store));
+                    strip.cell(|ui| {
+                        egui::Frame::new()
+                            .inner_margin(value_margin)
+                            .show(ui, |ui| {
+                                self.value_ui(ui, state, &store);
+                            });
+                    });
+                });
+        } else {
+            egui_extras::StripBuilder::new(ui)
+                .size(egui_extras::Size::relative(0.55))
+                .size(egui_extras::Size::remainder())
+                .vertical(|mut strip| {
+                    strip.cell(|ui| self.keys_ui(ui, state, &store));
+                    strip.cell(|ui| {
+                        ui.separator();
+                        egui::Frame::new()
+                            .inner_margin(value_margin)
+                            .show(ui, |ui| {
+                                self.value_ui(ui, state, &store);
+                            });
+                    });
+                });
+        }
+    }
+
+    /// The key table: key, JSON type, size and a one-line value preview,
+    /// virtualised, with keys handlers just changed lit up.
+    fn keys_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, store: &str) {
         let now = Instant::now();
         let highlight = ui.visuals().warn_fg_color;
-        ui.columns(2, |columns| {
-            let [keys_ui, value_ui] = columns else { return };
-            egui::ScrollArea::vertical()
-                .id_salt("kv_keys")
-                .auto_shrink([false, false])
-                .show(keys_ui, |ui| {
-                    for (key, _) in state.kv.entries_with_prefix(&self.prefix) {
-                        let strength = state.kv.highlight(&store, key, now);
-                        let lost = state.kv.lost_update(&store, key).map(str::to_owned);
-                        let shown = if lost.is_some() {
-                            format!("{key} (lost update)")
-                        } else {
-                            key.clone()
-                        };
-                        let mut text = egui::RichText::new(shown).monospace();
-                        if strength > 0.0 {
-                            text = text.background_color(highlight.gamma_multiply(strength * 0.5));
+        let weak = ui.visuals().weak_text_color();
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+        let entries: Vec<(&String, &KvEntry)> =
+            state.kv.entries_with_prefix(&self.prefix).collect();
+        let mut clicked = None;
+        egui::ScrollArea::horizontal()
+            .id_salt("kv_keys_hscroll")
+            .show(ui, |ui| {
+                TableBuilder::new(ui)
+                    .id_salt("kv_key_columns")
+                    .striped(true)
+                    .resizable(true)
+                    .sense(egui::Sense::click())
+                    .auto_shrink([false, false])
+                    .column(Column::initial(100.0).at_least(50.0).clip(true))
+                    .column(Column::initial(52.0).at_least(36.0).clip(true))
+                    .column(Column::initial(56.0).at_least(36.0).clip(true))
+                    .column(Column::remainder().at_least(80.0).clip(true))
+                    .header(row_height, |mut header| {
+                        for (title, hover) in [
+                            ("key", "Sorted; filter them with Key prefix"),
+                            ("type", "The value's JSON type"),
+                            ("size", "Size of the stored JSON"),
+                            (
+                                "value",
+                                "The value on one line (select the key for all of it)",
+                            ),
+                        ] {
+                            header.col(|ui| {
+                                ui.strong(title).on_hover_text(hover);
+                            });
                         }
-                        if lost.is_some() {
-                            text = text.color(ui.visuals().warn_fg_color);
-                        }
-                        let is_selected = self.selected_key.as_deref() == Some(key.as_str());
-                        let row = ui.selectable_label(is_selected, text);
-                        let row = match &lost {
-                            Some(warning) => row.on_hover_text(warning),
-                            None => row,
-                        };
-                        if row.clicked() {
-                            self.selected_key = Some(key.clone());
-                            self.is_editing = false;
-                        }
-                    }
-                });
-            self.value_ui(value_ui, state, &store);
-        });
+                    })
+                    .body(|body| {
+                        body.rows(row_height, entries.len(), |mut table_row| {
+                            let Some(&(key, entry)) = entries.get(table_row.index()) else {
+                                return;
+                            };
+                            table_row
+                                .set_selected(self.selected_key.as_deref() == Some(key.as_str()));
+                            let strength = state.kv.highlight(store, key, now);
+                            let lost = state.kv.lost_update(store, key);
+                            table_row.col(|ui| {
+                                let shown = if lost.is_some() {
+                                    format!("{key} (lost update)")
+                                } else {
+                                    key.clone()
+                                };
+                                let mut text = egui::RichText::new(shown).monospace();
+                                if strength > 0.0 {
+                                    text = text
+                                        .background_color(highlight.gamma_multiply(strength * 0.5));
+                                }
+                                if lost.is_some() {
+                                    text = text.color(ui.visuals().warn_fg_color);
+                                }
+                                let cell = cell(ui, text);
+                                match lost {
+                                    Some(warning) => cell.on_hover_text(warning),
+                                    None => cell.on_hover_text(key.as_str()),
+                                };
+                            });
+                            table_row.col(|ui| {
+                                cell(ui, egui::RichText::new(entry.kind.label()).color(weak));
+                            });
+                            table_row.col(|ui| {
+                                cell(ui, format_bytes(entry.size_bytes() as u64));
+                            });
+                            table_row.col(|ui| {
+                                cell(ui, egui::RichText::new(&entry.preview).monospace());
+                            });
+                            if table_row.response().clicked() {
+                                clicked = Some(key.clone());
+                            }
+                        });
+                    });
+            });
+        if let Some(key) = clicked {
+            self.selected_key = Some(key);
+            self.is_editing = false;
+        }
     }
 
     fn value_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, store: &str) {
@@ -128,8 +220,9 @@ impl KvPanel {
             ui.weak(format!("'{key}' was deleted."));
             return;
         };
+        // The buttons first: a long key (a connection id) would push them
+        // out of a narrow column.
         ui.horizontal(|ui| {
-            ui.strong(&key);
             if ui
                 .button(if self.is_editing { "View" } else { "Edit" })
                 .clicked()
@@ -146,6 +239,7 @@ impl KvPanel {
                 );
             }
         });
+        ui.add(egui::Label::new(egui::RichText::new(&key).strong().monospace()).wrap());
         if !self.is_editing {
             egui::ScrollArea::both().id_salt("kv_value").show(ui, |ui| {
                 match JsonNode::parse(&value) {
@@ -197,7 +291,9 @@ impl KvPanel {
     }
 
     fn add_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, store: &str) {
-        ui.horizontal(|ui| {
+        // Wrapped, so a narrow pane moves Add to a second line instead of
+        // clipping it.
+        ui.horizontal_wrapped(|ui| {
             let key_label = ui.label("New key");
             ui.add(egui::TextEdit::singleline(&mut self.new_key).desired_width(120.0))
                 .labelled_by(key_label.id);
@@ -206,7 +302,9 @@ impl KvPanel {
                 .add(
                     egui::TextEdit::singleline(&mut self.new_value)
                         .hint_text("{\"name\": \"ann\"}")
-                        .desired_width((ui.available_width() - 50.0).clamp(80.0, 260.0)),
+                        .desired_width(
+                            (ui.available_size_before_wrap().x - 50.0).clamp(80.0, 260.0),
+                        ),
                 )
                 .labelled_by(value_label.id);
             if ui.button("Add").clicked()

@@ -1,7 +1,7 @@
 //! Console output and script errors, with a level filter.
 
 use super::{format_time, short_id};
-use crate::core::events::{LogLevel, ScriptLocation};
+use crate::core::events::LogLevel;
 use crate::ui::state::AppState;
 
 /// Log panel UI state.
@@ -34,7 +34,8 @@ impl LogPanel {
     /// Draws the panel (and marks errors as seen).
     pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         state.logs.mark_seen();
-        ui.horizontal(|ui| {
+        // Wrapped: at 900 px Search and Clear went past the pane's edge.
+        ui.horizontal_wrapped(|ui| {
             super::combo_ui(
                 ui,
                 "log_level",
@@ -93,7 +94,9 @@ impl LogPanel {
             ui.visuals().error_fg_color,
         ];
         let mut jump_to = None;
-        egui::ScrollArea::vertical()
+        // Sideways too: a long line (a lost update names three places) is
+        // not cut at the pane's edge.
+        egui::ScrollArea::both()
             .stick_to_bottom(true)
             .auto_shrink([false, false])
             .show_rows(ui, row_height, lines.len(), |ui, range| {
@@ -120,29 +123,20 @@ impl LogPanel {
                                 jump_to = Some(location.clone());
                             }
                         }
-                        ui.colored_label(color, egui::RichText::new(&line.message).monospace());
+                        // Places named in the text (a lost update names
+                        // three) are links too.
+                        let clicked = super::locations::text_with_links_ui(
+                            ui,
+                            &line.message,
+                            false,
+                            |text| egui::RichText::new(text).monospace().color(color),
+                        );
+                        jump_to = jump_to.take().or(clicked);
                     });
                 }
             });
         if let Some(location) = jump_to {
-            reveal_location(state, &location);
+            state.reveal_location(&location);
         }
     }
-}
-
-/// Shows `location` in the Script panel when it is in the script there;
-/// says why not otherwise (an imported module is not in the editor).
-pub fn reveal_location(state: &mut AppState, location: &ScriptLocation) {
-    let editor_file = crate::script::script_module_name(&state.launch_config.script.path);
-    if state.runs_services() || location.file != editor_file {
-        state.notify(
-            format!(
-                "{location}: only {editor_file} is open in the Script panel; open {} in your editor",
-                location.file
-            ),
-            true,
-        );
-        return;
-    }
-    state.reveal_script_line = Some(location.line);
 }

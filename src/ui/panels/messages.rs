@@ -5,7 +5,9 @@
 use egui_extras::{Column, TableBuilder};
 
 use super::json_view::{PayloadView, copy_buttons_ui, payload_text, payload_ui};
+use super::locations::{place_links_ui, reveal_clicked, text_with_links_ui};
 use super::{cell, format_bytes, format_count, format_time, short_id};
+use crate::ui::model::locations::has_location;
 use crate::ui::model::timeline::{Direction, DirectionFilter, EntryBody, TimelineFilter};
 use crate::ui::state::AppState;
 
@@ -176,7 +178,11 @@ impl MessagesPanel {
                 .show(ui, |ui| match &entry.body {
                     EntryBody::Frame(payload) => payload_ui(ui, payload, self.view, entry.seq),
                     _ => {
-                        ui.label(entry.preview(usize::MAX));
+                        let clicked =
+                            text_with_links_ui(ui, &entry.preview(usize::MAX), true, |text| {
+                                egui::RichText::new(text)
+                            });
+                        reveal_clicked(state, clicked);
                     }
                 });
         }
@@ -240,18 +246,8 @@ impl MessagesPanel {
         let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
         let total_rows = timeline.visible_len();
         let mut clicked = None;
-        // Darker shades on the light theme, readable on its selection too.
-        let (in_color, out_color) = if ui.visuals().dark_mode {
-            (
-                egui::Color32::from_rgb(0x64, 0xb5, 0xf6),
-                egui::Color32::from_rgb(0x8b, 0xc3, 0x4a),
-            )
-        } else {
-            (
-                egui::Color32::from_rgb(0x0d, 0x47, 0xa1),
-                egui::Color32::from_rgb(0x1b, 0x5e, 0x20),
-            )
-        };
+        let mut jump_to = None;
+        let (in_color, out_color) = super::direction_colors(ui.visuals());
         let colors = (
             in_color,
             out_color,
@@ -322,10 +318,21 @@ impl MessagesPanel {
                     });
                     row.col(|ui| {
                         let preview = entry.preview(PREVIEW_CHARS);
-                        if matches!(entry.body, EntryBody::Missed(_)) {
-                            cell(ui, egui::RichText::new(preview).color(colors.3));
-                        } else {
-                            cell(ui, egui::RichText::new(preview).monospace());
+                        match &entry.body {
+                            EntryBody::Missed(_) => {
+                                cell(ui, egui::RichText::new(preview).color(colors.3));
+                            }
+                            // A handler failure's place first, as a link:
+                            // the text after it is cut to the column.
+                            EntryBody::Lifecycle(text) if has_location(text) => {
+                                ui.horizontal(|ui| {
+                                    jump_to = jump_to.take().or(place_links_ui(ui, text));
+                                    cell(ui, egui::RichText::new(preview).monospace());
+                                });
+                            }
+                            _ => {
+                                cell(ui, egui::RichText::new(preview).monospace());
+                            }
                         }
                     });
                     let response = row.response();
@@ -341,7 +348,9 @@ impl MessagesPanel {
                     }
                 });
             });
-        if let Some(seq) = clicked {
+        if jump_to.is_some() {
+            reveal_clicked(state, jump_to);
+        } else if let Some(seq) = clicked {
             self.selected_seq = if self.selected_seq == Some(seq) {
                 None
             } else {

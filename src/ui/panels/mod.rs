@@ -2,12 +2,12 @@
 //! with `fn ui(&mut self, ui, state)`; panels change the engine only through
 //! commands.
 
-pub mod approvals;
 pub mod clients;
 pub mod connections;
 pub mod intercept;
 pub mod json_view;
 pub mod kv;
+pub mod locations;
 pub mod log;
 pub mod messages;
 pub mod plot;
@@ -35,9 +35,7 @@ pub struct Panels {
     pub kv: kv::KvPanel,
     /// Script editor.
     pub script: script::ScriptPanel,
-    /// Approvals.
-    pub approvals: approvals::ApprovalsPanel,
-    /// Message breakpoints and the held messages (in the Approvals tab).
+    /// Connection approvals, message breakpoints and held messages.
     pub intercept: intercept::InterceptPanel,
     /// Test clients.
     pub clients: clients::ClientsPanel,
@@ -51,6 +49,22 @@ pub struct Panels {
 
 /// What "listening" and "running" are drawn in.
 pub const RUNNING_COLOR: egui::Color32 = egui::Color32::from_rgb(0x4c, 0xaf, 0x50);
+
+/// The colours of "in" and "out" wherever traffic is drawn (Messages,
+/// Plot); darker shades on the light theme, readable on its selection too.
+pub fn direction_colors(visuals: &egui::Visuals) -> (egui::Color32, egui::Color32) {
+    if visuals.dark_mode {
+        (
+            egui::Color32::from_rgb(0x64, 0xb5, 0xf6),
+            egui::Color32::from_rgb(0x8b, 0xc3, 0x4a),
+        )
+    } else {
+        (
+            egui::Color32::from_rgb(0x0d, 0x47, 0xa1),
+            egui::Color32::from_rgb(0x1b, 0x5e, 0x20),
+        )
+    }
+}
 
 /// A table cell: one line, cut with "…" when the column is too narrow, and
 /// not selectable, so a click on it selects the row.
@@ -98,10 +112,25 @@ pub fn empty_state_ui(ui: &mut egui::Ui, state: &mut crate::ui::state::AppState,
     if state.engine.is_none() || state.runs_services() && state.sockets.is_empty() {
         return;
     }
-    let command = crate::ui::model::hints::example_client_command(
-        &state.script.saved_text,
-        &state.server_url(),
-    );
+    // In proxy mode the script's own command names the wrong server: a
+    // client goes to the proxy, which forwards it to the target.
+    let proxy_target = state
+        .launch_config
+        .proxy
+        .as_ref()
+        .map(|proxy| proxy.target.url().to_owned());
+    let command = match &proxy_target {
+        Some(_) => crate::ui::model::hints::proxy_client_command(&state.server_url()),
+        None => crate::ui::model::hints::example_client_command(
+            &state.script.saved_text,
+            &state.server_url(),
+        ),
+    };
+    if let Some(target) = &proxy_target {
+        ui.weak(format!(
+            "Connect to the proxy: each connection goes on to {target}, with its path and query."
+        ));
+    }
     ui.horizontal_wrapped(|ui| {
         ui.weak("Try:");
         ui.add(egui::Label::new(egui::RichText::new(&command).monospace()).selectable(true));

@@ -22,7 +22,11 @@ pub fn ui(ui: &mut egui::Ui, state: &mut AppState) {
             .collect()
     };
     let highest = |value: fn(&RateSample) -> f64| samples.iter().map(value).fold(0.0_f64, f64::max);
-    let half = ui.available_height() / 2.0 - 8.0;
+    // Two plots, each under a label, fill the panel without running past it.
+    let label_height = ui.text_style_height(&egui::TextStyle::Body);
+    let spacing = ui.spacing().item_spacing.y;
+    let half = (ui.available_height() - 2.0 * label_height - 4.0 * spacing) / 2.0;
+    let (in_color, out_color) = super::direction_colors(ui.visuals());
     let rates_top = highest(|sample| sample.in_per_second.max(sample.out_per_second));
     ui.label("Messages per second");
     // No margin below zero (rates are never negative) and the legend on the
@@ -36,14 +40,20 @@ pub fn ui(ui: &mut egui::Ui, state: &mut AppState) {
         .allow_scroll(false)
         .x_axis_formatter(clock_label)
         .show(ui, |plot| {
-            plot.line(Line::new(
-                "in (client to server)",
-                series(|sample| sample.in_per_second),
-            ));
-            plot.line(Line::new(
-                "out (server to client)",
-                series(|sample| sample.out_per_second),
-            ));
+            plot.line(
+                Line::new(
+                    "in (client to server)",
+                    series(|sample| sample.in_per_second),
+                )
+                .color(in_color),
+            );
+            plot.line(
+                Line::new(
+                    "out (server to client)",
+                    series(|sample| sample.out_per_second),
+                )
+                .color(out_color),
+            );
         });
     let connections_top = highest(|sample| sample.connections as f64);
     ui.label("Live connections");

@@ -17,6 +17,13 @@ use crate::ui::model::replay_diff::{DiffRow, diff_rows, next_difference};
 /// Rows the table shows before it scrolls.
 const VISIBLE_ROWS: usize = 12;
 
+/// Widths of the step number and message number columns.
+const STEP_WIDTH: f32 = 40.0;
+const MESSAGE_WIDTH: f32 = 70.0;
+
+/// The narrowest a side may be before the table scrolls sideways.
+const SIDE_MIN_WIDTH: f32 = 100.0;
+
 /// Characters of a step shown in its cell (the full text is below the table
 /// and in the hover text).
 const CELL_CHARS: usize = 300;
@@ -28,6 +35,8 @@ pub struct ReplayDiffView {
     rows: Vec<Vec<DiffRow>>,
     /// Selected row per connection label.
     selected: HashMap<String, usize>,
+    /// The width the tables were last laid out for.
+    laid_out_width: Option<f32>,
 }
 
 impl ReplayDiffView {
@@ -60,6 +69,14 @@ impl ReplayDiffView {
             self.selected.clear();
             self.computed_for = Some(key);
         }
+        // Column widths are remembered while the user resizes them; when
+        // the pane itself changes width (or the window opens with widths a
+        // bigger window saved) they are laid out anew, so both sides fit.
+        let width = ui.available_width();
+        let is_resized = self
+            .laid_out_width
+            .is_none_or(|laid_out| (laid_out - width).abs() > 1.0);
+        self.laid_out_width = Some(width);
         for (connection, rows) in report.connections.iter().zip(&self.rows) {
             let differing = rows.iter().filter(|row| row.differs).count();
             let status = match differing {
@@ -75,7 +92,7 @@ impl ReplayDiffView {
             .default_open(differing > 0)
             .show(ui, |ui| {
                 let selected = self.selected.get(&connection.label).copied();
-                let selected = connection_ui(ui, &connection.label, rows, selected);
+                let selected = connection_ui(ui, &connection.label, rows, selected, is_resized);
                 if let Some(row) = selected {
                     self.selected.insert(connection.label.clone(), row);
                 }
@@ -97,6 +114,7 @@ fn connection_ui(
     label: &str,
     rows: &[DiffRow],
     mut selected: Option<usize>,
+    is_resized: bool,
 ) -> Option<usize> {
     let mut scroll_to = None;
     ui.horizontal(|ui| {
@@ -117,7 +135,12 @@ fn connection_ui(
         }
     });
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 6.0;
-    let side_width = ((ui.available_width() - 150.0) / 2.0).max(160.0);
+    // The two sides share what the step and message columns, the gaps
+    // between columns and the table's scroll bar leave; "actual" takes the
+    // exact remainder, so it is never cut.
+    let spacing = ui.spacing().item_spacing.x;
+    let fixed = STEP_WIDTH + MESSAGE_WIDTH + 3.0 * spacing + ui.spacing().scroll.allocated_width();
+    let side_width = ((ui.available_width() - fixed) / 2.0).max(SIDE_MIN_WIDTH);
     let highlight = ui.visuals().error_fg_color;
     let mut clicked = None;
     egui::ScrollArea::horizontal()
@@ -129,10 +152,17 @@ fn connection_ui(
                 .resizable(true)
                 .sense(egui::Sense::click())
                 .max_scroll_height(row_height * VISIBLE_ROWS as f32)
-                .column(Column::exact(40.0))
-                .column(Column::initial(70.0).clip(true))
-                .column(Column::initial(side_width).at_least(80.0).clip(true))
-                .column(Column::initial(side_width).at_least(80.0).clip(true));
+                .column(Column::exact(STEP_WIDTH))
+                .column(Column::initial(MESSAGE_WIDTH).clip(true))
+                .column(
+                    Column::initial(side_width)
+                        .at_least(SIDE_MIN_WIDTH)
+                        .clip(true),
+                )
+                .column(Column::remainder().at_least(SIDE_MIN_WIDTH).clip(true));
+            if is_resized {
+                table.reset();
+            }
             if let Some(row) = scroll_to {
                 table = table.scroll_to_row(row, Some(egui::Align::Center));
             }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::ui::highlight::{Palette, highlight};
-use crate::ui::state::{AppState, UiMessage};
+use crate::ui::state::AppState;
 
 /// The module picker; shown when the handlers are made of several files.
 pub(super) fn picker_ui(ui: &mut egui::Ui, state: &mut AppState) {
@@ -55,25 +55,18 @@ pub(super) fn picker_ui(ui: &mut egui::Ui, state: &mut AppState) {
         .labelled_by(label.id);
     match picked {
         Some(None) => state.script.viewed_module = None,
-        Some(Some(path)) => open(state, path),
+        Some(Some(path)) => state.read_module(path),
         None => {}
     }
 }
 
-fn open(state: &mut AppState, path: PathBuf) {
-    let read_from = path.clone();
-    state.spawn_blocking(
-        move || {
-            std::fs::read_to_string(&read_from)
-                .map_err(|error| format!("cannot read {}: {error}", read_from.display()))
-        },
-        move |result| UiMessage::ModuleRead { path, result },
-    );
-}
-
 /// The chosen module, read-only; `true` when one is shown (instead of the
 /// editor).
-pub(super) fn viewer_ui(ui: &mut egui::Ui, state: &AppState) -> bool {
+pub(super) fn viewer_ui(ui: &mut egui::Ui, state: &mut AppState) -> bool {
+    if state.script.viewed_module.is_none() {
+        return false;
+    }
+    let reveal = state.reveal_script_line.take();
     let Some((path, text)) = &state.script.viewed_module else {
         return false;
     };
@@ -92,12 +85,21 @@ pub(super) fn viewer_ui(ui: &mut egui::Ui, state: &AppState) -> bool {
         .enumerate()
         .map(|(index, line)| format!("{:>4}  {line}\n", index + 1))
         .collect();
+    let row_height = ui.fonts_mut(|fonts| fonts.row_height(&font_id));
     let job = highlight(&numbered, font_id, &palette, error_line);
     egui::ScrollArea::both()
         .id_salt("script_module_view")
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            ui.add(egui::Label::new(job).extend());
+            let response = ui.add(egui::Label::new(job).extend());
+            if let Some(line) = reveal {
+                let top = response.rect.top() + row_height * line.saturating_sub(1) as f32;
+                let line_rect = egui::Rect::from_min_size(
+                    egui::pos2(response.rect.left(), top),
+                    egui::vec2(1.0, row_height),
+                );
+                ui.scroll_to_rect(line_rect, Some(egui::Align::Center));
+            }
         });
     true
 }

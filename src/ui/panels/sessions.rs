@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::core::events::ScriptLocation;
 use crate::session::format::IgnoreRule;
 use crate::session::runner::ReplayResult;
 use crate::session::{ReplayReport, Timing};
@@ -101,7 +102,9 @@ impl SessionsPanel {
         self.toolbar_ui(ui, state);
         self.replay_controls_ui(ui, state);
         ui.separator();
-        let list_height = (ui.available_height() * 0.35).max(80.0);
+        // The list takes what its rows need, up to a third of the panel:
+        // the selected session's replay diff needs the rest.
+        let list_height = (ui.available_height() * 0.3).max(64.0);
         ui.push_id("sessions_list", |ui| {
             ui.set_max_height(list_height);
             self.list_ui(ui, state);
@@ -293,7 +296,7 @@ impl SessionsPanel {
         let pass = egui::Color32::from_rgb(0x4c, 0xaf, 0x50);
         let fail = ui.visuals().error_fg_color;
         egui::ScrollArea::vertical()
-            .auto_shrink([false, false])
+            .auto_shrink([false, true])
             .show(ui, |ui| {
                 egui::Grid::new("sessions_grid")
                     .striped(true)
@@ -343,6 +346,9 @@ impl SessionsPanel {
             });
     }
 
+    /// The selected session: its last replay first (the verdict and the
+    /// diff are what a replay is for, so they lead, reachable in a short
+    /// window), then the file — header, rename, ignore rules, events.
     fn detail_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, path: PathBuf) {
         let Some(session) = state.session_at(&path).cloned() else {
             ui.weak(format!(
@@ -351,8 +357,47 @@ impl SessionsPanel {
             ));
             return;
         };
+        let is_replayed = state.sessions.results.contains_key(&path);
+        let mut jump_to = None;
+        match state.sessions.results.get(&path) {
+            None => {
+                ui.weak("Not replayed in this window yet.");
+            }
+            Some(ReplayResult::Error(error)) => {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("The replay could not run: {error}"),
+                );
+            }
+            Some(ReplayResult::Report(report)) => {
+                verdict_ui(ui, report);
+                jump_to = problems_ui(ui, report);
+                self.diff.ui(
+                    ui,
+                    &path,
+                    state.sessions.results_generation,
+                    report,
+                    &session.header.ignore,
+                );
+            }
+        }
+        super::locations::reveal_clicked(state, jump_to);
+        ui.separator();
+        egui::CollapsingHeader::new(format!("File: {}", path.display()))
+            .id_salt(("session_file", is_replayed))
+            .default_open(!is_replayed)
+            .show(ui, |ui| self.file_ui(ui, state, &path, &session));
+        super::session_events::events_ui(ui, &session);
+    }
+
+    fn file_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &mut AppState,
+        path: &std::path::Path,
+        session: &crate::session::Session,
+    ) {
         ui.horizontal_wrapped(|ui| {
-            ui.strong(path.display().to_string());
             ui.label(format!(
                 "created {}, source {}",
                 session.header.created, session.header.source
@@ -361,7 +406,7 @@ impl SessionsPanel {
                 ui.label(format!("script {script}"));
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let rename_label = ui.label("Rename to");
             ui.add(
                 egui::TextEdit::singleline(&mut self.rename_to)
@@ -380,7 +425,7 @@ impl SessionsPanel {
                         if target.exists() {
                             state.notify(format!("{} exists already", target.display()), true);
                         } else {
-                            state.write_session_copy(&path, target.clone(), true);
+                            state.write_session_copy(path, target.clone(), true);
                             self.selected = Some(target);
                             self.rename_to.clear();
                         }
@@ -389,7 +434,7 @@ impl SessionsPanel {
                 }
             }
             if ui.button("Save as...").clicked() {
-                let from = path.clone();
+                let from = path.to_path_buf();
                 state.spawn_dialog(
                     rfd::AsyncFileDialog::new()
                         .add_filter("sockscope session", &["jsonl"])
@@ -399,9 +444,9 @@ impl SessionsPanel {
                 );
             }
         });
-        if self.rules_for.as_ref() != Some(&path) {
+        if self.rules_for.as_deref() != Some(path) {
             self.rules_text = rules_to_text(&session.header.ignore);
-            self.rules_for = Some(path.clone());
+            self.rules_for = Some(path.to_path_buf());
             self.rules_error = None;
         }
         let rules_label = ui
@@ -418,7 +463,7 @@ impl SessionsPanel {
                 match rules_from_text(&self.rules_text) {
                     Ok(rules) => {
                         self.rules_error = None;
-                        state.save_ignore_rules(path.clone(), rules);
+                        state.save_ignore_rules(path.to_path_buf(), rules);
                     }
                     Err(error) => self.rules_error = Some(error),
                 }
@@ -427,30 +472,35 @@ impl SessionsPanel {
                 ui.colored_label(ui.visuals().error_fg_color, error);
             }
         });
-        super::session_events::events_ui(ui, &session);
-        ui.separator();
-        match state.sessions.results.get(&path) {
-            None => {
-                ui.weak("Not replayed in this window yet.");
-            }
-            Some(ReplayResult::Error(error)) => {
-                ui.colored_label(
-                    ui.visuals().error_fg_color,
-                    format!("The replay could not run: {error}"),
-                );
-            }
-            Some(ReplayResult::Report(report)) => {
-                verdict_ui(ui, report);
-                self.diff.ui(
-                    ui,
-                    &path,
-                    state.sessions.results_generation,
-                    report,
-                    &session.header.ignore,
-                );
-            }
-        }
     }
+}
+
+/// What went wrong in the handlers meanwhile: lost updates and handler
+/// failures, each `file:line` in them a link. Returns the place clicked.
+fn problems_ui(ui: &mut egui::Ui, report: &ReplayReport) -> Option<ScriptLocation> {
+    let mut clicked = None;
+    let warn = ui.visuals().warn_fg_color;
+    let error = ui.visuals().error_fg_color;
+    for (title, lines, color) in [
+        ("Lost updates", &report.lost_updates, warn),
+        ("Handler failures", &report.handler_failures, error),
+    ] {
+        if lines.is_empty() {
+            continue;
+        }
+        egui::CollapsingHeader::new(format!("{title} ({})", lines.len()))
+            .id_salt(("replay_problems", title))
+            .default_open(true)
+            .show(ui, |ui| {
+                for line in lines {
+                    let link = super::locations::text_with_links_ui(ui, line, true, |text| {
+                        egui::RichText::new(text).color(color)
+                    });
+                    clicked = clicked.take().or(link);
+                }
+            });
+    }
+    clicked
 }
 
 /// The verdict line above the diff.

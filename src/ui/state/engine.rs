@@ -26,6 +26,11 @@ impl AppState {
         config.server.port = self.settings.port;
         config.server.limits.approval_timeout =
             Duration::from_secs(self.settings.approval_timeout_secs.max(1));
+        let (intercept, problems) = self.settings.intercept_config();
+        config.server.intercept = intercept;
+        for problem in problems {
+            self.notify(problem, true);
+        }
         if let Some(path) = &self.settings.script_path {
             config.script.path = path.clone();
         }

@@ -106,6 +106,7 @@ impl AppState {
         self.connections.on_event(event);
         self.timeline.on_event(event);
         self.logs.on_event(event);
+        self.approvals.on_event(event);
         self.kv.on_event(event);
         if self.script.on_event(event) {
             self.load_script_file();

@@ -173,10 +173,20 @@ impl AppState {
                 Ok(OpenedPath::Project(project)) => self.run_project(path, project),
                 Err(error) => self.notify(error, true),
             },
-            UiMessage::ModuleRead { path, result } => match result {
-                Ok(text) => self.script.viewed_module = Some((path, text)),
-                Err(error) => self.notify(error, true),
-            },
+            UiMessage::ModuleRead { path, result } => {
+                let reveal = self
+                    .script
+                    .pending_reveal
+                    .take_if(|(pending, _)| *pending == path)
+                    .map(|(_, line)| line);
+                match result {
+                    Ok(text) => {
+                        self.script.viewed_module = Some((path, text));
+                        self.reveal_script_line = reveal.or(self.reveal_script_line);
+                    }
+                    Err(error) => self.notify(error, true),
+                }
+            }
             UiMessage::SessionsListed(Ok(listing)) => self.sessions.listing = listing,
             UiMessage::SessionsListed(Err(error)) => {
                 self.notify(format!("cannot list the sessions: {error}"), true)

@@ -9,6 +9,7 @@
 //! - [`dialog`]: native file and folder dialogs.
 //! - [`io`]: the kv store's contents and the script file.
 //! - [`project`]: a Nitric project's services instead of the script.
+//! - [`reveal`]: jumping to a `file:line` in the Script panel.
 //! - [`sessions`]: recording, session files, replays.
 
 pub mod blocking;
@@ -18,6 +19,7 @@ pub mod ingest;
 pub mod io;
 pub mod message;
 pub mod project;
+pub mod reveal;
 pub mod sessions;
 
 use std::path::PathBuf;
@@ -26,10 +28,15 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::core::events::ConnectionId;
+use crate::core::events::{ApprovalStage, ConnectionId, FrameDirection};
+use crate::engine::breakpoints::{
+    BreakpointRule, HoldSettings, OnTimeout, PayloadMatch, PayloadPattern,
+};
 use crate::engine::command::Command;
+use crate::engine::config::InterceptConfig;
 use crate::engine::{EngineHandle, SocketListener};
 use crate::launch::LaunchConfig;
+use crate::ui::model::approvals::ApprovalHistory;
 use crate::ui::model::connections::Connections;
 use crate::ui::model::kv_view::KvView;
 use crate::ui::model::logs::Logs;
@@ -62,6 +69,14 @@ pub struct Settings {
     pub is_dark: bool,
     /// Seconds a held connection waits for a decision.
     pub approval_timeout_secs: u64,
+    /// Whether connections are held before their connect handler runs.
+    pub approval_stage: ApprovalStage,
+    /// Message breakpoints for any connection (one connection's rules end
+    /// with its server run), re-applied whenever the server starts.
+    pub breakpoints: Vec<SavedBreakpoint>,
+    /// How long held messages wait, and what then.
+    pub hold_timeout_secs: u64,
+    pub hold_on_timeout: OnTimeout,
     /// The proxy target last typed in the server bar's Mode menu.
     pub proxy_target: String,
 }
@@ -74,8 +89,69 @@ impl Default for Settings {
             script_path: None,
             is_dark: true,
             approval_timeout_secs: 60,
+            approval_stage: ApprovalStage::default(),
+            breakpoints: Vec::new(),
+            hold_timeout_secs: HoldSettings::default().timeout.as_secs(),
+            hold_on_timeout: OnTimeout::default(),
             proxy_target: String::new(),
         }
+    }
+}
+
+/// A message breakpoint as the settings keep it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedBreakpoint {
+    /// In, out, or both (`None`).
+    pub direction: Option<FrameDirection>,
+    pub payload: PayloadPattern,
+}
+
+impl Settings {
+    /// The interceptions a server started now begins with; saved rules
+    /// that no longer parse are skipped, with the reason.
+    pub fn intercept_config(&self) -> (InterceptConfig, Vec<String>) {
+        let mut problems = Vec::new();
+        let breakpoints = self
+            .breakpoints
+            .iter()
+            .filter_map(|saved| match PayloadMatch::parse(&saved.payload) {
+                Ok(payload) => Some(BreakpointRule {
+                    direction: saved.direction,
+                    connection_id: None,
+                    payload,
+                }),
+                Err(error) => {
+                    problems.push(format!("saved breakpoint not applied: {error}"));
+                    None
+                }
+            })
+            .collect();
+        let config = InterceptConfig {
+            approval_stage: self.approval_stage,
+            breakpoints,
+            hold_settings: self.hold_settings(),
+        };
+        (config, problems)
+    }
+
+    /// The held messages' timeout and what follows it.
+    pub fn hold_settings(&self) -> HoldSettings {
+        HoldSettings {
+            timeout: std::time::Duration::from_secs(self.hold_timeout_secs.max(1)),
+            on_timeout: self.hold_on_timeout,
+        }
+    }
+
+    /// Keeps the rules that outlive a server run (those for any connection).
+    pub fn save_breakpoints(&mut self, rules: &[BreakpointRule]) {
+        self.breakpoints = rules
+            .iter()
+            .filter(|rule| rule.connection_id.is_none())
+            .map(|rule| SavedBreakpoint {
+                direction: rule.direction,
+                payload: rule.payload.pattern(),
+            })
+            .collect();
     }
 }
 
@@ -128,6 +204,8 @@ pub struct AppState {
     pub connections: Connections,
     /// Console and script errors.
     pub logs: Logs,
+    /// How held connections' waits ended.
+    pub approvals: ApprovalHistory,
     /// Rates for the plot and the server bar.
     pub rates: Rates,
     /// KV panel data.
@@ -151,8 +229,9 @@ pub struct AppState {
     /// Session files, replays and the recording.
     pub sessions: SessionsState,
     messages: mpsc::UnboundedSender<UiMessage>,
-    /// A line of the script another panel asked to show (a `file:line` in
-    /// the Log); the app brings the Script panel to the front for it.
+    /// A line another panel asked to show (a `file:line` in the Log,
+    /// Messages or Sessions), in the script or the module the Script panel
+    /// shows; the app brings the Script panel to the front for it.
     pub reveal_script_line: Option<u32>,
 }
 
@@ -181,6 +260,7 @@ impl AppState {
             timeline: Timeline::new(TimelineLimits::default()),
             connections: Connections::default(),
             logs: Logs::default(),
+            approvals: ApprovalHistory::default(),
             rates: Rates::default(),
             kv: KvView::default(),
             script: ScriptEditor::default(),

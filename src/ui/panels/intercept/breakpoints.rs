@@ -1,10 +1,14 @@
-//! Message breakpoints and the Intercept list, below the connection
-//! approvals: rules that hold matching frames (in every lane), and the held
-//! frames with a countdown, to forward, edit or drop.
+//! Message breakpoints, below the connection approvals: rules that hold
+//! matching frames (in every lane) — on text, a regex or a JSON path — and
+//! the held frames with a countdown, to forward, edit or drop. Rules for
+//! any connection are saved and re-applied whenever the server starts.
 
-use super::{combo_ui, format_duration, short_id};
+use super::super::{combo_ui, format_duration, short_id};
 use crate::core::events::{FrameDirection, HeldFrame, HoldDecision, Payload};
-use crate::engine::breakpoints::{BreakpointRule, HoldSettings, OnTimeout, PayloadMatch};
+use crate::engine::EngineHandle;
+use crate::engine::breakpoints::{
+    BreakpointRule, HoldSettings, OnTimeout, PayloadMatch, PayloadPattern,
+};
 use crate::engine::command::Command;
 use crate::ui::model::composer::{ComposeMode, compose};
 use crate::ui::state::AppState;
@@ -12,12 +16,53 @@ use crate::ui::state::AppState;
 /// Longest preview of a held frame in the list.
 const PREVIEW_CHARS: usize = 80;
 
-/// Intercept panel UI state.
-pub struct InterceptPanel {
+/// What the pattern field holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PatternKind {
+    Contains,
+    Regex,
+    JsonPath,
+}
+
+impl PatternKind {
+    const ALL: [PatternKind; 3] = [
+        PatternKind::Contains,
+        PatternKind::Regex,
+        PatternKind::JsonPath,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            PatternKind::Contains => "contains",
+            PatternKind::Regex => "matches regex",
+            PatternKind::JsonPath => "JSON path",
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            PatternKind::Contains => "empty: every message",
+            PatternKind::Regex => r#""type":\s*"buy""#,
+            PatternKind::JsonPath => r#"$.type == "chat""#,
+        }
+    }
+
+    fn pattern(self, text: &str) -> PayloadPattern {
+        match self {
+            _ if text.is_empty() => PayloadPattern::Any,
+            PatternKind::Contains => PayloadPattern::Contains(text.to_owned()),
+            PatternKind::Regex => PayloadPattern::Regex(text.to_owned()),
+            PatternKind::JsonPath => PayloadPattern::JsonPath(text.to_owned()),
+        }
+    }
+}
+
+/// Breakpoints UI state.
+pub struct BreakpointsSection {
     direction: Option<FrameDirection>,
     is_selected_connection_only: bool,
     pattern: String,
-    is_regex: bool,
+    kind: PatternKind,
     rule_error: Option<String>,
     /// The held frame being edited, and its text.
     editing: Option<(u64, String)>,
@@ -25,13 +70,13 @@ pub struct InterceptPanel {
     edit_error: Option<String>,
 }
 
-impl Default for InterceptPanel {
+impl Default for BreakpointsSection {
     fn default() -> Self {
         Self {
             direction: None,
             is_selected_connection_only: false,
             pattern: String::new(),
-            is_regex: false,
+            kind: PatternKind::Contains,
             rule_error: None,
             editing: None,
             edit_mode: ComposeMode::Text,
@@ -48,33 +93,29 @@ fn direction_label(direction: Option<FrameDirection>) -> &'static str {
     }
 }
 
-impl InterceptPanel {
+impl BreakpointsSection {
     /// Draws the rules and the held frames.
-    pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
-        let Some(engine) = state.engine.clone() else {
-            return;
-        };
-        ui.heading("Message breakpoints");
-        self.new_rule_ui(ui, state);
+    pub fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, engine: &EngineHandle) {
+        self.new_rule_ui(ui, state, engine);
         let rules = engine.breakpoints();
         for (index, rule) in rules.iter().enumerate() {
-            ui.horizontal(|ui| {
-                ui.label(format!("holds {}", rule.summary()));
+            // Remove first: a long rule wraps instead of pushing it away.
+            ui.horizontal_wrapped(|ui| {
                 if ui.button("Remove").clicked() {
                     let mut rules = rules.clone();
                     rules.remove(index);
-                    state.command("remove a breakpoint", Command::SetBreakpoints(rules));
+                    set_rules(state, "remove a breakpoint", rules);
                 }
+                ui.label(format!("holds {}", rule.summary()));
             });
         }
         if rules.is_empty() {
             ui.weak("No breakpoint: every message flows.");
         }
         settings_ui(ui, state, engine.hold_settings());
-        ui.separator();
         let held = engine.held_frames();
         ui.horizontal(|ui| {
-            ui.strong(format!("Intercept ({} held)", held.len()));
+            ui.strong(format!("Held messages ({})", held.len()));
             if ui
                 .add_enabled(!held.is_empty(), egui::Button::new("Forward all"))
                 .clicked()
@@ -92,7 +133,7 @@ impl InterceptPanel {
         self.held_ui(ui, state, &held, engine.hold_settings());
     }
 
-    fn new_rule_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+    fn new_rule_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, engine: &EngineHandle) {
         ui.horizontal_wrapped(|ui| {
             combo_ui(
                 ui,
@@ -117,36 +158,37 @@ impl InterceptPanel {
                     "selected connection only",
                 ),
             );
-            let label = ui.label("payload contains");
+            combo_ui(ui, "breakpoint_kind", "payload", self.kind.label(), |ui| {
+                for kind in PatternKind::ALL {
+                    ui.selectable_value(&mut self.kind, kind, kind.label());
+                }
+            });
+            let label = ui.label("pattern");
             ui.add(
                 egui::TextEdit::singleline(&mut self.pattern)
-                    .hint_text("empty: every message")
-                    .desired_width(160.0),
+                    .hint_text(self.kind.hint())
+                    .desired_width(180.0),
             )
-            .labelled_by(label.id);
-            ui.checkbox(&mut self.is_regex, "regex");
+            .labelled_by(label.id)
+            .on_hover_text(
+                "JSON path: $.type holds JSON messages that have it; $.type == \"chat\" those where it equals the value",
+            );
             if ui.button("Add breakpoint").clicked() {
-                let payload = match (self.pattern.is_empty(), self.is_regex) {
-                    (true, _) => Ok(PayloadMatch::Any),
-                    (false, false) => Ok(PayloadMatch::Contains(self.pattern.clone())),
-                    (false, true) => regex::Regex::new(&self.pattern)
-                        .map(PayloadMatch::Regex)
-                        .map_err(|error| format!("not a regex: {error}")),
-                };
-                match payload {
+                match PayloadMatch::parse(&self.kind.pattern(&self.pattern)) {
                     Ok(payload) => {
-                        self.rule_error = None;
-                        let mut rules = state
-                            .engine
-                            .as_ref()
-                            .map(|engine| engine.breakpoints())
-                            .unwrap_or_default();
-                        rules.push(BreakpointRule {
+                        let rule = BreakpointRule {
                             direction: self.direction,
                             connection_id: selected.filter(|_| self.is_selected_connection_only),
                             payload,
-                        });
-                        state.command("add a breakpoint", Command::SetBreakpoints(rules));
+                        };
+                        let mut rules = engine.breakpoints();
+                        if rules.iter().any(|old| old.summary() == rule.summary()) {
+                            self.rule_error = Some("that breakpoint is there already".to_owned());
+                        } else {
+                            self.rule_error = None;
+                            rules.push(rule);
+                            set_rules(state, "add a breakpoint", rules);
+                        }
                     }
                     Err(error) => self.rule_error = Some(error),
                 }
@@ -169,64 +211,58 @@ impl InterceptPanel {
             OnTimeout::Drop => "dropped",
         };
         let now = chrono::Utc::now();
-        egui::Grid::new("held_messages")
-            .striped(true)
-            .num_columns(6)
-            .show(ui, |ui| {
-                for title in ["#", "connection", "way", "message", "waiting", ""] {
-                    ui.strong(title);
-                }
-                ui.end_row();
-                for frame in held {
-                    ui.monospace(frame.hold_id.to_string());
-                    ui.monospace(short_id(&frame.connection_id))
-                        .on_hover_text(frame.connection_id.to_string());
-                    ui.label(frame.direction.label());
-                    ui.monospace(frame.payload.preview(PREVIEW_CHARS));
-                    ui.label(format!(
-                        "{} ({then} in {})",
-                        format_duration(now - frame.since),
-                        format_duration(frame.deadline - now)
-                    ));
-                    ui.horizontal(|ui| {
-                        let decide = |state: &mut AppState, decision| {
-                            state.command(
-                                "decide on a held message",
-                                Command::ResolveHold {
-                                    hold_id: frame.hold_id,
-                                    decision,
-                                },
-                            );
-                        };
-                        if ui.button("Forward").clicked() {
-                            decide(state, HoldDecision::Forward);
-                        }
-                        if ui.button("Edit").clicked() {
-                            let text =
-                                String::from_utf8_lossy(frame.payload.as_bytes()).into_owned();
-                            self.edit_mode = match frame.payload {
-                                Payload::Text(_) => ComposeMode::Text,
-                                Payload::Binary(_) => ComposeMode::Hex,
-                            };
-                            let text = match frame.payload {
-                                Payload::Text(_) => text,
-                                Payload::Binary(ref bytes) => bytes
-                                    .iter()
-                                    .map(|byte| format!("{byte:02x}"))
-                                    .collect::<Vec<_>>()
-                                    .join(" "),
-                            };
-                            self.editing = Some((frame.hold_id, text));
-                            self.edit_error = None;
-                        }
-                        if ui.button("Drop").clicked() {
-                            decide(state, HoldDecision::Drop);
-                        }
-                    });
-                    ui.end_row();
-                }
+        // One wrapped row each, buttons first: a grid is as wide as its
+        // widest row and ran past a narrow pane.
+        for frame in held {
+            ui.separator();
+            ui.horizontal_wrapped(|ui| {
+                self.decision_buttons_ui(ui, state, frame);
+                ui.label(format!("#{} {}", frame.hold_id, frame.direction.label()));
+                ui.monospace(short_id(&frame.connection_id))
+                    .on_hover_text(frame.connection_id.to_string());
+                ui.weak(format!(
+                    "waiting {}, {then} in {}",
+                    format_duration(now - frame.since),
+                    format_duration(frame.deadline - now)
+                ));
+                ui.monospace(frame.payload.preview(PREVIEW_CHARS));
             });
+        }
         self.editor_ui(ui, state, held);
+    }
+
+    fn decision_buttons_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, frame: &HeldFrame) {
+        let decide = |state: &mut AppState, decision| {
+            state.command(
+                "decide on a held message",
+                Command::ResolveHold {
+                    hold_id: frame.hold_id,
+                    decision,
+                },
+            );
+        };
+        if ui.button("Forward").clicked() {
+            decide(state, HoldDecision::Forward);
+        }
+        if ui.button("Edit").clicked() {
+            self.edit_mode = match frame.payload {
+                Payload::Text(_) => ComposeMode::Text,
+                Payload::Binary(_) => ComposeMode::Hex,
+            };
+            let text = match &frame.payload {
+                Payload::Text(text) => text.to_string(),
+                Payload::Binary(bytes) => bytes
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
+            self.editing = Some((frame.hold_id, text));
+            self.edit_error = None;
+        }
+        if ui.button("Drop").clicked() {
+            decide(state, HoldDecision::Drop);
+        }
     }
 
     fn editor_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, held: &[HeldFrame]) {
@@ -278,6 +314,12 @@ impl InterceptPanel {
     }
 }
 
+/// Puts `rules` in force and keeps those that outlive a server run.
+fn set_rules(state: &mut AppState, what: &str, rules: Vec<BreakpointRule>) {
+    state.settings.save_breakpoints(&rules);
+    state.command(what, Command::SetBreakpoints(rules));
+}
+
 fn settings_ui(ui: &mut egui::Ui, state: &mut AppState, settings: HoldSettings) {
     ui.horizontal(|ui| {
         let label = ui.label("Undecided after");
@@ -305,12 +347,11 @@ fn settings_ui(ui: &mut egui::Ui, state: &mut AppState, settings: HoldSettings) 
                 .changed();
         });
         if changed {
+            state.settings.hold_timeout_secs = timeout_secs.max(1);
+            state.settings.hold_on_timeout = on_timeout;
             state.command(
                 "set the hold timeout",
-                Command::SetHoldSettings(HoldSettings {
-                    timeout: std::time::Duration::from_secs(timeout_secs.max(1)),
-                    on_timeout,
-                }),
+                Command::SetHoldSettings(state.settings.hold_settings()),
             );
         }
     });

@@ -1,5 +1,6 @@
-//! The small JSON-path subset ignore rules use: `$`, `.name`, `['name']`,
-//! `..name` (any depth), `[n]`, `[*]` and `.*`.
+//! The small JSON-path subset that replay's ignore rules and message
+//! breakpoints use: `$`, `.name`, `['name']`, `..name` (any depth), `[n]`,
+//! `[*]` and `.*`.
 
 use serde_json::Value;
 
@@ -99,6 +100,13 @@ impl JsonPath {
         &self.source
     }
 
+    /// Every value the path matches, in document order.
+    pub fn select<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
+        let mut found = Vec::new();
+        select(value, &self.segments, &mut found);
+        found
+    }
+
     /// Removes every value the path matches: object members are deleted,
     /// array elements become `null` (so later indices keep their meaning),
     /// and `$` itself becomes `null`.
@@ -128,6 +136,44 @@ fn strip_quotes(inner: &str) -> Option<&str> {
                 .strip_prefix('"')
                 .and_then(|rest| rest.strip_suffix('"'))
         })
+}
+
+fn select<'v>(value: &'v Value, segments: &[Segment], found: &mut Vec<&'v Value>) {
+    let Some((first, rest)) = segments.split_first() else {
+        found.push(value);
+        return;
+    };
+    match first {
+        Segment::Child(name) => {
+            if let Some(child) = value.as_object().and_then(|map| map.get(name)) {
+                select(child, rest, found);
+            }
+        }
+        Segment::Index(index) => {
+            if let Some(child) = value.as_array().and_then(|items| items.get(*index)) {
+                select(child, rest, found);
+            }
+        }
+        Segment::Wildcard => match value {
+            Value::Object(map) => map.values().for_each(|child| select(child, rest, found)),
+            Value::Array(items) => items.iter().for_each(|child| select(child, rest, found)),
+            _ => {}
+        },
+        Segment::Descendant(name) => {
+            if let Some(child) = value.as_object().and_then(|map| map.get(name)) {
+                select(child, rest, found);
+            }
+            match value {
+                Value::Object(map) => map
+                    .values()
+                    .for_each(|child| select(child, segments, found)),
+                Value::Array(items) => items
+                    .iter()
+                    .for_each(|child| select(child, segments, found)),
+                _ => {}
+            }
+        }
+    }
 }
 
 fn remove(value: &mut Value, segments: &[Segment]) {
@@ -232,6 +278,27 @@ mod tests {
         assert_eq!(removed("$.a[5]", value.clone()), value);
         assert_eq!(removed("$.a.x", value.clone()), value);
         assert_eq!(removed("$", value), Value::Null);
+    }
+
+    #[test]
+    fn select_finds_every_match() {
+        let value =
+            json!({"type": "chat", "a": {"type": "inner"}, "items": [{"id": 1}, {"id": 2}]});
+        let select = |path: &str| {
+            JsonPath::parse(path)
+                .expect("valid path")
+                .select(&value)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(select("$.type"), vec![json!("chat")]);
+        assert_eq!(select("$..type"), vec![json!("chat"), json!("inner")]);
+        assert_eq!(select("$.items[*].id"), vec![json!(1), json!(2)]);
+        assert_eq!(select("$.items[1]"), vec![json!({"id": 2})]);
+        assert_eq!(select("$"), vec![value.clone()]);
+        assert!(select("$.missing").is_empty());
+        assert!(select("$.type.deeper").is_empty());
     }
 
     #[test]
