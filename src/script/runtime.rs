@@ -120,6 +120,8 @@ pub(crate) struct JsRuntime {
     pub(super) connection_ids:
         RefCell<FxHashMap<ConnectionId, Persistent<rquickjs::String<'static>>>>,
     pub(super) pending: FxHashMap<InvocationId, Pending>,
+    /// No waiting chain's deadline is earlier than this.
+    pub(super) deadline_floor: Option<Instant>,
     /// Socket names as JS strings, by name.
     pub(super) socket_names:
         RefCell<Vec<(std::sync::Arc<str>, Persistent<rquickjs::String<'static>>)>>,
@@ -209,6 +211,7 @@ impl JsRuntime {
             rejections,
             connection_ids: RefCell::default(),
             pending: FxHashMap::default(),
+            deadline_floor: None,
             socket_names: RefCell::default(),
             deadline,
             host,

@@ -116,6 +116,9 @@ impl JsRuntime {
 
     /// Hands every message due now to each service's subscriptions.
     pub(super) fn deliver_topics(&mut self, services: &[Loaded], out: &mut StepResult) {
+        if !self.has_due_topics() {
+            return;
+        }
         let due = self.host.borrow_mut().topics.take_due(Instant::now());
         for message in due {
             let mut subscriptions = 0;

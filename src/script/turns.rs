@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rquickjs::promise::PromiseState;
-use rquickjs::{CatchResultExt, Ctx, Function, Object, Persistent, TypedArray, Value};
+use rquickjs::{CatchResultExt, Ctx, Function, Object, Persistent, Value};
 
 use super::deferred::Deferred;
 use super::host::{EchoArgs, value_key};
@@ -61,6 +61,26 @@ fn awaited_answer<'js>(
     let await_thenable = loaded.await_thenable.clone().restore(ctx)?;
     let promise: rquickjs::Promise = await_thenable.call((result, chain_ctx))?;
     Ok(Answer::Wait(promise, None))
+}
+
+/// A `Uint8Array` of a copy of `bytes`, made directly: rquickjs's
+/// `TypedArray::new_copy` goes through the `Uint8Array` constructor with an
+/// `ArrayBuffer` argument (about 1,400 instructions per message).
+fn uint8_array_copy<'js>(ctx: &Ctx<'js>, bytes: &[u8]) -> rquickjs::Result<Value<'js>> {
+    // SAFETY: the context is live for 'js; QuickJS copies `bytes` before it
+    // returns, and the new value's reference is handed to the `Value`.
+    let value = unsafe {
+        let raw = rquickjs::qjs::JS_NewUint8ArrayCopy(
+            ctx.as_raw().as_ptr(),
+            bytes.as_ptr(),
+            bytes.len() as _,
+        );
+        Value::from_raw(ctx.clone(), raw)
+    };
+    if value.is_exception() {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(value)
 }
 
 /// `successOf(ctx, settled)`: for the usual results (`undefined`, `ctx`)
@@ -241,9 +261,15 @@ impl JsRuntime {
         !self.host.borrow().deferred.is_empty()
     }
 
-    /// When the next waiting chain would be reported as never settling.
+    /// When the next waiting chain would be reported as never settling, at
+    /// the earliest (asked on every loop of the script thread, so it is a
+    /// bound kept as chains come and go, not a scan of every chain).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.pending.values().map(|pending| pending.deadline).min()
+        if self.pending.is_empty() {
+            None
+        } else {
+            self.deadline_floor
+        }
     }
 
     fn start_in<'js>(
@@ -293,7 +319,7 @@ impl JsRuntime {
                     if payload.len_bytes() > 0
                         || (binary_frames && matches!(payload, Payload::Binary(_))) =>
                 {
-                    TypedArray::<u8>::new_copy(ctx.clone(), payload.as_bytes())?.into_value()
+                    uint8_array_copy(ctx, payload.as_bytes())?
                 }
                 _ => rquickjs::String::from_str(ctx.clone(), "")?.into_value(),
             };
@@ -333,6 +359,12 @@ impl JsRuntime {
                 Some(Outcome::Failed(self.budget_failure()))
             }
             Ok(Answer::Wait(promise, awaited)) if promise.state() == PromiseState::Pending => {
+                let deadline = Instant::now() + self.handler_timeout;
+                // Deadlines only move later, so the floor stays a lower bound.
+                self.deadline_floor = Some(
+                    self.deadline_floor
+                        .map_or(deadline, |floor| floor.min(deadline)),
+                );
                 self.pending.insert(
                     invocation,
                     Pending {
@@ -340,7 +372,7 @@ impl JsRuntime {
                         kind,
                         promise: Persistent::save(ctx, promise),
                         awaited,
-                        deadline: Instant::now() + self.handler_timeout,
+                        deadline,
                     },
                 );
                 None
@@ -464,12 +496,21 @@ impl JsRuntime {
     /// Chains that waited past their budget on something that never came.
     fn expire(&mut self, out: &mut StepResult) {
         let now = Instant::now();
+        if self.deadline_floor.is_none_or(|floor| floor > now) {
+            return;
+        }
         let expired: Vec<InvocationId> = self
             .pending
             .iter()
             .filter(|(_, pending)| pending.deadline <= now)
             .map(|(invocation, _)| *invocation)
             .collect();
+        self.deadline_floor = self
+            .pending
+            .values()
+            .map(|pending| pending.deadline)
+            .filter(|deadline| *deadline > now)
+            .min();
         for invocation in expired {
             if let Some(pending) = self.pending.remove(&invocation) {
                 self.host.borrow_mut().races.end(invocation);
