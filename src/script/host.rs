@@ -18,7 +18,7 @@ use super::group_commit::GroupCommit;
 use super::host_api;
 use super::modules::ModuleSources;
 use super::races::{InvocationId, Races};
-use super::topics::TopicQueue;
+use super::topic_queue::TopicQueue;
 use crate::core::bus::EventBus;
 use crate::core::close_code;
 use crate::core::events::{ClosedBy, ConnectionId, Event, LogLevel, Payload};
@@ -196,14 +196,38 @@ fn echoed_payload(echo: &EchoArgs, array: &TypedArray<'_, u8>) -> Option<Payload
     (bytes == payload.as_bytes()).then(|| payload.clone())
 }
 
-/// `socket.send(id, data)`: the payload, or `None` when the SDK must
-/// convert the arguments first.
+/// Whom `socket.send` was asked to reach.
+enum SendTarget {
+    /// The running handler's own `ctx.req.connectionId` (no parsing).
+    Own(ConnectionId),
+    /// Any other id string, as given.
+    Given(String),
+}
+
+impl SendTarget {
+    fn connection_id(&self) -> Option<ConnectionId> {
+        match self {
+            SendTarget::Own(connection_id) => Some(*connection_id),
+            SendTarget::Given(raw) => uuid::Uuid::parse_str(raw).ok(),
+        }
+    }
+
+    /// The id as the handler wrote it, for the error message.
+    fn raw(&self) -> String {
+        match self {
+            SendTarget::Own(connection_id) => connection_id.to_string(),
+            SendTarget::Given(raw) => raw.clone(),
+        }
+    }
+}
+
+/// `socket.send(id, data)`: whom to and the payload.
 fn send_payload<'js>(
     ctx: &Ctx<'js>,
     state: &SharedHost,
     id: &rquickjs::String<'js>,
     data: SendData<'js>,
-) -> Result<(String, Option<ConnectionId>, Payload)> {
+) -> Result<(SendTarget, Payload)> {
     let shared = state.borrow();
     let echo = shared.echo.as_ref();
     let echo_id = echo
@@ -214,11 +238,10 @@ fn send_payload<'js>(
         _ => None,
     };
     drop(shared);
-    let raw_id = match echo_id {
-        Some(connection_id) => connection_id.to_string(),
-        None => id.to_string()?,
+    let target = match echo_id {
+        Some(connection_id) => SendTarget::Own(connection_id),
+        None => SendTarget::Given(id.to_string()?),
     };
-    let connection_id = echo_id.or_else(|| uuid::Uuid::parse_str(&raw_id).ok());
     let payload = match (echoed, data) {
         (Some(payload), _) => payload,
         (None, SendData::Text(text)) => Payload::Text(text.to_string()?.into()),
@@ -229,7 +252,7 @@ fn send_payload<'js>(
             Payload::Binary(Bytes::from(bytes))
         }
     };
-    Ok((raw_id, connection_id, payload))
+    Ok((target, payload))
 }
 
 /// Creates the host object, installs it as `globalThis.__sockscope`, and
@@ -255,12 +278,14 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                         Err(_) => return Ok(Value::new_undefined(ctx)),
                     },
                 };
-                let (raw_id, connection_id, payload) = send_payload(&ctx, &state, id, data)?;
+                let (target, payload) = send_payload(&ctx, &state, id, data)?;
                 let mut shared = state.borrow_mut();
-                let outbound = connection_id.and_then(|id| shared.open_connection(id));
+                let outbound = target
+                    .connection_id()
+                    .and_then(|id| shared.open_connection(id));
                 let settlement = match outbound {
                     None => Settlement::Status(Status::unknown(
-                        format!("could not get connection {raw_id}"),
+                        format!("could not get connection {}", target.raw()),
                         call_site(&ctx),
                     )),
                     Some(outbound) => {

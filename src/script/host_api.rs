@@ -30,6 +30,7 @@ pub(crate) const PROVIDER_ERROR: &str = "providerError";
 pub(crate) const DELIVER_TOPIC: &str = "deliverTopic";
 pub(crate) const SUCCESS_OF: &str = "successOf";
 pub(crate) const AWAIT_THENABLE: &str = "awaitThenable";
+pub(crate) const AWAITING: &str = "awaiting";
 
 #[cfg(test)]
 mod tests {
@@ -53,7 +54,7 @@ mod tests {
         ENFORCE_PERMISSIONS,
         TOPIC_PUBLISH,
     ];
-    const FROM_JS: [&str; 8] = [
+    const FROM_JS: [&str; 9] = [
         DISPATCH,
         DISPATCH_MESSAGE,
         SOCKET_NAMES,
@@ -62,6 +63,7 @@ mod tests {
         DELIVER_TOPIC,
         SUCCESS_OF,
         AWAIT_THENABLE,
+        AWAITING,
     ];
 
     fn host_names_in(source: &str) -> BTreeSet<String> {

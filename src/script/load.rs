@@ -111,6 +111,7 @@ impl JsRuntime {
                 let deliver_topic: Function = host_object.get(host_api::DELIVER_TOPIC)?;
                 let success_of: Function = host_object.get(host_api::SUCCESS_OF)?;
                 let await_thenable: Function = host_object.get(host_api::AWAIT_THENABLE)?;
+                let awaiting: rquickjs::Array = host_object.get(host_api::AWAITING)?;
                 let sockets: Vec<String> = socket_names.call(())?;
                 let handled: Vec<String> = handled_events.call(())?;
                 let entries = Entries {
@@ -121,17 +122,21 @@ impl JsRuntime {
                     success_of,
                     await_thenable,
                 };
-                Ok((entries, sockets, handled))
+                Ok((entries, Persistent::save(&ctx, awaiting), sockets, handled))
             })();
             match evaluated.catch(&ctx) {
-                Ok((entries, sockets, handled)) => {
-                    Ok((entries.save(&ctx), sockets, handled, realm_of(&ctx)))
-                }
+                Ok((entries, awaiting, sockets, handled)) => Ok((
+                    entries.save(&ctx),
+                    awaiting,
+                    sockets,
+                    handled,
+                    realm_of(&ctx),
+                )),
                 Err(caught) => Err(self.failure_from(&ctx, caught)),
             }
         });
         self.deadline.set(None);
-        let (entries, sockets, handled, realm) = result?;
+        let (entries, awaiting, sockets, handled, realm) = result?;
         Ok(LoadedService {
             loaded: Loaded {
                 realm,
@@ -141,6 +146,7 @@ impl JsRuntime {
                 deliver_topic: entries.deliver_topic,
                 success_of: entries.success_of,
                 await_thenable: entries.await_thenable,
+                awaiting,
                 context,
             },
             sockets,

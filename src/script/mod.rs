@@ -21,6 +21,7 @@ mod runtime;
 mod scheduler;
 #[cfg(test)]
 mod sdk_invariants;
+mod topic_queue;
 mod topics;
 #[cfg(test)]
 mod turn_tests;
@@ -50,7 +51,7 @@ use job_wait::JobWait;
 use modules::ServiceSource;
 use runtime::JsRuntime;
 use scheduler::{EventJob, Scheduler};
-use topics::TopicQueue;
+use topic_queue::TopicQueue;
 use turns::{Outcome, StepResult, TurnOrder};
 
 /// Jobs waiting for the script thread before readers feel back-pressure.
@@ -314,7 +315,7 @@ fn accept(job: ScriptJob, scheduler: &mut Scheduler) -> Option<Control> {
 /// stopped lane alive.
 fn wake_after(
     (runtime, jobs): (tokio::runtime::Handle, mpsc::WeakSender<ScriptJob>),
-) -> topics::WakeAfter {
+) -> topic_queue::WakeAfter {
     Box::new(move |delay| {
         let jobs = jobs.clone();
         runtime.spawn(async move {

@@ -55,6 +55,9 @@ pub(super) struct Loaded {
     /// The SDK's `host.awaitThenable(result, ctx)`: a thenable that is not
     /// a promise, made into one as the SDK's `await` would.
     pub await_thenable: Persistent<Function<'static>>,
+    /// The SDK's `host.awaiting`: `[ctx]` of the chain that just answered
+    /// its own result.
+    pub awaiting: Persistent<rquickjs::Array<'static>>,
     pub context: Context,
 }
 
@@ -140,7 +143,7 @@ impl Drop for JsRuntime {
         self.socket_names.get_mut().clear();
         self.pending.clear();
         self.host.borrow_mut().deferred.clear();
-        self.host.borrow_mut().topics = super::topics::TopicQueue::default();
+        self.host.borrow_mut().topics = super::topic_queue::TopicQueue::default();
         self.loaded.clear();
     }
 }

@@ -30,27 +30,22 @@ enum Answer<'js> {
     Wait(rquickjs::Promise<'js>, Option<Awaited>),
 }
 
-/// Reads an entry point's answer: a success flag, `null` (no handler), a
-/// promise of a success flag, or `[result, ctx]` for a chain still running.
+/// Reads an entry point's answer: a success flag, `null` (no handler), or
+/// the result of a chain still running, its ctx left in `awaiting[0]`.
 fn awaited_answer<'js>(
     ctx: &Ctx<'js>,
     loaded: &Loaded,
-    value: Value<'js>,
+    result: Value<'js>,
 ) -> rquickjs::Result<Answer<'js>> {
-    if let Some(success) = value.as_bool() {
+    if let Some(success) = result.as_bool() {
         return Ok(Answer::Done(Outcome::Handled(success)));
     }
-    if value.is_null() {
+    if result.is_null() {
         return Ok(Answer::Done(Outcome::Unhandled));
     }
-    if let Some(promise) = value.as_promise() {
-        return Ok(Answer::Wait(promise.clone(), None));
-    }
-    let Some(pair) = value.as_array() else {
-        return Ok(Answer::Done(Outcome::Handled(true)));
-    };
-    let result: Value = pair.get(0)?;
-    let chain_ctx: Object = pair.get(1)?;
+    let awaiting = loaded.awaiting.clone().restore(ctx)?;
+    let chain_ctx: Object = awaiting.get(0)?;
+    awaiting.set(0, Value::new_undefined(ctx.clone()))?;
     if let Some(promise) = result.as_promise() {
         let awaited = Awaited {
             ctx: Persistent::save(ctx, chain_ctx),
