@@ -18,7 +18,7 @@ use super::registry::LiveConnection;
 use super::shared::EngineShared;
 use crate::core::close_code;
 use crate::core::events::{ClosedBy, ConnectionId, Event, FrameDirection, Payload};
-use crate::core::outbound::{CloseRequest, Closing, OutboundReceiver};
+use crate::core::outbound::{CloseRequest, Closing, Control, OutboundReceiver, Outgoing};
 
 /// Longest close reason that fits a control frame (125 bytes minus the code).
 const MAX_CLOSE_REASON_BYTES: usize = 123;
@@ -199,11 +199,17 @@ where
             }
             Message::Ping(data) => {
                 if close_deadline.is_none() && client_close.is_none() {
-                    shared.runtime.ping(live.connection_id, data);
+                    shared.runtime.ping(live.connection_id, data).await;
                 }
                 continue;
             }
-            Message::Pong(_) | Message::Frame(_) => continue,
+            Message::Pong(data) => {
+                if close_deadline.is_none() && client_close.is_none() {
+                    shared.runtime.pong(live.connection_id, data).await;
+                }
+                continue;
+            }
+            Message::Frame(_) => continue,
         };
         if close_deadline.is_some() || client_close.is_some() {
             // RFC 6455 §1.4: data after a close frame is discarded.
@@ -296,7 +302,17 @@ async fn write_loop<S>(
         // Everything already queued goes out with one flush.
         let batch = async {
             let mut next = Some(first);
-            while let Some(payload) = next {
+            while let Some(outgoing) = next {
+                let payload = match outgoing {
+                    Outgoing::Frame(payload) => payload,
+                    // A proxied target's ping or pong: in its place, never
+                    // held, counted or shown (as the client's own).
+                    Outgoing::Control(control) => {
+                        sink.feed(control_message(control)).await?;
+                        next = outbound.try_next();
+                        continue;
+                    }
+                };
                 let payload =
                     if shared
                         .breakpoints
@@ -364,6 +380,13 @@ fn into_message(payload: Payload) -> Message {
     match payload {
         Payload::Text(text) => Message::Text(text),
         Payload::Binary(bytes) => Message::Binary(bytes),
+    }
+}
+
+fn control_message(control: Control) -> Message {
+    match control {
+        Control::Ping(data) => Message::Ping(data),
+        Control::Pong(data) => Message::Pong(data),
     }
 }
 
