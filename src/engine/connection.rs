@@ -137,6 +137,14 @@ where
     let limits = &shared.config.limits;
     let mut client_close: Option<Option<CloseFrame>> = None;
     let mut close_deadline: Option<Instant> = None;
+    // One wait for the closing signal per connection, polled only when no
+    // frame is ready; the flag checked before each read keeps a close ahead
+    // of frames already received (lifecycle test
+    // a_server_close_wins_over_frames_already_received). A new wait per
+    // frame took the token's and its Notify's mutexes three times per
+    // message: 5.5% of a proxied 32-byte message's instructions (callgrind).
+    let cancelled = closing.cancelled();
+    tokio::pin!(cancelled);
     loop {
         // Once a close is under way only the close handshake matters, and it
         // gets a deadline; before that, the idle timeout (if any) applies.
@@ -144,17 +152,26 @@ where
             Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
             None => limits.idle_timeout,
         };
-        let next = tokio::select! {
-            biased;
-            () = closing.cancelled(), if close_deadline.is_none() => {
-                if live.outbound.close_request().is_some_and(|request| request.code == close_code::ABNORMAL) {
-                    // No close handshake to wait for: the socket is dropped.
-                    return ReadEnd::ServerClosed;
-                }
-                close_deadline = Some(Instant::now() + limits.close_timeout);
-                continue;
+        let next = if close_deadline.is_none() && closing.is_cancelled() {
+            None
+        } else {
+            tokio::select! {
+                biased;
+                next = next_or_timeout(stream, wait) => Some(next),
+                () = &mut cancelled, if close_deadline.is_none() => None,
             }
-            next = next_or_timeout(stream, wait) => next,
+        };
+        let Some(next) = next else {
+            if live
+                .outbound
+                .close_request()
+                .is_some_and(|request| request.code == close_code::ABNORMAL)
+            {
+                // No close handshake to wait for: the socket is dropped.
+                return ReadEnd::ServerClosed;
+            }
+            close_deadline = Some(Instant::now() + limits.close_timeout);
+            continue;
         };
         let message = match next {
             Some(Some(Ok(message))) => message,
