@@ -141,8 +141,9 @@ where
     // frame is ready; the flag checked before each read keeps a close ahead
     // of frames already received (lifecycle test
     // a_server_close_wins_over_frames_already_received). A new wait per
-    // frame took the token's and its Notify's mutexes three times per
-    // message: 5.5% of a proxied 32-byte message's instructions (callgrind).
+    // frame took the token's and its Notify's mutexes three times: this
+    // saves 340 of 18,300 instructions per proxied round trip
+    // (benches/proxy_callgrind.sh).
     let cancelled = closing.cancelled();
     tokio::pin!(cancelled);
     loop {
