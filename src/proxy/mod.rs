@@ -40,9 +40,17 @@ use pipe::{FrameSender, Upstream};
 pub use target::{Target, TargetError};
 pub use tls::TlsError;
 
-/// Bytes tungstenite reads per call from a target (as the engine reads
-/// from clients: its 128 KiB default is zero-filled before every read).
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// Bytes tungstenite reads per call from a target. Its 128 KiB default is
+/// zero-filled before every read; the engine reads 8 KiB from clients. The
+/// buffer is allocated per connection, and the bound is memory per idle
+/// proxied connection <= 2x a served one: with 8 KiB on this side too a
+/// fresh proxy grew 30.9 KiB per idle connection against serve's 15.7
+/// (1.97x), with 4 KiB 26.8 against 15.6 (1.72x). A larger message still
+/// arrives whole (the buffer grows to the frame), in more reads: the
+/// proxy's CPU per 16 KiB message went from 27 to 29 us between those two
+/// runs, within their noise; a target's 32-byte replies fit one read
+/// either way (`cargo bench --bench proxy`, runs 4 and 5 in benches/README.md).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// What to proxy to.
 #[derive(Clone, Debug, PartialEq, Eq)]
