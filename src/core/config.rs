@@ -104,10 +104,10 @@ pub fn all_cpus() -> usize {
 /// The proxy has no script thread but takes the same number: its target and
 /// its clients usually share the machine, and every proxied message wakes
 /// it twice (client side, target side), each wake of an idle runtime also
-/// waking a second thread. With two CPUs and 32-byte trickle messages at
-/// 10,000/s, one thread used 29 µs of CPU per message against 47 with two
-/// (futex calls: 0 against 2.5 per message); at the maximum rate 3.6
-/// against 4.1 (benches/README.md, the proxy).
+/// waking a second thread (2.3 futex calls per message). With two CPUs and
+/// a light trickle of 32-byte messages, one thread used 24–28 µs of CPU per
+/// message against 32–41 with two; at the maximum rate the two are within
+/// the noise (`cargo bench --bench proxy -- --also-io-threads 2`).
 pub fn default_io_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |cpus| cpus.get().saturating_sub(1).max(1))
 }
