@@ -218,6 +218,9 @@ struct ProxyArgs {
     /// Most connections at once (503 beyond).
     #[arg(long, value_name = "N", default_value_t = 16_384, value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: u64,
+    /// Threads that carry the sockets, both sides. Default: one per CPU but one (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    io_threads: Option<u64>,
 }
 
 impl ProxyArgs {
@@ -459,7 +462,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(CliCommand::Proxy(args)) => {
             init_logging(if args.quiet { "warn" } else { "info" });
-            let runtime = io_runtime(all_cpus())?;
+            let io_threads = args
+                .io_threads
+                .and_then(|threads| usize::try_from(threads).ok())
+                .unwrap_or_else(default_io_threads);
+            let runtime = io_runtime(io_threads)?;
             let quiet = args.quiet;
             let record = args.record.clone();
             let config = args.into_config()?;

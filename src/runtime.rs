@@ -7,7 +7,7 @@
 //! answering asynchronously and out of order, possibly absent), and the
 //! proxy lane (`crate::proxy`: a target server in place of handlers, which
 //! also uses the upgrade request, answers with HTTP as it is, and hears of
-//! pings and closes). The engine cannot tell them apart.
+//! pings, pongs and closes). The engine cannot tell them apart.
 //!
 //! # What a runtime must guarantee
 //!
@@ -221,8 +221,17 @@ pub trait HandlerRuntime: Send + Sync {
     }
 
     /// The client pinged, in order with its messages (the engine answered
-    /// the pong already).
-    fn ping(&self, _connection_id: ConnectionId, _data: Bytes) {}
+    /// the pong already); resolves, like [`HandlerRuntime::message`], when
+    /// the runtime can take the connection's next frame.
+    fn ping(&self, _connection_id: ConnectionId, _data: Bytes) -> RuntimeFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
+    /// The client sent a pong (an answer to a ping passed on to it, or a
+    /// heartbeat of its own), in order with its messages.
+    fn pong(&self, _connection_id: ConnectionId, _data: Bytes) -> RuntimeFuture<'_, ()> {
+        Box::pin(async {})
+    }
 
     /// Sends a frame towards the server side of a connection, as if its
     /// client had sent it (the window's *Send to target*).

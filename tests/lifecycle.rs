@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use sockscope::core::events::{ClosedBy, Event, Payload};
+use futures_util::{SinkExt, StreamExt};
+use sockscope::core::events::{ClosedBy, Event, FrameDirection, Payload};
+use sockscope::engine::breakpoints::{BreakpointRule, PayloadMatch};
 use sockscope::engine::command::Command;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -340,6 +341,65 @@ socket.on('connect', () => {});
         .await;
     send_text(&mut client, "x").await;
     assert_eq!(recv_text(&mut client).await, "new version");
+}
+
+/// The reader notices a server-side close before the frames it already
+/// received (engine/connection.rs checks the closing flag before it reads
+/// on): they are dropped, not handed to the handler, and the close is the
+/// one asked for. A reader that noticed it only while waiting for input
+/// would hand them all over and report the client's close reply instead.
+#[tokio::test]
+async fn a_server_close_wins_over_frames_already_received() {
+    let mut server = start_faulty(|_| {}).await;
+    // A held frame keeps the reader busy while the rest arrive behind it.
+    server
+        .engine
+        .execute(Command::SetBreakpoints(vec![BreakpointRule {
+            direction: Some(FrameDirection::In),
+            connection_id: None,
+            payload: PayloadMatch::Contains("hold me".to_owned()),
+        }]))
+        .await
+        .expect("breakpoint");
+    let (mut client, id) = server.connect_with_id("/").await;
+    send_text(&mut client, "hold me").await;
+    server
+        .wait_for("the held frame", |event| {
+            matches!(event, Event::FrameHeld { .. })
+        })
+        .await;
+    for _ in 0..100 {
+        client.feed(Message::text("behind")).await.expect("queue");
+    }
+    client.flush().await.expect("send the frames behind");
+    // Idle for a moment, so the runtime sees them arrive: the reader will
+    // find them ready once the hold ends.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server
+        .engine
+        .execute(Command::CloseConnection {
+            connection_id: id,
+            code: 4002,
+            reason: "server first".into(),
+        })
+        .await
+        .expect("close command");
+    assert_eq!(recv_close_code(&mut client).await, Some(4002));
+    // Reading on sends the client's close reply, right behind its frames.
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, client.next()).await {}
+    let closed = server
+        .wait_for("the close, and no frame from behind it", |event| {
+            assert!(
+                !matches!(event, Event::FrameIn { .. }),
+                "handed over after the close: {event:?}"
+            );
+            matches!(event, Event::ConnectionClosed { .. })
+        })
+        .await;
+    let Event::ConnectionClosed { code, by, .. } = closed.as_ref() else {
+        unreachable!()
+    };
+    assert_eq!((*code, *by), (Some(4002), ClosedBy::User));
 }
 
 #[tokio::test]

@@ -119,10 +119,13 @@ pub fn sockscope_serve_with(name: &'static str, script: &Path, kv: &str, extra: 
     spawn_announcing(name, command)
 }
 
-/// `sockscope proxy --quiet` in front of `target_url`, on a free port.
-pub fn sockscope_proxy(target_url: &str) -> Server {
+/// `sockscope proxy --quiet` in front of `target_url`, on a free port, with
+/// `extra` flags.
+pub fn sockscope_proxy(target_url: &str, extra: &[&str]) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sockscope"));
-    command.args(["proxy", "--quiet", "--port", "0", "--target", target_url]);
+    command
+        .args(["proxy", "--quiet", "--port", "0", "--target", target_url])
+        .args(extra);
     spawn_announcing("sockscope proxy -q", command)
 }
 

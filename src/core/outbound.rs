@@ -1,11 +1,13 @@
 //! A connection's outbound side: a byte-bounded queue of frames plus a
 //! one-shot close request, shared by the script thread, commands and the
-//! connection's writer task.
+//! connection's writer task. Pings and pongs that a proxied connection's
+//! target sent travel in the same queue, in order with its frames.
 
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -15,6 +17,33 @@ use super::events::{ClosedBy, Payload};
 /// Per-frame bookkeeping charged against the queue limit, so that a flood of
 /// empty frames is bounded too.
 const FRAME_OVERHEAD_BYTES: usize = 64;
+
+/// A ping or pong passed on to the client from the far side of a proxied
+/// connection (the engine's own answers to the client's pings are not
+/// queued: the websocket library sends them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    Ping(Bytes),
+    Pong(Bytes),
+}
+
+/// What the writer takes out of the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A data frame: held by breakpoints, counted, shown and recorded.
+    Frame(Payload),
+    /// Written as it is, in its place among the frames.
+    Control(Control),
+}
+
+impl Outgoing {
+    fn len_bytes(&self) -> usize {
+        match self {
+            Outgoing::Frame(payload) => payload.len_bytes(),
+            Outgoing::Control(Control::Ping(data) | Control::Pong(data)) => data.len(),
+        }
+    }
+}
 
 /// Why and how a connection should be closed by the server side.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +69,7 @@ pub enum QueueError {
 /// Cloneable handle that queues frames to one client.
 #[derive(Clone)]
 pub struct Outbound {
-    frames: mpsc::UnboundedSender<Payload>,
+    frames: mpsc::UnboundedSender<Outgoing>,
     shared: Arc<OutboundShared>,
 }
 
@@ -100,7 +129,7 @@ pub struct Reserved {
 
 /// The writer task's end of an [`Outbound`].
 pub struct OutboundReceiver {
-    frames: mpsc::UnboundedReceiver<Payload>,
+    frames: mpsc::UnboundedReceiver<Outgoing>,
     shared: Arc<OutboundShared>,
 }
 
@@ -163,10 +192,22 @@ impl Outbound {
         Ok(Reserved { charge })
     }
 
+    /// Queues a ping or pong for the client, behind the frames queued
+    /// before it; bounded by the same limit.
+    pub fn send_control(&self, control: Control) -> Result<(), QueueError> {
+        let outgoing = Outgoing::Control(control);
+        let reserved = self.reserve(outgoing.len_bytes())?;
+        self.queue(reserved, outgoing)
+    }
+
     /// Queues a frame whose bytes [`Outbound::reserve`] already charged.
     pub fn send_reserved(&self, reserved: Reserved, payload: Payload) -> Result<(), QueueError> {
-        debug_assert_eq!(reserved.charge, payload.len_bytes() + FRAME_OVERHEAD_BYTES);
-        self.frames.send(payload).map_err(|_| {
+        self.queue(reserved, Outgoing::Frame(payload))
+    }
+
+    fn queue(&self, reserved: Reserved, outgoing: Outgoing) -> Result<(), QueueError> {
+        debug_assert_eq!(reserved.charge, outgoing.len_bytes() + FRAME_OVERHEAD_BYTES);
+        self.frames.send(outgoing).map_err(|_| {
             self.shared
                 .queued_bytes
                 .fetch_sub(reserved.charge, Ordering::AcqRel);
@@ -212,36 +253,37 @@ impl Outbound {
 impl OutboundReceiver {
     /// The next frame to write, or `None` once a close was requested and
     /// the caller should send [`OutboundReceiver::close_request`].
-    pub async fn next(&mut self) -> Option<Payload> {
+    pub async fn next(&mut self) -> Option<Outgoing> {
         // A frame already queued needs no waiting (nor the token's mutex).
-        if let Some(payload) = self.try_next() {
-            return Some(payload);
+        if let Some(outgoing) = self.try_next() {
+            return Some(outgoing);
         }
         tokio::select! {
             biased;
             () = self.shared.closing.cancelled() => None,
-            payload = self.frames.recv() => {
-                let payload = payload?;
-                self.release(&payload);
-                Some(payload)
+            outgoing = self.frames.recv() => {
+                let outgoing = outgoing?;
+                self.release(&outgoing);
+                Some(outgoing)
             }
         }
     }
 
     /// A frame that is already queued, without waiting (for write batching).
-    pub fn try_next(&mut self) -> Option<Payload> {
+    pub fn try_next(&mut self) -> Option<Outgoing> {
         if self.shared.is_closing() {
             return None;
         }
-        let payload = self.frames.try_recv().ok()?;
-        self.release(&payload);
-        Some(payload)
+        let outgoing = self.frames.try_recv().ok()?;
+        self.release(&outgoing);
+        Some(outgoing)
     }
 
-    fn release(&self, payload: &Payload) {
-        self.shared
-            .queued_bytes
-            .fetch_sub(payload.len_bytes() + FRAME_OVERHEAD_BYTES, Ordering::AcqRel);
+    fn release(&self, outgoing: &Outgoing) {
+        self.shared.queued_bytes.fetch_sub(
+            outgoing.len_bytes() + FRAME_OVERHEAD_BYTES,
+            Ordering::AcqRel,
+        );
     }
 
     /// The close that was requested, if any.
@@ -264,6 +306,10 @@ mod tests {
 
     fn text(len: usize) -> Payload {
         Payload::Text("x".repeat(len).into())
+    }
+
+    fn frame(len: usize) -> Option<Outgoing> {
+        Some(Outgoing::Frame(text(len)))
     }
 
     #[tokio::test]
@@ -291,7 +337,7 @@ mod tests {
         outbound.unreserve(other);
         assert_eq!(outbound.queued_bytes(), 500 + FRAME_OVERHEAD_BYTES);
         outbound.send_reserved(held, text(500)).expect("queued");
-        assert_eq!(receiver.next().await, Some(text(500)));
+        assert_eq!(receiver.next().await, frame(500));
         assert_eq!(outbound.queued_bytes(), 0);
         let _held = outbound.reserve(500).expect("fits");
         assert_eq!(
@@ -321,7 +367,7 @@ mod tests {
         let (outbound, mut receiver) = outbound_queue(1000);
         for _ in 0..3 {
             outbound.send(text(5000)).expect("the queue was drained");
-            assert_eq!(receiver.next().await, Some(text(5000)));
+            assert_eq!(receiver.next().await, frame(5000));
         }
         assert_eq!(outbound.queued_bytes(), 0);
     }
@@ -353,5 +399,27 @@ mod tests {
             assert!(receiver.next().await.is_some());
         }
         assert_eq!(outbound.queued_bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn pings_and_pongs_keep_their_place_among_frames_and_count() {
+        let (outbound, mut receiver) = outbound_queue(1000);
+        outbound.send(text(3)).expect("open");
+        let ping = Control::Ping(Bytes::from_static(b"p"));
+        outbound.send_control(ping.clone()).expect("open");
+        outbound.send(text(4)).expect("open");
+        assert_eq!(
+            outbound.queued_bytes(),
+            3 + 1 + 4 + 3 * FRAME_OVERHEAD_BYTES
+        );
+        assert_eq!(receiver.next().await, frame(3));
+        assert_eq!(receiver.next().await, Some(Outgoing::Control(ping)));
+        assert_eq!(receiver.next().await, frame(4));
+        assert_eq!(outbound.queued_bytes(), 0);
+        receiver.closing().cancel();
+        assert_eq!(
+            outbound.send_control(Control::Pong(Bytes::new())),
+            Err(QueueError::Closed)
+        );
     }
 }

@@ -11,8 +11,11 @@
 //! the client's outbound queue (out = target → client). Closes pass with
 //! their code and reason; a drop on one side drops the other.
 //!
-//! Pings: each hop answers its own (tungstenite does); a client's ping is
-//! also passed to the target, in order with its frames.
+//! Pings and pongs pass both ways in order with the frames, so a ping
+//! reaches the far side and its pong comes back. Each hop also answers a
+//! ping it reads at once: tungstenite queues that pong itself and has no
+//! switch to leave it to the far side, so a ping through the proxy gets
+//! two pongs with its payload, the proxy's and then the far side's.
 
 mod pipe;
 pub mod target;
@@ -28,6 +31,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::core::config::Limits;
 use crate::core::events::{ClosedBy, ConnectionId, Payload, ScriptFailure};
+use crate::core::outbound::Control;
 use crate::runtime::{
     ConnectRequest, ConnectVerdict, HandlerRuntime, ReloadError, RuntimeFuture, RuntimeLauncher,
     RuntimeServices, RuntimeStartError, UpstreamError,
@@ -36,9 +40,17 @@ use pipe::{FrameSender, Upstream};
 pub use target::{Target, TargetError};
 pub use tls::TlsError;
 
-/// Bytes tungstenite reads per call from a target (as the engine reads
-/// from clients: its 128 KiB default is zero-filled before every read).
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// Bytes tungstenite reads per call from a target. Its 128 KiB default is
+/// zero-filled before every read; the engine reads 8 KiB from clients. The
+/// buffer is allocated per connection, and the bound is memory per idle
+/// proxied connection <= 2x a served one: with 8 KiB on this side too a
+/// fresh proxy grew 30.9 KiB per idle connection against serve's 15.7
+/// (1.97x), with 4 KiB 26.8 against 15.6 (1.72x). A larger message still
+/// arrives whole (the buffer grows to the frame), in more reads: the
+/// proxy's CPU per 16 KiB message went from 27 to 29 us between those two
+/// runs, within their noise; a target's 32-byte replies fit one read
+/// either way (`cargo bench --bench proxy`, runs 4 and 5 in benches/README.md).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// What to proxy to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,7 +101,15 @@ struct ProxyRuntime {
     websocket_config: WebSocketConfig,
     /// TLS for a `wss://` target, built once.
     connector: Option<Connector>,
-    connections: RwLock<HashMap<ConnectionId, Mutex<Upstream>>>,
+    connections: RwLock<HashMap<ConnectionId, Proxied>>,
+}
+
+/// One client's connection to the target.
+struct Proxied {
+    /// Shared, so that each message takes one reference, not a clone of
+    /// the queue's handles.
+    sender: Arc<FrameSender>,
+    upstream: Mutex<Upstream>,
 }
 
 impl ProxyRuntime {
@@ -107,11 +127,20 @@ impl ProxyRuntime {
         }
     }
 
-    fn sender(&self, connection_id: &ConnectionId) -> Option<FrameSender> {
+    fn sender(&self, connection_id: &ConnectionId) -> Option<Arc<FrameSender>> {
         self.connections
             .read()
             .get(connection_id)
-            .map(|upstream| upstream.lock().sender())
+            .map(|proxied| Arc::clone(&proxied.sender))
+    }
+
+    fn send_control(&self, connection_id: ConnectionId, control: Control) -> RuntimeFuture<'_, ()> {
+        let sender = self.sender(&connection_id);
+        Box::pin(async move {
+            if let Some(sender) = sender {
+                let _ = sender.send_control(control).await;
+            }
+        })
     }
 }
 
@@ -130,9 +159,13 @@ impl HandlerRuntime for ProxyRuntime {
                 Ok(opened) => {
                     let upstream =
                         Upstream::start(request.connection_id, opened.stream, request.outbound);
+                    let proxied = Proxied {
+                        sender: Arc::new(upstream.sender()),
+                        upstream: Mutex::new(upstream),
+                    };
                     self.connections
                         .write()
-                        .insert(request.connection_id, Mutex::new(upstream));
+                        .insert(request.connection_id, proxied);
                     match opened.protocol {
                         Some(protocol) => ConnectVerdict::AcceptProtocol(protocol),
                         None => ConnectVerdict::Accept,
@@ -153,10 +186,12 @@ impl HandlerRuntime for ProxyRuntime {
         })
     }
 
-    fn ping(&self, connection_id: ConnectionId, data: Bytes) {
-        if let Some(sender) = self.sender(&connection_id) {
-            sender.ping(data);
-        }
+    fn ping(&self, connection_id: ConnectionId, data: Bytes) -> RuntimeFuture<'_, ()> {
+        self.send_control(connection_id, Control::Ping(data))
+    }
+
+    fn pong(&self, connection_id: ConnectionId, data: Bytes) -> RuntimeFuture<'_, ()> {
+        self.send_control(connection_id, Control::Pong(data))
     }
 
     fn send_upstream(
@@ -180,16 +215,16 @@ impl HandlerRuntime for ProxyRuntime {
         reason: &str,
         _by: ClosedBy,
     ) {
-        if let Some(upstream) = self.connections.read().get(&connection_id) {
-            upstream.lock().client_ended(code, reason);
+        if let Some(proxied) = self.connections.read().get(&connection_id) {
+            proxied.upstream.lock().client_ended(code, reason);
         }
     }
 
     fn disconnect(&self, connection_id: ConnectionId) -> RuntimeFuture<'_, ()> {
-        let upstream = self.connections.write().remove(&connection_id);
+        let proxied = self.connections.write().remove(&connection_id);
         let close_timeout = self.limits.close_timeout;
         Box::pin(async move {
-            if let Some(upstream) = upstream {
+            if let Some(Proxied { upstream, .. }) = proxied {
                 upstream.into_inner().finish(close_timeout).await;
             }
         })
@@ -204,8 +239,8 @@ impl HandlerRuntime for ProxyRuntime {
     }
 
     fn stop(&self) -> RuntimeFuture<'_, ()> {
-        for upstream in self.connections.write().drain() {
-            upstream.1.lock().abort();
+        for (_, proxied) in self.connections.write().drain() {
+            proxied.upstream.lock().abort();
         }
         Box::pin(async {})
     }

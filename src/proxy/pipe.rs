@@ -1,13 +1,12 @@
 //! The target side of one proxied connection: a writer task that sends the
-//! client's frames (and pings, and the close) to the target in order, and
-//! a reader task that queues the target's frames to the client and passes
-//! its close on.
+//! client's frames (and pings, pongs and the close) to the target in order,
+//! and a reader task that queues the target's frames, pings and pongs to
+//! the client and passes its close on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -19,7 +18,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use super::target::TargetStream;
 use crate::core::close_code;
 use crate::core::events::{ClosedBy, ConnectionId, Payload};
-use crate::core::outbound::{CloseRequest, Outbound};
+use crate::core::outbound::{CloseRequest, Control, Outbound};
 use crate::runtime::UpstreamError;
 
 /// Frames waiting for the target's writer. The engine reads a client's
@@ -180,10 +179,20 @@ impl FrameSender {
             .map_err(|_| UpstreamError::Closed)
     }
 
-    /// Queues a ping if there is room (a ping that finds the queue full is
-    /// dropped: the target is busy reading frames anyway).
-    pub(crate) fn ping(&self, data: Bytes) {
-        let _ = self.frames.try_send((Message::Ping(data), None));
+    /// Waits for room, then queues the client's ping or pong (at most 125
+    /// bytes: no share of the KiB budget).
+    pub(crate) async fn send_control(&self, control: Control) -> Result<(), UpstreamError> {
+        if self.is_target_closed.load(Ordering::Acquire) {
+            return Err(UpstreamError::Closed);
+        }
+        let message = match control {
+            Control::Ping(data) => Message::Ping(data),
+            Control::Pong(data) => Message::Pong(data),
+        };
+        self.frames
+            .send((message, None))
+            .await
+            .map_err(|_| UpstreamError::Closed)
     }
 }
 
@@ -281,9 +290,13 @@ async fn read_target(
                 return;
             }
         };
-        let payload = match message {
-            Message::Text(text) => Payload::Text(text),
-            Message::Binary(bytes) => Payload::Binary(bytes),
+        let outgoing = match message {
+            Message::Text(text) => Forward::Frame(Payload::Text(text)),
+            Message::Binary(bytes) => Forward::Frame(Payload::Binary(bytes)),
+            // tungstenite answered the ping already (each hop does); the
+            // client's own answer follows it to the target.
+            Message::Ping(data) => Forward::Control(Control::Ping(data)),
+            Message::Pong(data) => Forward::Control(Control::Pong(data)),
             Message::Close(frame) => {
                 is_target_closed.store(true, Ordering::Release);
                 let (code, reason) = match frame {
@@ -298,17 +311,27 @@ async fn read_target(
                 // Reading on lets tungstenite send its close reply.
                 continue;
             }
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            Message::Frame(_) => continue,
         };
         if is_target_closed.load(Ordering::Acquire) {
             continue;
         }
         // A full queue asks the client's side to close with 1008; that
         // close then reaches the target.
-        if outbound.send(payload).is_err() {
+        let queued = match outgoing {
+            Forward::Frame(payload) => outbound.send(payload),
+            Forward::Control(control) => outbound.send_control(control),
+        };
+        if queued.is_err() {
             return;
         }
     }
+}
+
+/// What the target sent that goes on to the client.
+enum Forward {
+    Frame(Payload),
+    Control(Control),
 }
 
 /// Why the target's side failed, in words.

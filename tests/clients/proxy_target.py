@@ -7,6 +7,9 @@ Prints `port N` once listening. Paths:
   /drop      after the first message, writes half a frame and drops TCP
   /refuse    answers 401 with a body and WWW-Authenticate
   /lastclose sends the close code and reason of the last connection that ended
+  /pings     notes every text, ping and pong it gets, in order; on "burst"
+             sends "one", a ping "from target", an unsolicited pong
+             "heartbeat" and "two"; on "seen" sends its notes (JSON list)
   anything else: echoes (text upper-cased with --upper: a changed server)
 Flags: --upper, --port N, --tls CERT KEY (serve wss://).
 """
@@ -18,6 +21,7 @@ import sys
 
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Opcode
 
 UPPER = "--upper" in sys.argv
 PORT = int(sys.argv[sys.argv.index("--port") + 1]) if "--port" in sys.argv else 0
@@ -37,9 +41,35 @@ def process_request(connection, request):
     return None
 
 
+async def pings(ws):
+    seen = []
+    process_event = ws.process_event
+
+    def noting(event):
+        if event.opcode in (Opcode.TEXT, Opcode.PING, Opcode.PONG):
+            seen.append(f"{event.opcode.name.lower()} {bytes(event.data).decode()}")
+        process_event(event)
+
+    ws.process_event = noting
+    async for message in ws:
+        if message == "burst":
+            await ws.send("one")
+            await ws.ping("from target")
+            await ws.pong("heartbeat")
+            await ws.send("two")
+        elif message == "seen":
+            await ws.send(json.dumps(seen))
+
+
 async def handler(ws):
     request = ws.request
     path, _, query = request.path.partition("?")
+    if path == "/pings":
+        try:
+            await pings(ws)
+        except ConnectionClosed:
+            pass
+        return
     if path.startswith("/info"):
         headers = request.headers
         await ws.send(json.dumps({

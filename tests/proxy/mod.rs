@@ -3,6 +3,7 @@
 //! one side, the real target on the other, the engine's bus in between.
 
 mod cli;
+mod pings;
 mod wss;
 
 use std::path::{Path, PathBuf};
@@ -106,7 +107,7 @@ pub async fn proxy_with(proxy: ProxyConfig) -> TestServer {
 }
 
 /// A target and a proxy in front of it, or `None` when Python is missing.
-async fn proxied(args: &[&str]) -> Option<(PythonTarget, TestServer)> {
+pub(crate) async fn proxied(args: &[&str]) -> Option<(PythonTarget, TestServer)> {
     let target = PythonTarget::start(args)?;
     let proxy = proxy_to(&target.url()).await;
     Some((target, proxy))
