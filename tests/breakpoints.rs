@@ -1,5 +1,6 @@
 //! Message breakpoints through the command API, on real connections: the
-//! embedded lane (echo.js) and the proxy lane (a Python target). A held
+//! embedded lane (echo.js), the real-runtime lane (echo.js under `node` with
+//! the real SDK) and the proxy lane (a Python target). A held
 //! frame waits for forward, edit or drop (or the timeout), the frames behind
 //! it on its connection wait too, and other connections flow.
 
@@ -192,4 +193,122 @@ async fn a_proxied_message_is_held_and_edited_before_the_target_sees_it() {
     // The target echoes what it got: the edit, then the frame behind it.
     assert_eq!(recv_text(&mut client).await, r#"{"price": 1}"#);
     assert_eq!(recv_text(&mut client).await, "behind");
+}
+
+/// The hold is the engine's, so it works the same in front of a service run
+/// by its own toolchain: echo.js under `node` with the real `@nitric/sdk`.
+#[tokio::test]
+async fn in_the_real_runtime_lane_a_held_message_is_edited_and_a_held_reply_dropped() {
+    let Some(node_modules) = crate::nitric::node_modules() else {
+        return;
+    };
+    let echo = std::fs::read_to_string(example_path("echo.js")).expect("read echo.js");
+    let dir = crate::nitric::project(&[("handler.mjs", &echo)], Some(&node_modules));
+    let config = crate::nitric::services_config(dir.path(), &["node handler.mjs"]);
+    let mut server = TestServer::launch(dir, config).await;
+    execute(
+        &server,
+        Command::SetBreakpoints(vec![
+            rule(Some(FrameDirection::In), "hold me"),
+            rule(Some(FrameDirection::Out), "secret"),
+        ]),
+    )
+    .await;
+    let mut client = server.connect("/").await;
+    send_text(&mut client, "hold me").await;
+    send_text(&mut client, "after").await;
+    let (hold_id, payload) = next_hold(&mut server).await;
+    assert_eq!(payload, Payload::Text("hold me".into()));
+    execute(
+        &server,
+        Command::ResolveHold {
+            hold_id,
+            decision: HoldDecision::Edited(Payload::Text("edited".into())),
+        },
+    )
+    .await;
+    // The service echoed what it was given: the edited text, then the rest.
+    assert_eq!(recv_text(&mut client).await, "edited");
+    assert_eq!(recv_text(&mut client).await, "after");
+
+    send_text(&mut client, "a secret").await;
+    send_text(&mut client, "public").await;
+    let (hold_id, payload) = next_hold(&mut server).await;
+    assert_eq!(payload, Payload::Text("a secret".into()));
+    execute(
+        &server,
+        Command::ResolveHold {
+            hold_id,
+            decision: HoldDecision::Drop,
+        },
+    )
+    .await;
+    assert_eq!(recv_text(&mut client).await, "public");
+}
+
+/// A reply held at a breakpoint keeps its connection's queue from draining:
+/// what the handler sends behind it past the queue limit is refused with
+/// its reason (the client is not to blame), not closed with 1008 as a client
+/// that does not read.
+#[tokio::test]
+async fn replies_behind_a_held_one_past_the_queue_limit_are_refused_and_the_connection_stays() {
+    let mut server = TestServer::start_with(
+        &crate::util::script(
+            "const socket = websocket('s');
+let sent = 0;
+let refused = 0;
+socket.on('connect', () => {});
+socket.on('message', async (ctx) => {
+  const id = ctx.req.connectionId;
+  if (ctx.req.text() === 'count') {
+    await socket.send(id, `refused ${refused}`);
+    return;
+  }
+  const n = sent++;
+  await socket.send(id, `${n} ${'x'.repeat(1000)}`).catch((e) => { refused += 1; console.warn(e.message.split('\\n')[0]); });
+});",
+        ),
+        |config| config.server.limits.outbound_queue_bytes = 4096,
+    )
+    .await;
+    execute(
+        &server,
+        Command::SetBreakpoints(vec![rule(Some(FrameDirection::Out), "0 x")]),
+    )
+    .await;
+    let mut client = server.connect("/").await;
+    send_text(&mut client, "go").await;
+    let (hold_id, _) = next_hold(&mut server).await;
+    for _ in 1..8 {
+        send_text(&mut client, "go").await;
+    }
+    server
+        .wait_for("a refused send", |event| {
+            matches!(event, Event::Log { message, .. } if message.contains("behind a message held at a breakpoint"))
+        })
+        .await;
+    execute(&server, Command::SetBreakpoints(Vec::new())).await;
+    execute(
+        &server,
+        Command::ResolveHold {
+            hold_id,
+            decision: HoldDecision::Forward,
+        },
+    )
+    .await;
+    send_text(&mut client, "count").await;
+    let mut replies = Vec::new();
+    let refused = loop {
+        let text = recv_text(&mut client).await;
+        if let Some(count) = text.strip_prefix("refused ") {
+            break count.parse::<usize>().expect("a count");
+        }
+        replies.push(text.split(' ').next().unwrap_or_default().to_owned());
+    };
+    // The held reply and those that fitted came in order, the rest were
+    // refused, and the connection is still open and serving.
+    assert!(refused >= 1, "some replies were refused");
+    assert_eq!(replies.len() + refused, 8, "{replies:?}");
+    let expected: Vec<String> = (0..replies.len()).map(|n| n.to_string()).collect();
+    assert_eq!(replies, expected);
 }

@@ -64,6 +64,12 @@ pub enum QueueError {
     /// The client is not reading; the connection is being closed with 1008.
     #[error("outbound queue full ({limit_bytes} bytes): client is not reading; closing with 1008")]
     Full { limit_bytes: usize },
+    /// The queue filled behind a frame held at a breakpoint: the client is
+    /// not to blame, so this frame is refused and the connection stays.
+    #[error(
+        "outbound queue full ({limit_bytes} bytes) behind a message held at a breakpoint; this message is refused, the connection stays open"
+    )]
+    FullWhileHeld { limit_bytes: usize },
 }
 
 /// Cloneable handle that queues frames to one client.
@@ -85,6 +91,8 @@ struct OutboundShared {
     /// and the socket thread then contend for (1.3% of the script thread's
     /// samples in a trickle echo profile).
     is_closing: AtomicBool,
+    /// The writer waits on a frame held at a breakpoint.
+    is_held: AtomicBool,
 }
 
 impl OutboundShared {
@@ -142,6 +150,7 @@ pub fn outbound_queue(limit_bytes: usize) -> (Outbound, OutboundReceiver) {
         close: OnceLock::new(),
         closing: CancellationToken::new(),
         is_closing: AtomicBool::new(false),
+        is_held: AtomicBool::new(false),
     });
     (
         Outbound {
@@ -182,6 +191,9 @@ impl Outbound {
         if before > 0 && before + charge > self.shared.limit_bytes {
             self.shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
             let limit_bytes = self.shared.limit_bytes;
+            if self.shared.is_held.load(Ordering::Acquire) {
+                return Err(QueueError::FullWhileHeld { limit_bytes });
+            }
             self.request_close(CloseRequest {
                 code: close_code::POLICY_VIOLATION,
                 reason: "client is not reading: outbound queue full".to_owned(),
@@ -291,6 +303,12 @@ impl OutboundReceiver {
         self.shared.close.get()
     }
 
+    /// While the writer holds a frame at a breakpoint, a full queue refuses
+    /// frames instead of closing the connection as one that does not read.
+    pub fn set_held(&self, is_held: bool) {
+        self.shared.is_held.store(is_held, Ordering::Release);
+    }
+
     /// Marks the connection as closing from the reader's side (client
     /// closed or errored), so senders stop queueing and the writer stops.
     pub fn closing(&self) -> Closing {
@@ -310,6 +328,27 @@ mod tests {
 
     fn frame(len: usize) -> Option<Outgoing> {
         Some(Outgoing::Frame(text(len)))
+    }
+
+    #[tokio::test]
+    async fn behind_a_held_frame_a_full_queue_refuses_without_closing() {
+        let (outbound, receiver) = outbound_queue(1000);
+        receiver.set_held(true);
+        outbound.send(text(600)).expect("the first frame fits");
+        assert_eq!(
+            outbound.send(text(600)),
+            Err(QueueError::FullWhileHeld { limit_bytes: 1000 })
+        );
+        assert!(
+            receiver.close_request().is_none(),
+            "the client is not to blame"
+        );
+        receiver.set_held(false);
+        assert_eq!(
+            outbound.send(text(600)),
+            Err(QueueError::Full { limit_bytes: 1000 })
+        );
+        assert_eq!(receiver.close_request().map(|close| close.code), Some(1008));
     }
 
     #[tokio::test]

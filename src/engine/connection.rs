@@ -349,7 +349,10 @@ async fn write_loop<S>(
                             FrameDirection::Out,
                             payload,
                         );
-                        match held.await {
+                        outbound.set_held(true);
+                        let decided = held.await;
+                        outbound.set_held(false);
+                        match decided {
                             Some(payload) => payload,
                             None => {
                                 next = outbound.try_next();
