@@ -342,13 +342,14 @@ struct ServeArgs {
     record: Option<PathBuf>,
 }
 
-impl ServerArgs {
-    fn io_threads(&self) -> usize {
-        self.io_threads
-            .and_then(|threads| usize::try_from(threads).ok())
-            .unwrap_or_else(default_io_threads)
-    }
+/// `--io-threads N`, or one per CPU but one.
+fn io_threads_or_default(io_threads: Option<u64>) -> usize {
+    io_threads
+        .and_then(|threads| usize::try_from(threads).ok())
+        .unwrap_or_else(default_io_threads)
+}
 
+impl ServerArgs {
     /// The real-runtime lane's services, if any flag asks for it, and the
     /// socket ports its project pins.
     fn services(&self) -> anyhow::Result<Option<(NitricConfig, BTreeMap<String, u16>)>> {
@@ -447,7 +448,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(CliCommand::Serve(args)) => {
             init_logging(if args.quiet { "warn" } else { "info" });
-            let runtime = io_runtime(args.server.io_threads())?;
+            let runtime = io_runtime(io_threads_or_default(args.server.io_threads))?;
             let mut config = args.server.into_config()?;
             config.script.watch = args.watch;
             if let Some(services) = &mut config.services {
@@ -462,11 +463,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(CliCommand::Proxy(args)) => {
             init_logging(if args.quiet { "warn" } else { "info" });
-            let io_threads = args
-                .io_threads
-                .and_then(|threads| usize::try_from(threads).ok())
-                .unwrap_or_else(default_io_threads);
-            let runtime = io_runtime(io_threads)?;
+            let runtime = io_runtime(io_threads_or_default(args.io_threads))?;
             let quiet = args.quiet;
             let record = args.record.clone();
             let config = args.into_config()?;
@@ -580,7 +577,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
     init_logging("info");
-    let runtime = io_runtime(args.server.io_threads())?;
+    let runtime = io_runtime(io_threads_or_default(args.server.io_threads))?;
     let mut config = args.server.into_config()?;
     if let Some(url) = &args.proxy {
         let mut proxy = ProxyConfig::new(url)?;
@@ -590,17 +587,13 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
     sockscope::ui::run(&runtime, config)
         .map_err(|error| anyhow::anyhow!("cannot open the window: {error}"))?;
     // Give open connections their close frames before the process ends.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("sockscope: {error:#}");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
+    run(Cli::parse()).unwrap_or_else(|error| {
+        eprintln!("sockscope: {error:#}");
+        ExitCode::from(EXIT_USAGE)
+    })
 }

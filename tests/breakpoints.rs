@@ -266,6 +266,7 @@ socket.on('message', async (ctx) => {
   }
   const n = sent++;
   await socket.send(id, `${n} ${'x'.repeat(1000)}`).catch((e) => { refused += 1; console.warn(e.message.split('\\n')[0]); });
+  console.log(`attempted ${n}`);
 });",
         ),
         |config| config.server.limits.outbound_queue_bytes = 4096,
@@ -286,6 +287,13 @@ socket.on('message', async (ctx) => {
         .wait_for("a refused send", |event| {
             matches!(event, Event::Log { message, .. } if message.contains("behind a message held at a breakpoint"))
         })
+        .await;
+    // Every reply was tried while the first one was held.
+    server
+        .wait_for(
+            "the last reply tried",
+            |event| matches!(event, Event::Log { message, .. } if message == "attempted 7"),
+        )
         .await;
     execute(&server, Command::SetBreakpoints(Vec::new())).await;
     execute(

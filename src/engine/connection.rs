@@ -349,10 +349,10 @@ async fn write_loop<S>(
                             FrameDirection::Out,
                             payload,
                         );
+                        // Until what queued behind it is written, a full
+                        // queue is the hold's doing, not the client's.
                         outbound.set_held(true);
-                        let decided = held.await;
-                        outbound.set_held(false);
-                        match decided {
+                        match held.await {
                             Some(payload) => payload,
                             None => {
                                 next = outbound.try_next();
@@ -385,6 +385,7 @@ async fn write_loop<S>(
             closing.cancel();
             return;
         }
+        outbound.set_held(false);
     }
     if let Some(request) = outbound
         .close_request()

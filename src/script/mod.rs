@@ -3,6 +3,7 @@
 //! Node would: interleaved at each `await`), fed through a bounded job queue. [`EmbeddedRuntime`] puts it behind the
 //! engine's [`crate::runtime::HandlerRuntime`] seam.
 
+mod answer;
 pub mod bundled;
 mod deferred;
 mod exports;
@@ -46,13 +47,14 @@ use crate::core::events::{ConnectionId, Event, HandlerKind, LogLevel, Payload, S
 use crate::core::query::Query;
 use crate::kv::KvStore;
 use crate::runtime::{ConnectVerdict, ConnectionDirectory};
+use answer::Outcome;
 use host::HostState;
 use job_wait::JobWait;
 use modules::ServiceSource;
 use runtime::JsRuntime;
 use scheduler::{EventJob, Scheduler};
 use topic_queue::TopicQueue;
-use turns::{Outcome, StepResult, TurnOrder};
+use turns::{StepResult, TurnOrder};
 
 /// Jobs waiting for the script thread before readers feel back-pressure.
 const JOB_QUEUE_CAPACITY: usize = 4096;

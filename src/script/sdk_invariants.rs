@@ -5,9 +5,9 @@
 
 use regex::Regex;
 
+use super::answer::Outcome;
 use super::runtime::Entry;
 use super::turn_tests::loaded;
-use super::turns::Outcome;
 use crate::core::events::{HandlerKind, Payload};
 
 const SDK_JS: &str = include_str!("sdk.js");

@@ -6,10 +6,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::answer::Outcome;
 use super::host::{Gateway, HostState, NoConnections};
 use super::races::InvocationId;
 use super::runtime::{Entry, JsRuntime};
-use super::turns::{Outcome, Start, StepResult, TurnOrder};
+use super::turns::{Start, StepResult, TurnOrder};
 use crate::core::bus::EventBus;
 use crate::core::config::KvLocation;
 use crate::core::events::{ConnectionId, HandlerKind, Payload, ScriptFailure};

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rquickjs::promise::PromiseState;
-use rquickjs::{CatchResultExt, Ctx, Function, Object, Persistent, Value};
+use rquickjs::{CatchResultExt, Ctx, Function, Persistent, Value};
 
+use super::answer::{Answer, Outcome, awaited_answer, success_of};
 use super::deferred::Deferred;
 use super::host::{EchoArgs, value_key};
 use super::races::InvocationId;
@@ -21,42 +22,6 @@ use crate::core::query::Query;
 /// Past this many cached connection-id strings the cache starts over; it only
 /// grows past the open connections if a disconnect never reached the script.
 const MAX_CACHED_CONNECTION_IDS: usize = 1 << 17;
-
-/// What a chain's entry point answered.
-enum Answer<'js> {
-    Done(Outcome),
-    /// A promise to watch; with the chain's `ctx` when it is the chain's own
-    /// result (speed trick 4 in sdk.js).
-    Wait(rquickjs::Promise<'js>, Option<Awaited>),
-}
-
-/// Reads an entry point's answer: a success flag, `null` (no handler), or
-/// the result of a chain still running, its ctx left in `awaiting[0]`.
-fn awaited_answer<'js>(
-    ctx: &Ctx<'js>,
-    loaded: &Loaded,
-    result: Value<'js>,
-) -> rquickjs::Result<Answer<'js>> {
-    if let Some(success) = result.as_bool() {
-        return Ok(Answer::Done(Outcome::Handled(success)));
-    }
-    if result.is_null() {
-        return Ok(Answer::Done(Outcome::Unhandled));
-    }
-    let awaiting = loaded.awaiting.clone().restore(ctx)?;
-    let chain_ctx: Object = awaiting.get(0)?;
-    awaiting.set(0, Value::new_undefined(ctx.clone()))?;
-    if let Some(promise) = result.as_promise() {
-        let awaited = Awaited {
-            ctx: Persistent::save(ctx, chain_ctx),
-            success_of: loaded.success_of.clone(),
-        };
-        return Ok(Answer::Wait(promise.clone(), Some(awaited)));
-    }
-    let await_thenable = loaded.await_thenable.clone().restore(ctx)?;
-    let promise: rquickjs::Promise = await_thenable.call((result, chain_ctx))?;
-    Ok(Answer::Wait(promise, None))
-}
 
 /// A `Uint8Array` of a copy of `bytes`, made directly: rquickjs's
 /// `TypedArray::new_copy` goes through the `Uint8Array` constructor with an
@@ -78,25 +43,6 @@ fn uint8_array_copy<'js>(ctx: &Ctx<'js>, bytes: &[u8]) -> rquickjs::Result<Value
     Ok(value)
 }
 
-/// `successOf(ctx, settled)`: for the usual results (`undefined`, `ctx`)
-/// read here, `!!ctx.response.success`; anything else through the SDK's own.
-fn success_of<'js>(
-    ctx: &Ctx<'js>,
-    awaited: &Awaited,
-    settled: Value<'js>,
-) -> rquickjs::Result<bool> {
-    let chain_ctx = awaited.ctx.clone().restore(ctx)?;
-    if settled.is_undefined() || settled == *chain_ctx.as_value() {
-        let response: Value = chain_ctx.get("response")?;
-        if let Some(response) = response.as_object() {
-            let success: rquickjs::convert::Coerced<bool> = response.get("success")?;
-            return Ok(success.0);
-        }
-    }
-    let success_of = awaited.success_of.clone().restore(ctx)?;
-    success_of.call((chain_ctx, settled))
-}
-
 /// An event to run.
 pub(crate) struct Start {
     pub invocation: InvocationId,
@@ -109,17 +55,6 @@ pub(crate) struct Start {
     /// Only message has one.
     pub payload: Option<Payload>,
     pub entry: Entry,
-}
-
-/// How a chain ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// It ran; `res.success` (for connect: accepted).
-    Handled(bool),
-    /// No chain is registered for the event.
-    Unhandled,
-    /// It threw, rejected, ran past its budget, or never settled.
-    Failed(ScriptFailure),
 }
 
 /// A chain that ended this step.
