@@ -1,4 +1,5 @@
-//! The engine's side of speed trick 4 in `sdk.js`: a chain still running
+//! What a chain's entry point answers and how a chain ended. The engine's
+//! side of speed trick 4 in `sdk.js` lives here: a chain still running
 //! answers its own result (its ctx left in the SDK's `awaiting[0]`), and
 //! the engine awaits it and reads the success as the SDK's `successOf`
 //! would, with no `.then`, derived promise or reaction job per event.

@@ -143,7 +143,6 @@ impl Drop for JsRuntime {
         self.socket_names.get_mut().clear();
         self.pending.clear();
         self.host.borrow_mut().deferred.clear();
-        self.host.borrow_mut().topics = super::topic_queue::TopicQueue::default();
         self.loaded.clear();
     }
 }
