@@ -9,7 +9,7 @@ declare -A totals
 for msgs in 200 600; do
   out=/tmp/cgm.$msgs.$$
   rm -f $out*
-  valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=$out "$bin" serve -q --script "$script" --kv :memory: --port $port "${extra[@]}" > /tmp/cgm.log 2>&1 &
+  valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=$out "$bin" serve ${QUIET--q} --script "$script" --kv :memory: --port $port "${extra[@]}" > /tmp/cgm.log 2>&1 &
   vpid=$!
   for i in $(seq 1 60); do grep -q listening /tmp/cgm.log && break; sleep 0.5; done
   "$bin" bench --url ws://127.0.0.1:$port --connections 50 --messages $msgs --size $size --window 16 --pattern trickle > /dev/null 2>&1

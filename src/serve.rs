@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::core::bus::{BusMessage, Subscription};
+use crate::core::bus::BusMessage;
 use crate::core::logging::{MESSAGE_LINES_PER_SECOND, SampledLog};
-use crate::engine::EngineError;
+use crate::engine::{EngineError, EngineHandle};
 use crate::launch::{self, LaunchConfig};
 use crate::session::{Header, Recorder, SessionError, script_reference};
 
@@ -104,7 +104,7 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     // warnings and errors when quiet).
     let log = (!options.quiet || recording.is_some()).then(|| {
         let stop = CancellationToken::new();
-        let task = tokio::spawn(log_events(engine.subscribe(), stop.clone()));
+        let task = tokio::spawn(log_events(engine.clone(), stop.clone()));
         (task, stop)
     });
     let stopped = stop_signal();
@@ -201,14 +201,20 @@ const LOG_PAUSE: Duration = Duration::from_millis(10);
 /// Logs the events from `subscription` until the engine goes away or `stop`
 /// (then what is queued first), with per-message lines sampled (see
 /// [`SampledLog`]).
-async fn log_events(mut subscription: Subscription, stop: CancellationToken) {
+async fn log_events(engine: EngineHandle, stop: CancellationToken) {
+    // Frames the bus left out (nothing else watches them) join the summary.
+    let mut subscription = engine.subscribe_sampled();
     let mut log = SampledLog::new(MESSAGE_LINES_PER_SECOND, Instant::now());
+    let roll = |log: &mut SampledLog| {
+        log.add_hidden(engine.take_hidden_frames());
+        log.roll(Instant::now());
+    };
     loop {
         let first = tokio::select! {
             message = subscription.recv() => message,
             // Sums up the last busy second when no event follows it.
             () = tokio::time::sleep(Duration::from_secs(1)) => {
-                log.roll(Instant::now());
+                roll(&mut log);
                 continue;
             }
             () = stop.cancelled() => break,
@@ -218,7 +224,7 @@ async fn log_events(mut subscription: Subscription, stop: CancellationToken) {
         while let Some(message) = subscription.try_recv() {
             handle(&mut log, message);
         }
-        log.roll(Instant::now());
+        roll(&mut log);
         tokio::select! {
             () = tokio::time::sleep(LOG_PAUSE) => {}
             () = stop.cancelled() => break,
@@ -227,6 +233,7 @@ async fn log_events(mut subscription: Subscription, stop: CancellationToken) {
     while let Some(message) = subscription.try_recv() {
         handle(&mut log, message);
     }
+    log.add_hidden(engine.take_hidden_frames());
     log.flush();
 }
 

@@ -231,26 +231,17 @@ fn logged_messages(stderr: &str) -> (u64, u64) {
     (shown_in, shown_out)
 }
 
-#[tokio::test]
-async fn a_busy_traffic_log_is_sampled_and_the_recording_keeps_everything() {
+/// Sends `messages` texts on one connection (far more than the 50 lines a
+/// second per direction the log shows) and reads every echo.
+async fn echo_messages(url: &str, messages: u64) {
     use futures_util::{SinkExt, StreamExt};
 
-    const MESSAGES: u64 = 3000;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let session = dir.path().join("busy.jsonl");
-    let mut command = sockscope();
-    command
-        .args(["serve", "--port", "0", "--kv", ":memory:"])
-        .args(["--script", &example_arg("echo.js"), "--record"])
-        .arg(&session);
-    let server = crate::util::process::Child9::spawn(command);
-    let (client, _) = tokio_tungstenite::connect_async(&server.url)
+    let (client, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("connect");
-    // Far more than the 50 lines a second per direction the log shows.
     let (mut sink, mut stream) = client.split();
     let sending = tokio::spawn(async move {
-        for index in 0..MESSAGES {
+        for index in 0..messages {
             sink.send(tokio_tungstenite::tungstenite::Message::text(format!(
                 "m{index}"
             )))
@@ -259,7 +250,7 @@ async fn a_busy_traffic_log_is_sampled_and_the_recording_keeps_everything() {
         }
         sink
     });
-    for _ in 0..MESSAGES {
+    for _ in 0..messages {
         tokio::time::timeout(WAIT, stream.next())
             .await
             .expect("echo in time")
@@ -268,20 +259,23 @@ async fn a_busy_traffic_log_is_sampled_and_the_recording_keeps_everything() {
     }
     let mut sink = sending.await.expect("sender");
     let _ = sink.close().await;
+}
 
-    // Every message is in the log, as a line or in a summary; the summary of
-    // the last busy second comes within about a second.
+/// The log once every message is in it, as a line or in a summary (the
+/// summary of the last busy second comes within about a second); checks
+/// that it was sampled.
+async fn sampled_log(server: &crate::util::process::Child9, messages: u64) -> String {
     let deadline = std::time::Instant::now() + WAIT;
     let stderr = loop {
         let stderr = server.stderr();
-        if logged_messages(&stderr) == (MESSAGES, MESSAGES) && stderr.contains("disconnect: ")
+        if logged_messages(&stderr) == (messages, messages) && stderr.contains("disconnect: ")
             || std::time::Instant::now() > deadline
         {
             break stderr;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    assert_eq!(logged_messages(&stderr), (MESSAGES, MESSAGES), "{stderr}");
+    assert_eq!(logged_messages(&stderr), (messages, messages), "{stderr}");
     assert!(
         stderr.contains("more messages in the last second (in "),
         "{stderr}"
@@ -291,10 +285,43 @@ async fn a_busy_traffic_log_is_sampled_and_the_recording_keeps_everything() {
         .filter(|line| line.contains("message "))
         .count();
     assert!(
-        (message_lines as u64) < MESSAGES,
+        (message_lines as u64) < messages,
         "sampled: {message_lines} lines for {} messages",
-        2 * MESSAGES
+        2 * messages
     );
+    stderr
+}
+
+/// With only the log watching, the bus builds events for the lines shown
+/// and counts the rest: still every message is accounted for.
+#[tokio::test]
+async fn a_busy_log_alone_accounts_for_every_message() {
+    const MESSAGES: u64 = 3000;
+    let mut command = sockscope();
+    command
+        .args(["serve", "--port", "0", "--kv", ":memory:"])
+        .args(["--script", &example_arg("echo.js")]);
+    let server = crate::util::process::Child9::spawn(command);
+    echo_messages(&server.url, MESSAGES).await;
+    let stderr = sampled_log(&server, MESSAGES).await;
+    for lifecycle in ["connect accepted: ", "disconnect: "] {
+        assert!(stderr.contains(lifecycle), "{lifecycle:?} in:\n{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn a_busy_traffic_log_is_sampled_and_the_recording_keeps_everything() {
+    const MESSAGES: u64 = 3000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let session = dir.path().join("busy.jsonl");
+    let mut command = sockscope();
+    command
+        .args(["serve", "--port", "0", "--kv", ":memory:"])
+        .args(["--script", &example_arg("echo.js"), "--record"])
+        .arg(&session);
+    let server = crate::util::process::Child9::spawn(command);
+    echo_messages(&server.url, MESSAGES).await;
+    let stderr = sampled_log(&server, MESSAGES).await;
     for lifecycle in ["connect accepted: ", "disconnect: "] {
         assert!(stderr.contains(lifecycle), "{lifecycle:?} in:\n{stderr}");
     }

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::RwLock;
 use tokio::sync::{broadcast, mpsc};
 
-use super::events::Event;
+use super::events::{Event, FrameDirection};
+use super::frame_sampler::FrameSampler;
+use super::logging::HiddenMessages;
 
 /// What a subscriber receives.
 #[derive(Clone, Debug)]
@@ -37,6 +39,10 @@ struct BusInner {
     before_anyone: parking_lot::Mutex<Vec<Arc<Event>>>,
     lossless: RwLock<Vec<mpsc::UnboundedSender<Arc<Event>>>>,
     lossless_count: AtomicUsize,
+    /// Lossy subscribers that show every frame (all but the sampled log).
+    frame_watchers: Arc<AtomicUsize>,
+    /// The frames a log-only bus leaves out.
+    frames: FrameSampler,
 }
 
 impl EventBus {
@@ -49,6 +55,8 @@ impl EventBus {
                 before_anyone: parking_lot::Mutex::new(Vec::new()),
                 lossless: RwLock::new(Vec::new()),
                 lossless_count: AtomicUsize::new(0),
+                frame_watchers: Arc::new(AtomicUsize::new(0)),
+                frames: FrameSampler::new(),
             }),
         }
     }
@@ -58,6 +66,23 @@ impl EventBus {
     pub fn is_observed(&self) -> bool {
         self.inner.lossy.receiver_count() > 0
             || self.inner.lossless_count.load(Ordering::Relaxed) > 0
+    }
+
+    /// Publishes a frame's event, built only if someone gets it: every
+    /// frame when a subscriber shows or records them all, a few a second
+    /// (the rest counted, see [`EventBus::take_hidden_frames`]) when only a
+    /// sampled log listens, none when nobody does.
+    pub fn publish_frame(&self, direction: FrameDirection, event: impl FnOnce() -> Event) {
+        let watches_every_frame = self.inner.frame_watchers.load(Ordering::Relaxed) > 0
+            || self.inner.lossless_count.load(Ordering::Relaxed) > 0;
+        if watches_every_frame || (self.is_observed() && self.inner.frames.admit(direction)) {
+            self.publish(event());
+        }
+    }
+
+    /// The frames [`EventBus::publish_frame`] left out since the last call.
+    pub fn take_hidden_frames(&self) -> HiddenMessages {
+        self.inner.frames.take_hidden()
     }
 
     /// Delivers `event` to every subscriber without waiting.
@@ -96,9 +121,24 @@ impl EventBus {
     /// A subscriber that may lose events when it lags (for displays). It
     /// first gets what was published before anyone listened.
     pub fn subscribe(&self) -> Subscription {
+        self.inner.frame_watchers.fetch_add(1, Ordering::Relaxed);
+        self.lossy(Some(Arc::clone(&self.inner.frame_watchers)))
+    }
+
+    /// A display that gets frames only as a sampled log shows them (a few a
+    /// second per direction); the rest are counted by the bus.
+    pub fn subscribe_sampled(&self) -> Subscription {
+        self.lossy(None)
+    }
+
+    fn lossy(&self, counted_in: Option<Arc<AtomicUsize>>) -> Subscription {
         let receiver = self.inner.lossy.subscribe();
         let early = self.inner.before_anyone.lock().iter().cloned().collect();
-        Subscription::Lossy(receiver, early)
+        Subscription::Lossy(LossyReceiver {
+            receiver,
+            early,
+            counted_in,
+        })
     }
 
     /// A subscriber that receives every event (for recorders).
@@ -120,22 +160,35 @@ const BEFORE_ANYONE_EVENTS: usize = 256;
 pub enum Subscription {
     /// May report [`BusMessage::Missed`]; starts with the events published
     /// before anyone listened.
-    Lossy(
-        broadcast::Receiver<Arc<Event>>,
-        std::collections::VecDeque<Arc<Event>>,
-    ),
+    Lossy(LossyReceiver),
     /// Never misses an event.
     Lossless(mpsc::UnboundedReceiver<Arc<Event>>),
+}
+
+/// A display's end of the bus.
+pub struct LossyReceiver {
+    receiver: broadcast::Receiver<Arc<Event>>,
+    early: std::collections::VecDeque<Arc<Event>>,
+    /// The count of frame watchers it is in, if it watches every frame.
+    counted_in: Option<Arc<AtomicUsize>>,
+}
+
+impl Drop for LossyReceiver {
+    fn drop(&mut self) {
+        if let Some(watchers) = &self.counted_in {
+            watchers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Subscription {
     /// Waits for the next message; `None` once the engine is gone.
     pub async fn recv(&mut self) -> Option<BusMessage> {
         match self {
-            Subscription::Lossy(_, early) if !early.is_empty() => {
+            Subscription::Lossy(LossyReceiver { early, .. }) if !early.is_empty() => {
                 early.pop_front().map(BusMessage::Event)
             }
-            Subscription::Lossy(receiver, _) => match receiver.recv().await {
+            Subscription::Lossy(LossyReceiver { receiver, .. }) => match receiver.recv().await {
                 Ok(event) => Some(BusMessage::Event(event)),
                 Err(broadcast::error::RecvError::Lagged(count)) => Some(BusMessage::Missed(count)),
                 Err(broadcast::error::RecvError::Closed) => None,
@@ -147,10 +200,10 @@ impl Subscription {
     /// The next message if one is ready; never waits (for UI frames).
     pub fn try_recv(&mut self) -> Option<BusMessage> {
         match self {
-            Subscription::Lossy(_, early) if !early.is_empty() => {
+            Subscription::Lossy(LossyReceiver { early, .. }) if !early.is_empty() => {
                 early.pop_front().map(BusMessage::Event)
             }
-            Subscription::Lossy(receiver, _) => match receiver.try_recv() {
+            Subscription::Lossy(LossyReceiver { receiver, .. }) => match receiver.try_recv() {
                 Ok(event) => Some(BusMessage::Event(event)),
                 Err(broadcast::error::TryRecvError::Lagged(count)) => {
                     Some(BusMessage::Missed(count))
@@ -203,6 +256,50 @@ mod tests {
         assert!(early.try_recv().is_none());
         let mut recorder = bus.subscribe_lossless();
         assert!(recorder.try_recv().is_none(), "recorders start empty");
+    }
+
+    fn frame_in() -> Event {
+        Event::FrameIn {
+            connection_id: uuid::Uuid::nil(),
+            payload: super::super::events::Payload::Text("hi".into()),
+            at: Utc::now(),
+        }
+    }
+
+    fn frames_received(subscription: &mut Subscription) -> usize {
+        let mut frames = 0;
+        while let Some(BusMessage::Event(event)) = subscription.try_recv() {
+            frames += usize::from(matches!(event.as_ref(), Event::FrameIn { .. }));
+        }
+        frames
+    }
+
+    #[tokio::test]
+    async fn a_sampled_log_alone_gets_a_few_frames_and_the_rest_are_counted() {
+        let bus = EventBus::new(4096);
+        let mut log = bus.subscribe_sampled();
+        let mut built = 0;
+        for _ in 0..1_000 {
+            bus.publish_frame(FrameDirection::In, || {
+                built += 1;
+                frame_in()
+            });
+        }
+        let budget = super::super::logging::MESSAGE_LINES_PER_SECOND as usize;
+        assert_eq!(built, budget, "events are built only for what is shown");
+        assert_eq!(frames_received(&mut log), budget);
+        assert_eq!(bus.take_hidden_frames().in_count, (1_000 - budget) as u64);
+
+        // A display that shows every frame turns the sampling off, for both.
+        let mut window = bus.subscribe();
+        for _ in 0..1_000 {
+            bus.publish_frame(FrameDirection::In, frame_in);
+        }
+        assert_eq!(frames_received(&mut window), 1_000);
+        assert_eq!(frames_received(&mut log), 1_000);
+        drop(window);
+        bus.publish_frame(FrameDirection::In, frame_in);
+        assert_eq!(bus.take_hidden_frames().in_count, 1, "sampling again");
     }
 
     #[tokio::test]

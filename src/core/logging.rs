@@ -270,6 +270,13 @@ impl SampledLog {
         false
     }
 
+    /// Counts messages whose lines were left out before they reached the
+    /// log (the bus samples frames when only this log watches them).
+    pub fn add_hidden(&mut self, hidden: HiddenMessages) {
+        self.hidden.in_count += hidden.in_count;
+        self.hidden.out_count += hidden.out_count;
+    }
+
     /// Ends the window if a second has passed since it began, logging its
     /// summary if it hid anything (call it on a timer too, so the last
     /// busy second is summed up when traffic stops).

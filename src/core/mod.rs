@@ -6,6 +6,7 @@ pub mod bus;
 pub mod close_code;
 pub mod config;
 pub mod events;
+mod frame_sampler;
 pub mod gateway;
 pub mod jsonpath;
 pub mod logging;

@@ -262,13 +262,13 @@ where
             payload
         };
         shared.registry.record_in(live, payload.len_bytes());
-        if shared.bus.is_observed() {
-            shared.bus.publish(Event::FrameIn {
+        shared
+            .bus
+            .publish_frame(FrameDirection::In, || Event::FrameIn {
                 connection_id: live.connection_id,
                 payload: payload.clone(),
                 at: Utc::now(),
             });
-        }
         shared.runtime.message(live.connection_id, payload).await;
     }
 }
@@ -320,7 +320,6 @@ async fn write_loop<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let closing = outbound.closing();
-    let observed = || shared.bus.is_observed();
     while let Some(first) = outbound.next().await {
         // Everything already queued goes out with one flush.
         let batch = async {
@@ -363,13 +362,13 @@ async fn write_loop<S>(
                         payload
                     };
                 shared.registry.record_out(&live, payload.len_bytes());
-                if observed() {
-                    shared.bus.publish(Event::FrameOut {
+                shared
+                    .bus
+                    .publish_frame(FrameDirection::Out, || Event::FrameOut {
                         connection_id: live.connection_id,
                         payload: payload.clone(),
                         at: Utc::now(),
                     });
-                }
                 sink.feed(into_message(payload)).await?;
                 next = outbound.try_next();
             }

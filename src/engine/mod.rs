@@ -223,6 +223,18 @@ impl EngineHandle {
         self.shared.bus.subscribe_lossless()
     }
 
+    /// A subscriber for a sampled log: while nothing else watches frames
+    /// it gets a few a second; [`EngineHandle::take_hidden_frames`] counts
+    /// the rest.
+    pub fn subscribe_sampled(&self) -> Subscription {
+        self.shared.bus.subscribe_sampled()
+    }
+
+    /// The frames a sampled log did not get since the last call.
+    pub fn take_hidden_frames(&self) -> crate::core::logging::HiddenMessages {
+        self.shared.bus.take_hidden_frames()
+    }
+
     /// Live connections, oldest first.
     pub fn connections(&self) -> Vec<ConnectionSnapshot> {
         self.shared.registry.snapshot()

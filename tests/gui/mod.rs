@@ -146,7 +146,18 @@ impl Window {
         });
     }
 
+    /// Clicks the widget labelled `label`, once a frame shows it (a frame
+    /// drawn before the state changed may still show the old label).
     fn click(&mut self, label: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.harness.query_by_label(label).is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {label:?} to click"
+            );
+            self.harness.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
         self.harness.get_by_label(label).click();
         self.harness.step();
         self.harness.step();
