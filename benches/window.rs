@@ -146,7 +146,11 @@ fn load_in_background(options: BenchOptions) -> std::thread::JoinHandle<BenchRep
 }
 
 /// (a), or (c) with `subscribed`: the engine without a window.
-fn headless(engine_runtime: &tokio::runtime::Runtime, pattern: SendPattern, subscribed: bool) -> Run {
+fn headless(
+    engine_runtime: &tokio::runtime::Runtime,
+    pattern: SendPattern,
+    subscribed: bool,
+) -> Run {
     let engine = engine_runtime
         .block_on(sockscope::launch::start(config()))
         .expect("engine starts");
@@ -216,6 +220,7 @@ struct WindowRun {
     window_cpu_share: f64,
     rows_shown: usize,
     skipped_events: u64,
+    was_flooded: bool,
 }
 
 fn with_window(engine_runtime: &Arc<tokio::runtime::Runtime>, pattern: SendPattern) -> WindowRun {
@@ -245,6 +250,7 @@ fn with_window(engine_runtime: &Arc<tokio::runtime::Runtime>, pattern: SendPatte
     let (cpu_before, wall_before) = (thread_cpu_time(), Instant::now());
     let load = load_in_background(options(url, pattern));
     let (mut frames, mut frame_cpu) = (0, Duration::ZERO);
+    let mut was_flooded = false;
     let mut last_frame = Instant::now() - FRAME;
     while !load.is_finished() {
         if !requests.wait_for_frame(last_frame + FRAME, Instant::now() + LOAD_POLL) {
@@ -255,6 +261,7 @@ fn with_window(engine_runtime: &Arc<tokio::runtime::Runtime>, pattern: SendPatte
         harness.step();
         frame_cpu += thread_cpu_time() - cpu_at_start;
         frames += 1;
+        was_flooded |= harness.state().state.is_flooded;
     }
     let window_cpu_share =
         (thread_cpu_time() - cpu_before).as_secs_f64() / wall_before.elapsed().as_secs_f64();
@@ -272,6 +279,7 @@ fn with_window(engine_runtime: &Arc<tokio::runtime::Runtime>, pattern: SendPatte
         window_cpu_share,
         rows_shown,
         skipped_events,
+        was_flooded,
     }
 }
 
@@ -338,13 +346,22 @@ fn main() {
             "\n{CONNECTIONS} conns x {MESSAGES_PER_CONNECTION} x 32 B echo.js, window 16, {} (median of {ROUNDS} rounds):",
             pattern.as_str()
         );
-        println!("  a headless engine                 {a:>9.0} msg/s   CPU us/msg: {}", median_threads(&alone));
-        println!("  b window, Follow on               {b:>9.0} msg/s   CPU us/msg: {}", median_threads(&windowed_runs));
-        println!("  c events built, nobody draws      {c:>9.0} msg/s   CPU us/msg: {}", median_threads(&subscribed));
+        println!(
+            "  a headless engine                 {a:>9.0} msg/s   CPU us/msg: {}",
+            median_threads(&alone)
+        );
+        println!(
+            "  b window, Follow on               {b:>9.0} msg/s   CPU us/msg: {}",
+            median_threads(&windowed_runs)
+        );
+        println!(
+            "  c events built, nobody draws      {c:>9.0} msg/s   CPU us/msg: {}",
+            median_threads(&subscribed)
+        );
         println!("  b/a = {:.2} (target >= 0.9), c/a = {:.2}", b / a, c / a);
         for (round, window) in windowed.iter().enumerate() {
             println!(
-                "    b round {}: {:>6.0} msg/s, {} frames, {:.2} ms CPU per frame, window thread {:.1}% of a CPU, {} events skipped, {} rows shown",
+                "    b round {}: {:>6.0} msg/s, {} frames, {:.2} ms CPU per frame, window thread {:.1}% of a CPU, {} events skipped, {} rows shown{}",
                 round + 1,
                 window.run.messages_per_second,
                 window.frames,
@@ -352,6 +369,11 @@ fn main() {
                 window.window_cpu_share * 100.0,
                 window.skipped_events,
                 window.rows_shown,
+                if window.was_flooded {
+                    ", flood mode"
+                } else {
+                    ""
+                },
             );
         }
     }

@@ -160,6 +160,30 @@ impl Subscription {
             Subscription::Lossless(receiver) => receiver.try_recv().ok().map(BusMessage::Event),
         }
     }
+
+    /// Drops what waits: the subscriber goes on from the next event
+    /// published (a display that stopped looking during a flood). Costs
+    /// about what taking the waiting events would (the lossy ring counts
+    /// each one off), once.
+    pub fn skip_waiting(&mut self) {
+        match self {
+            Subscription::Lossy(receiver, early) => {
+                early.clear();
+                *receiver = receiver.resubscribe();
+            }
+            Subscription::Lossless(receiver) => while receiver.try_recv().is_ok() {},
+        }
+    }
+
+    /// Events published for this subscriber and not taken yet, those a
+    /// lagging lossy subscriber will be told it missed included. Counts
+    /// without taking (a display measures how fast events pour in).
+    pub fn waiting(&self) -> u64 {
+        match self {
+            Subscription::Lossy(receiver, early) => (receiver.len() + early.len()) as u64,
+            Subscription::Lossless(receiver) => receiver.len() as u64,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -179,7 +203,17 @@ mod tests {
         for _ in 0..10 {
             bus.publish(stopped());
         }
+        assert_eq!(lossy.waiting(), 10, "the missed ones count as waiting");
+        assert_eq!(lossless.waiting(), 10);
         assert!(matches!(lossy.try_recv(), Some(BusMessage::Missed(6))));
+        assert_eq!(lossy.waiting(), 4);
+        let mut skipping = bus.subscribe();
+        bus.publish(stopped());
+        skipping.skip_waiting();
+        assert!(skipping.try_recv().is_none(), "nothing waits after a skip");
+        bus.publish(stopped());
+        assert!(matches!(skipping.try_recv(), Some(BusMessage::Event(_))));
+        assert_eq!(lossy.waiting(), 6, "a skip is the skipper's own");
         let mut lossy_events = 0;
         while let Some(BusMessage::Event(_)) = lossy.try_recv() {
             lossy_events += 1;
