@@ -213,6 +213,34 @@ impl Subscription {
             Subscription::Lossless(receiver) => receiver.try_recv().ok().map(BusMessage::Event),
         }
     }
+
+    /// Drops what waits: the subscriber goes on from the next event
+    /// published (a display that stopped looking during a flood). Costs
+    /// about what taking the waiting events would (the lossy ring counts
+    /// each one off), once.
+    pub fn skip_waiting(&mut self) {
+        match self {
+            Subscription::Lossy(LossyReceiver {
+                receiver, early, ..
+            }) => {
+                early.clear();
+                *receiver = receiver.resubscribe();
+            }
+            Subscription::Lossless(receiver) => while receiver.try_recv().is_ok() {},
+        }
+    }
+
+    /// Events published for this subscriber and not taken yet, those a
+    /// lagging lossy subscriber will be told it missed included. Counts
+    /// without taking (a display measures how fast events pour in).
+    pub fn waiting(&self) -> u64 {
+        match self {
+            Subscription::Lossy(LossyReceiver {
+                receiver, early, ..
+            }) => (receiver.len() + early.len()) as u64,
+            Subscription::Lossless(receiver) => receiver.len() as u64,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -232,7 +260,10 @@ mod tests {
         for _ in 0..10 {
             bus.publish(stopped());
         }
+        assert_eq!(lossy.waiting(), 10, "the missed ones count as waiting");
+        assert_eq!(lossless.waiting(), 10);
         assert!(matches!(lossy.try_recv(), Some(BusMessage::Missed(6))));
+        assert_eq!(lossy.waiting(), 4);
         let mut lossy_events = 0;
         while let Some(BusMessage::Event(_)) = lossy.try_recv() {
             lossy_events += 1;
@@ -243,6 +274,27 @@ mod tests {
             lossless_events += 1;
         }
         assert_eq!(lossless_events, 10);
+    }
+
+    #[tokio::test]
+    async fn a_skipping_subscriber_goes_on_from_the_next_event_and_others_keep_theirs() {
+        let bus = EventBus::new(4);
+        let mut skipping = bus.subscribe();
+        let mut other = bus.subscribe();
+        bus.publish(stopped());
+        bus.publish(stopped());
+        skipping.skip_waiting();
+        assert_eq!(skipping.waiting(), 0);
+        assert!(skipping.try_recv().is_none(), "nothing waits after a skip");
+        bus.publish(stopped());
+        assert!(matches!(skipping.try_recv(), Some(BusMessage::Event(_))));
+        assert!(skipping.try_recv().is_none());
+        assert_eq!(other.waiting(), 3, "a skip is the skipper's own");
+        let mut others = 0;
+        while let Some(BusMessage::Event(_)) = other.try_recv() {
+            others += 1;
+        }
+        assert_eq!(others, 3);
     }
 
     #[tokio::test]

@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
+use sockscope::launch::LaunchConfig;
 use sockscope::ui::app::SockscopeApp;
 use sockscope::ui::state::{ServerStatus, Settings};
 use tempfile::TempDir;
 
+mod flood;
 mod intercept;
 mod links;
 mod polish;
@@ -38,11 +40,22 @@ impl Window {
 
     /// A window whose script sits beside `files` (name, text).
     fn open_with(source: &str, files: &[(&str, &str)], settings: Option<Settings>) -> Self {
+        Self::open_configured(source, files, settings, |_| {})
+    }
+
+    /// [`Window::open_with`], its launch configuration changed by `configure`.
+    fn open_configured(
+        source: &str,
+        files: &[(&str, &str)],
+        settings: Option<Settings>,
+        configure: impl FnOnce(&mut LaunchConfig),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write a file");
         }
         let mut config = engine_config_in(dir.path(), source);
+        configure(&mut config);
         config.script.start_with_broken_script = true;
         config.script.watch = true;
         let runtime = Arc::new(
@@ -119,6 +132,16 @@ impl Window {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// When the last step asked for the next frame: `Duration::MAX` when
+    /// it asked for none.
+    fn repaint_delay(&self) -> Duration {
+        self.harness
+            .output()
+            .viewport_output
+            .get(&egui::ViewportId::ROOT)
+            .map_or(Duration::ZERO, |viewport| viewport.repaint_delay)
     }
 
     /// Brings a panel's tab to the front.

@@ -12,16 +12,6 @@ const ECHO_JSON: &str = "const socket = websocket('s');
 socket.on('connect', () => {});
 socket.on('message', (ctx) => socket.send(ctx.req.connectionId, ctx.req.text()));";
 
-/// The frames the last step asked for: `Duration::MAX` when none.
-fn repaint_delay(window: &Window) -> Duration {
-    window
-        .harness
-        .output()
-        .viewport_output
-        .get(&egui::ViewportId::ROOT)
-        .map_or(Duration::ZERO, |viewport| viewport.repaint_delay)
-}
-
 fn copied_text(window: &Window) -> Vec<String> {
     window
         .harness
@@ -62,7 +52,7 @@ fn an_idle_window_with_follow_on_asks_for_no_frames() {
         window.harness.step();
         // A tab just brought to the front lays out for a frame or two.
         let mut frames = 0;
-        while repaint_delay(&window) != Duration::MAX {
+        while window.repaint_delay() != Duration::MAX {
             frames += 1;
             assert!(
                 frames < 10,

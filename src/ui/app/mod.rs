@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use crate::launch::LaunchConfig;
 use crate::ui::panels::{self, Panels};
-use crate::ui::state::ingest::{INGEST_BUDGET, Ingest};
+use crate::ui::state::ingest::{FLOOD_FRAME_INTERVAL, Ingest, IngestPace};
 use crate::ui::state::{AppState, Settings, UiMessage};
 use layout::{Pane, PaneBehavior, default_tree};
 
@@ -90,8 +90,8 @@ impl eframe::App for SockscopeApp {
         while let Ok(message) = self.messages.try_recv() {
             self.state.apply_message(message, &mut self.ingest);
         }
-        let has_more = self.state.ingest_events(&mut self.ingest, INGEST_BUDGET);
         let now = Instant::now();
+        let pace = self.state.ingest_frame(&mut self.ingest, now);
         self.state.refresh_periodic(&mut self.ingest, now);
         let mut client_activity = Vec::new();
         for client in &mut self.state.clients {
@@ -115,13 +115,20 @@ impl eframe::App for SockscopeApp {
         // Frames only when something on screen changes: every frame costs
         // tens of milliseconds under a software renderer. Events and
         // background results wake the window themselves; panels that show
-        // a ticking time ask for their own next frame.
-        if has_more {
-            ctx.request_repaint();
-        } else if self.state.kv.is_animating(now) {
-            ctx.request_repaint_after(Duration::from_millis(50));
-        } else if let Some(due_in) = self.ingest.refresh_due_in(now) {
-            ctx.request_repaint_after(due_in);
+        // a ticking time ask for their own next frame. A flood gets a few
+        // frames a second: the server needs the CPU more than anyone needs
+        // rows scrolling by faster than they can be read.
+        match pace {
+            IngestPace::Flood => ctx.request_repaint_after(FLOOD_FRAME_INTERVAL),
+            IngestPace::CatchingUp => ctx.request_repaint(),
+            IngestPace::Drained if self.state.kv.is_animating(now) => {
+                ctx.request_repaint_after(Duration::from_millis(50));
+            }
+            IngestPace::Drained => {
+                if let Some(due_in) = self.ingest.refresh_due_in(now) {
+                    ctx.request_repaint_after(due_in);
+                }
+            }
         }
         if let Some(oldest) = self.state.notices.first() {
             ctx.request_repaint_after(

@@ -254,22 +254,32 @@ impl MessagesPanel {
             ui.visuals().weak_text_color(),
             ui.visuals().warn_fg_color,
         );
+        // Jump to the newest row only when rows arrive (or Follow was just
+        // turned on): asking every frame keeps the scroll area animating, so
+        // an idle window repainted continuously. A jump asks for the next
+        // frame (which shows the rows this one laid out), so during a flood
+        // sticking to the bottom does it instead: the newest rows show one
+        // flood frame later, and a flood frame asks for no other.
+        let jumps_to_newest = self.follow
+            && !state.is_flooded
+            && total_rows > 0
+            && self.followed_rows != Some(total_rows);
         let mut table = TableBuilder::new(ui)
             .striped(true)
             .resizable(true)
             .sense(egui::Sense::click())
             .auto_shrink([false, false])
             .stick_to_bottom(self.follow)
+            // Without a slide: an animated jump draws frames at 60 a second
+            // for up to 0.3 s, and nobody reads rows sliding by.
+            .animate_scrolling(!self.follow)
             .column(Column::initial(95.0))
             .column(Column::initial(40.0))
             .column(Column::initial(70.0))
             .column(Column::initial(50.0))
             .column(Column::initial(65.0))
             .column(Column::remainder().clip(true));
-        // Jump to the newest row only when rows arrive (or Follow was just
-        // turned on): asking every frame keeps the scroll area animating, so
-        // an idle window repainted continuously.
-        if self.follow && total_rows > 0 && self.followed_rows != Some(total_rows) {
+        if jumps_to_newest {
             table = table.scroll_to_row(total_rows - 1, Some(egui::Align::BOTTOM));
         }
         self.followed_rows = self.follow.then_some(total_rows);

@@ -21,6 +21,7 @@ pub mod sessions;
 
 use crate::core::events::ConnectionId;
 use crate::ui::state::AppState;
+use crate::ui::state::ingest::FLOOD_FRAME_INTERVAL;
 
 /// Per-panel UI state.
 #[derive(Default)]
@@ -189,16 +190,22 @@ pub fn notices_ui(ui: &mut egui::Ui, state: &AppState) {
                 ui.weak("Ready.");
             }
         }
-        if state.missed_events > 0 {
+        if state.missed_events > 0 || state.is_flooded {
             ui.separator();
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
+            let skipped = format!("{} events skipped", state.missed_events);
+            let text = if state.is_flooded {
                 format!(
-                    "{} events not shown: the display fell behind",
-                    state.missed_events
-                ),
-            )
-            .on_hover_text("The server kept every frame; only this window skipped them.");
+                    "flood: {} frames a second, a sample of the traffic; {skipped}",
+                    1000 / FLOOD_FRAME_INTERVAL.as_millis().max(1)
+                )
+            } else {
+                format!("{skipped}: the display fell behind")
+            };
+            ui.colored_label(ui.visuals().warn_fg_color, text)
+                .on_hover_text(
+                    "Events came faster than anyone can read them. The server, its log and \
+                 recordings keep every one; only this window skipped them.",
+                );
         }
     });
 }

@@ -226,6 +226,9 @@ pub struct AppState {
     pub notices: Vec<Notice>,
     /// Events the display lost because it fell behind (total).
     pub missed_events: u64,
+    /// Events pour in faster than anyone reads them: the window draws a
+    /// few frames a second and shows what it can take ([`ingest`]).
+    pub is_flooded: bool,
     /// Session files, replays and the recording.
     pub sessions: SessionsState,
     messages: mpsc::UnboundedSender<UiMessage>,
@@ -271,6 +274,7 @@ impl AppState {
             selected_connection: None,
             notices: Vec::new(),
             missed_events: 0,
+            is_flooded: false,
             sessions: SessionsState::default(),
             messages,
             reveal_script_line: None,
