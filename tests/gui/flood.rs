@@ -90,23 +90,9 @@ fn a_flood_paces_the_window_and_skips_what_it_cannot_take_then_it_returns_to_nor
         .get_by_label_contains("events skipped: the display fell behind");
 
     // Idle: once counters and rates settle, no frame is asked for.
-    let settled_at = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < settled_at {
-        window.harness.step();
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    window.harness.state_mut().state.notices.clear();
+    window.settle();
     window.harness.step();
-    let mut frames = 0;
-    while window.repaint_delay() != Duration::MAX {
-        frames += 1;
-        assert!(
-            frames < 10,
-            "the window keeps asking for frames after the flood: {:?}",
-            window.harness.ctx.repaint_causes()
-        );
-        window.harness.step();
-    }
+    window.assert_asks_for_no_frames("after the flood");
 
     // And one message wakes it again (the waker stopped looking during the
     // flood, and looks again).

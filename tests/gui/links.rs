@@ -90,19 +90,7 @@ socket.on('message', (ctx) => explode(ctx.req.text()));",
 
 #[test]
 fn a_replays_lost_updates_link_to_their_lines() {
-    let mut window = Window::open(crate::util::RACY_COUNTER);
-    let sessions_folder = window.dir.path().join("sessions");
-    std::fs::create_dir_all(&sessions_folder).expect("sessions folder");
-    let handler = window.dir.path().join("handler.js");
-    crate::util::write_two_senders_session(&sessions_folder.join("racy.jsonl"), &handler);
-    window.harness.state_mut().state.sessions.folder = sessions_folder;
-    window.harness.state_mut().state.list_sessions();
-    window.step_until("the file to be listed", |app| {
-        app.state.sessions.listing.len() == 1
-    });
-    window.open_tab("Sessions");
-    window.harness.get_by_label("racy.jsonl").click();
-    window.harness.step();
+    let mut window = Window::open_with_racy_session();
     window.click("Replay ×20 (interleavings)");
     window.step_until_shown("Lost updates (1)");
     let text = window.app().state.script.text.clone();

@@ -144,6 +144,52 @@ impl Window {
             .map_or(Duration::ZERO, |viewport| viewport.repaint_delay)
     }
 
+    /// Steps until counters and rates settle after the last event (a few
+    /// seconds), then drops the notices (they ask for frames to fade).
+    fn settle(&mut self) {
+        let settled_at = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < settled_at {
+            self.harness.step();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.harness.state_mut().state.notices.clear();
+    }
+
+    /// Asserts that, after a frame or two of layout, the window asks for no
+    /// further frame (`what` names the situation in the failure).
+    fn assert_asks_for_no_frames(&mut self, what: &str) {
+        let mut frames = 0;
+        while self.repaint_delay() != Duration::MAX {
+            frames += 1;
+            assert!(
+                frames < 10,
+                "{what}: the window keeps asking for frames: {:?}",
+                self.harness.ctx.repaint_causes()
+            );
+            self.harness.step();
+        }
+    }
+
+    /// A window running the racy counter, its sessions folder holding one
+    /// recording of two senders (`racy.jsonl`), listed and selected in the
+    /// Sessions tab.
+    fn open_with_racy_session() -> Self {
+        let mut window = Window::open(crate::util::RACY_COUNTER);
+        let sessions_folder = window.dir.path().join("sessions");
+        std::fs::create_dir_all(&sessions_folder).expect("sessions folder");
+        let handler = window.dir.path().join("handler.js");
+        crate::util::write_two_senders_session(&sessions_folder.join("racy.jsonl"), &handler);
+        window.harness.state_mut().state.sessions.folder = sessions_folder;
+        window.harness.state_mut().state.list_sessions();
+        window.step_until("the file to be listed", |app| {
+            app.state.sessions.listing.len() == 1
+        });
+        window.open_tab("Sessions");
+        window.harness.get_by_label("racy.jsonl").click();
+        window.harness.step();
+        window
+    }
+
     /// Brings a panel's tab to the front.
     fn open_tab(&mut self, title: &str) {
         self.harness
@@ -507,20 +553,7 @@ fn record_in_the_window_then_replay_it_pass_and_then_fail_after_a_change() {
 
 #[test]
 fn replay_by_interleavings_names_the_seed_and_the_kv_panel_marks_the_lost_key() {
-    let mut window = Window::open(crate::util::RACY_COUNTER);
-    let sessions_folder = window.dir.path().join("sessions");
-    std::fs::create_dir_all(&sessions_folder).expect("sessions folder");
-    let script = window.dir.path().join("handler.js");
-    crate::util::write_two_senders_session(&sessions_folder.join("racy.jsonl"), &script);
-    window.harness.state_mut().state.sessions.folder = sessions_folder;
-    window.harness.state_mut().state.list_sessions();
-    window.step_until("the file to be listed", |app| {
-        app.state.sessions.listing.len() == 1
-    });
-
-    window.open_tab("Sessions");
-    window.harness.get_by_label("racy.jsonl").click();
-    window.harness.step();
+    let mut window = Window::open_with_racy_session();
     window.click("Replay ×20 (interleavings)");
     window.step_until_shown("interleaving seed 1: lost update: kv('counters') key 'shared'");
 

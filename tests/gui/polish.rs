@@ -40,27 +40,11 @@ fn an_idle_window_with_follow_on_asks_for_no_frames() {
         }
     });
     window.step_until_shown("{\"n\":299}");
-    // Counters and rates settle a little after the last event.
-    let settled_at = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < settled_at {
-        window.harness.step();
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    window.harness.state_mut().state.notices.clear();
+    window.settle();
     for tab in ["Messages", "KV", "Script", "Log", "Sessions", "Plot"] {
         window.open_tab(tab);
         window.harness.step();
-        // A tab just brought to the front lays out for a frame or two.
-        let mut frames = 0;
-        while window.repaint_delay() != Duration::MAX {
-            frames += 1;
-            assert!(
-                frames < 10,
-                "the idle window keeps asking for frames in the {tab} tab: {:?}",
-                window.harness.ctx.repaint_causes()
-            );
-            window.harness.step();
-        }
+        window.assert_asks_for_no_frames(&format!("idle, the {tab} tab in front"));
     }
 }
 
