@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use egui_kittest::kittest::Queryable as _;
+use sockscope::core::logging::thousands;
 use sockscope::ui::state::ingest::FLOOD_FRAME_INTERVAL;
 
 use super::Window;
@@ -74,7 +75,7 @@ fn a_flood_paces_the_window_and_skips_what_it_cannot_take_then_it_returns_to_nor
     );
     window
         .harness
-        .get_by_label_contains(&format!("{skipped} events skipped"));
+        .get_by_label_contains(&format!("{} events skipped", thousands(skipped)));
     window
         .harness
         .get_by_label_contains("flood: 5 frames a second");

@@ -192,7 +192,7 @@ pub fn notices_ui(ui: &mut egui::Ui, state: &AppState) {
         }
         if state.missed_events > 0 || state.is_flooded {
             ui.separator();
-            let skipped = format!("{} events skipped", state.missed_events);
+            let skipped = format!("{} events skipped", format_count(state.missed_events));
             let text = if state.is_flooded {
                 format!(
                     "flood: {} frames a second, a sample of the traffic; {skipped}",
