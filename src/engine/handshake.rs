@@ -225,7 +225,13 @@ impl Drop for DisconnectOwed {
         tracing::debug!(target: "sockscope::http", %connection_id, "client left before its upgrade: running its disconnect chain");
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                runtime.spawn(async move { shared.runtime.disconnect(connection_id).await });
+                // A connection task: shutdown waits for it before it stops
+                // the handlers and closes the store.
+                let tasks = shared.connection_tasks.clone();
+                tasks.spawn_on(
+                    async move { shared.runtime.disconnect(connection_id).await },
+                    &runtime,
+                );
             }
             Err(_) => {
                 tracing::warn!(target: "sockscope::http", %connection_id, "no runtime left to run the disconnect chain of a client that left");
