@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::core::bus::BusMessage;
+use crate::core::bus::{BusMessage, Subscription};
 use crate::core::logging::{MESSAGE_LINES_PER_SECOND, SampledLog};
 use crate::engine::{EngineError, EngineHandle};
 use crate::launch::{self, LaunchConfig};
@@ -104,7 +104,10 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     // warnings and errors when quiet).
     let log = (!options.quiet || recording.is_some()).then(|| {
         let stop = CancellationToken::new();
-        let task = tokio::spawn(log_events(engine.clone(), stop.clone()));
+        // Subscribed here, not in the task: nothing published before the
+        // task first runs is lost to the log.
+        let subscription = engine.subscribe_sampled();
+        let task = tokio::spawn(log_events(subscription, engine.clone(), stop.clone()));
         (task, stop)
     });
     let stopped = stop_signal();
@@ -200,10 +203,9 @@ const LOG_PAUSE: Duration = Duration::from_millis(10);
 
 /// Logs the events from `subscription` until the engine goes away or `stop`
 /// (then what is queued first), with per-message lines sampled (see
-/// [`SampledLog`]).
-async fn log_events(engine: EngineHandle, stop: CancellationToken) {
-    // Frames the bus left out (nothing else watches them) join the summary.
-    let mut subscription = engine.subscribe_sampled();
+/// [`SampledLog`]); the frames `engine`'s bus left out (nothing else watches
+/// them) join the summary lines.
+async fn log_events(mut subscription: Subscription, engine: EngineHandle, stop: CancellationToken) {
     let mut log = SampledLog::new(MESSAGE_LINES_PER_SECOND, Instant::now());
     let roll = |log: &mut SampledLog| {
         log.add_hidden(engine.take_hidden_frames());
