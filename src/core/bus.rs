@@ -76,7 +76,9 @@ impl EventBus {
         let watches_every_frame = self.inner.frame_watchers.load(Ordering::Relaxed) > 0
             || self.inner.lossless_count.load(Ordering::Relaxed) > 0;
         if watches_every_frame || (self.is_observed() && self.inner.frames.admit(direction)) {
-            self.publish(event());
+            // Someone listens (just checked): no second look under the
+            // broadcast's lock, on the path of every frame.
+            self.deliver(event());
         }
     }
 
@@ -100,6 +102,11 @@ impl EventBus {
             }
             return;
         }
+        self.deliver(event);
+    }
+
+    /// Hands `event` to the subscribers there are.
+    fn deliver(&self, event: Event) {
         let event = Arc::new(event);
         if self.inner.lossless_count.load(Ordering::Relaxed) > 0 {
             let mut any_gone = false;
