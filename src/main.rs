@@ -321,8 +321,9 @@ struct ServerArgs {
     /// Embedded lane: socket.close sends a 1000 close frame (nitric start drops the connection).
     #[arg(long)]
     close_frames: bool,
-    /// Never keep a CPU busy waiting for the next message (laptops on battery, busy
-    /// machines): the script thread sleeps as soon as it has nothing to do.
+    /// Run the sockets on the handlers' own thread (embedded lane): one CPU at most,
+    /// no thread waiting busily for the next message, no hand-off between threads.
+    /// Faster on a busy machine or a laptop on battery; slower on an idle multi-core one.
     #[arg(long)]
     low_cpu: bool,
 }
@@ -371,7 +372,6 @@ impl ServerArgs {
     }
 
     fn into_config(self) -> anyhow::Result<LaunchConfig> {
-        sockscope::script::set_low_cpu(self.low_cpu);
         let services = self.services()?;
         let script_path = match (self.script, &services) {
             (Some(path), _) => path,
@@ -409,6 +409,7 @@ impl ServerArgs {
             close_frames: self.close_frames,
             allow_undeclared: self.no_permissions,
         };
+        config.script.low_cpu = self.low_cpu;
         server.limits = Limits {
             max_message_bytes: to_usize(self.max_message_bytes),
             max_connections: to_usize(self.max_connections),

@@ -251,6 +251,12 @@ pub trait HandlerRuntime: Send + Sync {
     /// Later calls do nothing.
     fn stop(&self) -> RuntimeFuture<'_, ()>;
 
+    /// The runtime the engine must run the sockets on: the embedded lane's
+    /// script thread under `--low-cpu`. `None`: the server's own runtime.
+    fn sockets_runtime(&self) -> Option<tokio::runtime::Handle> {
+        None
+    }
+
     /// The sockets (`websocket(name)`) the handlers declared, in
     /// declaration order.
     fn sockets(&self) -> Vec<String>;

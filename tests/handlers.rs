@@ -361,17 +361,27 @@ socket.on('connect', () => {});
 
 #[tokio::test]
 async fn bursts_from_many_connections_keep_per_connection_order_and_attribute_errors() {
+    bursts_from_many_connections_keep_per_connection_order_and_attribute_errors_with(|_| {}).await;
+}
+
+/// Also run under `--low-cpu` (`low_cpu.rs`).
+pub(crate) async fn bursts_from_many_connections_keep_per_connection_order_and_attribute_errors_with(
+    configure: impl FnOnce(&mut sockscope::launch::LaunchConfig),
+) {
     // Queued messages run in batches on the script thread; each still gets
     // its own outcome, attributed to its own connection, in order.
-    let mut server = TestServer::start(&script(
-        "const socket = websocket('s');
+    let mut server = TestServer::start_with(
+        &script(
+            "const socket = websocket('s');
 socket.on('connect', () => {});
          socket.on('message', (ctx) => {
            const n = Number(ctx.req.text());
            if (n % 50 === 49) throw new Error(`boom ${n}`);
            socket.send(ctx.req.connectionId, ctx.req.data);
          });",
-    ))
+        ),
+        configure,
+    )
     .await;
     const MESSAGES: usize = 200;
     let mut clients = Vec::new();

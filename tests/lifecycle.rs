@@ -6,6 +6,7 @@ use futures_util::{SinkExt, StreamExt};
 use sockscope::core::events::{ClosedBy, Event, FrameDirection, Payload};
 use sockscope::engine::breakpoints::{BreakpointRule, PayloadMatch};
 use sockscope::engine::command::Command;
+use sockscope::launch::LaunchConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::util::{TestServer, WAIT, recv_close_code, recv_text, script, send_text};
@@ -32,7 +33,7 @@ socket.on('disconnect', async (ctx) => {
   await seen.set(ctx.req.connectionId, { count: count + 1 });
 });";
 
-async fn start_faulty(configure: impl FnOnce(&mut sockscope::launch::LaunchConfig)) -> TestServer {
+async fn start_faulty(configure: impl FnOnce(&mut LaunchConfig)) -> TestServer {
     TestServer::start_with(&script(FAULTY_ECHO), |config| {
         config.server.limits.handler_timeout = Duration::from_millis(300);
         // Small, so the allocation case reaches the cap long before the time
@@ -45,7 +46,14 @@ async fn start_faulty(configure: impl FnOnce(&mut sockscope::launch::LaunchConfi
 
 #[tokio::test]
 async fn runaway_handlers_are_stopped_reported_and_isolated() {
-    let mut server = start_faulty(|_| {}).await;
+    runaway_handlers_are_stopped_reported_and_isolated_with(|_| {}).await;
+}
+
+/// Also run under `--low-cpu` (`low_cpu.rs`).
+pub(crate) async fn runaway_handlers_are_stopped_reported_and_isolated_with(
+    configure: impl FnOnce(&mut LaunchConfig),
+) {
+    let mut server = start_faulty(configure).await;
     let mut culprit = server.connect("/").await;
     let mut bystander = server.connect("/").await;
     let cases = [
@@ -97,9 +105,17 @@ async fn runaway_handlers_are_stopped_reported_and_isolated() {
 
 #[tokio::test]
 async fn disconnect_fires_once_for_every_way_a_connection_ends() {
+    disconnect_fires_once_for_every_way_a_connection_ends_with(|_| {}).await;
+}
+
+/// Also run under `--low-cpu` (`low_cpu.rs`).
+pub(crate) async fn disconnect_fires_once_for_every_way_a_connection_ends_with(
+    configure: impl FnOnce(&mut LaunchConfig),
+) {
     let mut server = start_faulty(|config| {
         config.server.limits.max_message_bytes = 1024;
         config.server.limits.idle_timeout = Some(Duration::from_millis(500));
+        configure(config);
     })
     .await;
     let mut ids = Vec::new();
@@ -176,7 +192,14 @@ async fn disconnect_fires_once_for_every_way_a_connection_ends() {
 
 #[tokio::test]
 async fn shutdown_closes_clients_with_1001_and_runs_disconnect_handlers() {
-    let server = start_faulty(|_| {}).await;
+    shutdown_closes_clients_with_1001_and_runs_disconnect_handlers_with(|_| {}).await;
+}
+
+/// Also run under `--low-cpu` (`low_cpu.rs`).
+pub(crate) async fn shutdown_closes_clients_with_1001_and_runs_disconnect_handlers_with(
+    configure: impl FnOnce(&mut LaunchConfig),
+) {
+    let server = start_faulty(configure).await;
     let (mut client, id) = server.connect_with_id("/").await;
     let id = id.to_string();
     let closer = tokio::spawn(async move { recv_close_code(&mut client).await });

@@ -29,6 +29,8 @@ mod kv;
 mod layers;
 // Connection lifecycle: limits, runaway handlers, shutdown, hot reload, held connections.
 mod lifecycle;
+// `--low-cpu` (sockets on the script thread): lifecycle, order, topics, shutdown as in the default lane.
+mod low_cpu;
 // `sockscope bench` and its library against the echo example: counts, errors, JSON report.
 mod loadgen;
 // The real-runtime lane: the user's services with the real Node, TypeScript and Python SDKs.

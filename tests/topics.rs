@@ -92,7 +92,14 @@ async fn a_throwing_subscriber_goes_to_console_error_and_others_still_run() {
 
 #[tokio::test]
 async fn a_delayed_message_comes_after_a_later_immediate_one() {
-    let server = TestServer::start(&pubsub_script()).await;
+    a_delayed_message_comes_after_a_later_immediate_one_with(|_| {}).await;
+}
+
+/// Also run under `--low-cpu` (`low_cpu.rs`).
+pub(crate) async fn a_delayed_message_comes_after_a_later_immediate_one_with(
+    configure: impl FnOnce(&mut sockscope::launch::LaunchConfig),
+) {
+    let server = TestServer::start_with(&pubsub_script(), configure).await;
     let mut ann = server.connect("/").await;
     send_text(&mut ann, r#"{"op":"later"}"#).await;
     assert!(recv_text(&mut ann).await.ends_with(" now"));

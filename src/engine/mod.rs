@@ -175,12 +175,28 @@ impl EngineHandle {
             websocket_config,
         });
         fdlimit::raise_for(shared.config.limits.max_connections);
+        let sockets_runtime = shared.runtime.sockets_runtime();
         for (socket, listener) in listeners {
-            tokio::spawn(server::accept_loop(
-                Arc::clone(&shared),
-                listener,
-                socket.socket,
-            ));
+            let accepting = |listener| {
+                server::accept_loop(Arc::clone(&shared), listener, socket.socket.clone())
+            };
+            match &sockets_runtime {
+                Some(runtime) => {
+                    // Accepted connections belong to the runtime that polls
+                    // the listener: register it with that one.
+                    let bind_error = |reason| EngineError::Bind {
+                        addr: socket.local_addr,
+                        reason,
+                    };
+                    let listener = listener.into_std().map_err(bind_error)?;
+                    let _entered = runtime.enter();
+                    let listener = TcpListener::from_std(listener).map_err(bind_error)?;
+                    runtime.spawn(accepting(listener));
+                }
+                None => {
+                    tokio::spawn(accepting(listener));
+                }
+            }
             shared.bus.publish(Event::Listening {
                 local_addr: socket.local_addr,
             });

@@ -25,26 +25,13 @@
 //! per message from 50 clients, the look as it was reached 48,578 msg/s
 //! and parking at once 55,557 (+14%) in the same run.
 //!
-//! `--low-cpu` ([`set_low_cpu`]) turns the look off: the thread parks as
-//! soon as its queue is empty, for laptops on battery or machines where
-//! every cycle belongs to something else, at the price of a wake-up per
-//! round trip in a ping-pong.
+//! `--low-cpu` takes the other way out of hand-offs: the sockets run on the
+//! script thread itself ([`Waiting::Shared`]), so a message never wakes
+//! another thread and nothing ever looks ahead.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{self, error::TryRecvError};
-
-/// Process-wide: a script thread started after it is set never looks ahead.
-/// A process setting (like `--io-threads`), not per script, because it is
-/// about how this process shares the machine's CPUs.
-static LOW_CPU: AtomicBool = AtomicBool::new(false);
-
-/// `--low-cpu`: script threads started from now on park as soon as their
-/// queue is empty, never yielding or spinning while they wait.
-pub fn set_low_cpu(is_low_cpu: bool) {
-    LOW_CPU.store(is_low_cpu, Ordering::Relaxed);
-}
 
 /// How long the thread looks for the next job before it parks.
 const LOOK_AHEAD: Duration = Duration::from_micros(50);
@@ -70,8 +57,6 @@ const CONTENDED_SPELL: Duration = Duration::from_millis(100);
 /// Whether to look ahead, learned from how soon the last jobs came.
 #[derive(Debug)]
 pub(super) struct JobWait {
-    /// `--low-cpu`: never look.
-    is_low_cpu: bool,
     look_ahead: Duration,
     failed_looks_in_a_row: u32,
     /// When the current run of long yields began, and how long it is.
@@ -83,7 +68,6 @@ pub(super) struct JobWait {
 impl Default for JobWait {
     fn default() -> Self {
         Self {
-            is_low_cpu: LOW_CPU.load(Ordering::Relaxed),
             look_ahead: LOOK_AHEAD,
             failed_looks_in_a_row: 0,
             long_yields: None,
@@ -138,7 +122,7 @@ impl JobWait {
     }
 
     fn looks_ahead(&self) -> bool {
-        !self.is_low_cpu && self.failed_looks_in_a_row < FAILED_LOOKS_BEFORE_PAUSE
+        self.failed_looks_in_a_row < FAILED_LOOKS_BEFORE_PAUSE
     }
 
     fn came_soon(&mut self) {
@@ -167,6 +151,107 @@ impl JobWait {
             self.long_yields = None;
             self.contended_until = Some(now + CONTENDED_SPELL);
         }
+    }
+}
+
+/// How the script thread waits for jobs: on a thread of its own, or on the
+/// thread it shares with the sockets (`--low-cpu`).
+#[derive(Debug)]
+pub(super) enum Waiting {
+    /// A thread of its own: it looks ahead, then parks (see the module docs).
+    Own(JobWait),
+    /// The job loop is a future on a current-thread runtime that also runs
+    /// the sockets: every wait is an await, and the loop lets them run
+    /// between steps, so a message's hand-off is a queue push and never a
+    /// wake-up of another thread.
+    Shared,
+}
+
+/// What came first while waiting for a deadline.
+pub(super) enum Waited<T> {
+    Job(T),
+    Closed,
+    Deadline,
+}
+
+impl Waiting {
+    /// The next job, or `None` once every sender is gone.
+    pub(super) async fn next<T>(&mut self, jobs: &mut mpsc::Receiver<T>) -> Option<T> {
+        match self {
+            Self::Own(wait) => wait.next(jobs),
+            Self::Shared => jobs.recv().await,
+        }
+    }
+
+    /// The next job, unless `deadline` passes first.
+    pub(super) async fn until<T>(
+        &mut self,
+        jobs: &mut mpsc::Receiver<T>,
+        deadline: Instant,
+    ) -> Waited<T> {
+        match self {
+            Self::Own(_) => poll_until(jobs, deadline),
+            Self::Shared => match tokio::time::timeout_at(deadline.into(), jobs.recv()).await {
+                Ok(Some(job)) => Waited::Job(job),
+                Ok(None) => Waited::Closed,
+                Err(_) => Waited::Deadline,
+            },
+        }
+    }
+
+    /// Nothing to do until `deadline`, whatever comes.
+    pub(super) async fn sleep_until(&self, deadline: Instant) {
+        match self {
+            Self::Own(_) => std::thread::sleep(deadline.saturating_duration_since(Instant::now())),
+            Self::Shared => tokio::time::sleep_until(deadline.into()).await,
+        }
+    }
+
+    /// Between two steps of work: the sockets' turn when they share the
+    /// thread.
+    pub(super) async fn between_steps(&self) {
+        if let Self::Shared = self {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// The next job, unless `deadline` passes first. Only while a handler waits
+/// for an event that may never come, so polling each millisecond is cheap
+/// enough.
+fn poll_until<T>(jobs: &mut mpsc::Receiver<T>, deadline: Instant) -> Waited<T> {
+    loop {
+        match jobs.try_recv() {
+            Ok(job) => return Waited::Job(job),
+            Err(TryRecvError::Disconnected) => return Waited::Closed,
+            Err(TryRecvError::Empty) => {}
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Waited::Deadline;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
+    }
+}
+
+/// Runs the job loop on a thread of its own. It never awaits anything that
+/// another thread wakes (its waits park the thread themselves), but a tiny
+/// executor keeps that an implementation detail of [`Waiting::Own`].
+pub(super) fn run_on_own_thread<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut context = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 
@@ -200,29 +285,6 @@ mod tests {
         wait.yielded_long(at(200));
         wait.yielded_long(at(201));
         assert!(!wait.is_contended(at(201)));
-    }
-
-    #[test]
-    fn low_cpu_never_looks_and_jobs_still_arrive() {
-        let (sender, mut jobs) = mpsc::channel(4);
-        let mut wait = JobWait {
-            is_low_cpu: true,
-            ..JobWait::default()
-        };
-        for _ in 0..3 {
-            assert!(!wait.looks_ahead());
-            let sender = sender.clone();
-            let sending = std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(2));
-                sender.blocking_send(5).expect("receiver alive");
-            });
-            assert_eq!(wait.next(&mut jobs), Some(5));
-            sending.join().expect("sender thread");
-        }
-        assert!(
-            !wait.looks_ahead(),
-            "a job that came soon turned looking on"
-        );
     }
 
     #[test]

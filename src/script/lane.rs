@@ -36,6 +36,10 @@ pub struct ScriptConfig {
     /// Settle each turn's calls in an order shuffled by this seed
     /// (`replay --interleavings`), instead of the order they were made in.
     pub interleaving_seed: Option<u64>,
+    /// `--low-cpu`: the sockets run on the script thread, so a message is
+    /// never handed from one thread to another (nothing waits by looking
+    /// ahead either), at the price of one CPU at most for the whole server.
+    pub low_cpu: bool,
 }
 
 impl ScriptConfig {
@@ -48,6 +52,7 @@ impl ScriptConfig {
             start_with_broken_script: false,
             gateway: Gateway::default(),
             interleaving_seed: None,
+            low_cpu: false,
         }
     }
 }
@@ -103,6 +108,7 @@ impl EmbeddedRuntime {
                     .interleaving_seed
                     .map(TurnOrder::seeded)
                     .unwrap_or_default(),
+                shares_thread_with_sockets: config.low_cpu,
             },
             services.kv.clone(),
             services.bus.clone(),
@@ -247,6 +253,10 @@ impl HandlerRuntime for EmbeddedRuntime {
     fn stop(&self) -> RuntimeFuture<'_, ()> {
         self.stopped.cancel();
         Box::pin(self.host.stop())
+    }
+
+    fn sockets_runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.host.sockets_runtime()
     }
 
     fn sockets(&self) -> Vec<String> {

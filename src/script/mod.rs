@@ -12,6 +12,7 @@ mod group_commit;
 mod host;
 mod host_api;
 mod host_kv;
+mod job_loop;
 mod job_wait;
 mod lane;
 mod load;
@@ -22,6 +23,8 @@ mod runtime;
 mod scheduler;
 #[cfg(test)]
 mod sdk_invariants;
+#[cfg(test)]
+mod thread_tests;
 mod topic_queue;
 mod topics;
 #[cfg(test)]
@@ -30,14 +33,13 @@ mod turns;
 mod watch;
 
 pub use host::Gateway;
-pub use job_wait::set_low_cpu;
 pub use lane::{EmbeddedLauncher, EmbeddedRuntime, ScriptConfig, script_module_name};
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::{mpsc, oneshot};
@@ -49,7 +51,7 @@ use crate::kv::KvStore;
 use crate::runtime::{ConnectVerdict, ConnectionDirectory};
 use answer::Outcome;
 use host::HostState;
-use job_wait::JobWait;
+use job_wait::{JobWait, Waiting};
 use modules::ServiceSource;
 use runtime::JsRuntime;
 use scheduler::{EventJob, Scheduler};
@@ -114,6 +116,8 @@ pub(crate) struct ScriptSettings {
     pub gateway: Gateway,
     /// The order in which a turn's calls settle.
     pub order: TurnOrder,
+    /// `--low-cpu`: the sockets run on the script thread.
+    pub shares_thread_with_sockets: bool,
 }
 
 /// Errors starting the script thread.
@@ -129,6 +133,7 @@ pub(crate) enum ScriptStartError {
 #[derive(Clone)]
 pub(crate) struct ScriptHost {
     jobs: mpsc::Sender<ScriptJob>,
+    sockets_runtime: Option<tokio::runtime::Handle>,
 }
 
 fn engine_stopped() -> ScriptFailure {
@@ -149,13 +154,29 @@ impl ScriptHost {
     ) -> Result<Self, ScriptStartError> {
         let (jobs, receiver) = mpsc::channel(JOB_QUEUE_CAPACITY);
         let (ready_sender, ready) = std::sync::mpsc::channel();
-        let timer = tokio::runtime::Handle::try_current()
-            .ok()
-            .map(|runtime| (runtime, jobs.downgrade()));
+        let server_runtime = tokio::runtime::Handle::try_current().ok();
+        let weak_jobs = jobs.downgrade();
+        let shares_thread = settings.shares_thread_with_sockets;
         std::thread::Builder::new()
             .name("sockscope-script".to_owned())
             .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
+                let sockets = if shares_thread {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(sockets) => Some(sockets),
+                        Err(error) => {
+                            let _ = ready_sender.send(Err(ScriptStartError::Thread(error)));
+                            return;
+                        }
+                    }
+                } else {
+                    None
+                };
+                let sockets_handle = sockets.as_ref().map(|sockets| sockets.handle().clone());
+                let timer = sockets_handle.clone().or(server_runtime);
                 let host = Rc::new(RefCell::new(HostState::new(
                     kv,
                     bus.clone(),
@@ -163,27 +184,62 @@ impl ScriptHost {
                     settings.directory,
                     settings.gateway,
                 )));
-                host.borrow_mut().topics = TopicQueue::new(timer.map(wake_after));
-                match JsRuntime::new(
+                host.borrow_mut().topics =
+                    TopicQueue::new(timer.map(|timer| wake_after((timer, weak_jobs))));
+                let runtime = match JsRuntime::new(
                     host.clone(),
                     settings.memory_limit_bytes,
                     settings.handler_timeout,
                 ) {
-                    Ok(runtime) => {
-                        let _ = ready_sender.send(Ok(()));
-                        run_jobs(runtime, host, bus, receiver, settings.order);
-                    }
+                    Ok(runtime) => runtime,
                     Err(failure) => {
-                        let _ = ready_sender.send(Err(failure));
+                        let _ = ready_sender.send(Err(ScriptStartError::Runtime(failure)));
+                        return;
                     }
-                }
+                };
+                let _ = ready_sender.send(Ok(sockets_handle));
+                let order = settings.order;
+                // The stop request is answered (dropped) once the JavaScript
+                // runtime, and the sockets' runtime with it, are gone.
+                let _stopped = match sockets {
+                    Some(sockets) => {
+                        let stopped = sockets.block_on(job_loop::run_jobs(
+                            runtime,
+                            host,
+                            bus,
+                            receiver,
+                            order,
+                            Waiting::Shared,
+                        ));
+                        drop(sockets);
+                        stopped
+                    }
+                    None => job_wait::run_on_own_thread(job_loop::run_jobs(
+                        runtime,
+                        host,
+                        bus,
+                        receiver,
+                        order,
+                        Waiting::Own(JobWait::default()),
+                    )),
+                };
             })
             .map_err(ScriptStartError::Thread)?;
         match ready.recv() {
-            Ok(Ok(())) => Ok(Self { jobs }),
-            Ok(Err(failure)) => Err(ScriptStartError::Runtime(failure)),
+            Ok(Ok(sockets_runtime)) => Ok(Self {
+                jobs,
+                sockets_runtime,
+            }),
+            Ok(Err(error)) => Err(error),
             Err(_) => Err(ScriptStartError::Runtime(engine_stopped())),
         }
+    }
+
+    /// The runtime the engine must run the sockets on when they share the
+    /// script thread (`--low-cpu`); `None` when the script has a thread of
+    /// its own.
+    pub fn sockets_runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.sockets_runtime.clone()
     }
 
     /// Runs the connect chain for a client that wants to upgrade. The
@@ -327,136 +383,6 @@ fn wake_after(
             }
         });
     })
-}
-
-/// Runs jobs until a stop request (returned, so it is answered after the
-/// runtime was dropped) or until every sender is gone.
-fn run_jobs(
-    mut runtime: JsRuntime,
-    host: Rc<RefCell<HostState>>,
-    bus: EventBus,
-    mut jobs: mpsc::Receiver<ScriptJob>,
-    mut order: TurnOrder,
-) -> Option<oneshot::Sender<()>> {
-    let mut scheduler = Scheduler::default();
-    let mut wait = JobWait::default();
-    let mut starts = Vec::new();
-    let mut step = StepResult::default();
-    let mut control: Option<Control> = None;
-    let mut closed = false;
-    let mut steps_held = 0;
-    let mut held: Option<Instant> = None;
-    loop {
-        while control.is_none() && !closed && scheduler.waiting_events() < MAX_WAITING_EVENTS {
-            match jobs.try_recv() {
-                Ok(job) => control = accept(job, &mut scheduler),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
-            }
-        }
-        scheduler.take_starts(&mut starts);
-        let overdue = runtime
-            .next_deadline()
-            .is_some_and(|deadline| deadline <= Instant::now());
-        let topics_due = runtime.has_due_topics();
-        if !starts.is_empty() || runtime.has_deferred() || overdue || topics_due {
-            runtime.step(&mut starts, &mut order, &mut step);
-            deliver(&mut step, &mut scheduler, &host, &bus);
-        }
-        let busy = scheduler.has_ready() || runtime.has_deferred() || runtime.has_due_topics();
-        if busy {
-            let held_since = *held.get_or_insert_with(Instant::now);
-            steps_held += 1;
-            let mut state = host.borrow_mut();
-            if state.group.is_due() {
-                drop(state);
-                commit(&host);
-                (steps_held, held) = (0, None);
-            } else if steps_held >= STEPS_PER_RELEASE || held_since.elapsed() >= MAX_REPLY_HOLD {
-                // A connection's replies of several steps leave in one write.
-                state.group.release();
-                (steps_held, held) = (0, None);
-            }
-            continue;
-        }
-        (steps_held, held) = (0, None);
-        // Nothing can run before a job comes: what waited for the writes
-        // may go.
-        commit(&host);
-        let quiet = scheduler.is_quiet() && !runtime.has_pending();
-        match control.take() {
-            Some(Control::Load { services, reply }) if quiet => {
-                let result = runtime.load(&services).map(|report| {
-                    for warning in report.warnings {
-                        runtime.warn(warning);
-                    }
-                    ScriptLoaded {
-                        sockets: report.sockets,
-                        files: report.files,
-                    }
-                });
-                let _ = reply.send(result);
-                continue;
-            }
-            Some(Control::Stop { reply }) if quiet => {
-                jobs.close();
-                drop(runtime);
-                return Some(reply);
-            }
-            waiting => control = waiting,
-        }
-        if let Some(deadline) = runtime.next_deadline() {
-            // A chain waits for something no turn will bring (another
-            // connection's event, or nothing): look for jobs until it is
-            // overdue.
-            if control.is_none() && !closed {
-                match wait_until(&mut jobs, deadline) {
-                    Waited::Job(job) => control = accept(job, &mut scheduler),
-                    Waited::Closed => closed = true,
-                    Waited::Deadline => {}
-                }
-            } else {
-                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-            }
-            continue;
-        }
-        if control.is_some() {
-            continue;
-        }
-        if closed {
-            break;
-        }
-        match wait.next(&mut jobs) {
-            Some(job) => control = accept(job, &mut scheduler),
-            None => closed = true,
-        }
-    }
-    commit(&host);
-    None
-}
-
-enum Waited {
-    Job(ScriptJob),
-    Closed,
-    Deadline,
-}
-
-/// The next job, unless `deadline` passes first. Only while a handler waits
-/// for an event that may never come, so polling each millisecond is cheap
-/// enough.
-fn wait_until(jobs: &mut mpsc::Receiver<ScriptJob>, deadline: Instant) -> Waited {
-    loop {
-        match jobs.try_recv() {
-            Ok(job) => return Waited::Job(job),
-            Err(mpsc::error::TryRecvError::Disconnected) => return Waited::Closed,
-            Err(mpsc::error::TryRecvError::Empty) => {}
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Waited::Deadline;
-        }
-        std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
-    }
 }
 
 /// Answers and reports what a step finished.
