@@ -171,26 +171,55 @@ async fn a_client_that_never_reads_is_closed_with_1008_and_memory_stays_bounded(
     let before = rss_kib(pid).expect("VmRSS readable");
     let payload = vec![b'z'; 256 * 1024];
     let mut after_each = Vec::new();
-    for _ in 0..3 {
-        let (mut client, _) = tokio_tungstenite::connect_async(&server.url)
+    for round in 1..=3 {
+        // A small receive buffer: loopback's autotuning lets a socket that
+        // nobody reads take up to 32 MiB, so with a server slowed by a
+        // busy machine the kernel alone could hold what the test owes.
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .set_recv_buffer_size(64 * 1024)
+            .expect("receive buffer size");
+        let address = host_port(&server.url).parse().expect("server address");
+        let stream = socket.connect(address).await.expect("connect");
+        let (client, _) = tokio_tungstenite::client_async(&server.url, stream)
             .await
-            .expect("connect");
+            .expect("upgrade");
+        let (mut sink, mut stream) = client.split();
         // 64 MiB of echoes owed to a client that does not read: far past
-        // the 4 MiB queue. Sends stop once the server has closed.
-        for _ in 0..256 {
-            let sent = tokio::time::timeout(
-                Duration::from_secs(2),
-                client.send(Message::binary(payload.clone())),
-            )
-            .await;
-            if !matches!(sent, Ok(Ok(()))) {
-                break;
+        // the 4 MiB queue, the kernel's buffers and what a busy server has
+        // read but not yet handled. Sends block once the server stops reading.
+        let message = Message::binary(payload.clone());
+        let sending = tokio::spawn(async move {
+            for _ in 0..256 {
+                if sink.send(message.clone()).await.is_err() {
+                    break;
+                }
             }
+        });
+        // Not a byte read until the server has given up on the client (a
+        // client that read before would be a reading one), then at once:
+        // the server waits only its close timeout for the close to leave.
+        let gave_up = tokio::time::Instant::now() + WAIT;
+        // (The echo's failed send is logged twice: the handler error, and
+        // the SDK's own `Nitric Provider Error` lines.)
+        while server
+            .stderr()
+            .matches("handler error: Error: 2 UNKNOWN: outbound queue full")
+            .count()
+            < round
+        {
+            assert!(
+                tokio::time::Instant::now() < gave_up,
+                "round {round}: the server never found the client not reading:\n{}",
+                server.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        sending.abort();
         // Now read: echoes that made it, then the close.
         let mut code = None;
         let deadline = tokio::time::Instant::now() + WAIT;
-        while let Ok(Some(next)) = tokio::time::timeout_at(deadline, client.next()).await {
+        while let Ok(Some(next)) = tokio::time::timeout_at(deadline, stream.next()).await {
             match next {
                 Ok(Message::Close(frame)) => {
                     code = frame.map(|frame| u16::from(frame.code));
