@@ -323,7 +323,7 @@ struct ServerArgs {
     close_frames: bool,
     /// Run the sockets on the handlers' own thread (embedded lane): one CPU at most,
     /// no thread waiting busily for the next message, no hand-off between threads.
-    /// Faster on a busy machine or a laptop on battery; slower on an idle multi-core one.
+    /// For laptops on battery or a machine busy with other work; slower on an idle multi-core one.
     #[arg(long)]
     low_cpu: bool,
 }

@@ -176,26 +176,26 @@ impl EngineHandle {
         });
         fdlimit::raise_for(shared.config.limits.max_connections);
         let sockets_runtime = shared.runtime.sockets_runtime();
+        let mut accepting = Vec::with_capacity(listeners.len());
         for (socket, listener) in listeners {
-            let accepting = |listener| {
-                server::accept_loop(Arc::clone(&shared), listener, socket.socket.clone())
-            };
-            match &sockets_runtime {
+            let listener = match &sockets_runtime {
                 Some(runtime) => {
-                    // Accepted connections belong to the runtime that polls
-                    // the listener: register it with that one.
-                    let bind_error = |reason| EngineError::Bind {
+                    moved_onto(listener, runtime).map_err(|reason| EngineError::Bind {
                         addr: socket.local_addr,
                         reason,
-                    };
-                    let listener = listener.into_std().map_err(bind_error)?;
-                    let _entered = runtime.enter();
-                    let listener = TcpListener::from_std(listener).map_err(bind_error)?;
-                    runtime.spawn(accepting(listener));
+                    })?
                 }
-                None => {
-                    tokio::spawn(accepting(listener));
-                }
+                None => listener,
+            };
+            accepting.push((socket, listener));
+        }
+        // Nothing accepts before every listener is ready: an accept loop
+        // keeps the engine, and with it the handlers, alive.
+        for (socket, listener) in accepting {
+            let accept = server::accept_loop(Arc::clone(&shared), listener, socket.socket);
+            match &sockets_runtime {
+                Some(runtime) => drop(runtime.spawn(accept)),
+                None => drop(tokio::spawn(accept)),
             }
             shared.bus.publish(Event::Listening {
                 local_addr: socket.local_addr,
@@ -463,6 +463,17 @@ impl EngineHandle {
         shared.kv.close();
         shared.bus.publish(Event::Stopped { at: Utc::now() });
     }
+}
+
+/// `listener`, polled by `runtime` from now on: a connection belongs to the
+/// runtime whose reactor polls the listener that accepted it.
+fn moved_onto(
+    listener: TcpListener,
+    runtime: &tokio::runtime::Handle,
+) -> std::io::Result<TcpListener> {
+    let listener = listener.into_std()?;
+    let _entered = runtime.enter();
+    TcpListener::from_std(listener)
 }
 
 /// Binds the first free port after `*port` (or any free port when it is 0)
