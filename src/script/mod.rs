@@ -156,73 +156,19 @@ impl ScriptHost {
         let (ready_sender, ready) = std::sync::mpsc::channel();
         let server_runtime = tokio::runtime::Handle::try_current().ok();
         let weak_jobs = jobs.downgrade();
-        let shares_thread = settings.shares_thread_with_sockets;
         std::thread::Builder::new()
             .name("sockscope-script".to_owned())
             .stack_size(THREAD_STACK_BYTES)
             .spawn(move || {
-                let sockets = if shares_thread {
-                    match tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    {
-                        Ok(sockets) => Some(sockets),
-                        Err(error) => {
-                            let _ = ready_sender.send(Err(ScriptStartError::Thread(error)));
-                            return;
-                        }
-                    }
-                } else {
-                    None
-                };
-                let sockets_handle = sockets.as_ref().map(|sockets| sockets.handle().clone());
-                let timer = sockets_handle.clone().or(server_runtime);
-                let host = Rc::new(RefCell::new(HostState::new(
+                run_thread(
+                    settings,
                     kv,
-                    bus.clone(),
-                    settings.url,
-                    settings.directory,
-                    settings.gateway,
-                )));
-                host.borrow_mut().topics =
-                    TopicQueue::new(timer.map(|timer| wake_after((timer, weak_jobs))));
-                let runtime = match JsRuntime::new(
-                    host.clone(),
-                    settings.memory_limit_bytes,
-                    settings.handler_timeout,
-                ) {
-                    Ok(runtime) => runtime,
-                    Err(failure) => {
-                        let _ = ready_sender.send(Err(ScriptStartError::Runtime(failure)));
-                        return;
-                    }
-                };
-                let _ = ready_sender.send(Ok(sockets_handle));
-                let order = settings.order;
-                // The stop request is answered (dropped) once the JavaScript
-                // runtime, and the sockets' runtime with it, are gone.
-                let _stopped = match sockets {
-                    Some(sockets) => {
-                        let stopped = sockets.block_on(job_loop::run_jobs(
-                            runtime,
-                            host,
-                            bus,
-                            receiver,
-                            order,
-                            Waiting::Shared,
-                        ));
-                        drop(sockets);
-                        stopped
-                    }
-                    None => job_wait::run_on_own_thread(job_loop::run_jobs(
-                        runtime,
-                        host,
-                        bus,
-                        receiver,
-                        order,
-                        Waiting::Own(JobWait::default()),
-                    )),
-                };
+                    bus,
+                    receiver,
+                    weak_jobs,
+                    server_runtime,
+                    ready_sender,
+                );
             })
             .map_err(ScriptStartError::Thread)?;
         match ready.recv() {
@@ -313,6 +259,83 @@ impl ScriptHost {
             let _ = stopped.await;
         }
     }
+}
+
+/// What the script thread tells [`ScriptHost::start`]: the runtime for the
+/// sockets when they share the thread, or why it could not start.
+type ThreadStarted = Result<Option<tokio::runtime::Handle>, ScriptStartError>;
+
+/// The script thread: its runtimes, then the job loop until a stop.
+fn run_thread(
+    settings: ScriptSettings,
+    kv: KvStore,
+    bus: EventBus,
+    receiver: mpsc::Receiver<ScriptJob>,
+    weak_jobs: mpsc::WeakSender<ScriptJob>,
+    server_runtime: Option<tokio::runtime::Handle>,
+    ready_sender: std::sync::mpsc::Sender<ThreadStarted>,
+) {
+    let sockets = if settings.shares_thread_with_sockets {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(sockets) => Some(sockets),
+            Err(error) => {
+                let _ = ready_sender.send(Err(ScriptStartError::Thread(error)));
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    let sockets_handle = sockets.as_ref().map(|sockets| sockets.handle().clone());
+    let timer = sockets_handle.clone().or(server_runtime);
+    let host = Rc::new(RefCell::new(HostState::new(
+        kv,
+        bus.clone(),
+        settings.url,
+        settings.directory,
+        settings.gateway,
+    )));
+    host.borrow_mut().topics = TopicQueue::new(timer.map(|timer| wake_after((timer, weak_jobs))));
+    let runtime = match JsRuntime::new(
+        host.clone(),
+        settings.memory_limit_bytes,
+        settings.handler_timeout,
+    ) {
+        Ok(runtime) => runtime,
+        Err(failure) => {
+            let _ = ready_sender.send(Err(ScriptStartError::Runtime(failure)));
+            return;
+        }
+    };
+    let _ = ready_sender.send(Ok(sockets_handle));
+    let order = settings.order;
+    // The stop request is answered (dropped) once the JavaScript
+    // runtime, and the sockets' runtime with it, are gone.
+    let _stopped = match sockets {
+        Some(sockets) => {
+            let stopped = sockets.block_on(job_loop::run_jobs(
+                runtime,
+                host,
+                bus,
+                receiver,
+                order,
+                Waiting::Shared,
+            ));
+            drop(sockets);
+            stopped
+        }
+        None => job_wait::run_on_own_thread(job_loop::run_jobs(
+            runtime,
+            host,
+            bus,
+            receiver,
+            order,
+            Waiting::Own(JobWait::default()),
+        )),
+    };
 }
 
 /// A script that loaded.
