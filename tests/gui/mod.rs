@@ -15,6 +15,7 @@ use tempfile::TempDir;
 mod flood;
 mod intercept;
 mod links;
+mod low_cpu;
 mod polish;
 mod proxy;
 mod services;
