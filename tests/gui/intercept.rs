@@ -8,9 +8,9 @@ use egui_kittest::kittest::Queryable as _;
 use sockscope::core::events::ApprovalStage;
 use sockscope::engine::breakpoints::PayloadPattern;
 use sockscope::ui::app::SockscopeApp;
-use sockscope::ui::state::{ServerStatus, Settings};
+use sockscope::ui::state::Settings;
 
-use super::{CHAT_LIKE, Window};
+use super::{CHAT_LIKE, Window, is_running};
 use crate::util::{recv_text, script, send_text};
 
 fn rules(app: &SockscopeApp) -> Vec<PayloadPattern> {
@@ -21,10 +21,6 @@ fn rules(app: &SockscopeApp) -> Vec<PayloadPattern> {
             .map(|rule| rule.payload.pattern())
             .collect()
     })
-}
-
-fn is_running(app: &SockscopeApp) -> bool {
-    app.state.engine.is_some() && matches!(app.state.status, ServerStatus::Running)
 }
 
 /// Picks `option` in the combo box labelled `label`.

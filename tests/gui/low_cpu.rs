@@ -2,19 +2,12 @@
 //! that engine's script thread, so a Stop ends the thread and a Start makes
 //! a new one; the window must not notice.
 
-use sockscope::ui::app::SockscopeApp;
-use sockscope::ui::state::ServerStatus;
-
-use super::Window;
+use super::{Window, is_running};
 use crate::util::{recv_text, script, send_text};
 
 const ECHO: &str = "const socket = websocket('s');
 socket.on('connect', () => {});
 socket.on('message', (ctx) => socket.send(ctx.req.connectionId, `echo ${ctx.req.text()}`));";
-
-fn is_running(app: &SockscopeApp) -> bool {
-    app.state.engine.is_some() && matches!(app.state.status, ServerStatus::Running)
-}
 
 /// Sends `text` on a new connection, reads the echo, and waits for the
 /// window to show it.

@@ -22,6 +22,11 @@ mod services;
 
 use crate::util::{Client, engine_config_in, recv_close_code, recv_text, script, send_text};
 
+/// Whether the window's server runs (started, not starting or stopping).
+fn is_running(app: &SockscopeApp) -> bool {
+    app.state.engine.is_some() && matches!(app.state.status, ServerStatus::Running)
+}
+
 /// A window on a real engine, with the runtime its engine and clients use.
 struct Window {
     harness: Harness<'static, SockscopeApp>,

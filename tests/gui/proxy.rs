@@ -4,14 +4,9 @@
 
 use egui_kittest::kittest::Queryable as _;
 
-use super::{CHAT_LIKE, Window};
+use super::{CHAT_LIKE, Window, is_running};
 use crate::proxy::PythonTarget;
 use crate::util::{recv_text, script, send_text};
-use sockscope::ui::state::ServerStatus;
-
-fn is_running(app: &sockscope::ui::app::SockscopeApp) -> bool {
-    app.state.engine.is_some() && matches!(app.state.status, ServerStatus::Running)
-}
 
 /// Types into the Connections panel's message field and clicks Send.
 fn send_from_panel(window: &mut Window, text: &str) {
