@@ -38,3 +38,11 @@ async fn bursts_from_many_connections_keep_per_connection_order_and_attribute_er
 async fn a_delayed_topic_message_comes_after_a_later_immediate_one() {
     crate::topics::a_delayed_message_comes_after_a_later_immediate_one_with(low_cpu).await;
 }
+
+#[tokio::test]
+async fn a_burst_larger_than_the_queue_reaches_a_reading_client_in_order() {
+    crate::backpressure::a_burst_larger_than_the_queue_reaches_a_reading_client_in_order_with(
+        low_cpu,
+    )
+    .await;
+}

@@ -11,6 +11,8 @@ mod cli;
 mod approvals;
 // Message breakpoints through the command API: hold, edit, drop, timeout, forward all, order kept.
 mod breakpoints;
+// A handler (or target) that sends more than a client's queue holds at once: it waits while the client reads.
+mod backpressure;
 // `kill -9` and full disks under a real `sockscope serve`: acknowledged writes survive.
 mod crash;
 // The bundled examples in `assets/examples/`, used the way their comments say.

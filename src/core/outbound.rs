@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use super::close_code;
@@ -17,6 +18,17 @@ use super::events::{ClosedBy, Payload};
 /// Per-frame bookkeeping charged against the queue limit, so that a flood of
 /// empty frames is bounded too.
 const FRAME_OVERHEAD_BYTES: usize = 64;
+
+/// A send that finds the queue full waits for the client to take frames
+/// from it, as a send under `nitric start` waits for its write. A client
+/// that takes nothing for this long while the queue is full is not reading,
+/// and is closed with 1008. (Shorter than the default handler timeout, so
+/// the handler that waited hears why.)
+pub const NOT_READING_AFTER: Duration = Duration::from_millis(500);
+
+/// How often a waiting send looks again without being woken (a safety net
+/// for a wake-up that raced with the waiter's arrival).
+const ROOM_POLL: Duration = Duration::from_millis(5);
 
 /// A ping or pong passed on to the client from the far side of a proxied
 /// connection (the engine's own answers to the client's pings are not
@@ -93,6 +105,12 @@ struct OutboundShared {
     is_closing: AtomicBool,
     /// The writer waits on a frame held at a breakpoint.
     is_held: AtomicBool,
+    /// Frames the writer has taken so far: a waiting send's sign that the
+    /// client reads (the queue's size alone can stay level while it does).
+    taken_frames: AtomicU64,
+    /// Sends waiting for room, and their wake-up when the writer takes a frame.
+    room_waiters: AtomicUsize,
+    room: Notify,
 }
 
 impl OutboundShared {
@@ -139,6 +157,7 @@ pub struct Reserved {
 pub struct OutboundReceiver {
     frames: mpsc::UnboundedReceiver<Outgoing>,
     shared: Arc<OutboundShared>,
+    taken_frames: u64,
 }
 
 /// A new outbound queue holding at most `limit_bytes` of unsent frames.
@@ -151,6 +170,9 @@ pub fn outbound_queue(limit_bytes: usize) -> (Outbound, OutboundReceiver) {
         closing: CancellationToken::new(),
         is_closing: AtomicBool::new(false),
         is_held: AtomicBool::new(false),
+        taken_frames: AtomicU64::new(0),
+        room_waiters: AtomicUsize::new(0),
+        room: Notify::new(),
     });
     (
         Outbound {
@@ -160,6 +182,7 @@ pub fn outbound_queue(limit_bytes: usize) -> (Outbound, OutboundReceiver) {
         OutboundReceiver {
             frames: receiver,
             shared,
+            taken_frames: 0,
         },
     )
 }
@@ -183,6 +206,17 @@ impl Outbound {
     /// stays bounded by the limit plus one message: the next frame is
     /// refused while that one waits.
     pub fn reserve(&self, len_bytes: usize) -> Result<Reserved, QueueError> {
+        match self.try_reserve(len_bytes)? {
+            Some(reserved) => Ok(reserved),
+            None => Err(self.close_as_not_reading()),
+        }
+    }
+
+    /// Charges a frame of `len_bytes` if the queue has room for it now;
+    /// `None` if it has not (nothing is charged and nothing closes). Behind
+    /// a frame held at a breakpoint a full queue is an error instead: the
+    /// client is not to blame, and the wait could be long.
+    pub fn try_reserve(&self, len_bytes: usize) -> Result<Option<Reserved>, QueueError> {
         if self.shared.is_closing() {
             return Err(QueueError::Closed);
         }
@@ -190,18 +224,68 @@ impl Outbound {
         let before = self.shared.queued_bytes.fetch_add(charge, Ordering::AcqRel);
         if before > 0 && before + charge > self.shared.limit_bytes {
             self.shared.queued_bytes.fetch_sub(charge, Ordering::AcqRel);
-            let limit_bytes = self.shared.limit_bytes;
             if self.shared.is_held.load(Ordering::Acquire) {
-                return Err(QueueError::FullWhileHeld { limit_bytes });
+                return Err(QueueError::FullWhileHeld {
+                    limit_bytes: self.shared.limit_bytes,
+                });
             }
-            self.request_close(CloseRequest {
-                code: close_code::POLICY_VIOLATION,
-                reason: "client is not reading: outbound queue full".to_owned(),
-                by: ClosedBy::Server,
-            });
-            return Err(QueueError::Full { limit_bytes });
+            return Ok(None);
         }
-        Ok(Reserved { charge })
+        Ok(Some(Reserved { charge }))
+    }
+
+    /// Closes the connection with 1008 as one whose client does not read,
+    /// and returns the error its senders get.
+    pub fn close_as_not_reading(&self) -> QueueError {
+        self.request_close(CloseRequest {
+            code: close_code::POLICY_VIOLATION,
+            reason: "client is not reading: outbound queue full".to_owned(),
+            by: ClosedBy::Server,
+        });
+        QueueError::Full {
+            limit_bytes: self.shared.limit_bytes,
+        }
+    }
+
+    /// Queues a frame, waiting while the queue is full and the client takes
+    /// frames from it (a send under `nitric start` waits for its write in
+    /// the same way). A client that takes nothing for [`NOT_READING_AFTER`]
+    /// is closed with 1008, as [`Outbound::send`] closes it at once.
+    pub async fn send_when_room(&self, payload: Payload) -> Result<(), QueueError> {
+        self.queue_when_room(Outgoing::Frame(payload)).await
+    }
+
+    /// [`Outbound::send_control`], waiting for room as
+    /// [`Outbound::send_when_room`] does.
+    pub async fn send_control_when_room(&self, control: Control) -> Result<(), QueueError> {
+        self.queue_when_room(Outgoing::Control(control)).await
+    }
+
+    async fn queue_when_room(&self, outgoing: Outgoing) -> Result<(), QueueError> {
+        let len_bytes = outgoing.len_bytes();
+        if let Some(reserved) = self.try_reserve(len_bytes)? {
+            return self.queue(reserved, outgoing);
+        }
+        let _waiting = RoomWaiter::count(&self.shared);
+        let mut drain = DrainWatch::new(self, Instant::now());
+        loop {
+            let woken = self.shared.room.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if let Some(reserved) = self.try_reserve(len_bytes)? {
+                return self.queue(reserved, outgoing);
+            }
+            let now = Instant::now();
+            if drain.is_stalled(self, now) {
+                return Err(self.close_as_not_reading());
+            }
+            let look_again = drain.deadline().min(now + ROOM_POLL);
+            tokio::select! {
+                () = woken => {}
+                () = tokio::time::sleep_until(look_again.into()) => {}
+                () = self.shared.closing.cancelled() => return Err(QueueError::Closed),
+            }
+        }
     }
 
     /// Queues a ping or pong for the client, behind the frames queued
@@ -260,6 +344,60 @@ impl Outbound {
     pub fn queued_bytes(&self) -> usize {
         self.shared.queued_bytes.load(Ordering::Relaxed)
     }
+
+    /// Frames the writer has taken from the queue so far.
+    fn taken_frames(&self) -> u64 {
+        self.shared.taken_frames.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts a waiting send for as long as it waits, so the writer wakes it.
+struct RoomWaiter<'a>(&'a OutboundShared);
+
+impl<'a> RoomWaiter<'a> {
+    fn count(shared: &'a OutboundShared) -> Self {
+        shared.room_waiters.fetch_add(1, Ordering::AcqRel);
+        Self(shared)
+    }
+}
+
+impl Drop for RoomWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.room_waiters.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Whether a client whose queue is full still reads: it does while the
+/// writer keeps taking frames.
+#[derive(Debug)]
+pub struct DrainWatch {
+    taken_frames: u64,
+    since: Instant,
+}
+
+impl DrainWatch {
+    /// Starts watching `outbound` at `now`.
+    pub fn new(outbound: &Outbound, now: Instant) -> Self {
+        Self {
+            taken_frames: outbound.taken_frames(),
+            since: now,
+        }
+    }
+
+    /// Whether the writer has taken nothing for [`NOT_READING_AFTER`].
+    pub fn is_stalled(&mut self, outbound: &Outbound, now: Instant) -> bool {
+        let taken_frames = outbound.taken_frames();
+        if taken_frames != self.taken_frames {
+            self.taken_frames = taken_frames;
+            self.since = now;
+        }
+        now.duration_since(self.since) >= NOT_READING_AFTER
+    }
+
+    /// When the client counts as not reading unless the writer takes a frame.
+    pub fn deadline(&self) -> Instant {
+        self.since + NOT_READING_AFTER
+    }
 }
 
 impl OutboundReceiver {
@@ -291,11 +429,18 @@ impl OutboundReceiver {
         Some(outgoing)
     }
 
-    fn release(&self, outgoing: &Outgoing) {
+    fn release(&mut self, outgoing: &Outgoing) {
         self.shared.queued_bytes.fetch_sub(
             outgoing.len_bytes() + FRAME_OVERHEAD_BYTES,
             Ordering::AcqRel,
         );
+        self.taken_frames += 1;
+        self.shared
+            .taken_frames
+            .store(self.taken_frames, Ordering::Relaxed);
+        if self.shared.room_waiters.load(Ordering::Acquire) > 0 {
+            self.shared.room.notify_waiters();
+        }
     }
 
     /// The close that was requested, if any.
@@ -319,146 +464,5 @@ impl OutboundReceiver {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(len: usize) -> Payload {
-        Payload::Text("x".repeat(len).into())
-    }
-
-    fn frame(len: usize) -> Option<Outgoing> {
-        Some(Outgoing::Frame(text(len)))
-    }
-
-    #[tokio::test]
-    async fn behind_a_held_frame_a_full_queue_refuses_without_closing() {
-        let (outbound, receiver) = outbound_queue(1000);
-        receiver.set_held(true);
-        outbound.send(text(600)).expect("the first frame fits");
-        assert_eq!(
-            outbound.send(text(600)),
-            Err(QueueError::FullWhileHeld { limit_bytes: 1000 })
-        );
-        assert!(
-            receiver.close_request().is_none(),
-            "the client is not to blame"
-        );
-        receiver.set_held(false);
-        assert_eq!(
-            outbound.send(text(600)),
-            Err(QueueError::Full { limit_bytes: 1000 })
-        );
-        assert_eq!(receiver.close_request().map(|close| close.code), Some(1008));
-    }
-
-    #[tokio::test]
-    async fn full_queue_requests_close_1008_and_refuses() {
-        let (outbound, mut receiver) = outbound_queue(1000);
-        outbound.send(text(500)).expect("first frame fits");
-        let refused = outbound.send(text(500));
-        assert_eq!(refused, Err(QueueError::Full { limit_bytes: 1000 }));
-        assert!(outbound.is_closing());
-        assert_eq!(receiver.close_request().map(|close| close.code), Some(1008));
-        assert_eq!(
-            receiver.next().await,
-            None,
-            "closing wins over queued frames"
-        );
-        assert_eq!(outbound.send(text(1)), Err(QueueError::Closed));
-    }
-
-    #[tokio::test]
-    async fn reserved_bytes_count_until_sent_or_given_back() {
-        let (outbound, mut receiver) = outbound_queue(1000);
-        let held = outbound.reserve(500).expect("fits");
-        assert_eq!(outbound.queued_bytes(), 500 + FRAME_OVERHEAD_BYTES);
-        let other = outbound.reserve(300).expect("fits");
-        outbound.unreserve(other);
-        assert_eq!(outbound.queued_bytes(), 500 + FRAME_OVERHEAD_BYTES);
-        outbound.send_reserved(held, text(500)).expect("queued");
-        assert_eq!(receiver.next().await, frame(500));
-        assert_eq!(outbound.queued_bytes(), 0);
-        let _held = outbound.reserve(500).expect("fits");
-        assert_eq!(
-            outbound.reserve(500).map(|_| ()),
-            Err(QueueError::Full { limit_bytes: 1000 }),
-            "a held frame counts against the limit"
-        );
-    }
-
-    #[tokio::test]
-    async fn one_frame_larger_than_the_limit_is_taken_when_nothing_waits() {
-        let (outbound, receiver) = outbound_queue(1000);
-        outbound
-            .send(text(5000))
-            .expect("an empty queue takes any one frame");
-        assert!(!outbound.is_closing());
-        assert_eq!(
-            outbound.send(text(1)),
-            Err(QueueError::Full { limit_bytes: 1000 }),
-            "behind it, the limit holds"
-        );
-        assert_eq!(receiver.close_request().map(|close| close.code), Some(1008));
-    }
-
-    #[tokio::test]
-    async fn a_large_frame_after_the_previous_was_written_is_taken() {
-        let (outbound, mut receiver) = outbound_queue(1000);
-        for _ in 0..3 {
-            outbound.send(text(5000)).expect("the queue was drained");
-            assert_eq!(receiver.next().await, frame(5000));
-        }
-        assert_eq!(outbound.queued_bytes(), 0);
-    }
-
-    #[tokio::test]
-    async fn cancelling_the_closing_signal_stops_senders_and_the_writer() {
-        let (outbound, mut receiver) = outbound_queue(1000);
-        outbound.send(text(10)).expect("open");
-        let closing = receiver.closing();
-        assert!(!closing.is_cancelled());
-        closing.cancel();
-        assert!(closing.is_cancelled() && outbound.is_closing());
-        assert_eq!(outbound.send(text(10)), Err(QueueError::Closed));
-        assert_eq!(
-            receiver.next().await,
-            None,
-            "closing wins over queued frames"
-        );
-        closing.cancelled().await;
-    }
-
-    #[tokio::test]
-    async fn written_frames_free_their_bytes() {
-        let (outbound, mut receiver) = outbound_queue(1000);
-        for _ in 0..10 {
-            outbound
-                .send(text(500))
-                .expect("fits after the previous was written");
-            assert!(receiver.next().await.is_some());
-        }
-        assert_eq!(outbound.queued_bytes(), 0);
-    }
-
-    #[tokio::test]
-    async fn pings_and_pongs_keep_their_place_among_frames_and_count() {
-        let (outbound, mut receiver) = outbound_queue(1000);
-        outbound.send(text(3)).expect("open");
-        let ping = Control::Ping(Bytes::from_static(b"p"));
-        outbound.send_control(ping.clone()).expect("open");
-        outbound.send(text(4)).expect("open");
-        assert_eq!(
-            outbound.queued_bytes(),
-            3 + 1 + 4 + 3 * FRAME_OVERHEAD_BYTES
-        );
-        assert_eq!(receiver.next().await, frame(3));
-        assert_eq!(receiver.next().await, Some(Outgoing::Control(ping)));
-        assert_eq!(receiver.next().await, frame(4));
-        assert_eq!(outbound.queued_bytes(), 0);
-        receiver.closing().cancel();
-        assert_eq!(
-            outbound.send_control(Control::Pong(Bytes::new())),
-            Err(QueueError::Closed)
-        );
-    }
-}
+#[path = "outbound_tests.rs"]
+mod tests;

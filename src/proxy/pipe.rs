@@ -316,11 +316,13 @@ async fn read_target(
         if is_target_closed.load(Ordering::Acquire) {
             continue;
         }
-        // A full queue asks the client's side to close with 1008; that
-        // close then reaches the target.
+        // While the client's queue is full the target is not read, so it
+        // slows down as it would with the client on the line. A client
+        // that reads nothing is closed with 1008; that close then reaches
+        // the target.
         let queued = match outgoing {
-            Forward::Frame(payload) => outbound.send(payload),
-            Forward::Control(control) => outbound.send_control(control),
+            Forward::Frame(payload) => outbound.send_when_room(payload).await,
+            Forward::Control(control) => outbound.send_control_when_room(control).await,
         };
         if queued.is_err() {
             return;

@@ -79,15 +79,26 @@ pub(crate) fn defer<'js>(
     invocation: Option<InvocationId>,
     settlement: Settlement,
 ) -> rquickjs::Result<Promise<'js>> {
+    let (promise, deferred) = promise_for(ctx, invocation, settlement)?;
+    queue.push(deferred);
+    Ok(promise)
+}
+
+/// A promise and its handle, to be queued when it is due.
+pub(crate) fn promise_for<'js>(
+    ctx: &Ctx<'js>,
+    invocation: Option<InvocationId>,
+    settlement: Settlement,
+) -> rquickjs::Result<(Promise<'js>, Deferred)> {
     let (promise, resolve, reject) = ctx.promise()?;
-    queue.push(Deferred {
+    let deferred = Deferred {
         invocation,
         realm: realm_of(ctx),
         resolve: Persistent::save(ctx, resolve),
         reject: Persistent::save(ctx, reject),
         settlement,
-    });
-    Ok(promise)
+    };
+    Ok((promise, deferred))
 }
 
 /// Which context a host function was called in: each service's context

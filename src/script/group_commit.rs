@@ -120,16 +120,35 @@ impl GroupCommit {
         self.batch()?.delete(store, key, connection_id)
     }
 
-    /// Holds `payload` (already charged against the queue limit, so errors
-    /// surface now) until [`GroupCommit::release`] or the commit.
-    pub(crate) fn send(&mut self, outbound: &Outbound, payload: Payload) -> Result<(), QueueError> {
-        let reserved = outbound.reserve(payload.len_bytes())?;
+    /// Holds `payload` (charged against the queue limit, so errors surface
+    /// now) until [`GroupCommit::release`] or the commit; gives it back if
+    /// the client's queue has no room for it yet.
+    pub(crate) fn send(
+        &mut self,
+        outbound: &Outbound,
+        payload: Payload,
+    ) -> Result<Option<Payload>, QueueError> {
+        match outbound.try_reserve(payload.len_bytes())? {
+            Some(reserved) => {
+                self.hold_reserved(outbound, reserved, payload);
+                Ok(None)
+            }
+            None => Ok(Some(payload)),
+        }
+    }
+
+    /// Holds a frame whose bytes are already charged, as [`GroupCommit::send`].
+    pub(crate) fn hold_reserved(
+        &mut self,
+        outbound: &Outbound,
+        reserved: Reserved,
+        payload: Payload,
+    ) {
         self.held.push(Held::Send {
             outbound: outbound.clone(),
             reserved,
             payload,
         });
-        Ok(())
     }
 
     /// Holds a close, in order after the replies held before it.

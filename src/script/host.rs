@@ -17,6 +17,7 @@ use super::deferred::{self, Deferred, Settlement, Status, call_site};
 use super::group_commit::GroupCommit;
 use super::host_api;
 use super::modules::ModuleSources;
+use super::parked_sends::{ParkedSend, ParkedSends};
 use super::races::{InvocationId, Races};
 use super::topic_queue::TopicQueue;
 use crate::core::bus::EventBus;
@@ -70,6 +71,8 @@ pub(crate) struct HostState {
     pub group: GroupCommit,
     /// Calls whose promises settle at the next turn.
     pub deferred: Vec<Deferred>,
+    /// Sends waiting for room in their client's queue.
+    pub parked: ParkedSends,
     /// Topic messages published and not delivered yet.
     pub topics: TopicQueue,
     /// Who read which key, for lost-update warnings.
@@ -123,6 +126,7 @@ impl HostState {
             echo: None,
             group: GroupCommit::new(kv),
             deferred: Vec::new(),
+            parked: ParkedSends::new(usize::MAX),
             topics: TopicQueue::default(),
             races: Races::default(),
             gateway,
@@ -161,6 +165,38 @@ impl HostState {
         let outbound = self.directory.outbound(&connection_id)?;
         self.outbound.insert(connection_id, outbound.clone());
         Some(outbound)
+    }
+
+    /// A promise for a send that waits for room in the client's queue (or,
+    /// past the waiting budget, one that fails at the next turn).
+    fn park<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        connection_id: ConnectionId,
+        outbound: &Outbound,
+        payload: Payload,
+    ) -> Result<rquickjs::Promise<'js>> {
+        let (promise, handle) =
+            deferred::promise_for(ctx, self.current_invocation, Settlement::Undefined)?;
+        let send = ParkedSend {
+            payload,
+            promise: handle,
+            stack: call_site(ctx),
+        };
+        self.parked
+            .park(connection_id, outbound, send, &mut self.deferred);
+        Ok(promise)
+    }
+
+    /// Lets waiting sends that now fit go (or fail), to settle at the turn.
+    pub(crate) fn retry_parked(&mut self) {
+        let Self {
+            parked,
+            group,
+            deferred,
+            ..
+        } = self;
+        parked.retry(group, deferred);
     }
 
     /// A promise for `settlement`, settled at the next turn as the running
@@ -280,23 +316,31 @@ pub(crate) fn install<'js>(ctx: &Ctx<'js>, host: &SharedHost) -> Result<Object<'
                 };
                 let (target, payload) = send_payload(&ctx, &state, id, data)?;
                 let mut shared = state.borrow_mut();
-                let outbound = target
+                let open = target
                     .connection_id()
-                    .and_then(|id| shared.open_connection(id));
-                let settlement = match outbound {
-                    None => Settlement::Status(Status::unknown(
+                    .and_then(|id| Some((id, shared.open_connection(id)?)));
+                let Some((connection_id, outbound)) = open else {
+                    let status = Status::unknown(
                         format!("could not get connection {}", target.raw()),
                         call_site(&ctx),
-                    )),
-                    Some(outbound) => {
-                        let payload = shared.gateway.frames.frame(payload);
-                        match shared.group.send(&outbound, payload) {
-                            Ok(()) => Settlement::Undefined,
-                            Err(error) => Settlement::Status(Status::unknown(
-                                error.to_string(),
-                                call_site(&ctx),
-                            )),
-                        }
+                    );
+                    return Ok(shared.defer(&ctx, Settlement::Status(status))?.into_value());
+                };
+                let payload = shared.gateway.frames.frame(payload);
+                let waits = if shared.parked.is_waiting(&connection_id) {
+                    Ok(Some(payload))
+                } else {
+                    shared.group.send(&outbound, payload)
+                };
+                let settlement = match waits {
+                    Ok(None) => Settlement::Undefined,
+                    Ok(Some(payload)) => {
+                        return Ok(shared
+                            .park(&ctx, connection_id, &outbound, payload)?
+                            .into_value());
+                    }
+                    Err(error) => {
+                        Settlement::Status(Status::unknown(error.to_string(), call_site(&ctx)))
                     }
                 };
                 Ok(shared.defer(&ctx, settlement)?.into_value())

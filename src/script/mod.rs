@@ -18,6 +18,7 @@ mod lane;
 mod load;
 mod load_failure;
 mod modules;
+mod parked_sends;
 mod races;
 mod runtime;
 mod scheduler;

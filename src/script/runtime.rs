@@ -15,6 +15,7 @@ use super::deferred::Settlement;
 use super::failure::describe_caught;
 use super::host::SharedHost;
 use super::modules::{GraphLoader, GraphResolver, ModuleGraph, SharedGraph};
+use super::parked_sends::ParkedSends;
 use super::races::InvocationId;
 use crate::core::events::{ConnectionId, HandlerKind, LogLevel, ScriptFailure};
 
@@ -143,6 +144,7 @@ impl Drop for JsRuntime {
         self.socket_names.get_mut().clear();
         self.pending.clear();
         self.host.borrow_mut().deferred.clear();
+        self.host.borrow_mut().parked.clear();
         self.loaded.clear();
     }
 }
@@ -161,6 +163,8 @@ impl JsRuntime {
         })?;
         runtime.set_memory_limit(memory_limit_bytes);
         runtime.set_max_stack_size(JS_STACK_BYTES);
+        // Sends waiting for slow clients are the script's memory too.
+        host.borrow_mut().parked = ParkedSends::new(memory_limit_bytes);
         let graph = ModuleGraph::new();
         runtime.set_loader(
             GraphResolver(Rc::clone(&graph)),

@@ -120,7 +120,12 @@ impl JsRuntime {
         order: &mut TurnOrder,
         out: &mut StepResult,
     ) {
-        let mut due = std::mem::take(&mut self.host.borrow_mut().deferred);
+        let mut due = {
+            let mut host = self.host.borrow_mut();
+            // Sends that waited for room and now fit settle with this turn.
+            host.retry_parked();
+            std::mem::take(&mut host.deferred)
+        };
         if self.loaded.is_empty() {
             // No script yet: every event is accepted and does nothing.
             out.finished.extend(starts.drain(..).map(|start| Finished {
@@ -193,12 +198,18 @@ impl JsRuntime {
 
     /// When the next waiting chain would be reported as never settling, at
     /// the earliest (asked on every loop of the script thread, so it is a
-    /// bound kept as chains come and go, not a scan of every chain).
+    /// bound kept as chains come and go, not a scan of every chain), or
+    /// when sends waiting for room look again, if sooner.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        if self.pending.is_empty() {
+        let chains = if self.pending.is_empty() {
             None
         } else {
             self.deadline_floor
+        };
+        let sends = self.host.borrow().parked.retry_at();
+        match (chains, sends) {
+            (Some(chains), Some(sends)) => Some(chains.min(sends)),
+            (chains, sends) => chains.or(sends),
         }
     }
 

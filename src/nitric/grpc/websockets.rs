@@ -41,8 +41,11 @@ impl Websocket for Lane {
         let Some(outbound) = self.outbound(&request.connection_id) else {
             return Err(unknown_connection(&request.connection_id));
         };
+        // Waits while the client reads what is queued before it, as the
+        // gateway's write does.
         outbound
-            .send(Payload::Text(text_frame(request.data.into())))
+            .send_when_room(Payload::Text(text_frame(request.data.into())))
+            .await
             .map_err(|error| Status::unknown(error.to_string()))?;
         Ok(Response::new(WebsocketSendResponse {}))
     }
