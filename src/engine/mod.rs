@@ -348,7 +348,9 @@ impl EngineHandle {
                 payload,
             } => {
                 let connection = shared.registry.for_command(connection_id)?;
-                connection.outbound.send(payload)?;
+                // Behind a full queue it waits while the client reads, as a
+                // handler's send does.
+                connection.outbound.send_when_room(payload).await?;
                 Ok(())
             }
             Command::SendToTarget {
