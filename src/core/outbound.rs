@@ -2,6 +2,11 @@
 //! one-shot close request, shared by the script thread, commands and the
 //! connection's writer task. Pings and pongs that a proxied connection's
 //! target sent travel in the same queue, in order with its frames.
+//!
+//! The bound is on a backlog, not on a reading client: a sender that finds
+//! the queue full may wait while the writer takes frames (as a write under
+//! `nitric start` waits for the socket), and only a client that takes
+//! nothing for [`NOT_READING_AFTER`] is closed with 1008.
 
 use std::sync::Arc;
 use std::sync::OnceLock;

@@ -122,23 +122,26 @@ impl ParkedSends {
         let mut freed = 0;
         self.lines.retain(|_, line| {
             let failure = loop {
-                let Some(front) = line.sends.front() else {
+                let Some(send) = line.sends.pop_front() else {
                     break None;
                 };
-                match line.outbound.try_reserve(front.payload.len_bytes()) {
+                match line.outbound.try_reserve(send.payload.len_bytes()) {
                     Ok(Some(reserved)) => {
-                        let Some(send) = line.sends.pop_front() else {
-                            break None;
-                        };
                         freed += send.payload.len_bytes();
                         group.hold_reserved(&line.outbound, reserved, send.payload);
                         settled.push(send.promise);
                     }
-                    Ok(None) if line.drain.is_stalled(&line.outbound, now) => {
-                        break Some(line.outbound.close_as_not_reading());
+                    Ok(None) => {
+                        line.sends.push_front(send);
+                        if line.drain.is_stalled(&line.outbound, now) {
+                            break Some(line.outbound.close_as_not_reading());
+                        }
+                        return true;
                     }
-                    Ok(None) => return true,
-                    Err(error) => break Some(error),
+                    Err(error) => {
+                        line.sends.push_front(send);
+                        break Some(error);
+                    }
                 }
             };
             if let Some(error) = failure {
