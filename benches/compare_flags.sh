@@ -4,11 +4,10 @@
 # own (`sockscope bench`, 50 connections, window 16). Rounds alternate the
 # servers; each line gives msg/s and the server's CPU per message (/proc).
 #
-#   benches/compare_flags.sh ROUNDS MESSAGES "label|flags[|binary]" ...
+#   benches/compare_flags.sh ROUNDS MESSAGES "label|flags" ["label|flags" ...]
 #   env: HOG=1 (a shell spin loop beside it), PATTERN=trickle|burst, SIZE=32,
 #        BIN=target/release/sockscope, NODE_PATH=.../node_modules
 # e.g. HOG=1 benches/compare_flags.sh 6 3000 "default|" "low-cpu|--low-cpu"
-# Two builds: benches/compare_flags.sh 6 4000 "before||/tmp/old/sockscope" "after|"
 set -uo pipefail
 rounds=$1; messages=$2; shift 2
 bin=${BIN:-target/release/sockscope}; size=${SIZE:-32}; pattern=${PATTERN:-trickle}
@@ -31,13 +30,12 @@ fi
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 for round in $(seq "$rounds"); do
   for server in "${servers[@]}"; do
-    label=${server%%|*}; flags=${server#*|}; server_bin=$bin
-    if [[ $flags == *"|"* ]]; then server_bin=${flags#*|}; flags=${flags%%|*}; fi
+    label=${server%%|*}; flags=${server#*|}
     if [ "$label" = node ]; then
       node "$tmp/echo.js" > "$tmp/out" 2>&1 &
     else
       # shellcheck disable=SC2086
-      "$server_bin" serve -q --script "$echo_js" --kv :memory: --port 0 $flags > "$tmp/out" 2>&1 &
+      "$bin" serve -q --script "$echo_js" --kv :memory: --port 0 $flags > "$tmp/out" 2>&1 &
     fi
     pid=$!
     url=""
