@@ -17,6 +17,7 @@
 //! switch to leave it to the far side, so a ping through the proxy gets
 //! two pongs with its payload, the proxy's and then the far side's.
 
+mod pings;
 mod pipe;
 pub mod target;
 mod tls;

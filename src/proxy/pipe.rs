@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use super::pings::{PingLedger, SharedPingLedger};
 use super::target::TargetStream;
 use crate::core::close_code;
 use crate::core::events::{ClosedBy, ConnectionId, Payload};
@@ -48,6 +49,7 @@ pub(crate) struct Upstream {
     frames: mpsc::Sender<Queued>,
     kib_in_flight: Arc<Semaphore>,
     is_target_closed: Arc<AtomicBool>,
+    pings: SharedPingLedger,
     ending: Option<Ending>,
     writer: JoinHandle<()>,
     reader: JoinHandle<()>,
@@ -63,17 +65,20 @@ impl Upstream {
         let (sink, stream) = stream.split();
         let (frames, receiver) = mpsc::channel(FRAMES_IN_FLIGHT);
         let is_target_closed = Arc::new(AtomicBool::new(false));
+        let pings = PingLedger::shared();
         let writer = tokio::spawn(write_target(sink, receiver));
         let reader = tokio::spawn(read_target(
             connection_id,
             stream,
             outbound,
             Arc::clone(&is_target_closed),
+            Arc::clone(&pings),
         ));
         Self {
             frames,
             kib_in_flight: Arc::new(Semaphore::new(KIB_IN_FLIGHT as usize)),
             is_target_closed,
+            pings,
             ending: None,
             writer,
             reader,
@@ -86,6 +91,7 @@ impl Upstream {
             frames: self.frames.clone(),
             kib_in_flight: Arc::clone(&self.kib_in_flight),
             is_target_closed: Arc::clone(&self.is_target_closed),
+            pings: Arc::clone(&self.pings),
         }
     }
 
@@ -104,6 +110,7 @@ impl Upstream {
             frames,
             is_target_closed,
             kib_in_flight: _,
+            pings: _,
             ending,
             mut writer,
             mut reader,
@@ -153,6 +160,7 @@ pub(crate) struct FrameSender {
     frames: mpsc::Sender<Queued>,
     kib_in_flight: Arc<Semaphore>,
     is_target_closed: Arc<AtomicBool>,
+    pings: SharedPingLedger,
 }
 
 impl FrameSender {
@@ -180,13 +188,18 @@ impl FrameSender {
     }
 
     /// Waits for room, then queues the client's ping or pong (at most 125
-    /// bytes: no share of the KiB budget).
+    /// bytes: no share of the KiB budget). The client's answer to a ping
+    /// the proxy passed on is not: the proxy's side already answered it.
     pub(crate) async fn send_control(&self, control: Control) -> Result<(), UpstreamError> {
         if self.is_target_closed.load(Ordering::Acquire) {
             return Err(UpstreamError::Closed);
         }
         let message = match control {
-            Control::Ping(data) => Message::Ping(data),
+            Control::Ping(data) => {
+                self.pings.lock().client_pinged(&data);
+                Message::Ping(data)
+            }
+            Control::Pong(data) if self.pings.lock().answers_target(&data) => return Ok(()),
             Control::Pong(data) => Message::Pong(data),
         };
         self.frames
@@ -255,6 +268,7 @@ async fn read_target(
     mut stream: SplitStream<TargetStream>,
     outbound: Outbound,
     is_target_closed: Arc<AtomicBool>,
+    pings: SharedPingLedger,
 ) {
     let dropped = |why: String| {
         tracing::debug!(target: "sockscope::proxy", %connection_id, "{why}");
@@ -293,9 +307,14 @@ async fn read_target(
         let outgoing = match message {
             Message::Text(text) => Forward::Frame(Payload::Text(text)),
             Message::Binary(bytes) => Forward::Frame(Payload::Binary(bytes)),
-            // tungstenite answered the ping already (each hop does); the
-            // client's own answer follows it to the target.
-            Message::Ping(data) => Forward::Control(Control::Ping(data)),
+            // tungstenite answered the ping already (each hop does), so the
+            // client's answer to it stays here; and the target's answer to
+            // a ping of the client's, which the proxy answered.
+            Message::Ping(data) => {
+                pings.lock().target_pinged(&data);
+                Forward::Control(Control::Ping(data))
+            }
+            Message::Pong(data) if pings.lock().answers_client(&data) => continue,
             Message::Pong(data) => Forward::Control(Control::Pong(data)),
             Message::Close(frame) => {
                 is_target_closed.store(true, Ordering::Release);

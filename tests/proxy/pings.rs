@@ -89,3 +89,50 @@ async fn the_targets_pings_and_pongs_reach_the_client_and_its_answer_goes_back()
         ])
     );
 }
+
+#[tokio::test]
+async fn a_ping_through_the_proxy_gets_one_pong() {
+    let Some((_target, proxy)) = proxied(&[]).await else {
+        return;
+    };
+    let mut client = proxy.connect("/pings").await;
+    client
+        .send(Message::Ping(b"c1".to_vec().into()))
+        .await
+        .expect("ping");
+    send_text(&mut client, "seen").await;
+    // The target's answer to the ping comes before its answer to "seen".
+    let mut pongs = 0;
+    loop {
+        match next_frame(&mut client).await {
+            Message::Pong(data) => {
+                assert_eq!(data.as_ref(), b"c1");
+                pongs += 1;
+            }
+            Message::Text(notes) => {
+                assert_eq!(notes.as_str(), r#"["ping c1", "text seen"]"#);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(pongs, 1, "the proxy's pong, and not the target's as well");
+}
+
+#[tokio::test]
+async fn a_ping_from_the_target_gets_one_pong() {
+    let Some((_target, proxy)) = proxied(&[]).await else {
+        return;
+    };
+    let mut client = proxy.connect("/pings").await;
+    send_text(&mut client, "burst").await;
+    for _ in 0..4 {
+        // Reading the ping queues the client library's own pong.
+        next_frame(&mut client).await;
+    }
+    assert_eq!(
+        seen_by_target(&mut client).await,
+        serde_json::json!(["text burst", "pong from target", "text seen"]),
+        "the proxy answered the ping; the client's answer is not passed on again"
+    );
+}
