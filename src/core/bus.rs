@@ -33,6 +33,9 @@ pub struct EventBus {
 
 struct BusInner {
     lossy: broadcast::Sender<Arc<Event>>,
+    /// Lossy subscribers, counted here: the broadcast's own count takes
+    /// its lock, and [`EventBus::is_observed`] is asked for every frame.
+    lossy_subscribers: Arc<AtomicUsize>,
     /// What was published before anyone listened (a script's top-level
     /// `console.log`, "declared, not served"): displays that subscribe get
     /// it first, so the log starts where the script did.
@@ -52,6 +55,7 @@ impl EventBus {
         Self {
             inner: Arc::new(BusInner {
                 lossy,
+                lossy_subscribers: Arc::new(AtomicUsize::new(0)),
                 before_anyone: parking_lot::Mutex::new(Vec::new()),
                 lossless: RwLock::new(Vec::new()),
                 lossless_count: AtomicUsize::new(0),
@@ -64,7 +68,7 @@ impl EventBus {
     /// Whether anyone listens. Publishers check this before building
     /// expensive events (previews, copies) on the hot path.
     pub fn is_observed(&self) -> bool {
-        self.inner.lossy.receiver_count() > 0
+        self.inner.lossy_subscribers.load(Ordering::Relaxed) > 0
             || self.inner.lossless_count.load(Ordering::Relaxed) > 0
     }
 
@@ -140,11 +144,13 @@ impl EventBus {
 
     fn lossy(&self, counted_in: Option<Arc<AtomicUsize>>) -> Subscription {
         let receiver = self.inner.lossy.subscribe();
+        self.inner.lossy_subscribers.fetch_add(1, Ordering::Relaxed);
         let early = self.inner.before_anyone.lock().iter().cloned().collect();
         Subscription::Lossy(LossyReceiver {
             receiver,
             early,
             counted_in,
+            subscribers: Arc::clone(&self.inner.lossy_subscribers),
         })
     }
 
@@ -178,6 +184,8 @@ pub struct LossyReceiver {
     early: std::collections::VecDeque<Arc<Event>>,
     /// The count of frame watchers it is in, if it watches every frame.
     counted_in: Option<Arc<AtomicUsize>>,
+    /// The count of lossy subscribers.
+    subscribers: Arc<AtomicUsize>,
 }
 
 impl Drop for LossyReceiver {
@@ -185,6 +193,7 @@ impl Drop for LossyReceiver {
         if let Some(watchers) = &self.counted_in {
             watchers.fetch_sub(1, Ordering::Relaxed);
         }
+        self.subscribers.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -369,6 +378,18 @@ mod tests {
         assert!(bus.is_observed());
         drop(lossless);
         bus.publish(stopped());
+        assert!(!bus.is_observed());
+    }
+
+    #[tokio::test]
+    async fn lossy_subscribers_count_until_dropped_skipping_included() {
+        let bus = EventBus::new(4);
+        let mut display = bus.subscribe();
+        let log = bus.subscribe_sampled();
+        display.skip_waiting();
+        drop(display);
+        assert!(bus.is_observed(), "the sampled log still listens");
+        drop(log);
         assert!(!bus.is_observed());
     }
 }
