@@ -195,6 +195,44 @@ async fn a_proxied_message_is_held_and_edited_before_the_target_sees_it() {
     assert_eq!(recv_text(&mut client).await, "behind");
 }
 
+#[tokio::test]
+async fn a_target_that_sends_past_the_queue_behind_a_held_frame_waits_for_the_decision() {
+    let Some(target) = crate::proxy::PythonTarget::start(&[]) else {
+        return;
+    };
+    let mut config = sockscope::launch::LaunchConfig::new(std::path::PathBuf::new());
+    config.proxy = Some(sockscope::proxy::ProxyConfig::new(&target.url()).expect("a valid target"));
+    config.server.port = 0;
+    config.server.kv = sockscope::core::config::KvLocation::Memory;
+    config.server.limits.outbound_queue_bytes = 16 * 1024;
+    let mut proxy = TestServer::launch(tempfile::tempdir().expect("temp dir"), config).await;
+    execute(
+        &proxy,
+        Command::SetBreakpoints(vec![rule(Some(FrameDirection::Out), "0:")]),
+    )
+    .await;
+    let mut client = proxy.connect("/flood").await;
+    // 300 × 4 KiB: the first is held, the queue behind it fills at once.
+    send_text(&mut client, "300").await;
+    let (hold_id, _) = next_hold(&mut proxy).await;
+    // Longer than a client may take nothing: a hold is not the client's doing.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    execute(&proxy, Command::SetBreakpoints(Vec::new())).await;
+    execute(
+        &proxy,
+        Command::ResolveHold {
+            hold_id,
+            decision: HoldDecision::Forward,
+        },
+    )
+    .await;
+    for expected in 0..300 {
+        let text = recv_text(&mut client).await;
+        assert_eq!(text.split(':').next(), Some(expected.to_string().as_str()));
+    }
+    assert_eq!(recv_text(&mut client).await, "done");
+}
+
 /// The hold is the engine's, so it works the same in front of a service run
 /// by its own toolchain: echo.js under `node` with the real `@nitric/sdk`.
 #[tokio::test]

@@ -255,20 +255,38 @@ impl Outbound {
     /// Queues a frame, waiting while the queue is full and the client takes
     /// frames from it (a send under `nitric start` waits for its write in
     /// the same way). A client that takes nothing for [`NOT_READING_AFTER`]
-    /// is closed with 1008, as [`Outbound::send`] closes it at once.
+    /// is closed with 1008, as [`Outbound::send`] closes it at once. Behind
+    /// a frame held at a breakpoint a full queue refuses at once.
     pub async fn send_when_room(&self, payload: Payload) -> Result<(), QueueError> {
-        self.queue_when_room(Outgoing::Frame(payload)).await
+        self.queue_when_room(Outgoing::Frame(payload), WhileHeld::Refuse)
+            .await
     }
 
-    /// [`Outbound::send_control`], waiting for room as
-    /// [`Outbound::send_when_room`] does.
-    pub async fn send_control_when_room(&self, control: Control) -> Result<(), QueueError> {
-        self.queue_when_room(Outgoing::Control(control)).await
+    /// [`Outbound::send_when_room`] for a relay (the proxy): behind a frame
+    /// held at a breakpoint it waits too, for as long as the hold lasts, so
+    /// the far side is slowed down instead of losing frames.
+    pub async fn relay_when_room(&self, payload: Payload) -> Result<(), QueueError> {
+        self.queue_when_room(Outgoing::Frame(payload), WhileHeld::Wait)
+            .await
     }
 
-    async fn queue_when_room(&self, outgoing: Outgoing) -> Result<(), QueueError> {
+    /// A ping or pong for [`Outbound::relay_when_room`].
+    pub async fn relay_control_when_room(&self, control: Control) -> Result<(), QueueError> {
+        self.queue_when_room(Outgoing::Control(control), WhileHeld::Wait)
+            .await
+    }
+
+    async fn queue_when_room(
+        &self,
+        outgoing: Outgoing,
+        while_held: WhileHeld,
+    ) -> Result<(), QueueError> {
         let len_bytes = outgoing.len_bytes();
-        if let Some(reserved) = self.try_reserve(len_bytes)? {
+        let room = |outbound: &Self| match (outbound.try_reserve(len_bytes), while_held) {
+            (Err(QueueError::FullWhileHeld { .. }), WhileHeld::Wait) => Ok(None),
+            (room, _) => room,
+        };
+        if let Some(reserved) = room(self)? {
             return self.queue(reserved, outgoing);
         }
         let _waiting = RoomWaiter::count(&self.shared);
@@ -277,11 +295,14 @@ impl Outbound {
             let woken = self.shared.room.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            if let Some(reserved) = self.try_reserve(len_bytes)? {
+            if let Some(reserved) = room(self)? {
                 return self.queue(reserved, outgoing);
             }
             let now = Instant::now();
-            if drain.is_stalled(self, now) {
+            // A held frame is the user's doing, not the client's.
+            if self.shared.is_held.load(Ordering::Acquire) {
+                drain = DrainWatch::new(self, now);
+            } else if drain.is_stalled(self, now) {
                 return Err(self.close_as_not_reading());
             }
             let look_again = drain.deadline().min(now + ROOM_POLL);
@@ -354,6 +375,13 @@ impl Outbound {
     fn taken_frames(&self) -> u64 {
         self.shared.taken_frames.load(Ordering::Relaxed)
     }
+}
+
+/// What a waiting send does behind a frame held at a breakpoint.
+#[derive(Clone, Copy)]
+enum WhileHeld {
+    Refuse,
+    Wait,
 }
 
 /// Counts a waiting send for as long as it waits, so the writer wakes it.

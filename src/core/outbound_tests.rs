@@ -212,3 +212,26 @@ fn a_drain_watch_counts_frames_taken_not_the_queue_size() {
     assert_eq!(watch.deadline(), later + NOT_READING_AFTER);
     assert!(watch.is_stalled(&outbound, later + NOT_READING_AFTER));
 }
+
+#[tokio::test]
+async fn a_relay_waits_out_a_hold_where_a_send_is_refused() {
+    let (outbound, mut receiver) = outbound_queue(1000);
+    outbound.send(text(900)).expect("fits");
+    receiver.set_held(true);
+    assert_eq!(
+        outbound.send_when_room(text(900)).await,
+        Err(QueueError::FullWhileHeld { limit_bytes: 1000 })
+    );
+    let relayed = {
+        let outbound = outbound.clone();
+        tokio::spawn(async move { outbound.relay_when_room(text(900)).await })
+    };
+    // Held for longer than a client may take nothing: the user decides.
+    tokio::time::sleep(NOT_READING_AFTER * 2).await;
+    assert!(!relayed.is_finished(), "the relay waits");
+    assert!(receiver.close_request().is_none(), "nobody is closed");
+    receiver.set_held(false);
+    assert_eq!(receiver.next().await, frame(900));
+    assert_eq!(relayed.await.expect("joined"), Ok(()));
+    assert_eq!(receiver.next().await, frame(900));
+}

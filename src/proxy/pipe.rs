@@ -336,12 +336,13 @@ async fn read_target(
             continue;
         }
         // While the client's queue is full the target is not read, so it
-        // slows down as it would with the client on the line. A client
-        // that reads nothing is closed with 1008; that close then reaches
-        // the target.
+        // slows down as it would with the client on the line (and while a
+        // frame is held at a breakpoint, for as long as the hold lasts). A
+        // client that reads nothing is closed with 1008; that close then
+        // reaches the target.
         let queued = match outgoing {
-            Forward::Frame(payload) => outbound.send_when_room(payload).await,
-            Forward::Control(control) => outbound.send_control_when_room(control).await,
+            Forward::Frame(payload) => outbound.relay_when_room(payload).await,
+            Forward::Control(control) => outbound.relay_control_when_room(control).await,
         };
         if queued.is_err() {
             return;
