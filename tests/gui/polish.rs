@@ -82,6 +82,34 @@ fn json_keeps_its_key_order_and_copy_puts_the_payload_on_the_clipboard() {
 }
 
 #[test]
+fn at_900_by_600_the_messages_table_gives_kind_and_size_to_the_preview() {
+    let mut window = Window::open(&script(ECHO_JSON));
+    let mut client = window.connect("/");
+    let message = r#"{"type":"hello"}"#;
+    window.runtime.block_on(async {
+        send_text(&mut client, message).await;
+        let _ = recv_text(&mut client).await;
+    });
+    window.step_until_shown(message);
+    let headers = |window: &Window| {
+        ["kind", "size", "preview"].map(|title| window.harness.query_by_label(title).is_some())
+    };
+    assert_eq!(headers(&window), [true; 3], "at 1280 × 800 every column");
+    window.harness.set_size(egui::vec2(900.0, 600.0));
+    window.harness.run_steps(2);
+    assert_eq!(headers(&window), [false, false, true]);
+    // The selected message still says what it is and how big.
+    window
+        .harness
+        .query_all_by_label(message)
+        .next()
+        .expect("a row")
+        .click();
+    window.harness.run_steps(2);
+    window.harness.get_by_label("16 B");
+}
+
+#[test]
 fn the_kv_add_row_is_reachable_at_900_by_600_with_a_long_key_list() {
     let mut window = Window::open(&script(
         "const socket = websocket('s');

@@ -14,6 +14,10 @@ use crate::ui::state::AppState;
 /// Characters of a payload shown in its row.
 const PREVIEW_CHARS: usize = 160;
 
+/// Below this width the table leaves out kind and size (a 900 px window
+/// gives the Messages pane about 500 px).
+const COMPACT_TABLE_WIDTH: f32 = 560.0;
+
 /// Messages panel UI state.
 pub struct MessagesPanel {
     filter_text: String,
@@ -150,6 +154,10 @@ impl MessagesPanel {
                     ui.monospace(short_id(&connection_id))
                         .on_hover_text(connection_id.to_string());
                 }
+                ui.label(entry.kind_label());
+                if matches!(entry.body, EntryBody::Frame(_)) {
+                    ui.label(format_bytes(entry.size_bytes() as u64));
+                }
                 ui.separator();
                 ui.selectable_value(&mut self.view, PayloadView::Tree, "Tree");
                 ui.selectable_value(&mut self.view, PayloadView::Pretty, "Pretty");
@@ -264,7 +272,15 @@ impl MessagesPanel {
             && !state.is_flooded
             && total_rows > 0
             && self.followed_rows != Some(total_rows);
+        // In a narrow pane (a 900 px window) kind and size give their width
+        // to the preview; the selected message's header still shows both.
+        let is_compact = ui.available_width() < COMPACT_TABLE_WIDTH;
         let mut table = TableBuilder::new(ui)
+            .id_salt(if is_compact {
+                "messages_compact"
+            } else {
+                "messages_full"
+            })
             .striped(true)
             .resizable(true)
             .sense(egui::Sense::click())
@@ -275,10 +291,13 @@ impl MessagesPanel {
             .animate_scrolling(!self.follow)
             .column(Column::initial(95.0))
             .column(Column::initial(40.0))
-            .column(Column::initial(70.0))
-            .column(Column::initial(50.0))
-            .column(Column::initial(65.0))
-            .column(Column::remainder().clip(true));
+            .column(Column::initial(70.0));
+        if !is_compact {
+            table = table
+                .column(Column::initial(50.0))
+                .column(Column::initial(65.0));
+        }
+        table = table.column(Column::remainder().clip(true));
         if jumps_to_newest {
             table = table.scroll_to_row(total_rows - 1, Some(egui::Align::BOTTOM));
         }
@@ -286,6 +305,9 @@ impl MessagesPanel {
         table
             .header(row_height, |mut header| {
                 for title in ["time", "dir", "connection", "kind", "size", "preview"] {
+                    if is_compact && matches!(title, "kind" | "size") {
+                        continue;
+                    }
                     header.col(|ui| {
                         ui.strong(title);
                     });
@@ -318,14 +340,16 @@ impl MessagesPanel {
                             .on_hover_text(connection_id.to_string());
                         }
                     });
-                    row.col(|ui| {
-                        cell(ui, entry.kind_label());
-                    });
-                    row.col(|ui| {
-                        if matches!(entry.body, EntryBody::Frame(_)) {
-                            cell(ui, format_bytes(entry.size_bytes() as u64));
-                        }
-                    });
+                    if !is_compact {
+                        row.col(|ui| {
+                            cell(ui, entry.kind_label());
+                        });
+                        row.col(|ui| {
+                            if matches!(entry.body, EntryBody::Frame(_)) {
+                                cell(ui, format_bytes(entry.size_bytes() as u64));
+                            }
+                        });
+                    }
                     row.col(|ui| {
                         let preview = entry.preview(PREVIEW_CHARS);
                         match &entry.body {
