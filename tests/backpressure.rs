@@ -4,16 +4,13 @@
 //! same. (A client that takes nothing is still closed with 1008:
 //! `lifecycle` and `hostile` test that.)
 
-use std::path::PathBuf;
-
 use futures_util::StreamExt;
-use sockscope::core::config::KvLocation;
 use sockscope::launch::LaunchConfig;
 use sockscope::proxy::ProxyConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::nitric::{node_modules, project, services_config};
-use crate::proxy::PythonTarget;
+use crate::proxy::{PythonTarget, proxy_configured};
 use crate::util::{Client, TestServer, WAIT, recv_text, script, send_text};
 
 /// Far below what the handlers send at once (100 × 4 KiB).
@@ -153,12 +150,11 @@ async fn a_proxied_target_s_burst_waits_for_a_reading_client() {
     let Some(target) = PythonTarget::start(&[]) else {
         return;
     };
-    let mut config = LaunchConfig::new(PathBuf::new());
-    config.proxy = Some(ProxyConfig::new(&target.url()).expect("a valid target"));
-    config.server.port = 0;
-    config.server.kv = KvLocation::Memory;
-    config.server.limits.outbound_queue_bytes = SMALL_QUEUE_BYTES;
-    let proxy = TestServer::launch(tempfile::tempdir().expect("temp dir"), config).await;
+    let target_config = ProxyConfig::new(&target.url()).expect("a valid target");
+    let proxy = proxy_configured(target_config, |config| {
+        config.server.limits.outbound_queue_bytes = SMALL_QUEUE_BYTES;
+    })
+    .await;
     let mut client = proxy.connect("/flood").await;
     send_text(&mut client, "300").await;
     let numbers = read_until_done(&mut client).await;

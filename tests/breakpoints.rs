@@ -200,12 +200,11 @@ async fn a_target_that_sends_past_the_queue_behind_a_held_frame_waits_for_the_de
     let Some(target) = crate::proxy::PythonTarget::start(&[]) else {
         return;
     };
-    let mut config = sockscope::launch::LaunchConfig::new(std::path::PathBuf::new());
-    config.proxy = Some(sockscope::proxy::ProxyConfig::new(&target.url()).expect("a valid target"));
-    config.server.port = 0;
-    config.server.kv = sockscope::core::config::KvLocation::Memory;
-    config.server.limits.outbound_queue_bytes = 16 * 1024;
-    let mut proxy = TestServer::launch(tempfile::tempdir().expect("temp dir"), config).await;
+    let target_config = sockscope::proxy::ProxyConfig::new(&target.url()).expect("a valid target");
+    let mut proxy = crate::proxy::proxy_configured(target_config, |config| {
+        config.server.limits.outbound_queue_bytes = 16 * 1024;
+    })
+    .await;
     execute(
         &proxy,
         Command::SetBreakpoints(vec![rule(Some(FrameDirection::Out), "0:")]),

@@ -201,16 +201,9 @@ impl JsRuntime {
     /// bound kept as chains come and go, not a scan of every chain), or
     /// when sends waiting for room look again, if sooner.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let chains = if self.pending.is_empty() {
-            None
-        } else {
-            self.deadline_floor
-        };
+        let chains = self.deadline_floor.filter(|_| !self.pending.is_empty());
         let sends = self.host.borrow().parked.retry_at();
-        match (chains, sends) {
-            (Some(chains), Some(sends)) => Some(chains.min(sends)),
-            (chains, sends) => chains.or(sends),
-        }
+        chains.into_iter().chain(sends).min()
     }
 
     fn start_in<'js>(

@@ -26,6 +26,29 @@ fn copied_text(window: &Window) -> Vec<String> {
         .collect()
 }
 
+/// A client that sent `message` and got its echo, shown in the window.
+fn echo_once(window: &mut Window, message: &str) -> crate::util::Client {
+    let mut client = window.connect("/");
+    window.runtime.block_on(async {
+        send_text(&mut client, message).await;
+        let _ = recv_text(&mut client).await;
+    });
+    window.step_until_shown(message);
+    client
+}
+
+/// Clicks the first Messages row that shows `label`, and lays out the
+/// selection.
+fn select_row(window: &mut Window, label: &str) {
+    window
+        .harness
+        .query_all_by_label(label)
+        .next()
+        .expect("a row")
+        .click();
+    window.harness.run_steps(2);
+}
+
 #[test]
 fn an_idle_window_with_follow_on_asks_for_no_frames() {
     let mut window = Window::open(&script(ECHO_JSON));
@@ -51,20 +74,9 @@ fn an_idle_window_with_follow_on_asks_for_no_frames() {
 #[test]
 fn json_keeps_its_key_order_and_copy_puts_the_payload_on_the_clipboard() {
     let mut window = Window::open(&script(ECHO_JSON));
-    let mut client = window.connect("/");
     let message = r#"{"type":"hello","args":{"z":1}}"#;
-    window.runtime.block_on(async {
-        send_text(&mut client, message).await;
-        let _ = recv_text(&mut client).await;
-    });
-    window.step_until_shown(message);
-    window
-        .harness
-        .query_all_by_label(message)
-        .next()
-        .expect("a row")
-        .click();
-    window.harness.step();
+    let _client = echo_once(&mut window, message);
+    select_row(&mut window, message);
     window.step_until_shown("args: {…} 1 key");
     window.click("Pretty");
     let pretty = "{\n  \"type\": \"hello\",\n  \"args\": {\n    \"z\": 1\n  }\n}";
@@ -84,13 +96,8 @@ fn json_keeps_its_key_order_and_copy_puts_the_payload_on_the_clipboard() {
 #[test]
 fn at_900_by_600_the_messages_table_gives_kind_and_size_to_the_preview() {
     let mut window = Window::open(&script(ECHO_JSON));
-    let mut client = window.connect("/");
     let message = r#"{"type":"hello"}"#;
-    window.runtime.block_on(async {
-        send_text(&mut client, message).await;
-        let _ = recv_text(&mut client).await;
-    });
-    window.step_until_shown(message);
+    let _client = echo_once(&mut window, message);
     let headers = |window: &Window| {
         ["kind", "size", "preview"].map(|title| window.harness.query_by_label(title).is_some())
     };
@@ -99,13 +106,7 @@ fn at_900_by_600_the_messages_table_gives_kind_and_size_to_the_preview() {
     window.harness.run_steps(2);
     assert_eq!(headers(&window), [false, false, true]);
     // The selected message still says what it is and how big.
-    window
-        .harness
-        .query_all_by_label(message)
-        .next()
-        .expect("a row")
-        .click();
-    window.harness.run_steps(2);
+    select_row(&mut window, message);
     window.harness.get_by_label("16 B");
 }
 

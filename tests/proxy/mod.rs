@@ -99,10 +99,19 @@ pub async fn proxy_to(target_url: &str) -> TestServer {
 
 /// A proxy engine in this process, as `proxy` says.
 pub async fn proxy_with(proxy: ProxyConfig) -> TestServer {
+    proxy_configured(proxy, |_| {}).await
+}
+
+/// A proxy engine in this process, after `configure` adjusts its config.
+pub async fn proxy_configured(
+    proxy: ProxyConfig,
+    configure: impl FnOnce(&mut LaunchConfig),
+) -> TestServer {
     let mut config = LaunchConfig::new(PathBuf::new());
     config.proxy = Some(proxy);
     config.server.port = 0;
     config.server.kv = KvLocation::Memory;
+    configure(&mut config);
     TestServer::launch(tempfile::tempdir().expect("temp dir"), config).await
 }
 
