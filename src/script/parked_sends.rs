@@ -4,7 +4,8 @@
 //! finds the queue full waits in a line of its connection's own (later
 //! sends to it wait behind, so order is kept); its promise settles when the
 //! client has taken enough. A client that takes nothing for
-//! [`NOT_READING_AFTER`](crate::core::outbound::NOT_READING_AFTER) is closed with 1008 and the waiting sends fail.
+//! [`NOT_READING_AFTER`](crate::core::outbound::NOT_READING_AFTER) is
+//! closed with 1008 and the waiting sends fail.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
