@@ -113,6 +113,9 @@ struct OutboundShared {
     /// Frames the writer has taken so far: a waiting send's sign that the
     /// client reads (the queue's size alone can stay level while it does).
     taken_frames: AtomicU64,
+    /// Frames put in the channel so far; the rest of the queued bytes are
+    /// reservations (replies held for a kv commit), not the client's to take.
+    sent_frames: AtomicU64,
     /// Sends waiting for room, and their wake-up when the writer takes a frame.
     room_waiters: AtomicUsize,
     room: Notify,
@@ -176,6 +179,7 @@ pub fn outbound_queue(limit_bytes: usize) -> (Outbound, OutboundReceiver) {
         is_closing: AtomicBool::new(false),
         is_held: AtomicBool::new(false),
         taken_frames: AtomicU64::new(0),
+        sent_frames: AtomicU64::new(0),
         room_waiters: AtomicUsize::new(0),
         room: Notify::new(),
     });
@@ -329,6 +333,8 @@ impl Outbound {
 
     fn queue(&self, reserved: Reserved, outgoing: Outgoing) -> Result<(), QueueError> {
         debug_assert_eq!(reserved.charge, outgoing.len_bytes() + FRAME_OVERHEAD_BYTES);
+        // Counted before the writer can take it, so never fewer than taken.
+        self.shared.sent_frames.fetch_add(1, Ordering::Relaxed);
         self.frames.send(outgoing).map_err(|_| {
             self.shared
                 .queued_bytes
@@ -375,6 +381,12 @@ impl Outbound {
     fn taken_frames(&self) -> u64 {
         self.shared.taken_frames.load(Ordering::Relaxed)
     }
+
+    /// Whether frames wait in the channel for the writer (and not only
+    /// reservations).
+    fn has_frames_waiting(&self) -> bool {
+        self.shared.sent_frames.load(Ordering::Relaxed) > self.taken_frames()
+    }
 }
 
 /// What a waiting send does behind a frame held at a breakpoint.
@@ -417,10 +429,12 @@ impl DrainWatch {
         }
     }
 
-    /// Whether the writer has taken nothing for [`NOT_READING_AFTER`].
+    /// Whether the writer has taken nothing for [`NOT_READING_AFTER`] while
+    /// frames waited for it. (A queue full of replies held for a slow kv
+    /// commit is not the client's doing.)
     pub fn is_stalled(&mut self, outbound: &Outbound, now: Instant) -> bool {
         let taken_frames = outbound.taken_frames();
-        if taken_frames != self.taken_frames {
+        if taken_frames != self.taken_frames || !outbound.has_frames_waiting() {
             self.taken_frames = taken_frames;
             self.since = now;
         }

@@ -235,3 +235,18 @@ async fn a_relay_waits_out_a_hold_where_a_send_is_refused() {
     assert_eq!(relayed.await.expect("joined"), Ok(()));
     assert_eq!(receiver.next().await, frame(900));
 }
+
+#[test]
+fn replies_reserved_but_not_queued_are_not_the_clients_to_take() {
+    let (outbound, _receiver) = outbound_queue(1000);
+    // A reply held for a kv commit fills the queue; nothing is in the channel.
+    let held = outbound.reserve(900).expect("fits");
+    let start = Instant::now();
+    let mut watch = DrainWatch::new(&outbound, start);
+    assert!(!watch.is_stalled(&outbound, start + NOT_READING_AFTER * 2));
+    // Once it is queued and stays untaken, the client is not reading.
+    outbound.send_reserved(held, text(900)).expect("queued");
+    let queued = start + NOT_READING_AFTER * 2;
+    assert!(!watch.is_stalled(&outbound, queued));
+    assert!(watch.is_stalled(&outbound, queued + NOT_READING_AFTER));
+}
