@@ -116,8 +116,12 @@ impl ParkedSends {
     /// the promises of sends that left their line to `settled`: resolved,
     /// or rejected when the connection closed or its client stopped reading.
     pub(crate) fn retry(&mut self, group: &mut GroupCommit, settled: &mut Vec<Deferred>) {
+        // Asked on every step: no clock read while nothing waits.
+        let Some(retry_at) = self.retry_at else {
+            return;
+        };
         let now = Instant::now();
-        if self.retry_at.is_none_or(|at| at > now) {
+        if retry_at > now {
             return;
         }
         let mut freed = 0;
