@@ -154,7 +154,7 @@ impl Closing {
     }
 }
 
-/// Bytes charged by [`Outbound::reserve`] for one frame not yet queued.
+/// Bytes charged by [`Outbound::try_reserve`] for one frame not yet queued.
 #[derive(Debug)]
 #[must_use = "a reservation holds queue bytes until its frame is sent"]
 pub struct Reserved {
@@ -197,23 +197,17 @@ pub fn outbound_queue(limit_bytes: usize) -> (Outbound, OutboundReceiver) {
 }
 
 impl Outbound {
-    /// Queues a frame without waiting. Past the byte limit the connection is
-    /// asked to close with 1008 and the frame is refused.
+    /// Queues a frame without waiting; a full queue closes the connection
+    /// with 1008 at once. (Tests only: every sender waits for room.)
+    #[cfg(test)]
     pub fn send(&self, payload: Payload) -> Result<(), QueueError> {
         let reserved = self.reserve(payload.len_bytes())?;
         self.send_reserved(reserved, payload)
     }
 
-    /// Charges a frame of `len_bytes` against the limit now, to be queued
-    /// later with [`Outbound::send_reserved`] (a reply held back until the
-    /// writes it depends on are durable). Fails as [`Outbound::send`] would.
-    ///
-    /// The limit bounds a backlog, not a message: a frame that finds the
-    /// queue empty is always taken, however large, so a client that reads is
-    /// never closed for one reply bigger than the limit (a 16 MiB echo under
-    /// the default 16 MiB limit, whose frame overhead tips it over). Memory
-    /// stays bounded by the limit plus one message: the next frame is
-    /// refused while that one waits.
+    /// [`Outbound::try_reserve`], but a full queue closes the connection
+    /// with 1008 at once. (Tests only.)
+    #[cfg(test)]
     pub fn reserve(&self, len_bytes: usize) -> Result<Reserved, QueueError> {
         match self.try_reserve(len_bytes)? {
             Some(reserved) => Ok(reserved),
@@ -221,10 +215,19 @@ impl Outbound {
         }
     }
 
-    /// Charges a frame of `len_bytes` if the queue has room for it now;
-    /// `None` if it has not (nothing is charged and nothing closes). Behind
-    /// a frame held at a breakpoint a full queue is an error instead: the
-    /// client is not to blame, and the wait could be long.
+    /// Charges a frame of `len_bytes` if the queue has room for it now, to
+    /// be queued with [`Outbound::send_reserved`] (at once, or once the kv
+    /// writes a reply depends on are durable); `None` if it has not
+    /// (nothing is charged and nothing closes). Behind a frame held at a
+    /// breakpoint a full queue is an error instead: the client is not to
+    /// blame, and the wait could be long.
+    ///
+    /// The limit bounds a backlog, not a message: a frame that finds the
+    /// queue empty is always taken, however large, so a client that reads
+    /// is never refused one reply bigger than the limit (a 16 MiB echo under
+    /// the default 16 MiB limit, whose frame overhead tips it over). Memory
+    /// stays bounded by the limit plus one message: the next frame waits
+    /// while that one is written.
     pub fn try_reserve(&self, len_bytes: usize) -> Result<Option<Reserved>, QueueError> {
         if self.shared.is_closing() {
             return Err(QueueError::Closed);
@@ -259,8 +262,8 @@ impl Outbound {
     /// Queues a frame, waiting while the queue is full and the client takes
     /// frames from it (a send under `nitric start` waits for its write in
     /// the same way). A client that takes nothing for [`NOT_READING_AFTER`]
-    /// is closed with 1008, as [`Outbound::send`] closes it at once. Behind
-    /// a frame held at a breakpoint a full queue refuses at once.
+    /// is closed with 1008. Behind a frame held at a breakpoint a full queue
+    /// refuses at once.
     pub async fn send_when_room(&self, payload: Payload) -> Result<(), QueueError> {
         self.queue_when_room(Outgoing::Frame(payload), WhileHeld::Refuse)
             .await
@@ -319,14 +322,16 @@ impl Outbound {
     }
 
     /// Queues a ping or pong for the client, behind the frames queued
-    /// before it; bounded by the same limit.
+    /// before it; bounded by the same limit, closing at once when full.
+    /// (Tests only.)
+    #[cfg(test)]
     pub fn send_control(&self, control: Control) -> Result<(), QueueError> {
         let outgoing = Outgoing::Control(control);
         let reserved = self.reserve(outgoing.len_bytes())?;
         self.queue(reserved, outgoing)
     }
 
-    /// Queues a frame whose bytes [`Outbound::reserve`] already charged.
+    /// Queues a frame whose bytes [`Outbound::try_reserve`] already charged.
     pub fn send_reserved(&self, reserved: Reserved, payload: Payload) -> Result<(), QueueError> {
         self.queue(reserved, Outgoing::Frame(payload))
     }
