@@ -117,6 +117,7 @@ impl HostState {
         url: String,
         directory: Arc<dyn ConnectionDirectory>,
         gateway: Gateway,
+        memory_limit_bytes: usize,
     ) -> Self {
         Self {
             outbound: FxHashMap::default(),
@@ -126,7 +127,8 @@ impl HostState {
             echo: None,
             group: GroupCommit::new(kv),
             deferred: Vec::new(),
-            parked: ParkedSends::new(usize::MAX),
+            // Sends waiting for slow clients are the script's memory too.
+            parked: ParkedSends::new(memory_limit_bytes),
             topics: TopicQueue::default(),
             races: Races::default(),
             gateway,

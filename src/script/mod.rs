@@ -298,6 +298,7 @@ fn run_thread(
         settings.url,
         settings.directory,
         settings.gateway,
+        settings.memory_limit_bytes,
     )));
     host.borrow_mut().topics = TopicQueue::new(timer.map(|timer| wake_after((timer, weak_jobs))));
     let runtime = match JsRuntime::new(

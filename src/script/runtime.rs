@@ -15,7 +15,6 @@ use super::deferred::Settlement;
 use super::failure::describe_caught;
 use super::host::SharedHost;
 use super::modules::{GraphLoader, GraphResolver, ModuleGraph, SharedGraph};
-use super::parked_sends::ParkedSends;
 use super::races::InvocationId;
 use crate::core::events::{ConnectionId, HandlerKind, LogLevel, ScriptFailure};
 
@@ -163,8 +162,6 @@ impl JsRuntime {
         })?;
         runtime.set_memory_limit(memory_limit_bytes);
         runtime.set_max_stack_size(JS_STACK_BYTES);
-        // Sends waiting for slow clients are the script's memory too.
-        host.borrow_mut().parked = ParkedSends::new(memory_limit_bytes);
         let graph = ModuleGraph::new();
         runtime.set_loader(
             GraphResolver(Rc::clone(&graph)),

@@ -27,6 +27,7 @@ pub(crate) fn loaded(name: &str, source: &str) -> (JsRuntime, EventBus) {
         String::new(),
         Arc::new(NoConnections),
         Gateway::default(),
+        16 << 20,
     )));
     let mut runtime = JsRuntime::new(host, 16 << 20, Duration::from_secs(1)).expect("a runtime");
     runtime
