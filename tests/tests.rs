@@ -51,5 +51,7 @@ mod sdk_surface;
 mod topics;
 // Security: the origin allow-list, the script sandbox, session file names.
 mod security;
+// Clients that read, slowly: never closed as not reading, their handlers never reported as stuck.
+mod slow_clients;
 // Sessions: record, replay and compare; the replay CLI, HAR import, Artillery export.
 mod sessions;

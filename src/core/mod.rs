@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod close_code;
 pub mod config;
+pub mod delivery;
 pub mod events;
 mod frame_sampler;
 pub mod gateway;

@@ -18,6 +18,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use super::close_code;
+use super::delivery::{Delivery, WriteMeter};
 use super::events::{ClosedBy, Payload};
 
 /// Per-frame bookkeeping charged against the queue limit, so that a flood of
@@ -113,6 +114,10 @@ struct OutboundShared {
     /// Frames the writer has taken so far: a waiting send's sign that the
     /// client reads (the queue's size alone can stay level while it does).
     taken_frames: AtomicU64,
+    /// What the client has taken from the socket: a client on a slow link
+    /// takes a large frame, or a batch of them, over seconds, and reads all
+    /// along.
+    delivery: Arc<Delivery>,
     /// Frames put in the channel so far; the rest of the queued bytes are
     /// reservations (replies held for a kv commit), not the client's to take.
     sent_frames: AtomicU64,
@@ -179,6 +184,7 @@ pub fn outbound_queue(limit_bytes: usize) -> (Outbound, OutboundReceiver) {
         is_closing: AtomicBool::new(false),
         is_held: AtomicBool::new(false),
         taken_frames: AtomicU64::new(0),
+        delivery: Arc::default(),
         sent_frames: AtomicU64::new(0),
         room_waiters: AtomicUsize::new(0),
         room: Notify::new(),
@@ -418,10 +424,12 @@ impl Drop for RoomWaiter<'_> {
 }
 
 /// Whether a client whose queue is full still reads: it does while the
-/// writer keeps taking frames.
+/// writer keeps taking frames, or the socket keeps taking the bytes of the
+/// ones it took (a slow link).
 #[derive(Debug)]
 pub struct DrainWatch {
     taken_frames: u64,
+    delivered_bytes: u64,
     since: Instant,
 }
 
@@ -430,18 +438,26 @@ impl DrainWatch {
     pub fn new(outbound: &Outbound, now: Instant) -> Self {
         Self {
             taken_frames: outbound.taken_frames(),
+            delivered_bytes: outbound.shared.delivery.delivered_bytes(),
             since: now,
         }
     }
 
-    /// Whether the writer has taken nothing for [`NOT_READING_AFTER`] while
-    /// frames waited for it. (A queue full of replies held for a slow kv
-    /// commit is not the client's doing.)
+    /// Whether neither the writer nor the client has taken anything for
+    /// [`NOT_READING_AFTER`] while frames waited. (A queue full of replies
+    /// held for a slow kv commit is not the client's doing.)
     pub fn is_stalled(&mut self, outbound: &Outbound, now: Instant) -> bool {
         let taken_frames = outbound.taken_frames();
         if taken_frames != self.taken_frames || !outbound.has_frames_waiting() {
             self.taken_frames = taken_frames;
             self.since = now;
+        } else {
+            // Only asked while frames wait: it may cost a system call.
+            let delivered_bytes = outbound.shared.delivery.delivered_bytes();
+            if delivered_bytes != self.delivered_bytes {
+                self.delivered_bytes = delivered_bytes;
+                self.since = now;
+            }
         }
         now.duration_since(self.since) >= NOT_READING_AFTER
     }
@@ -493,6 +509,11 @@ impl OutboundReceiver {
         if self.shared.room_waiters.load(Ordering::Acquire) > 0 {
             self.shared.room.notify_waiters();
         }
+    }
+
+    /// What the socket under the writer reports its writes to.
+    pub fn write_meter(&self) -> WriteMeter {
+        WriteMeter::new(Arc::clone(&self.shared.delivery))
     }
 
     /// The close that was requested, if any.

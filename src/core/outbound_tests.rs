@@ -250,3 +250,19 @@ fn replies_reserved_but_not_queued_are_not_the_clients_to_take() {
     assert!(!watch.is_stalled(&outbound, queued));
     assert!(watch.is_stalled(&outbound, queued + NOT_READING_AFTER));
 }
+
+#[test]
+fn a_drain_watch_counts_bytes_the_client_takes_of_a_frame_being_written() {
+    let (outbound, mut receiver) = outbound_queue(1000);
+    let meter = receiver.write_meter();
+    outbound.send(text(400)).expect("fits");
+    assert!(receiver.try_next().is_some(), "the writer takes the first");
+    outbound.send(text(400)).expect("waits behind it");
+    // The writer is stuck writing the first frame to a slow client.
+    let start = Instant::now();
+    let mut watch = DrainWatch::new(&outbound, start);
+    let later = start + NOT_READING_AFTER;
+    meter.wrote(100);
+    assert!(!watch.is_stalled(&outbound, later), "bytes went out");
+    assert!(watch.is_stalled(&outbound, later + NOT_READING_AFTER));
+}

@@ -26,6 +26,7 @@ use uuid::Uuid;
 use super::approvals::ApprovalRequest;
 use super::config::DenyAnswer;
 use super::connection::{finish_connection, run_connection};
+use super::metered::Metered;
 use super::registry::{LiveConnection, TrafficCounters};
 use super::shared::EngineShared;
 use crate::core::close_code;
@@ -409,10 +410,20 @@ async fn handle_request(
     let task_shared = Arc::clone(&shared);
     shared.connection_tasks.spawn(async move {
         let shared = task_shared;
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                let websocket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
+        // The TCP stream itself, not hyper's boxed one: the drain watch asks
+        // its kernel how much the client has taken.
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded
+                .downcast::<TokioIo<TcpStream>>()
+                .map_err(|_| "upgrade failed: the connection is not a TCP stream".to_owned()),
+            Err(error) => Err(format!("upgrade failed: {error}")),
+        };
+        match upgraded {
+            Ok(parts) => {
+                let socket = Metered::new(parts.io.into_inner(), outbound_receiver.write_meter());
+                let websocket = WebSocketStream::from_partially_read(
+                    socket,
+                    parts.read_buf.to_vec(),
                     Role::Server,
                     Some(shared.websocket_config),
                 )
@@ -426,9 +437,8 @@ async fn handle_request(
                 }
                 run_connection(Arc::clone(&shared), websocket, live, outbound_receiver).await;
             }
-            Err(error) => {
-                tracing::warn!(target: "sockscope::http", %connection_id, "upgrade failed after 101: {error}");
-                let reason = format!("upgrade failed: {error}");
+            Err(reason) => {
+                tracing::warn!(target: "sockscope::http", %connection_id, "{reason} (after 101)");
                 finish_connection(&shared, connection_id, None, reason, ClosedBy::Client).await;
             }
         }

@@ -10,6 +10,7 @@ pub mod config;
 mod connection;
 pub mod fdlimit;
 mod handshake;
+mod metered;
 pub mod registry;
 mod server;
 mod shared;

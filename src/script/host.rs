@@ -190,15 +190,17 @@ impl HostState {
         Ok(promise)
     }
 
-    /// Lets waiting sends that now fit go (or fail), to settle at the turn.
-    pub(crate) fn retry_parked(&mut self) {
+    /// Lets waiting sends that now fit go (or fail), to settle at the turn;
+    /// the handlers whose sends wait on clients that read go to
+    /// `progressing`.
+    pub(crate) fn retry_parked(&mut self, progressing: &mut Vec<InvocationId>) {
         let Self {
             parked,
             group,
             deferred,
             ..
         } = self;
-        parked.retry(group, deferred);
+        parked.retry(group, deferred, progressing);
     }
 
     /// A promise for `settlement`, settled at the next turn as the running

@@ -14,6 +14,7 @@ use rustc_hash::FxHashMap;
 
 use super::deferred::{Deferred, Settlement, Status};
 use super::group_commit::GroupCommit;
+use super::races::InvocationId;
 use crate::core::events::{ConnectionId, Payload};
 use crate::core::outbound::{DrainWatch, Outbound};
 
@@ -115,7 +116,14 @@ impl ParkedSends {
     /// Sends what now fits into `group` (in each line's order) and moves
     /// the promises of sends that left their line to `settled`: resolved,
     /// or rejected when the connection closed or its client stopped reading.
-    pub(crate) fn retry(&mut self, group: &mut GroupCommit, settled: &mut Vec<Deferred>) {
+    /// The handlers whose sends still wait on clients that read go to
+    /// `progressing`: a send to a slow client is slow, not stuck.
+    pub(crate) fn retry(
+        &mut self,
+        group: &mut GroupCommit,
+        settled: &mut Vec<Deferred>,
+        progressing: &mut Vec<InvocationId>,
+    ) {
         // Asked on every step: no clock read while nothing waits.
         let Some(retry_at) = self.retry_at else {
             return;
@@ -140,6 +148,12 @@ impl ParkedSends {
                         line.sends.push_front(send);
                         if line.drain.is_stalled(&line.outbound, now) {
                             break Some(line.outbound.close_as_not_reading());
+                        }
+                        let owners = line.sends.iter().filter_map(|send| send.promise.invocation);
+                        for owner in owners {
+                            if progressing.last() != Some(&owner) {
+                                progressing.push(owner);
+                            }
                         }
                         return true;
                     }

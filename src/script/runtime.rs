@@ -125,6 +125,9 @@ pub(crate) struct JsRuntime {
     pub(super) pending: FxHashMap<InvocationId, Pending>,
     /// No waiting chain's deadline is earlier than this.
     pub(super) deadline_floor: Option<Instant>,
+    /// Chains whose sends wait on clients that read (filled and emptied
+    /// by each step; kept for its allocation).
+    pub(super) progressing: Vec<InvocationId>,
     /// Socket names as JS strings, by name.
     pub(super) socket_names:
         RefCell<Vec<(std::sync::Arc<str>, Persistent<rquickjs::String<'static>>)>>,
@@ -215,6 +218,7 @@ impl JsRuntime {
             connection_ids: RefCell::default(),
             pending: FxHashMap::default(),
             deadline_floor: None,
+            progressing: Vec::new(),
             socket_names: RefCell::default(),
             deadline,
             host,

@@ -123,9 +123,10 @@ impl JsRuntime {
         let mut due = {
             let mut host = self.host.borrow_mut();
             // Sends that waited for room and now fit settle with this turn.
-            host.retry_parked();
+            host.retry_parked(&mut self.progressing);
             std::mem::take(&mut host.deferred)
         };
+        self.extend_progressing();
         if self.loaded.is_empty() {
             // No script yet: every event is accepted and does nothing.
             out.finished.extend(starts.drain(..).map(|start| Finished {
@@ -424,6 +425,20 @@ impl JsRuntime {
                 kind: pending.kind,
                 outcome,
             });
+        }
+    }
+
+    /// A chain whose send waits on a client that reads is waiting on the
+    /// network, not on something that never comes: its budget starts again.
+    fn extend_progressing(&mut self) {
+        if self.progressing.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + self.handler_timeout;
+        for invocation in self.progressing.drain(..) {
+            if let Some(pending) = self.pending.get_mut(&invocation) {
+                pending.deadline = deadline;
+            }
         }
     }
 

@@ -7,7 +7,8 @@ Prints `port N` once listening. Paths:
   /drop      after the first message, writes half a frame and drops TCP
   /refuse    answers 401 with a body and WWW-Authenticate
   /lastclose sends the close code and reason of the last connection that ended
-  /flood     on a message N, sends "0:" … "N-1:" (each 4 KiB) and "done" at once
+  /flood     on a message "N" (or "N SIZE"), sends "0:" … "N-1:" (each 4 KiB,
+             or SIZE bytes) and "done" at once
   /pings     notes every text, ping and pong it gets, in order; on "burst"
              sends "one", a ping "from target", an unsolicited pong
              "heartbeat" and "two"; on "seen" sends its notes (JSON list)
@@ -95,8 +96,9 @@ async def handler(ws):
                 await ws.close(4001, "bye from target")
                 return
             if path == "/flood":
-                for i in range(int(message)):
-                    await ws.send(f"{i}:".ljust(4096, "x"))
+                count, _, size = message.partition(" ")
+                for i in range(int(count)):
+                    await ws.send(f"{i}:".ljust(int(size or 4096), "x"))
                 await ws.send("done")
                 continue
             if path == "/drop":
