@@ -201,3 +201,34 @@ async fn a_client_close_is_answered_with_the_same_code() {
         .expect("close");
     assert_eq!(read_close_code(&mut stream).await, Some(4321));
 }
+
+#[tokio::test]
+async fn frames_sent_with_the_upgrade_request_are_read_in_order() {
+    let server = TestServer::start(&script(ECHO)).await;
+    let mut stream = TcpStream::connect(server.engine.local_addr())
+        .await
+        .expect("tcp connect");
+    // One write: the HTTP server reads the frames with the request.
+    let mut bytes = upgrade_request("13", "dGhlIHNhbXBsZSBub25jZQ==").into_bytes();
+    bytes.extend(frame(0x81, b"early", true));
+    bytes.extend(frame(0x81, b"second", true));
+    stream.write_all(&bytes).await.expect("write");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).await.expect("read head");
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    for expected in ["early", "second"] {
+        let mut header = [0u8; 2];
+        tokio::time::timeout(WAIT, stream.read_exact(&mut header))
+            .await
+            .expect("echo in time")
+            .expect("read");
+        assert_eq!(header[0], 0x81, "a text frame with FIN");
+        let mut payload = vec![0u8; usize::from(header[1])];
+        stream.read_exact(&mut payload).await.expect("payload");
+        assert_eq!(payload, expected.as_bytes());
+    }
+}

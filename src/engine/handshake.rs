@@ -420,10 +420,13 @@ async fn handle_request(
         };
         match upgraded {
             Ok(parts) => {
-                let socket = Metered::new(parts.io.into_inner(), outbound_receiver.write_meter());
-                let websocket = WebSocketStream::from_partially_read(
+                let socket = Metered::new(
+                    parts.io.into_inner(),
+                    parts.read_buf,
+                    outbound_receiver.write_meter(),
+                );
+                let websocket = WebSocketStream::from_raw_socket(
                     socket,
-                    parts.read_buf.to_vec(),
                     Role::Server,
                     Some(shared.websocket_config),
                 )
