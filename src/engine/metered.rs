@@ -70,9 +70,32 @@ fn unacked_probe(stream: &TcpStream) -> Option<UnackedProbe> {
     }))
 }
 
+/// The same on macOS (`SO_NWRITE`).
+#[cfg(target_vendor = "apple")]
+fn unacked_probe(stream: &TcpStream) -> Option<UnackedProbe> {
+    use std::os::fd::AsRawFd;
+
+    let fd = stream.as_raw_fd();
+    Some(Box::new(move || {
+        let mut unacked: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: as above; SO_NWRITE writes one c_int.
+        let status = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_NWRITE,
+                std::ptr::addr_of_mut!(unacked).cast::<libc::c_void>(),
+                &mut len,
+            )
+        };
+        (status == 0).then(|| u64::try_from(unacked).ok()).flatten()
+    }))
+}
+
 /// Elsewhere the queue counts the bytes written, which a slow client
 /// advances in larger steps.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_vendor = "apple")))]
 fn unacked_probe(_stream: &TcpStream) -> Option<UnackedProbe> {
     None
 }
