@@ -4,14 +4,14 @@
 //! same. (A client that takes nothing is still closed with 1008:
 //! `lifecycle` and `hostile` test that.)
 
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use sockscope::launch::LaunchConfig;
 use sockscope::proxy::ProxyConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::nitric::{node_modules, project, services_config};
 use crate::proxy::{PythonTarget, proxy_configured};
-use crate::util::{Client, TestServer, WAIT, recv_text, script, send_text};
+use crate::util::{TestServer, WAIT, recv_text, script, send_text};
 
 /// Far below what the handlers send at once (100 × 4 KiB).
 const SMALL_QUEUE_BYTES: usize = 16 * 1024;
@@ -33,7 +33,10 @@ socket.on('message', async (ctx) => {
 
 /// Reads text frames until "done"; the numbers before it, in arrival order.
 /// Panics on a close, or on silence.
-async fn read_until_done(client: &mut Client) -> Vec<usize> {
+pub(crate) async fn read_until_done<S>(client: &mut S) -> Vec<usize>
+where
+    S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+{
     let mut numbers = Vec::new();
     loop {
         let next = tokio::time::timeout(WAIT, client.next())

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use sockscope::core::bus::BusMessage;
 use sockscope::core::events::Event;
 use sockscope::proxy::ProxyConfig;
@@ -18,9 +18,10 @@ use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::backpressure::read_until_done;
 use crate::nitric::{node_modules, project, services_config};
 use crate::proxy::{PythonTarget, proxy_configured};
-use crate::util::{TestServer, WAIT, script};
+use crate::util::{TestServer, script};
 
 /// What the slow link delivers per read, and how often.
 const SLOW_READ_BYTES: usize = 4 * 1024;
@@ -119,38 +120,14 @@ socket.on('message', async (ctx) => {
 ";
 
 /// Sends `request` over a slow link to `path` and reads the numbered
-/// messages it asks for until "done"; panics if the connection is lost on
-/// the way.
-async fn read_over_a_slow_link(server: &mut TestServer, path: &str, request: &str) -> Vec<usize> {
+/// messages it asks for until "done".
+async fn read_over_a_slow_link(server: &TestServer, path: &str, request: &str) -> Vec<usize> {
     let mut client = connect_slow(server, path).await;
     client
         .send(Message::text(request))
         .await
         .expect("the request is sent");
-    let mut numbers = Vec::new();
-    loop {
-        let next = tokio::time::timeout(WAIT, client.next())
-            .await
-            .unwrap_or_else(|_| panic!("silence after {} messages", numbers.len()));
-        match next {
-            Some(Ok(Message::Text(text))) if text.as_str() == "done" => return numbers,
-            Some(Ok(Message::Text(text))) => {
-                let (number, _) = text.split_once(':').expect("a numbered message");
-                numbers.push(number.parse::<usize>().expect("a number"));
-            }
-            other => {
-                let closed = server
-                    .wait_for("the close", |event| {
-                        matches!(event, Event::ConnectionClosed { .. })
-                    })
-                    .await;
-                panic!(
-                    "a reading client lost its connection after {} messages: {other:?}; {closed:?}",
-                    numbers.len()
-                )
-            }
-        }
-    }
+    read_until_done(&mut client).await
 }
 
 /// Room for one message: the next ones wait while the client reads.
@@ -162,7 +139,7 @@ async fn a_client_on_a_slow_link_gets_every_message_and_its_handler_settles() {
         config.server.limits.outbound_queue_bytes = ONE_MESSAGE_QUEUE_BYTES;
     })
     .await;
-    let numbers = read_over_a_slow_link(&mut server, "/", "12").await;
+    let numbers = read_over_a_slow_link(&server, "/", "12").await;
     assert_eq!(
         numbers,
         (0..12).collect::<Vec<_>>(),
@@ -188,8 +165,8 @@ async fn the_real_sdk_s_sends_to_a_client_on_a_slow_link_all_arrive() {
     let dir = project(&[("slow.mjs", &source)], Some(&node_modules));
     let mut config = services_config(dir.path(), &["node slow.mjs"]);
     config.server.limits.outbound_queue_bytes = ONE_MESSAGE_QUEUE_BYTES;
-    let mut server = TestServer::launch(dir, config).await;
-    let mut numbers = read_over_a_slow_link(&mut server, "/", "12").await;
+    let server = TestServer::launch(dir, config).await;
+    let mut numbers = read_over_a_slow_link(&server, "/", "12").await;
     // Concurrent gRPC calls may be served in any order, as by the gateway.
     numbers.sort_unstable();
     assert_eq!(numbers, (0..12).collect::<Vec<_>>());
@@ -201,11 +178,11 @@ async fn a_proxied_target_s_large_messages_reach_a_client_on_a_slow_link() {
         return;
     };
     let target_config = ProxyConfig::new(&target.url()).expect("a valid target");
-    let mut proxy = proxy_configured(target_config, |config| {
+    let proxy = proxy_configured(target_config, |config| {
         config.server.limits.outbound_queue_bytes = ONE_MESSAGE_QUEUE_BYTES;
     })
     .await;
-    let numbers = read_over_a_slow_link(&mut proxy, "/flood", "12 1048576").await;
+    let numbers = read_over_a_slow_link(&proxy, "/flood", "12 1048576").await;
     assert_eq!(
         numbers,
         (0..12).collect::<Vec<_>>(),

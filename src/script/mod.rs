@@ -4,6 +4,7 @@
 //! engine's [`crate::runtime::HandlerRuntime`] seam.
 
 mod answer;
+mod budgets;
 pub mod bundled;
 mod deferred;
 mod exports;
