@@ -393,10 +393,18 @@ impl Outbound {
         self.shared.taken_frames.load(Ordering::Relaxed)
     }
 
+    /// Frames waiting in the channel for the writer (not reservations).
+    pub fn frames_waiting(&self) -> u64 {
+        self.shared
+            .sent_frames
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.taken_frames())
+    }
+
     /// Whether frames wait in the channel for the writer (and not only
     /// reservations).
     fn has_frames_waiting(&self) -> bool {
-        self.shared.sent_frames.load(Ordering::Relaxed) > self.taken_frames()
+        self.frames_waiting() > 0
     }
 }
 

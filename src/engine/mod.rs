@@ -268,6 +268,16 @@ impl EngineHandle {
         self.shared.runtime.source_files()
     }
 
+    /// Frames queued for a live connection that its writer has not taken
+    /// yet: a client that reads slower than it is sent to, or frames behind
+    /// a held one.
+    pub fn frames_waiting(&self, connection_id: &ConnectionId) -> Option<u64> {
+        self.shared
+            .registry
+            .get(connection_id)
+            .map(|connection| connection.outbound.frames_waiting())
+    }
+
     /// Traffic of every live connection (cheap; for periodic refresh).
     pub fn traffic(&self) -> std::collections::HashMap<ConnectionId, TrafficSnapshot> {
         self.shared.registry.traffic()

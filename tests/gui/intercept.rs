@@ -179,3 +179,42 @@ fn a_json_path_breakpoint_outlives_a_server_restart_and_a_window_restart() {
     window.open_tab("Intercept");
     window.step_until_shown(r#"holds in and out, any connection, JSON where $.type == "chat""#);
 }
+
+#[test]
+fn frames_behind_a_held_reply_show_as_waiting_in_the_connection() {
+    let mut window = Window::open(&script(CHAT_LIKE));
+    window.open_tab("Intercept");
+    // Only the handler's reply contains it: the client's message passes.
+    window.replace_text("pattern", "v1:hold");
+    window.click("Add breakpoint");
+    window.step_until("the breakpoint", |app| rules(app).len() == 1);
+
+    let mut client = window.connect("/?name=ann");
+    window.runtime.block_on(async {
+        send_text(&mut client, "hold").await;
+        send_text(&mut client, "after").await;
+    });
+    window.step_until_shown("Held messages (1)");
+    window.open_tab("Connections (1)");
+    window.step_until_shown("name=ann");
+    window.harness.get_by_label("name=ann").click();
+    window.step_until_shown("1 frame waits to be written to this client");
+
+    window.open_tab("Intercept (1 waiting)");
+    window.step_until_shown("Held messages (1)");
+    window.harness.step();
+    window.harness.step();
+    window.click("Forward");
+    window.runtime.block_on(async {
+        assert_eq!(recv_text(&mut client).await, "v1:hold");
+        assert_eq!(recv_text(&mut client).await, "v1:after");
+    });
+    window.step_until("nothing waits", |app| {
+        app.state.engine.as_ref().is_some_and(|engine| {
+            engine
+                .connections()
+                .iter()
+                .all(|row| engine.frames_waiting(&row.connection_id) == Some(0))
+        })
+    });
+}

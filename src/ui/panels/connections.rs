@@ -240,9 +240,21 @@ impl ConnectionsPanel {
             ));
         });
         if row.is_open() {
-            // The duration above ticks once a second, and only while shown.
+            // The duration above ticks once a second, and only while shown;
+            // the frames waiting are read at the same tick.
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_secs(1));
+            let waiting = state
+                .engine
+                .as_ref()
+                .and_then(|engine| engine.frames_waiting(&connection_id))
+                .unwrap_or(0);
+            if waiting > 0 {
+                ui.label(frames_waiting_text(waiting)).on_hover_text(
+                    "Sent, not yet written: the client reads slower than it is sent to, \
+                     or the frames wait behind a held one",
+                );
+            }
         }
         match &row.state {
             ConnectionState::Closed {
@@ -381,5 +393,16 @@ impl ConnectionsPanel {
                 );
             }
         });
+    }
+}
+
+fn frames_waiting_text(waiting: u64) -> String {
+    if waiting == 1 {
+        "1 frame waits to be written to this client".to_owned()
+    } else {
+        format!(
+            "{} frames wait to be written to this client",
+            format_count(waiting)
+        )
     }
 }
