@@ -296,9 +296,8 @@ struct ServerArgs {
     /// Memory cap of the script runtime.
     #[arg(long, value_name = "MB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     script_memory_mb: u64,
-    /// Unsent bytes per connection; past it a send waits while the client reads, and a client
-    /// that takes nothing for 0.5 s is closed with 1008 (a backlog bound: one message larger
-    /// than this is still sent when nothing else waits).
+    /// Unsent bytes per connection (one larger message is still sent alone); past it sends wait
+    /// while the client reads, and a client that takes nothing for 0.5 s is closed with 1008.
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     outbound_queue_bytes: u64,
     /// Close clients that send nothing for this long (1001). Off by default.
