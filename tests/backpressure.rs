@@ -57,6 +57,31 @@ where
     }
 }
 
+/// `body` served by the real Node `@nitric/sdk`, each client's queue
+/// `queue_bytes`; `None` without Node.
+pub(crate) async fn real_sdk_server(body: &str, queue_bytes: usize) -> Option<TestServer> {
+    let node_modules = node_modules()?;
+    let source = format!("import {{ websocket }} from '@nitric/sdk';\n{body}");
+    let dir = project(&[("service.mjs", &source)], Some(&node_modules));
+    let mut config = services_config(dir.path(), &["node service.mjs"]);
+    config.server.limits.outbound_queue_bytes = queue_bytes;
+    Some(TestServer::launch(dir, config).await)
+}
+
+/// A proxy in front of the Python target (kept alive by the caller), each
+/// client's queue `queue_bytes`; `None` without Python.
+pub(crate) async fn proxy_to_python_target(
+    queue_bytes: usize,
+) -> Option<(PythonTarget, TestServer)> {
+    let target = PythonTarget::start(&[])?;
+    let target_config = ProxyConfig::new(&target.url()).expect("a valid target");
+    let proxy = proxy_configured(target_config, |config| {
+        config.server.limits.outbound_queue_bytes = queue_bytes;
+    })
+    .await;
+    Some((target, proxy))
+}
+
 #[tokio::test]
 async fn a_burst_larger_than_the_queue_reaches_a_reading_client_in_order() {
     a_burst_larger_than_the_queue_reaches_a_reading_client_in_order_with(|_| {}).await;
@@ -132,14 +157,9 @@ socket.on('message', async (ctx) => {
 
 #[tokio::test]
 async fn the_real_sdk_s_concurrent_sends_wait_for_a_reading_client() {
-    let Some(node_modules) = node_modules() else {
+    let Some(server) = real_sdk_server(BURST_JS, SMALL_QUEUE_BYTES).await else {
         return;
     };
-    let source = format!("import {{ websocket }} from '@nitric/sdk';\n{BURST_JS}");
-    let dir = project(&[("burst.mjs", &source)], Some(&node_modules));
-    let mut config = services_config(dir.path(), &["node burst.mjs"]);
-    config.server.limits.outbound_queue_bytes = SMALL_QUEUE_BYTES;
-    let server = TestServer::launch(dir, config).await;
     let mut client = server.connect("/").await;
     send_text(&mut client, "100").await;
     let mut numbers = read_until_done(&mut client).await;
@@ -150,14 +170,9 @@ async fn the_real_sdk_s_concurrent_sends_wait_for_a_reading_client() {
 
 #[tokio::test]
 async fn a_proxied_target_s_burst_waits_for_a_reading_client() {
-    let Some(target) = PythonTarget::start(&[]) else {
+    let Some((_target, proxy)) = proxy_to_python_target(SMALL_QUEUE_BYTES).await else {
         return;
     };
-    let target_config = ProxyConfig::new(&target.url()).expect("a valid target");
-    let proxy = proxy_configured(target_config, |config| {
-        config.server.limits.outbound_queue_bytes = SMALL_QUEUE_BYTES;
-    })
-    .await;
     let mut client = proxy.connect("/flood").await;
     send_text(&mut client, "300").await;
     let numbers = read_until_done(&mut client).await;

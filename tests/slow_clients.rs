@@ -11,16 +11,13 @@ use std::time::Duration;
 use futures_util::SinkExt;
 use sockscope::core::bus::BusMessage;
 use sockscope::core::events::Event;
-use sockscope::proxy::ProxyConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::backpressure::read_until_done;
-use crate::nitric::{node_modules, project, services_config};
-use crate::proxy::{PythonTarget, proxy_configured};
+use crate::backpressure::{proxy_to_python_target, read_until_done, real_sdk_server};
 use crate::util::{TestServer, script};
 
 /// What the slow link delivers per read, and how often.
@@ -158,14 +155,9 @@ async fn a_client_on_a_slow_link_gets_every_message_and_its_handler_settles() {
 
 #[tokio::test]
 async fn the_real_sdk_s_sends_to_a_client_on_a_slow_link_all_arrive() {
-    let Some(node_modules) = node_modules() else {
+    let Some(server) = real_sdk_server(MEGABYTES_JS, ONE_MESSAGE_QUEUE_BYTES).await else {
         return;
     };
-    let source = format!("import {{ websocket }} from '@nitric/sdk';\n{MEGABYTES_JS}");
-    let dir = project(&[("slow.mjs", &source)], Some(&node_modules));
-    let mut config = services_config(dir.path(), &["node slow.mjs"]);
-    config.server.limits.outbound_queue_bytes = ONE_MESSAGE_QUEUE_BYTES;
-    let server = TestServer::launch(dir, config).await;
     let mut numbers = read_over_a_slow_link(&server, "/", "12").await;
     // Concurrent gRPC calls may be served in any order, as by the gateway.
     numbers.sort_unstable();
@@ -174,14 +166,9 @@ async fn the_real_sdk_s_sends_to_a_client_on_a_slow_link_all_arrive() {
 
 #[tokio::test]
 async fn a_proxied_target_s_large_messages_reach_a_client_on_a_slow_link() {
-    let Some(target) = PythonTarget::start(&[]) else {
+    let Some((_target, proxy)) = proxy_to_python_target(ONE_MESSAGE_QUEUE_BYTES).await else {
         return;
     };
-    let target_config = ProxyConfig::new(&target.url()).expect("a valid target");
-    let proxy = proxy_configured(target_config, |config| {
-        config.server.limits.outbound_queue_bytes = ONE_MESSAGE_QUEUE_BYTES;
-    })
-    .await;
     let numbers = read_over_a_slow_link(&proxy, "/flood", "12 1048576").await;
     assert_eq!(
         numbers,
